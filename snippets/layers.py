@@ -1,0 +1,37 @@
+"""Custom layers, registered so that saved models reload with ``safe_mode=True``."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="snippets")
+class Sampling(keras.layers.Layer):
+    """Draw ``z ~ N(z_mean, exp(z_log_var))`` with the reparameterization trick.
+
+    ``z = z_mean + exp(z_log_var / 2) * eps`` with ``eps ~ N(0, I)``: the
+    randomness enters through ``eps`` only, so gradients flow to ``z_mean`` and
+    ``z_log_var``. Inputs are ``[z_mean, z_log_var]``, both of shape
+    ``(batch, latent_dim)``; the output has the same shape.
+
+    A ``keras.random.SeedGenerator`` holds the random state, so a seeded layer
+    gives the same draws on every backend run, and the state is saved with the
+    model.
+    """
+
+    def __init__(self, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs):
+        z_mean, z_log_var = inputs
+        epsilon = keras.random.normal(ops.shape(z_mean), seed=self.seed_generator)
+        return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "seed": self.seed}

@@ -1,0 +1,226 @@
+"""Dense encoders and decoders, a plain autoencoder and the VAE.
+
+Both models define their loss by overriding ``compute_loss`` with ``keras.ops``
+only, so ``fit``, ``evaluate`` and distribution strategies work unchanged on
+the TensorFlow, JAX and PyTorch backends. Decoders return logits: the sigmoid
+is applied inside the Bernoulli log-likelihood, which keeps it finite on
+pixels that are exactly 0 or 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from snippets.layers import Sampling
+from snippets.losses import bernoulli_log_likelihood, gaussian_kl_to_standard_normal
+from snippets.validation import check_images, check_positive_int
+
+
+def _dense_stack(x, hidden_units: Sequence[int], prefix: str):
+    for index, units in enumerate(hidden_units):
+        units = check_positive_int(units, f"hidden_units[{index}]")
+        x = layers.Dense(units, activation="relu", name=f"{prefix}_hidden_{index}")(x)
+    return x
+
+
+def build_dense_encoder(
+    input_dim: int = 784,
+    hidden_units: Sequence[int] = (256,),
+    latent_dim: int = 2,
+    variational: bool = True,
+    name: str = "encoder",
+) -> keras.Model:
+    """A multilayer-perceptron encoder.
+
+    Maps ``(batch, input_dim)`` through ReLU layers of ``hidden_units`` to
+    ``[z_mean, z_log_var]``, each ``(batch, latent_dim)``, the parameters of
+    the Gaussian ``q(z|x)``; with ``variational=False`` to a single code
+    ``z`` of shape ``(batch, latent_dim)``, as a plain autoencoder uses.
+    The defaults give the 784-256-2 model of the classic Keras example.
+    """
+    input_dim = check_positive_int(input_dim, "input_dim")
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
+    inputs = keras.Input(shape=(input_dim,), name="x")
+    hidden = _dense_stack(inputs, hidden_units, name)
+    if not variational:
+        return keras.Model(inputs, layers.Dense(latent_dim, name="z")(hidden), name=name)
+    z_mean = layers.Dense(latent_dim, name="z_mean")(hidden)
+    z_log_var = layers.Dense(latent_dim, name="z_log_var")(hidden)
+    return keras.Model(inputs, [z_mean, z_log_var], name=name)
+
+
+def build_dense_decoder(
+    output_dim: int = 784,
+    hidden_units: Sequence[int] = (256,),
+    latent_dim: int = 2,
+    name: str = "decoder",
+) -> keras.Model:
+    """A multilayer-perceptron decoder: ``(batch, latent_dim)`` to logits ``(batch, output_dim)``.
+
+    The logits parameterise independent Bernoulli pixels,
+    ``p(x_i = 1 | z) = sigmoid(logit_i)``.
+    """
+    output_dim = check_positive_int(output_dim, "output_dim")
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
+    inputs = keras.Input(shape=(latent_dim,), name="z")
+    hidden = _dense_stack(inputs, hidden_units, name)
+    logits = layers.Dense(output_dim, name="logits")(hidden)
+    return keras.Model(inputs, logits, name=name)
+
+
+class NonFiniteLossGuard(keras.callbacks.Callback):
+    """Stop training with an error as soon as an epoch's loss is NaN or infinite.
+
+    ``keras.callbacks.TerminateOnNaN`` ends training quietly and leaves the
+    broken weights in place; raising makes the failure impossible to miss.
+    """
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        for key, value in (logs or {}).items():
+            if not np.isfinite(float(value)):
+                raise FloatingPointError(
+                    f"training produced a non-finite {key} ({value}) in epoch "
+                    f"{epoch + 1}; lower the learning rate or check the inputs"
+                )
+
+
+class _LatentVariableModel(keras.Model):
+    """What the autoencoder and the VAE share: checked ``fit`` and decoding helpers."""
+
+    def __init__(self, encoder: keras.Model, decoder: keras.Model, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.decoder = decoder
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.decoder.input_shape[-1])
+
+    def _check(self, x, name: str) -> None:
+        if isinstance(x, (tuple, list)) and x:
+            x = x[0]
+        if isinstance(x, np.ndarray):
+            check_images(x, name, self.encoder.input_shape[1:])
+
+    def fit(self, x=None, y=None, *args, validation_data=None, callbacks=None, **kwargs):
+        """``keras.Model.fit`` after checking array inputs, with a NaN guard added."""
+        self._check(x, "x")
+        if validation_data is not None:
+            self._check(validation_data, "validation_data")
+        callbacks = [*(callbacks or []), NonFiniteLossGuard()]
+        return super().fit(
+            x, y, *args, validation_data=validation_data, callbacks=callbacks, **kwargs
+        )
+
+    def encode(self, x, batch_size: int = 256) -> np.ndarray:
+        """Latent codes of ``x``: ``(n, latent_dim)``."""
+        raise NotImplementedError
+
+    def decode(self, z, batch_size: int = 256) -> np.ndarray:
+        """Pixel probabilities ``sigmoid(decoder(z))`` for codes ``z`` of shape ``(n, latent_dim)``."""
+        logits = self.decoder.predict(np.asarray(z, np.float32), batch_size=batch_size, verbose=0)
+        return ops.convert_to_numpy(ops.sigmoid(logits))
+
+    def reconstruct(self, x, batch_size: int = 256) -> np.ndarray:
+        """Decode the code of each input: pixel probabilities of ``x``'s shape."""
+        check_images(x, "x", self.encoder.input_shape[1:])
+        return self.decode(self.encode(x, batch_size), batch_size)
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "decoder": keras.saving.serialize_keras_object(self.decoder),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = dict(config)
+        encoder = keras.saving.deserialize_keras_object(config.pop("encoder"))
+        decoder = keras.saving.deserialize_keras_object(config.pop("decoder"))
+        return cls(encoder, decoder, **config)
+
+
+@keras.saving.register_keras_serializable(package="snippets")
+class Autoencoder(_LatentVariableModel):
+    """A deterministic autoencoder trained to maximise the Bernoulli likelihood.
+
+    The loss is ``-log p(x | decoder(encoder(x)))`` summed over pixels (nats per
+    example), the same reconstruction term the VAE uses, so the two models'
+    reconstruction numbers are directly comparable. ``call`` returns logits.
+    """
+
+    def call(self, x, training=False):
+        return self.decoder(self.encoder(x, training=training), training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return -ops.mean(bernoulli_log_likelihood(x, y_pred))
+
+    def encode(self, x, batch_size: int = 256) -> np.ndarray:
+        return self.encoder.predict(np.asarray(x, np.float32), batch_size=batch_size, verbose=0)
+
+
+@keras.saving.register_keras_serializable(package="snippets")
+class VAE(_LatentVariableModel):
+    """A variational autoencoder with a Gaussian encoder and Bernoulli decoder.
+
+    Training minimises the negative evidence lower bound per example, in nats:
+
+    ``loss = -E_q(z|x)[log p(x|z)] + beta * KL(q(z|x) || N(0, I))``
+
+    estimated with one reparameterised sample ``z`` per example. ``fit`` and
+    ``evaluate`` report ``loss`` together with its two parts,
+    ``reconstruction`` (``-log p(x|z)``) and ``kl``. With ``beta = 1`` the
+    loss is ``-ELBO``, an upper bound on ``-log p(x)``.
+
+    ``call(x)`` returns a dict with ``z_mean``, ``z_log_var``, ``z`` (all
+    ``(batch, latent_dim)``) and ``logits`` (the input's shape).
+    """
+
+    def __init__(
+        self,
+        encoder: keras.Model,
+        decoder: keras.Model,
+        beta: float = 1.0,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(encoder, decoder, **kwargs)
+        if not np.isfinite(beta) or beta < 0:
+            raise ValueError(f"beta must be a finite number >= 0, got {beta}")
+        self.beta = float(beta)
+        self.seed = seed
+        self.sampling = Sampling(seed=seed, name="sampling")
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+
+    def call(self, x, training=False):
+        z_mean, z_log_var = self.encoder(x, training=training)
+        z = self.sampling([z_mean, z_log_var])
+        logits = self.decoder(z, training=training)
+        return {"z_mean": z_mean, "z_log_var": z_log_var, "z": z, "logits": logits}
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        reconstruction = -bernoulli_log_likelihood(x, y_pred["logits"])
+        kl = gaussian_kl_to_standard_normal(y_pred["z_mean"], y_pred["z_log_var"])
+        self.reconstruction_tracker.update_state(reconstruction)
+        self.kl_tracker.update_state(kl)
+        return ops.mean(reconstruction + self.beta * kl)
+
+    def encode(self, x, batch_size: int = 256) -> np.ndarray:
+        """The posterior means ``E[z|x]``: ``(n, latent_dim)``."""
+        z_mean, _ = self.encoder.predict(np.asarray(x, np.float32), batch_size=batch_size, verbose=0)
+        return z_mean
+
+    def generate(self, n: int, seed: int = 0) -> np.ndarray:
+        """Decode ``n`` draws from the prior ``N(0, I)``: pixel probabilities."""
+        n = check_positive_int(n, "n")
+        z = np.random.default_rng(seed).standard_normal((n, self.latent_dim))
+        return self.decode(z)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "beta": self.beta, "seed": self.seed}

@@ -1,0 +1,116 @@
+"""Figures the chapters show. Each function returns a ``matplotlib.figure.Figure``.
+
+Figures are built without ``pyplot``, so nothing is shown twice in Jupyter and
+nothing leaks between calls: display the returned figure, or ``glue`` it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from snippets.validation import check_positive_int
+
+IMAGE_SIDE = 28
+
+
+def _as_images(images: np.ndarray) -> np.ndarray:
+    images = np.asarray(images)
+    return images.reshape(len(images), IMAGE_SIDE, IMAGE_SIDE)
+
+
+def plot_image_rows(rows: Mapping[str, np.ndarray], n: int = 10) -> Figure:
+    """One labelled row per entry, e.g. ``{"input": x, "reconstruction": x_hat}``.
+
+    Each value holds images of shape ``(m, 784)`` or ``(m, 28, 28[, 1])``;
+    the first ``n`` of every row are shown in the same column order.
+    """
+    n = check_positive_int(n, "n")
+    if not rows:
+        raise ValueError("rows must name at least one set of images")
+    fig = Figure(figsize=(1.1 * n, 1.2 * len(rows)), layout="constrained")
+    axes = fig.subplots(len(rows), n, squeeze=False)
+    for row, (label, images) in zip(axes, rows.items()):
+        images = _as_images(images)
+        for col, ax in enumerate(row):
+            ax.set_axis_off()
+            if col < len(images):
+                ax.imshow(images[col], cmap="gray_r", vmin=0.0, vmax=1.0)
+        row[0].set_title(label, loc="left", fontsize=10)
+    return fig
+
+
+def plot_image_grid(images: np.ndarray, ncols: int = 10, title: str | None = None) -> Figure:
+    """Images of shape ``(m, 784)`` or ``(m, 28, 28[, 1])`` tiled in a grid."""
+    ncols = check_positive_int(ncols, "ncols")
+    images = _as_images(images)
+    if len(images) == 0:
+        raise ValueError("images is empty; expected at least one image")
+    nrows = -(-len(images) // ncols)
+    tiles = np.ones((nrows * ncols, IMAGE_SIDE, IMAGE_SIDE))
+    tiles[: len(images)] = 1.0 - images
+    mosaic = tiles.reshape(nrows, ncols, IMAGE_SIDE, IMAGE_SIDE).swapaxes(1, 2)
+    fig = Figure(figsize=(0.6 * ncols, 0.6 * nrows + (0.4 if title else 0.0)), layout="constrained")
+    ax = fig.subplots()
+    ax.imshow(mosaic.reshape(nrows * IMAGE_SIDE, ncols * IMAGE_SIDE), cmap="gray", vmin=0.0, vmax=1.0)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_latent_scatter(
+    codes: np.ndarray,
+    labels: np.ndarray,
+    title: str | None = None,
+    points: np.ndarray | None = None,
+    points_label: str = "random points",
+) -> Figure:
+    """2-D latent codes ``(n, 2)`` coloured by their digit label ``(n,)``.
+
+    ``points``, if given, are extra ``(m, 2)`` locations drawn as black crosses
+    (for instance random points that the decoder will be asked to decode).
+    """
+    codes = np.asarray(codes)
+    if codes.ndim != 2 or codes.shape[1] != 2:
+        raise ValueError(f"codes must have shape (n, 2) to be drawn, got {codes.shape}")
+    labels = np.asarray(labels)
+    if labels.shape != (len(codes),):
+        raise ValueError(f"labels must have shape ({len(codes)},), got {labels.shape}")
+    fig = Figure(figsize=(6.0, 5.0), layout="constrained")
+    ax = fig.subplots()
+    scatter = ax.scatter(codes[:, 0], codes[:, 1], c=labels, cmap="tab10", s=4, vmin=-0.5, vmax=9.5)
+    fig.colorbar(scatter, ax=ax, ticks=range(10), label="digit")
+    if points is not None:
+        points = np.asarray(points)
+        ax.scatter(points[:, 0], points[:, 1], marker="x", c="black", s=30, label=points_label)
+        ax.legend(loc="upper right")
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_history(history: Mapping[str, Sequence[float]], keys: Sequence[str], ylabel: str = "nats per digit") -> Figure:
+    """Training curves: one panel per key, with its ``val_`` twin when present.
+
+    ``history`` is ``keras.callbacks.History.history``.
+    """
+    missing = [key for key in keys if key not in history]
+    if missing:
+        raise KeyError(f"history has no {missing}; it holds {sorted(history)}")
+    fig = Figure(figsize=(4.0 * len(keys), 3.2), layout="constrained")
+    axes = fig.subplots(1, len(keys), squeeze=False)[0]
+    for ax, key in zip(axes, keys):
+        epochs = np.arange(1, len(history[key]) + 1)
+        ax.plot(epochs, history[key], marker="o", label="training")
+        if f"val_{key}" in history:
+            ax.plot(epochs, history[f"val_{key}"], marker="o", label="held out")
+        ax.set_title(key)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        ax.legend()
+    return fig
