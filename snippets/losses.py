@@ -64,4 +64,5 @@ def elbo(x, logits, z_mean, z_log_var, beta: float = 1.0):
         Tensor of shape ``(batch,)``; the VAE training loss is its negative mean.
     """
     reconstruction = bernoulli_log_likelihood(x, logits)
-    return reconstruction - beta * gaussian_kl_to_standard_normal(z_mean, z_log_var)
+    kl = ops.cast(gaussian_kl_to_standard_normal(z_mean, z_log_var), reconstruction.dtype)
+    return reconstruction - beta * kl

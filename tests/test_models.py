@@ -1,0 +1,143 @@
+"""The autoencoder and the VAE: shapes, training, determinism, saving, errors."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from snippets.models import (
+    VAE,
+    Autoencoder,
+    NonFiniteLossGuard,
+    build_dense_decoder,
+    build_dense_encoder,
+)
+
+
+def small_vae(latent_dim: int = 2, seed: int = 0) -> VAE:
+    vae = VAE(
+        build_dense_encoder(hidden_units=(64,), latent_dim=latent_dim),
+        build_dense_decoder(hidden_units=(64,), latent_dim=latent_dim),
+        seed=seed,
+    )
+    vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+    return vae
+
+
+def test_encoder_and_decoder_shapes_follow_the_classic_design():
+    encoder, decoder = build_dense_encoder(), build_dense_decoder()
+    assert [tuple(o.shape) for o in encoder.outputs] == [(None, 2), (None, 2)]
+    assert tuple(decoder.output.shape) == (None, 784)
+    # 784-256-2: 784*256+256 + 2*(256*2+2) weights in the encoder.
+    assert encoder.count_params() == 784 * 256 + 256 + 2 * (256 * 2 + 2)
+
+
+def test_vae_call_returns_the_latent_parameters_and_logits(mnist_small):
+    out = small_vae(latent_dim=3)(mnist_small.x_test[:5])
+    assert {k: tuple(v.shape) for k, v in out.items()} == {
+        "z_mean": (5, 3), "z_log_var": (5, 3), "z": (5, 3), "logits": (5, 784),
+    }
+
+
+def test_training_a_few_epochs_lowers_the_held_out_loss(mnist_small):
+    vae = small_vae()
+    before = vae.evaluate(mnist_small.x_test, verbose=0, return_dict=True)["loss"]
+    history = vae.fit(mnist_small.x_train, epochs=3, batch_size=50, verbose=0,
+                      validation_data=mnist_small.x_test)
+    assert history.history["val_loss"][-1] < before - 50.0
+    assert set(history.history) >= {"loss", "reconstruction", "kl", "val_loss", "val_reconstruction", "val_kl"}
+
+
+def test_loss_is_reconstruction_plus_kl_in_nats(mnist_small):
+    vae = small_vae()
+    result = vae.evaluate(mnist_small.x_test, verbose=0, return_dict=True)
+    assert np.isclose(result["loss"], result["reconstruction"] + result["kl"], rtol=1e-5)
+    # An untrained decoder outputs logits near 0: about 784 * log 2 = 543 nats per digit.
+    assert 300.0 < result["reconstruction"] < 800.0
+
+
+def test_the_same_seed_gives_the_same_training_run(mnist_small):
+    histories = []
+    for _ in range(2):
+        keras.utils.set_random_seed(42)
+        vae = small_vae(seed=42)
+        histories.append(vae.fit(mnist_small.x_train, epochs=2, batch_size=50, verbose=0).history["loss"])
+    assert np.allclose(histories[0], histories[1], rtol=1e-6)
+
+
+def test_saved_vae_reloads_safely_and_gives_identical_outputs(mnist_small, tmp_path):
+    vae = small_vae(seed=3)
+    vae.fit(mnist_small.x_train, epochs=1, batch_size=50, verbose=0)
+    path = tmp_path / "vae.keras"
+    vae.save(path)
+    restored = keras.saving.load_model(path, safe_mode=True)
+    assert isinstance(restored, VAE) and restored.beta == vae.beta
+    x = mnist_small.x_test[:16]
+    assert np.array_equal(restored.encode(x), vae.encode(x))
+    assert np.array_equal(restored.reconstruct(x), vae.reconstruct(x))
+    z = np.random.default_rng(0).standard_normal((4, 2))
+    assert np.array_equal(restored.decode(z), vae.decode(z))
+
+
+def test_autoencoder_trains_and_reloads(mnist_small, tmp_path):
+    model = Autoencoder(build_dense_encoder(hidden_units=(64,), variational=False),
+                        build_dense_decoder(hidden_units=(64,)))
+    model.compile(optimizer="adam")
+    history = model.fit(mnist_small.x_train, epochs=3, batch_size=50, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    model.save(tmp_path / "ae.keras")
+    restored = keras.saving.load_model(tmp_path / "ae.keras", safe_mode=True)
+    x = mnist_small.x_test[:8]
+    assert np.array_equal(restored.reconstruct(x), model.reconstruct(x))
+    assert model.encode(x).shape == (8, 2)
+
+
+def test_generated_digits_are_pixel_probabilities():
+    images = small_vae(latent_dim=4).generate(6, seed=1)
+    assert images.shape == (6, 784) and images.min() >= 0.0 and images.max() <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("x", "message"),
+    [
+        (np.zeros((4, 28, 28)), r"x has per-example shape \(28, 28\)"),
+        (np.full((4, 784), 255.0), r"divide by 255"),
+        (np.zeros((0, 784)), r"x is empty"),
+        (np.full((4, 784), np.nan), r"NaN"),
+    ],
+)
+def test_fit_rejects_bad_input_with_a_clear_error(x, message):
+    with pytest.raises(ValueError, match=message):
+        small_vae().fit(x, epochs=1, verbose=0)
+
+
+def test_fit_checks_validation_data_too(mnist_small):
+    with pytest.raises(ValueError, match=r"validation_data must hold pixel intensities"):
+        small_vae().fit(mnist_small.x_train, epochs=1, verbose=0,
+                        validation_data=mnist_small.x_test * 255.0)
+
+
+@pytest.mark.parametrize("latent_dim", [0, -1])
+def test_latent_dim_below_one_is_rejected(latent_dim):
+    with pytest.raises(ValueError, match="latent_dim must be an integer >= 1"):
+        build_dense_encoder(latent_dim=latent_dim)
+    with pytest.raises(ValueError, match="latent_dim must be an integer >= 1"):
+        build_dense_decoder(latent_dim=latent_dim)
+
+
+def test_negative_beta_is_rejected():
+    with pytest.raises(ValueError, match="beta must be a finite number >= 0"):
+        VAE(build_dense_encoder(), build_dense_decoder(), beta=-1.0)
+
+
+def test_non_finite_loss_stops_training_with_an_error():
+    with pytest.raises(FloatingPointError, match="non-finite loss"):
+        NonFiniteLossGuard().on_epoch_end(0, {"loss": float("nan")})
+
+
+def test_diverging_training_raises_instead_of_returning_nan(mnist_small):
+    vae = small_vae()
+    vae.compile(optimizer=keras.optimizers.SGD(learning_rate=1e12))
+    with pytest.raises(FloatingPointError, match="non-finite"):
+        vae.fit(mnist_small.x_train, epochs=3, batch_size=50, verbose=0)
