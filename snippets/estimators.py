@@ -1,0 +1,253 @@
+"""Monte Carlo gradients of an expectation, and a gradient check of ``Sampling``.
+
+The VAE objective contains ``E_{z ~ N(mu, sigma^2)}[f(z)]`` and training needs
+its gradient with respect to ``mu`` and ``sigma``. Two unbiased estimators
+exist (Mohamed et al., 2020):
+
+- the pathwise (reparameterization) estimator writes ``z = mu + sigma * eps``
+  with ``eps ~ N(0, 1)`` and differentiates ``f`` along that path:
+  ``d/dmu = f'(z)``, ``d/dsigma = f'(z) * eps``;
+- the score-function (REINFORCE) estimator differentiates the density instead:
+  ``d/dtheta = f(z) * d/dtheta log N(z; mu, sigma^2)``, which needs no
+  derivative of ``f`` but has, in general, a much larger variance.
+
+Both are written here in NumPy for a scalar Gaussian, on objectives whose exact
+gradient is known, so their bias and variance can be measured. The last part
+checks the package's :class:`snippets.layers.Sampling` layer against the same
+formula; computing a gradient through a Keras layer needs the backend's
+autodiff, so that one helper, :func:`sampling_loss_gradient`, is written for
+the TensorFlow backend only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from snippets.layers import Sampling
+from snippets.validation import check_positive_int
+
+Estimator = Callable[["Objective", float, float, np.ndarray], np.ndarray]
+
+
+def _square_derivative(z: np.ndarray) -> np.ndarray:
+    return 2.0 * z
+
+
+def _square_gradient(mu: float, sigma: float) -> np.ndarray:
+    return np.array([2.0 * mu, 2.0 * sigma])
+
+
+def _sine_gradient(mu: float, sigma: float) -> np.ndarray:
+    damping = np.exp(-0.5 * sigma**2)
+    return np.array([np.cos(mu) * damping, -sigma * np.sin(mu) * damping])
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A function ``f`` whose Gaussian expectation has a known gradient.
+
+    ``value`` is ``f``, ``derivative`` is ``f'`` (both elementwise on arrays);
+    ``exact_gradient(mu, sigma)`` is ``(d/dmu, d/dsigma) E_{N(mu, sigma^2)}[f(z)]``
+    as an array of shape ``(2,)``.
+    """
+
+    name: str
+    value: Callable[[np.ndarray], np.ndarray]
+    derivative: Callable[[np.ndarray], np.ndarray]
+    exact_gradient: Callable[[float, float], np.ndarray]
+
+
+SQUARE = Objective("z^2", np.square, _square_derivative, _square_gradient)
+"""``E[z^2] = mu^2 + sigma^2``, gradient ``(2 mu, 2 sigma)``."""
+
+SINE = Objective("sin z", np.sin, np.cos, _sine_gradient)
+"""``E[sin z] = sin(mu) exp(-sigma^2 / 2)``."""
+
+
+def _check_parameters(mu: float, sigma: float, epsilon) -> np.ndarray:
+    if not np.isfinite(mu):
+        raise ValueError(f"mu must be finite, got {mu}")
+    if not 0.0 < sigma < np.inf:
+        raise ValueError(f"sigma must be a finite number > 0, got {sigma}")
+    epsilon = np.asarray(epsilon, dtype=np.float64)
+    if epsilon.ndim != 1 or epsilon.size == 0:
+        raise ValueError(f"epsilon must have shape (n,) with n >= 1, got {epsilon.shape}")
+    return epsilon
+
+
+def pathwise_gradient(objective: Objective, mu: float, sigma: float, epsilon) -> np.ndarray:
+    """Per-sample pathwise gradients ``f'(z) * (1, eps)`` at ``z = mu + sigma * eps``.
+
+    Args:
+        epsilon: standard normal draws, shape ``(n,)``.
+
+    Returns:
+        ``(n, 2)``: column 0 estimates ``d/dmu``, column 1 ``d/dsigma``; their
+        mean is an unbiased estimate of ``objective.exact_gradient(mu, sigma)``.
+    """
+    epsilon = _check_parameters(mu, sigma, epsilon)
+    slope = objective.derivative(mu + sigma * epsilon)
+    return np.stack([slope, slope * epsilon], axis=1)
+
+
+def score_function_gradient(objective: Objective, mu: float, sigma: float, epsilon) -> np.ndarray:
+    """Per-sample score-function (REINFORCE) gradients ``f(z) * grad log N(z; mu, sigma^2)``.
+
+    With ``z = mu + sigma * eps`` the score is ``(eps / sigma, (eps^2 - 1) / sigma)``.
+
+    Args:
+        epsilon: standard normal draws, shape ``(n,)``.
+
+    Returns:
+        ``(n, 2)``, as for :func:`pathwise_gradient`.
+    """
+    epsilon = _check_parameters(mu, sigma, epsilon)
+    value = objective.value(mu + sigma * epsilon)
+    return np.stack([value * epsilon / sigma, value * (epsilon**2 - 1.0) / sigma], axis=1)
+
+
+@dataclass(frozen=True)
+class GradientSummary:
+    """Mean, per-sample variance and standard error of ``n`` gradient samples, each ``(2,)``."""
+
+    mean: np.ndarray
+    variance: np.ndarray
+    standard_error: np.ndarray
+    n: int
+
+
+def summarize_gradient(
+    estimator: Estimator, objective: Objective, mu: float, sigma: float, n: int, seed: int = 0
+) -> GradientSummary:
+    """Draw ``n`` per-sample gradients with ``estimator`` and summarise them."""
+    n = check_positive_int(n, "n")
+    if n < 2:
+        raise ValueError(f"n must be >= 2 to give a variance, got {n}")
+    samples = estimator(objective, mu, sigma, np.random.default_rng(seed).standard_normal(n))
+    variance = samples.var(axis=0, ddof=1)
+    return GradientSummary(
+        mean=samples.mean(axis=0), variance=variance, standard_error=np.sqrt(variance / n), n=n
+    )
+
+
+def estimate_variance_by_sample_size(
+    estimator: Estimator,
+    objective: Objective,
+    mu: float,
+    sigma: float,
+    sample_sizes: Sequence[int],
+    repeats: int,
+    seed: int = 0,
+) -> np.ndarray:
+    """Empirical variance of the ``n``-sample gradient estimate, for each ``n``.
+
+    For each ``n`` in ``sample_sizes`` the estimator is averaged over ``n``
+    draws, ``repeats`` times independently; the variance across repeats is
+    returned. It falls like ``1 / n`` for any unbiased average.
+
+    Returns:
+        ``(len(sample_sizes), 2)``: columns ``d/dmu`` and ``d/dsigma``.
+    """
+    repeats = check_positive_int(repeats, "repeats")
+    if repeats < 2:
+        raise ValueError(f"repeats must be >= 2 to give a variance, got {repeats}")
+    rng = np.random.default_rng(seed)
+    result = []
+    for index, n in enumerate(sample_sizes):
+        n = check_positive_int(n, f"sample_sizes[{index}]")
+        epsilon = rng.standard_normal((repeats, n))
+        averages = np.stack([estimator(objective, mu, sigma, row).mean(axis=0) for row in epsilon])
+        result.append(averages.var(axis=0, ddof=1))
+    return np.array(result)
+
+
+# --------------------------------------------------------------------------
+# The Sampling layer
+# --------------------------------------------------------------------------
+
+
+def _check_latent_pair(z_mean, z_log_var) -> tuple[np.ndarray, np.ndarray]:
+    z_mean = np.asarray(z_mean, dtype=np.float32)
+    z_log_var = np.asarray(z_log_var, dtype=np.float32)
+    if z_mean.ndim != 2 or z_mean.shape != z_log_var.shape:
+        raise ValueError(
+            "z_mean and z_log_var must share a shape (batch, latent_dim), "
+            f"got {z_mean.shape} and {z_log_var.shape}"
+        )
+    if not (np.all(np.isfinite(z_mean)) and np.all(np.isfinite(z_log_var))):
+        raise ValueError("z_mean and z_log_var must be finite")
+    return z_mean, z_log_var
+
+
+def sampling_noise(shape: tuple[int, int], seed: int) -> np.ndarray:
+    """The ``eps`` a fresh ``Sampling(seed=seed)`` layer draws on its first call.
+
+    Read off the layer itself: with ``z_mean = 0`` and ``z_log_var = 0`` its
+    output is ``eps``. Shape ``(batch, latent_dim)``.
+    """
+    zeros = np.zeros(shape, dtype=np.float32)
+    return keras.ops.convert_to_numpy(Sampling(seed=seed)([zeros, zeros]))
+
+
+def sampling_output(z_mean, z_log_var, seed: int) -> np.ndarray:
+    """The first output of a fresh ``Sampling(seed=seed)`` layer: ``(batch, latent_dim)``."""
+    z_mean, z_log_var = _check_latent_pair(z_mean, z_log_var)
+    return keras.ops.convert_to_numpy(Sampling(seed=seed)([z_mean, z_log_var]))
+
+
+def reparameterized_loss(z_mean, z_log_var, epsilon) -> float:
+    """The check's loss ``L = 1/2 sum z^2`` at ``z = z_mean + exp(z_log_var / 2) * epsilon``, in float64."""
+    z = np.asarray(z_mean, np.float64) + np.exp(0.5 * np.asarray(z_log_var, np.float64)) * epsilon
+    return float(0.5 * np.sum(z**2))
+
+
+def analytic_sampling_gradient(z_mean, z_log_var, epsilon) -> tuple[np.ndarray, np.ndarray]:
+    """Exact gradient of :func:`reparameterized_loss` for fixed ``epsilon``.
+
+    ``dL/dz_mean = z`` and ``dL/dz_log_var = z * exp(z_log_var / 2) * epsilon / 2``.
+    """
+    sigma = np.exp(0.5 * np.asarray(z_log_var, np.float64))
+    z = np.asarray(z_mean, np.float64) + sigma * epsilon
+    return z, 0.5 * z * sigma * epsilon
+
+
+def finite_difference_sampling_gradient(
+    z_mean, z_log_var, epsilon, step: float = 1e-6
+) -> tuple[np.ndarray, np.ndarray]:
+    """Central finite differences of :func:`reparameterized_loss`, one entry at a time, in float64."""
+    params = [np.array(z_mean, np.float64), np.array(z_log_var, np.float64)]
+    gradients = [np.zeros_like(p) for p in params]
+    for which, (param, gradient) in enumerate(zip(params, gradients)):
+        for index in np.ndindex(param.shape):
+            shifted = [[p.copy() for p in params] for _ in range(2)]
+            shifted[0][which][index] += step
+            shifted[1][which][index] -= step
+            up, down = (reparameterized_loss(*p, epsilon) for p in shifted)
+            gradient[index] = (up - down) / (2.0 * step)
+    return gradients[0], gradients[1]
+
+
+def sampling_loss_gradient(z_mean, z_log_var, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Autodiff gradient of ``L = 1/2 sum z^2`` through a fresh ``Sampling(seed=seed)``.
+
+    Returns ``(dL/dz_mean, dL/dz_log_var)``, each ``(batch, latent_dim)``.
+    Keras 3 has no backend-neutral gradient call, so this helper uses
+    ``tf.GradientTape`` and needs the TensorFlow backend.
+    """
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            f"sampling_loss_gradient needs the tensorflow backend, got {keras.backend.backend()!r}"
+        )
+    import tensorflow as tf
+
+    z_mean, z_log_var = _check_latent_pair(z_mean, z_log_var)
+    mean, log_var = tf.Variable(z_mean), tf.Variable(z_log_var)
+    with tf.GradientTape() as tape:
+        z = Sampling(seed=seed)([mean, log_var])
+        loss = 0.5 * tf.reduce_sum(tf.square(z))
+    grad_mean, grad_log_var = tape.gradient(loss, [mean, log_var])
+    return grad_mean.numpy(), grad_log_var.numpy()

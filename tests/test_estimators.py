@@ -1,0 +1,102 @@
+"""Both gradient estimators are unbiased, pathwise has lower variance, Sampling is differentiable."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from snippets.estimators import (
+    SINE,
+    SQUARE,
+    analytic_sampling_gradient,
+    estimate_variance_by_sample_size,
+    finite_difference_sampling_gradient,
+    pathwise_gradient,
+    sampling_loss_gradient,
+    sampling_noise,
+    sampling_output,
+    score_function_gradient,
+    summarize_gradient,
+)
+from snippets.theory_plots import plot_estimator_variance
+
+Z_MEAN = np.array([[0.3, -1.0, 0.0], [2.0, 0.5, -0.2]])
+Z_LOG_VAR = np.array([[0.1, -0.7, 0.0], [0.4, 1.0, -2.0]])
+
+
+@pytest.mark.parametrize("objective", [SQUARE, SINE], ids=lambda o: o.name)
+@pytest.mark.parametrize("estimator", [pathwise_gradient, score_function_gradient], ids=lambda e: e.__name__)
+def test_estimator_is_unbiased_within_four_standard_errors(estimator, objective):
+    summary = summarize_gradient(estimator, objective, mu=1.0, sigma=0.5, n=50_000, seed=1)
+    exact = objective.exact_gradient(1.0, 0.5)
+    assert np.all(np.abs(summary.mean - exact) < 4 * summary.standard_error)
+
+
+def test_exact_gradients_match_finite_differences_of_the_closed_form_expectations():
+    step, mu, sigma = 1e-6, 0.7, 1.3
+    square = lambda m, s: m**2 + s**2  # noqa: E731
+    sine = lambda m, s: np.sin(m) * np.exp(-(s**2) / 2)  # noqa: E731
+    for objective, expectation in ((SQUARE, square), (SINE, sine)):
+        numeric = [
+            (expectation(mu + step, sigma) - expectation(mu - step, sigma)) / (2 * step),
+            (expectation(mu, sigma + step) - expectation(mu, sigma - step)) / (2 * step),
+        ]
+        assert objective.exact_gradient(mu, sigma) == pytest.approx(numeric, abs=1e-7)
+
+
+@pytest.mark.parametrize("objective", [SQUARE, SINE], ids=lambda o: o.name)
+def test_pathwise_has_lower_variance_than_score_function(objective):
+    pathwise = summarize_gradient(pathwise_gradient, objective, 1.0, 0.5, n=20_000)
+    score = summarize_gradient(score_function_gradient, objective, 1.0, 0.5, n=20_000)
+    assert np.all(pathwise.variance < score.variance)
+
+
+def test_pathwise_variance_for_the_square_matches_its_formula():
+    """For f = z^2: Var[2z] = 4 sigma^2 and Var[2 z eps] = 4 (mu^2 + 2 sigma^2)."""
+    summary = summarize_gradient(pathwise_gradient, SQUARE, 1.0, 0.5, n=200_000)
+    assert summary.variance == pytest.approx([1.0, 6.0], rel=0.03)
+
+
+def test_variance_of_the_average_falls_like_one_over_n():
+    variances = estimate_variance_by_sample_size(pathwise_gradient, SQUARE, 1.0, 0.5, [1, 100], repeats=400)
+    assert variances[1] == pytest.approx(variances[0] / 100, rel=0.35)
+
+
+def test_estimators_reject_bad_input():
+    with pytest.raises(ValueError, match="sigma"):
+        pathwise_gradient(SQUARE, 0.0, 0.0, np.zeros(3))
+    with pytest.raises(ValueError, match="epsilon"):
+        score_function_gradient(SQUARE, 0.0, 1.0, np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="repeats"):
+        estimate_variance_by_sample_size(pathwise_gradient, SQUARE, 0.0, 1.0, [1], repeats=1)
+    with pytest.raises(ValueError, match="sample_sizes"):
+        estimate_variance_by_sample_size(pathwise_gradient, SQUARE, 0.0, 1.0, [0], repeats=2)
+
+
+def test_sampling_layer_output_is_mean_plus_scaled_noise():
+    epsilon = sampling_noise(Z_MEAN.shape, seed=3)
+    expected = Z_MEAN + np.exp(Z_LOG_VAR / 2) * epsilon
+    assert sampling_output(Z_MEAN, Z_LOG_VAR, seed=3) == pytest.approx(expected, abs=1e-5)
+
+
+def test_gradient_through_sampling_matches_analytic_and_finite_differences():
+    epsilon = sampling_noise(Z_MEAN.shape, seed=3)
+    autodiff = sampling_loss_gradient(Z_MEAN, Z_LOG_VAR, seed=3)
+    analytic = analytic_sampling_gradient(Z_MEAN, Z_LOG_VAR, epsilon)
+    numeric = finite_difference_sampling_gradient(Z_MEAN, Z_LOG_VAR, epsilon)
+    for got, exact, approx in zip(autodiff, analytic, numeric):
+        assert got == pytest.approx(exact, abs=1e-5)
+        assert approx == pytest.approx(exact, abs=1e-6)
+
+
+def test_sampling_helpers_reject_mismatched_shapes():
+    with pytest.raises(ValueError, match="z_mean and z_log_var"):
+        sampling_output(Z_MEAN, Z_LOG_VAR[:, :2], seed=0)
+
+
+def test_variance_figure_is_a_figure_and_checks_shapes():
+    figure = plot_estimator_variance([1, 10], {"pathwise": np.array([1.0, 0.1])}, "d/dmu")
+    assert isinstance(figure, Figure)
+    with pytest.raises(ValueError, match="pathwise"):
+        plot_estimator_variance([1, 10], {"pathwise": np.array([1.0])}, "d/dmu")
