@@ -72,6 +72,22 @@ def build_dense_decoder(
     return keras.Model(inputs, logits, name=name)
 
 
+def predict_in_batches(model: keras.Model, x, batch_size: int = 512):
+    """Run ``model`` on ``x`` batch by batch, outside ``fit``, and return NumPy arrays.
+
+    Direct calls avoid ``Model.predict``'s compiled function, which is traced
+    anew for every model and input size: for the small, one-off inference the
+    chapters do, that tracing costs more than it saves. A model with several
+    outputs gives a list of arrays.
+    """
+    batch_size = check_positive_int(batch_size, "batch_size")
+    x = np.asarray(x, np.float32)
+    batches = [model(x[i : i + batch_size], training=False) for i in range(0, len(x), batch_size)]
+    if isinstance(batches[0], (list, tuple)):
+        return [np.concatenate([ops.convert_to_numpy(b[k]) for b in batches]) for k in range(len(batches[0]))]
+    return np.concatenate([ops.convert_to_numpy(b) for b in batches])
+
+
 class NonFiniteLossGuard(keras.callbacks.Callback):
     """Stop training with an error as soon as an epoch's loss is NaN or infinite.
 
@@ -116,19 +132,19 @@ class _LatentVariableModel(keras.Model):
             x, y, *args, validation_data=validation_data, callbacks=callbacks, **kwargs
         )
 
-    def encode(self, x, batch_size: int = 256) -> np.ndarray:
+    def encode(self, x) -> np.ndarray:
         """Latent codes of ``x``: ``(n, latent_dim)``."""
         raise NotImplementedError
 
-    def decode(self, z, batch_size: int = 256) -> np.ndarray:
+    def decode(self, z) -> np.ndarray:
         """Pixel probabilities ``sigmoid(decoder(z))`` for codes ``z`` of shape ``(n, latent_dim)``."""
-        logits = self.decoder.predict(np.asarray(z, np.float32), batch_size=batch_size, verbose=0)
-        return ops.convert_to_numpy(ops.sigmoid(logits))
+        logits = predict_in_batches(self.decoder, z)
+        return 1.0 / (1.0 + np.exp(-logits))
 
-    def reconstruct(self, x, batch_size: int = 256) -> np.ndarray:
+    def reconstruct(self, x) -> np.ndarray:
         """Decode the code of each input: pixel probabilities of ``x``'s shape."""
         check_images(x, "x", self.encoder.input_shape[1:])
-        return self.decode(self.encode(x, batch_size), batch_size)
+        return self.decode(self.encode(x))
 
     def get_config(self) -> dict:
         return {
@@ -160,8 +176,8 @@ class Autoencoder(_LatentVariableModel):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         return -ops.mean(bernoulli_log_likelihood(x, y_pred))
 
-    def encode(self, x, batch_size: int = 256) -> np.ndarray:
-        return self.encoder.predict(np.asarray(x, np.float32), batch_size=batch_size, verbose=0)
+    def encode(self, x) -> np.ndarray:
+        return predict_in_batches(self.encoder, x)
 
 
 @keras.saving.register_keras_serializable(package="snippets")
@@ -211,9 +227,9 @@ class VAE(_LatentVariableModel):
         self.kl_tracker.update_state(kl)
         return ops.mean(reconstruction + self.beta * kl)
 
-    def encode(self, x, batch_size: int = 256) -> np.ndarray:
+    def encode(self, x) -> np.ndarray:
         """The posterior means ``E[z|x]``: ``(n, latent_dim)``."""
-        z_mean, _ = self.encoder.predict(np.asarray(x, np.float32), batch_size=batch_size, verbose=0)
+        z_mean, _ = predict_in_batches(self.encoder, x)
         return z_mean
 
     def generate(self, n: int, seed: int = 0) -> np.ndarray:

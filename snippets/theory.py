@@ -530,7 +530,8 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[object]], digits
     if any(len(row) != len(header) for row in rows):
         raise ValueError(f"every row must have {len(header)} entries, like header")
     cells = [list(map(str, header))] + [
-        [f"{value:.{digits}f}" if isinstance(value, (float, np.floating)) else str(value) for value in row]
+        # Adding 0.0 turns a rounded -0.0 into 0.0, so a vanishing gap prints without a sign.
+        [f"{round(float(value), digits) + 0.0:.{digits}f}" if isinstance(value, (float, np.floating)) else str(value) for value in row]
         for row in rows
     ]
     widths = [max(len(row[col]) for row in cells) for col in range(len(header))]

@@ -249,12 +249,12 @@ def test_mse_likelihood_rejects_bad_input():
 
 
 def test_format_table_rounds_and_aligns():
-    table = format_table(["q", "ELBO"], [["prior", -14.54832], ["posterior", -6.1768]])
+    table = format_table(["q", "ELBO"], [["prior", -14.54832], ["posterior", -1e-12]])
     assert table.splitlines() == [
         "        q      ELBO",
         "---------  --------",
         "    prior  -14.5483",
-        "posterior   -6.1768",
+        "posterior    0.0000",
     ]
     with pytest.raises(ValueError, match="every row"):
         format_table(["a"], [[1, 2]])
