@@ -36,14 +36,10 @@ def refresh(path: Path) -> None:
         notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     ).execute()
     for cell in notebook.cells:
-        if cell.cell_type != "code":
-            continue
-        cell.execution_count = None
-        if keeps_output(cell):
-            for output in cell.outputs:
-                if "execution_count" in output:
-                    output["execution_count"] = None
-        else:
+        # nbval skips the comparison for a cell with no execution count, so a
+        # checked cell keeps its count; every other cell is stored unexecuted.
+        if cell.cell_type == "code" and not keeps_output(cell):
+            cell.execution_count = None
             cell.outputs = []
     nbformat.write(notebook, path)
 

@@ -35,6 +35,7 @@ def test_checked_cells_have_a_reference_output(path):
     for index, cell in enumerate(code_cells(path)):
         if CHECK_MARKER in "".join(cell["source"]):
             assert cell["outputs"], f"cell {index} is checked but stores no output"
+            assert cell["execution_count"] is not None, f"cell {index}: nbval treats it as unrun"
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: str(p.relative_to(ROOT)))
