@@ -64,8 +64,11 @@ def plot_elbo_trace(elbo: np.ndarray, log_marginal: float) -> Figure:
     left.set_xlabel("gradient step")
     left.set_ylabel("nats")
     left.legend()
-    gap = np.maximum(log_marginal - elbo, np.finfo(float).tiny)
-    right.semilogy(steps, gap, color="C2")
+    # Below float64 rounding of log p(x) the gap is noise (even negative): draw it at that floor.
+    rounding = 4.0 * np.finfo(float).eps * max(1.0, abs(log_marginal))
+    right.semilogy(steps, np.maximum(log_marginal - elbo, rounding), color="C2")
+    right.axhline(rounding, color="gray", linestyle=":", label="float64 rounding")
+    right.legend()
     right.set_xlabel("gradient step")
     right.set_ylabel("log p(x) - ELBO  (nats)")
     right.set_title("gap = KL(q || p(z | x))")
