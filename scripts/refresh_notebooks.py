@@ -41,6 +41,8 @@ def refresh(path: Path) -> None:
         if cell.cell_type == "code" and not keeps_output(cell):
             cell.execution_count = None
             cell.outputs = []
+        # Timestamps of the run would make every refresh a diff.
+        cell.metadata.pop("execution", None)
     nbformat.write(notebook, path)
 
 

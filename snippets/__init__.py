@@ -9,6 +9,9 @@ executed chapters (through nbval) check it. Modules:
 - :mod:`snippets.losses` -- KL, Bernoulli log-likelihood and ELBO, in nats;
 - :mod:`snippets.models` -- dense encoders/decoders, ``Autoencoder`` and ``VAE``;
 - :mod:`snippets.latent` -- sampling and measuring latent spaces;
+- :mod:`snippets.theory` -- Gaussians, KL, entropy and the linear-Gaussian model's exact ELBO;
+- :mod:`snippets.estimators` -- pathwise and score-function gradient estimators;
+- :mod:`snippets.theory_plots` -- figures of the theory chapters;
 - :mod:`snippets.plotting` -- figures the chapters show;
 - :mod:`snippets.validation` -- clear errors for bad input.
 """
