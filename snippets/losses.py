@@ -7,7 +7,11 @@ log-probabilities one can compare across models and with published results.
 
 from __future__ import annotations
 
+import math
+
 from keras import ops
+
+LOG_2PI = math.log(2.0 * math.pi)
 
 
 def _sum_over_example(values):
@@ -66,3 +70,67 @@ def elbo(x, logits, z_mean, z_log_var, beta: float = 1.0):
     reconstruction = bernoulli_log_likelihood(x, logits)
     kl = ops.cast(gaussian_kl_to_standard_normal(z_mean, z_log_var), reconstruction.dtype)
     return reconstruction - beta * kl
+
+
+def gaussian_log_likelihood(x, mean, log_var):
+    """log N(x | mean, exp(log_var) I) per example, in nats.
+
+    ``sum_i -0.5 * (log(2 pi) + log_var_i + (x_i - mean_i)^2 / exp(log_var_i))``.
+    A density, not a probability: for data in ``[0, 1]`` with a small variance
+    it is positive, and it is not comparable with a Bernoulli likelihood.
+
+    Args:
+        x, mean: tensors of shape ``(batch, ...)``.
+        log_var: the log-variance, broadcastable to ``x`` (a scalar for one
+            shared variance).
+
+    Returns:
+        Tensor of shape ``(batch,)``.
+    """
+    mean = ops.convert_to_tensor(mean)
+    x = ops.cast(x, mean.dtype)
+    log_var = ops.cast(log_var, mean.dtype) + ops.zeros_like(mean)
+    terms = -0.5 * (LOG_2PI + log_var + ops.square(x - mean) / ops.exp(log_var))
+    return _sum_over_example(terms)
+
+
+def continuous_bernoulli_log_norm(logits):
+    """log C(lambda) of the continuous Bernoulli, with ``lambda = sigmoid(logits)``.
+
+    The continuous Bernoulli (Loaiza-Ganem & Cunningham, 2019) is the
+    Bernoulli formula made a proper density on ``[0, 1]``:
+    ``p(x) = C(lambda) lambda^x (1 - lambda)^(1 - x)`` with
+    ``C = 2 atanh(1 - 2 lambda) / (1 - 2 lambda)``. In terms of the logit
+    ``l`` this is ``C = l / tanh(l / 2)``, which tends to 2 as ``l -> 0``;
+    near zero the Taylor form ``2 + l^2 / 6`` avoids 0/0.
+    """
+    small = ops.abs(logits) < 1e-3
+    safe = ops.where(small, ops.ones_like(logits), logits)
+    exact = ops.log(safe / ops.tanh(0.5 * safe))
+    taylor = ops.log(2.0 + ops.square(logits) / 6.0)
+    return ops.where(small, taylor, exact)
+
+
+def continuous_bernoulli_log_likelihood(x, logits):
+    """log p(x | logits) for independent continuous-Bernoulli pixels, per example.
+
+    The Bernoulli log-likelihood plus the log normaliser of each pixel, so that
+    grey levels in ``[0, 1]`` get a proper density. Shapes as in
+    :func:`bernoulli_log_likelihood`.
+    """
+    return bernoulli_log_likelihood(x, logits) + _sum_over_example(
+        continuous_bernoulli_log_norm(logits)
+    )
+
+
+def continuous_bernoulli_mean(logits):
+    """Mean of the continuous Bernoulli: ``lambda / (2 lambda - 1) + 1 / (2 atanh(1 - 2 lambda))``.
+
+    In logits: ``sigmoid(l) / tanh(l / 2) - 1 / l``, which tends to 1/2 as
+    ``l -> 0`` (Taylor form ``1/2 + l / 12`` near zero). Unlike the Bernoulli,
+    the mean is not ``lambda``, so images are decoded through this function.
+    """
+    small = ops.abs(logits) < 1e-3
+    safe = ops.where(small, ops.ones_like(logits), logits)
+    exact = ops.sigmoid(safe) / ops.tanh(0.5 * safe) - 1.0 / safe
+    return ops.where(small, 0.5 + logits / 12.0, exact)

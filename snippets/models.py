@@ -9,14 +9,22 @@ pixels that are exactly 0 or 1.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import keras
 import numpy as np
 from keras import layers, ops
 
+from snippets.callbacks import NonFiniteLossGuard
 from snippets.layers import Sampling
-from snippets.losses import bernoulli_log_likelihood, gaussian_kl_to_standard_normal
+from snippets.losses import (
+    bernoulli_log_likelihood,
+    continuous_bernoulli_log_likelihood,
+    continuous_bernoulli_mean,
+    gaussian_kl_to_standard_normal,
+    gaussian_log_likelihood,
+)
 from snippets.validation import check_images, check_positive_int
 
 
@@ -86,22 +94,6 @@ def predict_in_batches(model: keras.Model, x, batch_size: int = 512):
     if isinstance(batches[0], (list, tuple)):
         return [np.concatenate([ops.convert_to_numpy(b[k]) for b in batches]) for k in range(len(batches[0]))]
     return np.concatenate([ops.convert_to_numpy(b) for b in batches])
-
-
-class NonFiniteLossGuard(keras.callbacks.Callback):
-    """Stop training with an error as soon as an epoch's loss is NaN or infinite.
-
-    ``keras.callbacks.TerminateOnNaN`` ends training quietly and leaves the
-    broken weights in place; raising makes the failure impossible to miss.
-    """
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        for key, value in (logs or {}).items():
-            if not np.isfinite(float(value)):
-                raise FloatingPointError(
-                    f"training produced a non-finite {key} ({value}) in epoch "
-                    f"{epoch + 1}; lower the learning rate or check the inputs"
-                )
 
 
 class _LatentVariableModel(keras.Model):
@@ -180,9 +172,12 @@ class Autoencoder(_LatentVariableModel):
         return predict_in_batches(self.encoder, x)
 
 
+LIKELIHOODS = ("bernoulli", "continuous_bernoulli", "gaussian")
+
+
 @keras.saving.register_keras_serializable(package="snippets")
 class VAE(_LatentVariableModel):
-    """A variational autoencoder with a Gaussian encoder and Bernoulli decoder.
+    """A variational autoencoder with a Gaussian encoder.
 
     Training minimises the negative evidence lower bound per example, in nats:
 
@@ -193,6 +188,19 @@ class VAE(_LatentVariableModel):
     ``reconstruction`` (``-log p(x|z)``) and ``kl``. With ``beta = 1`` the
     loss is ``-ELBO``, an upper bound on ``-log p(x)``.
 
+    The decoder outputs one logit per pixel; ``likelihood`` says what
+    distribution they parameterise:
+
+    - ``"bernoulli"``: binary pixels, ``p(x_i = 1) = sigmoid(logit_i)``;
+    - ``"continuous_bernoulli"``: the normalised version for grey levels in
+      ``[0, 1]``;
+    - ``"gaussian"``: ``N(sigmoid(logit_i), sigma^2)`` with one variance
+      ``sigma^2`` for all pixels: ``observation_variance`` if given, else the
+      calibrated choice ``sigma^2 = mean squared error`` of the batch, the
+      variance that maximises the likelihood (Rybkin et al., 2021).
+
+    ``beta`` is a non-trainable variable, so a callback such as
+    :class:`snippets.callbacks.KLWarmup` can change it between epochs.
     ``call(x)`` returns a dict with ``z_mean``, ``z_log_var``, ``z`` (all
     ``(batch, latent_dim)``) and ``logits`` (the input's shape).
     """
@@ -202,13 +210,23 @@ class VAE(_LatentVariableModel):
         encoder: keras.Model,
         decoder: keras.Model,
         beta: float = 1.0,
+        likelihood: str = "bernoulli",
+        observation_variance: float | None = None,
         seed: int | None = None,
         **kwargs,
     ):
         super().__init__(encoder, decoder, **kwargs)
         if not np.isfinite(beta) or beta < 0:
             raise ValueError(f"beta must be a finite number >= 0, got {beta}")
-        self.beta = float(beta)
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+        if observation_variance is not None and not observation_variance > 0:
+            raise ValueError(
+                f"observation_variance must be > 0 or None, got {observation_variance}"
+            )
+        self.beta = keras.Variable(float(beta), trainable=False, name="beta")
+        self.likelihood = likelihood
+        self.observation_variance = observation_variance
         self.seed = seed
         self.sampling = Sampling(seed=seed, name="sampling")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
@@ -220,12 +238,31 @@ class VAE(_LatentVariableModel):
         logits = self.decoder(z, training=training)
         return {"z_mean": z_mean, "z_log_var": z_log_var, "z": z, "logits": logits}
 
+    def log_likelihood(self, x, logits):
+        """``log p(x | z)`` per example, from the decoder's ``logits`` for ``z``: ``(batch,)``."""
+        if self.likelihood == "bernoulli":
+            return bernoulli_log_likelihood(x, logits)
+        if self.likelihood == "continuous_bernoulli":
+            return continuous_bernoulli_log_likelihood(x, logits)
+        mean = ops.sigmoid(logits)
+        if self.observation_variance is None:
+            variance = ops.stop_gradient(ops.mean(ops.square(ops.cast(x, mean.dtype) - mean)))
+            return gaussian_log_likelihood(x, mean, ops.log(variance + 1e-6))
+        return gaussian_log_likelihood(x, mean, math.log(self.observation_variance))
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        reconstruction = -bernoulli_log_likelihood(x, y_pred["logits"])
+        reconstruction = -self.log_likelihood(x, y_pred["logits"])
         kl = gaussian_kl_to_standard_normal(y_pred["z_mean"], y_pred["z_log_var"])
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
-        return ops.mean(reconstruction + self.beta * kl)
+        return ops.mean(reconstruction + ops.cast(self.beta, kl.dtype) * kl)
+
+    def decode(self, z) -> np.ndarray:
+        """The decoder's mean image for codes ``z`` of shape ``(n, latent_dim)``."""
+        logits = predict_in_batches(self.decoder, z)
+        if self.likelihood == "continuous_bernoulli":
+            return ops.convert_to_numpy(continuous_bernoulli_mean(logits))
+        return 1.0 / (1.0 + np.exp(-logits))
 
     def encode(self, x) -> np.ndarray:
         """The posterior means ``E[z|x]``: ``(n, latent_dim)``."""
@@ -233,10 +270,16 @@ class VAE(_LatentVariableModel):
         return z_mean
 
     def generate(self, n: int, seed: int = 0) -> np.ndarray:
-        """Decode ``n`` draws from the prior ``N(0, I)``: pixel probabilities."""
+        """Decode ``n`` draws from the prior ``N(0, I)``: mean images."""
         n = check_positive_int(n, "n")
         z = np.random.default_rng(seed).standard_normal((n, self.latent_dim))
         return self.decode(z)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "beta": self.beta, "seed": self.seed}
+        return {
+            **super().get_config(),
+            "beta": float(ops.convert_to_numpy(self.beta)),
+            "likelihood": self.likelihood,
+            "observation_variance": self.observation_variance,
+            "seed": self.seed,
+        }

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from keras import ops
 
-from snippets.losses import bernoulli_log_likelihood, elbo, gaussian_kl_to_standard_normal
+from snippets.losses import (
+    bernoulli_log_likelihood,
+    continuous_bernoulli_log_likelihood,
+    continuous_bernoulli_log_norm,
+    continuous_bernoulli_mean,
+    elbo,
+    gaussian_kl_to_standard_normal,
+    gaussian_log_likelihood,
+)
 
 
 def numpy_of(tensor) -> np.ndarray:
@@ -69,3 +78,26 @@ def test_elbo_is_reconstruction_minus_beta_times_kl():
     kl = numpy_of(gaussian_kl_to_standard_normal(mean, log_var))
     assert np.allclose(numpy_of(elbo(x, logits, mean, log_var)), rec - kl, rtol=1e-5)
     assert np.allclose(numpy_of(elbo(x, logits, mean, log_var, beta=0.0)), rec, rtol=1e-5)
+
+
+def test_gaussian_log_likelihood_matches_the_density_formula():
+    rng = np.random.default_rng(5)
+    x, mean = rng.random((3, 6)), rng.random((3, 6))
+    log_var = np.float64(np.log(0.05))
+    expected = (-0.5 * (np.log(2 * np.pi * 0.05) + (x - mean) ** 2 / 0.05)).sum(axis=1)
+    assert np.allclose(numpy_of(gaussian_log_likelihood(x, mean, log_var)), expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("logit", [-30.0, -4.0, -1e-4, 0.0, 2e-4, 0.7, 25.0])
+def test_continuous_bernoulli_density_integrates_to_one(logit):
+    """The normaliser makes C(l) * lambda^x (1 - lambda)^(1 - x) a density on [0, 1]."""
+    x = np.linspace(0.0, 1.0, 20001)[:, None]
+    logits = np.full_like(x, logit)
+    density = np.exp(numpy_of(continuous_bernoulli_log_likelihood(x, logits)))
+    assert np.isclose(np.trapezoid(density, x[:, 0]), 1.0, rtol=1e-6)
+    mean = np.trapezoid(x[:, 0] * density, x[:, 0])
+    assert np.isclose(float(numpy_of(continuous_bernoulli_mean(np.array([logit])))[0]), mean, atol=1e-6)
+
+
+def test_continuous_bernoulli_normaliser_is_log_two_at_the_centre():
+    assert np.allclose(numpy_of(continuous_bernoulli_log_norm(np.zeros(3))), np.log(2.0))

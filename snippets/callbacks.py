@@ -1,0 +1,60 @@
+"""Callbacks for training VAEs: a NaN guard and KL warm-up."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from snippets.validation import check_positive_int
+
+
+class NonFiniteLossGuard(keras.callbacks.Callback):
+    """Stop training with an error as soon as an epoch's loss is NaN or infinite.
+
+    ``keras.callbacks.TerminateOnNaN`` ends training quietly and leaves the
+    broken weights in place; raising makes the failure impossible to miss.
+    """
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        for key, value in (logs or {}).items():
+            if not np.isfinite(float(value)):
+                raise FloatingPointError(
+                    f"training produced a non-finite {key} ({value}) in epoch "
+                    f"{epoch + 1}; lower the learning rate or check the inputs"
+                )
+
+
+def warmup_beta(epoch: int, warmup_epochs: int, final_beta: float = 1.0) -> float:
+    """Linear KL warm-up: ``beta = final_beta * min(1, (epoch + 1) / warmup_epochs)``.
+
+    ``epoch`` counts from 0, so the first epoch already has a small positive
+    weight and epoch ``warmup_epochs - 1`` reaches ``final_beta``.
+    """
+    warmup_epochs = check_positive_int(warmup_epochs, "warmup_epochs")
+    if epoch < 0:
+        raise ValueError(f"epoch must be >= 0, got {epoch}")
+    return final_beta * min(1.0, (epoch + 1) / warmup_epochs)
+
+
+class KLWarmup(keras.callbacks.Callback):
+    """Raise a VAE's KL weight ``beta`` linearly from near 0 to ``final_beta``.
+
+    Down-weighting the KL term early lets the decoder learn to use the code
+    before the KL pulls every posterior onto the prior, a common remedy for
+    posterior collapse (Bowman et al., 2016). The weight is set at the start of
+    each epoch and recorded in the logs as ``beta``.
+    """
+
+    def __init__(self, warmup_epochs: int, final_beta: float = 1.0):
+        super().__init__()
+        self.warmup_epochs = check_positive_int(warmup_epochs, "warmup_epochs")
+        if not np.isfinite(final_beta) or final_beta < 0:
+            raise ValueError(f"final_beta must be a finite number >= 0, got {final_beta}")
+        self.final_beta = float(final_beta)
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.model.beta.assign(warmup_beta(epoch, self.warmup_epochs, self.final_beta))
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is not None:
+            logs["beta"] = float(keras.ops.convert_to_numpy(self.model.beta))
