@@ -96,13 +96,58 @@ def predict_in_batches(model: keras.Model, x, batch_size: int = 512):
     return np.concatenate([ops.convert_to_numpy(b) for b in batches])
 
 
-class _LatentVariableModel(keras.Model):
-    """What the autoencoder and the VAE share: checked ``fit`` and decoding helpers."""
+LIKELIHOODS = ("bernoulli", "continuous_bernoulli", "gaussian")
 
-    def __init__(self, encoder: keras.Model, decoder: keras.Model, **kwargs):
+
+class _LatentVariableModel(keras.Model):
+    """What the autoencoder and the VAE share: the decoder's likelihood, checked
+    ``fit`` and decoding helpers.
+
+    The decoder outputs one logit per pixel; ``likelihood`` says what
+    distribution they parameterise:
+
+    - ``"bernoulli"``: binary pixels, ``p(x_i = 1) = sigmoid(logit_i)``;
+    - ``"continuous_bernoulli"``: the normalised version for grey levels in
+      ``[0, 1]``;
+    - ``"gaussian"``: ``N(sigmoid(logit_i), sigma^2)`` with one variance
+      ``sigma^2`` for all pixels: ``observation_variance`` if given, else the
+      calibrated choice ``sigma^2 = mean squared error`` of the batch, the
+      variance that maximises the likelihood (Rybkin et al., 2021). With a
+      fixed variance, ``-log p(x|z)`` is the squared error scaled by
+      ``1 / (2 sigma^2)`` plus a constant: "MSE" is this likelihood.
+    """
+
+    def __init__(
+        self,
+        encoder: keras.Model,
+        decoder: keras.Model,
+        likelihood: str = "bernoulli",
+        observation_variance: float | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+        if observation_variance is not None and not observation_variance > 0:
+            raise ValueError(
+                f"observation_variance must be > 0 or None, got {observation_variance}"
+            )
         self.encoder = encoder
         self.decoder = decoder
+        self.likelihood = likelihood
+        self.observation_variance = observation_variance
+
+    def log_likelihood(self, x, logits):
+        """``log p(x | z)`` per example, from the decoder's ``logits`` for ``z``: ``(batch,)``."""
+        if self.likelihood == "bernoulli":
+            return bernoulli_log_likelihood(x, logits)
+        if self.likelihood == "continuous_bernoulli":
+            return continuous_bernoulli_log_likelihood(x, logits)
+        mean = ops.sigmoid(logits)
+        if self.observation_variance is None:
+            variance = ops.stop_gradient(ops.mean(ops.square(ops.cast(x, mean.dtype) - mean)))
+            return gaussian_log_likelihood(x, mean, ops.log(variance + 1e-6))
+        return gaussian_log_likelihood(x, mean, math.log(self.observation_variance))
 
     @property
     def latent_dim(self) -> int:
@@ -129,12 +174,18 @@ class _LatentVariableModel(keras.Model):
         raise NotImplementedError
 
     def decode(self, z) -> np.ndarray:
-        """Pixel probabilities ``sigmoid(decoder(z))`` for codes ``z`` of shape ``(n, latent_dim)``."""
+        """The decoder's mean image for codes ``z`` of shape ``(n, latent_dim)``.
+
+        ``sigmoid(logits)`` (pixel probabilities) except for the continuous
+        Bernoulli, whose mean is not its parameter.
+        """
         logits = predict_in_batches(self.decoder, z)
+        if self.likelihood == "continuous_bernoulli":
+            return ops.convert_to_numpy(continuous_bernoulli_mean(logits))
         return 1.0 / (1.0 + np.exp(-logits))
 
     def reconstruct(self, x) -> np.ndarray:
-        """Decode the code of each input: pixel probabilities of ``x``'s shape."""
+        """Decode the code of each input: mean images of ``x``'s shape."""
         check_images(x, "x", self.encoder.input_shape[1:])
         return self.decode(self.encode(x))
 
@@ -143,6 +194,8 @@ class _LatentVariableModel(keras.Model):
             **super().get_config(),
             "encoder": keras.saving.serialize_keras_object(self.encoder),
             "decoder": keras.saving.serialize_keras_object(self.decoder),
+            "likelihood": self.likelihood,
+            "observation_variance": self.observation_variance,
         }
 
     @classmethod
@@ -155,24 +208,23 @@ class _LatentVariableModel(keras.Model):
 
 @keras.saving.register_keras_serializable(package="snippets")
 class Autoencoder(_LatentVariableModel):
-    """A deterministic autoencoder trained to maximise the Bernoulli likelihood.
+    """A deterministic autoencoder trained to maximise the decoder's likelihood.
 
     The loss is ``-log p(x | decoder(encoder(x)))`` summed over pixels (nats per
     example), the same reconstruction term the VAE uses, so the two models'
-    reconstruction numbers are directly comparable. ``call`` returns logits.
+    reconstruction numbers are directly comparable; ``likelihood="gaussian"``
+    with a fixed ``observation_variance`` is the familiar MSE autoencoder.
+    ``call`` returns logits.
     """
 
     def call(self, x, training=False):
         return self.decoder(self.encoder(x, training=training), training=training)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        return -ops.mean(bernoulli_log_likelihood(x, y_pred))
+        return -ops.mean(self.log_likelihood(x, y_pred))
 
     def encode(self, x) -> np.ndarray:
         return predict_in_batches(self.encoder, x)
-
-
-LIKELIHOODS = ("bernoulli", "continuous_bernoulli", "gaussian")
 
 
 @keras.saving.register_keras_serializable(package="snippets")
@@ -188,19 +240,10 @@ class VAE(_LatentVariableModel):
     ``reconstruction`` (``-log p(x|z)``) and ``kl``. With ``beta = 1`` the
     loss is ``-ELBO``, an upper bound on ``-log p(x)``.
 
-    The decoder outputs one logit per pixel; ``likelihood`` says what
-    distribution they parameterise:
-
-    - ``"bernoulli"``: binary pixels, ``p(x_i = 1) = sigmoid(logit_i)``;
-    - ``"continuous_bernoulli"``: the normalised version for grey levels in
-      ``[0, 1]``;
-    - ``"gaussian"``: ``N(sigmoid(logit_i), sigma^2)`` with one variance
-      ``sigma^2`` for all pixels: ``observation_variance`` if given, else the
-      calibrated choice ``sigma^2 = mean squared error`` of the batch, the
-      variance that maximises the likelihood (Rybkin et al., 2021).
-
-    ``beta`` is a non-trainable variable, so a callback such as
-    :class:`snippets.callbacks.KLWarmup` can change it between epochs.
+    ``likelihood`` and ``observation_variance`` choose ``p(x|z)`` as for the
+    autoencoder (see ``_LatentVariableModel``). ``beta`` is a non-trainable
+    variable, so a callback such as :class:`snippets.callbacks.KLWarmup` can
+    change it between epochs.
     ``call(x)`` returns a dict with ``z_mean``, ``z_log_var``, ``z`` (all
     ``(batch, latent_dim)``) and ``logits`` (the input's shape).
     """
@@ -215,18 +258,10 @@ class VAE(_LatentVariableModel):
         seed: int | None = None,
         **kwargs,
     ):
-        super().__init__(encoder, decoder, **kwargs)
+        super().__init__(encoder, decoder, likelihood, observation_variance, **kwargs)
         if not np.isfinite(beta) or beta < 0:
             raise ValueError(f"beta must be a finite number >= 0, got {beta}")
-        if likelihood not in LIKELIHOODS:
-            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
-        if observation_variance is not None and not observation_variance > 0:
-            raise ValueError(
-                f"observation_variance must be > 0 or None, got {observation_variance}"
-            )
         self.beta = keras.Variable(float(beta), trainable=False, name="beta")
-        self.likelihood = likelihood
-        self.observation_variance = observation_variance
         self.seed = seed
         self.sampling = Sampling(seed=seed, name="sampling")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
@@ -238,31 +273,12 @@ class VAE(_LatentVariableModel):
         logits = self.decoder(z, training=training)
         return {"z_mean": z_mean, "z_log_var": z_log_var, "z": z, "logits": logits}
 
-    def log_likelihood(self, x, logits):
-        """``log p(x | z)`` per example, from the decoder's ``logits`` for ``z``: ``(batch,)``."""
-        if self.likelihood == "bernoulli":
-            return bernoulli_log_likelihood(x, logits)
-        if self.likelihood == "continuous_bernoulli":
-            return continuous_bernoulli_log_likelihood(x, logits)
-        mean = ops.sigmoid(logits)
-        if self.observation_variance is None:
-            variance = ops.stop_gradient(ops.mean(ops.square(ops.cast(x, mean.dtype) - mean)))
-            return gaussian_log_likelihood(x, mean, ops.log(variance + 1e-6))
-        return gaussian_log_likelihood(x, mean, math.log(self.observation_variance))
-
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         reconstruction = -self.log_likelihood(x, y_pred["logits"])
         kl = gaussian_kl_to_standard_normal(y_pred["z_mean"], y_pred["z_log_var"])
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
         return ops.mean(reconstruction + ops.cast(self.beta, kl.dtype) * kl)
-
-    def decode(self, z) -> np.ndarray:
-        """The decoder's mean image for codes ``z`` of shape ``(n, latent_dim)``."""
-        logits = predict_in_batches(self.decoder, z)
-        if self.likelihood == "continuous_bernoulli":
-            return ops.convert_to_numpy(continuous_bernoulli_mean(logits))
-        return 1.0 / (1.0 + np.exp(-logits))
 
     def encode(self, x) -> np.ndarray:
         """The posterior means ``E[z|x]``: ``(n, latent_dim)``."""
@@ -279,7 +295,5 @@ class VAE(_LatentVariableModel):
         return {
             **super().get_config(),
             "beta": float(ops.convert_to_numpy(self.beta)),
-            "likelihood": self.likelihood,
-            "observation_variance": self.observation_variance,
             "seed": self.seed,
         }

@@ -186,3 +186,15 @@ def test_beta_zero_leaves_only_the_reconstruction_term(mnist_small):
     result = vae.evaluate(mnist_small.x_test, verbose=0, return_dict=True)
     assert np.isclose(result["loss"], result["reconstruction"], rtol=1e-6)
     assert result["kl"] > 0.0
+
+
+def test_mse_autoencoder_loss_is_scaled_squared_error_plus_a_constant(mnist_small):
+    """An autoencoder with a fixed-variance Gaussian likelihood is the MSE autoencoder."""
+    model = Autoencoder(build_dense_encoder(hidden_units=(32,), variational=False),
+                        build_dense_decoder(hidden_units=(32,)),
+                        likelihood="gaussian", observation_variance=0.5)
+    model.compile(optimizer="adam")
+    x = mnist_small.x_test[:50]
+    loss = model.evaluate(x, batch_size=50, verbose=0)
+    mse_sum = ((x - model.reconstruct(x)) ** 2).sum(axis=1).mean()
+    assert np.isclose(loss, mse_sum / (2 * 0.5) + 392 * np.log(2 * np.pi * 0.5), rtol=1e-4)
