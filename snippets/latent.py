@@ -4,10 +4,14 @@ A plain autoencoder places its codes wherever reconstruction is easiest, so the
 region they occupy has no known shape: a point drawn from its bounding box can
 land far from every training code (a "hole"), where the decoder was never
 trained. A VAE's KL term pulls the codes towards ``N(0, I)``, so draws from the
-prior stay near data. These functions make that difference measurable.
+prior stay near data. These functions make that difference measurable, and
+place points in a VAE's latent space where the prior expects them: on a grid of
+Normal quantiles, and along interpolation paths between two codes.
 """
 
 from __future__ import annotations
+
+from statistics import NormalDist
 
 import numpy as np
 
@@ -76,3 +80,85 @@ def hole_fraction(codes: np.ndarray, points: np.ndarray, quantile: float = 0.99)
     np.fill_diagonal(squared, np.inf)
     spacing = np.quantile(np.sqrt(squared.min(axis=1)), quantile)
     return float(np.mean(nearest_code_distance(codes, points) > spacing))
+
+
+def normal_quantile_grid(n_per_side: int, low: float = 0.05, high: float = 0.95) -> np.ndarray:
+    """A square grid of 2-D latent points at standard-Normal quantiles.
+
+    Each axis takes the values ``Phi^{-1}(p)`` for ``n_per_side`` evenly spaced
+    probabilities ``p`` from ``low`` to ``high`` (one point: the median
+    ``Phi^{-1}((low + high) / 2)``), so neighbouring values enclose equal prior
+    mass ``(high - low) / (n_per_side - 1)`` rather than equal length.
+
+    Returns:
+        ``(n_per_side**2, 2)`` points in row-major order, ready for an image
+        grid with ``n_per_side`` columns: ``z_1`` grows from left to right
+        along a row and ``z_2`` shrinks from the top row to the bottom, so the
+        grid has the orientation of a scatter plot of ``(z_1, z_2)``.
+    """
+    n_per_side = check_positive_int(n_per_side, "n_per_side")
+    if not 0.0 < low < high < 1.0:
+        raise ValueError(f"low and high must satisfy 0 < low < high < 1, got low={low}, high={high}")
+    if n_per_side == 1:
+        probabilities = np.array([(low + high) / 2.0])
+    else:
+        probabilities = np.linspace(low, high, n_per_side)
+    values = np.array([NormalDist().inv_cdf(p) for p in probabilities])
+    z1, z2 = np.meshgrid(values, values[::-1])
+    return np.stack([z1.ravel(), z2.ravel()], axis=1)
+
+
+def _check_interpolation(z0, z1, t) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Check the arguments of ``lerp``/``slerp``; return ``t`` shaped to broadcast."""
+    z0 = np.asarray(z0, dtype=np.float64)
+    z1 = np.asarray(z1, dtype=np.float64)
+    if z0.ndim not in (1, 2) or z0.size == 0:
+        raise ValueError(f"z0 must have shape (latent_dim,) or (n, latent_dim), got {z0.shape}")
+    if z1.shape != z0.shape:
+        raise ValueError(f"z0 and z1 must have the same shape, got {z0.shape} and {z1.shape}")
+    t = np.asarray(t, dtype=np.float64)
+    if t.ndim != 1 or len(t) == 0:
+        raise ValueError(f"t must be a non-empty 1-D array of weights, got shape {t.shape}")
+    if not np.all((t >= 0.0) & (t <= 1.0)):
+        raise ValueError(f"t must lie in [0, 1], got values from {np.min(t)} to {np.max(t)}")
+    return z0, z1, t.reshape(-1, *([1] * z0.ndim))
+
+
+def lerp(z0: np.ndarray, z1: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Linear interpolation ``(1 - t) z0 + t z1``: the straight line from ``z0`` to ``z1``.
+
+    Args:
+        z0, z1: codes of the same shape, ``(latent_dim,)`` or ``(n, latent_dim)``
+            (then ``n`` pairs are interpolated at once).
+        t: ``(m,)`` weights in ``[0, 1]``; ``t = 0`` gives ``z0``, ``t = 1`` gives ``z1``.
+
+    Returns:
+        ``(m, *z0.shape)``: one point (or one row of ``n`` points) per weight.
+    """
+    z0, z1, t = _check_interpolation(z0, z1, t)
+    return (1.0 - t) * z0 + t * z1
+
+
+def slerp(z0: np.ndarray, z1: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Spherical linear interpolation (White, 2016): the great-circle arc from ``z0`` to ``z1``.
+
+    With ``omega`` the angle between the two codes,
+
+    ``slerp(z0, z1, t) = sin((1 - t) omega) / sin(omega) z0 + sin(t omega) / sin(omega) z1``.
+
+    When ``|z0| = |z1|`` every point of the path keeps that norm, so a path
+    between two typical draws of ``N(0, I_d)`` (norm near ``sqrt(d)``) stays
+    where the prior puts its mass, while the straight line dips towards the
+    origin. Where ``sin(omega)`` vanishes (parallel or opposite codes, or a
+    zero code) the arc is undefined and the straight line is returned.
+    Arguments and result as for :func:`lerp`.
+    """
+    z0, z1, t = _check_interpolation(z0, z1, t)
+    norms = np.linalg.norm(z0, axis=-1, keepdims=True) * np.linalg.norm(z1, axis=-1, keepdims=True)
+    cosine = np.sum(z0 * z1, axis=-1, keepdims=True) / np.where(norms > 0.0, norms, 1.0)
+    omega = np.arccos(np.clip(cosine, -1.0, 1.0))
+    sin_omega = np.sin(omega)
+    degenerate = (sin_omega < 1e-6) | (norms == 0.0)
+    sin_omega = np.where(degenerate, 1.0, sin_omega)
+    arc = (np.sin((1.0 - t) * omega) * z0 + np.sin(t * omega) * z1) / sin_omega
+    return np.where(degenerate, lerp(z0, z1, t.ravel()), arc)

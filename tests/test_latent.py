@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import numpy as np
 import pytest
 
 from snippets.latent import (
     hole_fraction,
+    lerp,
     nearest_code_distance,
+    normal_quantile_grid,
     sample_bounding_box,
     sample_standard_normal,
+    slerp,
 )
+from snippets.models import VAE, build_dense_decoder, build_dense_encoder
+
+INTERPOLATIONS = pytest.mark.parametrize("interpolate", [lerp, slerp], ids=["lerp", "slerp"])
 
 
 def test_box_samples_stay_inside_the_box_of_the_codes():
@@ -49,3 +57,118 @@ def test_hole_fraction_rejects_a_quantile_outside_the_open_unit_interval(quantil
 def test_mismatched_latent_dims_are_named():
     with pytest.raises(ValueError, match="points have latent_dim 3 but codes have 2"):
         nearest_code_distance(np.zeros((2, 2)), np.zeros((1, 3)))
+
+
+def test_quantile_grid_has_one_point_per_cell_in_scatter_orientation():
+    """Row-major (n*n, 2): z_1 grows along a row, z_2 shrinks from the top row down."""
+    grid = normal_quantile_grid(4)
+    assert grid.shape == (16, 2)
+    rows = grid.reshape(4, 4, 2)
+    assert np.all(np.diff(rows[..., 0], axis=1) > 0) and np.all(np.diff(rows[..., 1], axis=0) < 0)
+    assert np.all(rows[..., 0] == rows[0, :, 0]) and np.all(rows[..., 1] == rows[:, :1, 1])
+
+
+def test_quantile_grid_is_symmetric_about_the_origin():
+    grid = normal_quantile_grid(5)
+    assert np.allclose(grid[::-1], -grid)
+    assert np.allclose(grid[12], [0.0, 0.0])
+
+
+def test_quantile_grid_marginals_are_the_requested_normal_quantiles():
+    grid = normal_quantile_grid(3, low=0.1, high=0.6)
+    expected = [NormalDist().inv_cdf(p) for p in (0.1, 0.35, 0.6)]
+    assert np.allclose(np.unique(grid[:, 0]), expected)
+    assert np.allclose(np.unique(grid[:, 1]), expected)
+    # Phi^{-1}(0.95) = 1.6449: the default grid spans the central 90% of each axis.
+    assert np.isclose(normal_quantile_grid(15).max(), 1.6448536, atol=1e-6)
+
+
+def test_a_one_point_grid_is_the_median():
+    assert np.allclose(normal_quantile_grid(1), [[0.0, 0.0]])
+
+
+@INTERPOLATIONS
+def test_interpolation_endpoints_are_the_endpoints(interpolate):
+    rng = np.random.default_rng(0)
+    z0, z1 = rng.standard_normal((2, 16))
+    path = interpolate(z0, z1, np.linspace(0.0, 1.0, 7))
+    assert path.shape == (7, 16)
+    assert np.allclose(path[0], z0, atol=1e-12) and np.allclose(path[-1], z1, atol=1e-12)
+
+
+@INTERPOLATIONS
+def test_decoding_the_path_endpoints_decodes_the_endpoints(interpolate):
+    vae = VAE(build_dense_encoder(hidden_units=(16,), latent_dim=3),
+              build_dense_decoder(hidden_units=(16,), latent_dim=3))
+    z0, z1 = np.random.default_rng(1).standard_normal((2, 3))
+    decoded = vae.decode(interpolate(z0, z1, [0.0, 1.0]))
+    assert np.allclose(decoded, vae.decode(np.stack([z0, z1])), atol=1e-6)
+
+
+@INTERPOLATIONS
+def test_pairs_are_interpolated_at_once_like_one_at_a_time(interpolate):
+    """A batch (n, d) of pairs gives (m, n, d), row i the path of pair i."""
+    z0, z1 = np.random.default_rng(2).standard_normal((2, 5, 4))
+    t = np.array([0.0, 0.3, 1.0])
+    batched = interpolate(z0, z1, t)
+    assert batched.shape == (3, 5, 4)
+    assert np.allclose(batched[:, 2], interpolate(z0[2], z1[2], t))
+
+
+def test_slerp_keeps_the_norm_when_both_ends_share_it():
+    rng = np.random.default_rng(3)
+    z0, z1 = rng.standard_normal((2, 16))
+    z1 *= np.linalg.norm(z0) / np.linalg.norm(z1)
+    path = slerp(z0, z1, np.linspace(0.0, 1.0, 11))
+    assert np.allclose(np.linalg.norm(path, axis=1), np.linalg.norm(z0))
+
+
+def test_the_straight_midpoint_of_typical_prior_draws_is_short_and_slerp_is_not():
+    """For z ~ N(0, I_d) |z| is near sqrt(d); the linear midpoint's norm is near sqrt(d/2)."""
+    z = sample_standard_normal(2000, 64, seed=0)
+    linear = np.linalg.norm(lerp(z[:1000], z[1000:], [0.5])[0], axis=1)
+    spherical = np.linalg.norm(slerp(z[:1000], z[1000:], [0.5])[0], axis=1)
+    assert np.isclose(linear.mean(), np.sqrt(32), rtol=0.05)
+    assert np.isclose(spherical.mean(), np.sqrt(64), rtol=0.05)
+
+
+@pytest.mark.parametrize("z1_direction", [2.0, -1.0], ids=["parallel", "opposite"])
+def test_slerp_of_parallel_codes_falls_back_to_lerp_without_nan(z1_direction):
+    z0 = np.array([1.0, 2.0, -0.5])
+    t = np.linspace(0.0, 1.0, 5)
+    for z1 in (z1_direction * z0, np.zeros(3)):
+        path = slerp(z0, z1, t)
+        assert np.all(np.isfinite(path)) and np.allclose(path, lerp(z0, z1, t))
+
+
+@INTERPOLATIONS
+@pytest.mark.parametrize(
+    ("z0", "z1", "t", "message"),
+    [
+        (np.zeros(2), np.zeros(2), [0.0, 1.5], r"t must lie in \[0, 1\]"),
+        (np.zeros(2), np.zeros(2), [-0.1], r"t must lie in \[0, 1\]"),
+        (np.zeros(2), np.zeros(2), [np.nan], r"t must lie in \[0, 1\]"),
+        (np.zeros(2), np.zeros(2), [[0.5]], r"t must be a non-empty 1-D array"),
+        (np.zeros(2), np.zeros(2), 0.5, r"t must be a non-empty 1-D array"),
+        (np.zeros(2), np.zeros(3), [0.5], r"z0 and z1 must have the same shape"),
+        (np.zeros((1, 2, 2)), np.zeros((1, 2, 2)), [0.5], r"z0 must have shape \(latent_dim,\)"),
+    ],
+)
+def test_bad_interpolation_arguments_are_named(interpolate, z0, z1, t, message):
+    with pytest.raises(ValueError, match=message):
+        interpolate(z0, z1, t)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_per_side": 0}, r"n_per_side must be an integer >= 1"),
+        ({"n_per_side": 3, "low": 0.6, "high": 0.4}, r"0 < low < high < 1, got low=0.6, high=0.4"),
+        ({"n_per_side": 3, "low": 0.5, "high": 0.5}, r"0 < low < high < 1"),
+        ({"n_per_side": 3, "low": 0.0, "high": 0.9}, r"0 < low < high < 1"),
+        ({"n_per_side": 3, "low": 0.1, "high": 1.0}, r"0 < low < high < 1"),
+    ],
+)
+def test_bad_grid_arguments_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        normal_quantile_grid(**kwargs)
