@@ -1,0 +1,229 @@
+"""Diagnosing a trained VAE: held-out numbers, active units, rate and distortion.
+
+A VAE's loss hides two quantities worth watching separately (Alemi et al.,
+2018): the *distortion* ``D = -E_q[log p(x|z)]`` (the reconstruction term) and
+the *rate* ``R = KL(q(z|x) || p(z))`` (the KL term), both in nats per example.
+The functions here measure them on held-out data, split the rate over latent
+dimensions, and count the dimensions the encoder actually uses (Burda et al.,
+2016); the figures show them across a family of models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import keras
+import numpy as np
+from matplotlib.figure import Figure
+
+from snippets.losses import gaussian_kl_to_standard_normal
+from snippets.models import VAE, build_dense_decoder, build_dense_encoder, predict_in_batches
+from snippets.validation import check_images, check_positive_int
+
+
+def fit_dense_vae(
+    x_train: np.ndarray,
+    latent_dim: int = 8,
+    hidden_units: Sequence[int] = (256,),
+    beta: float = 1.0,
+    likelihood: str = "bernoulli",
+    epochs: int = 5,
+    batch_size: int = 128,
+    learning_rate: float = 1e-3,
+    seed: int = 0,
+    validation_data: np.ndarray | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> tuple[VAE, keras.callbacks.History]:
+    """Build a dense VAE and train it with Adam; return the model and its history.
+
+    ``x_train`` is ``(n, 784)``. ``keras.utils.set_random_seed(seed)`` is called
+    first, so two calls with the same arguments train the same model; models
+    that differ in one argument only (``beta``, ``likelihood``, ...) start from
+    the same initial weights whenever their shapes agree.
+    """
+    epochs = check_positive_int(epochs, "epochs")
+    keras.utils.set_random_seed(seed)
+    vae = VAE(
+        build_dense_encoder(hidden_units=hidden_units, latent_dim=latent_dim),
+        build_dense_decoder(hidden_units=hidden_units, latent_dim=latent_dim),
+        beta=beta,
+        likelihood=likelihood,
+        seed=seed,
+    )
+    vae.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    history = vae.fit(
+        x_train, epochs=epochs, batch_size=batch_size,
+        validation_data=validation_data, callbacks=list(callbacks), verbose=0,
+    )
+    return vae, history
+
+
+def _posterior(vae: VAE, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(z_mean, z_log_var)`` of ``q(z|x)``, each ``(n, latent_dim)``, after checking ``x``."""
+    check_images(x, "x", vae.encoder.input_shape[1:])
+    return predict_in_batches(vae.encoder, x)
+
+
+def _check_threshold(threshold: float) -> float:
+    if not np.isfinite(threshold) or threshold < 0:
+        raise ValueError(f"threshold must be a finite number >= 0, got {threshold}")
+    return float(threshold)
+
+
+def unit_activity(z_mean: np.ndarray) -> np.ndarray:
+    """Activity of each latent unit: ``A_u = Var_x(E_q(z|x)[z_u])``, shape ``(latent_dim,)``.
+
+    ``z_mean`` holds the posterior means of ``n`` data points, ``(n, latent_dim)``.
+    A unit whose posterior mean does not change with ``x`` carries no
+    information about ``x``, whatever its value (Burda et al., 2016).
+    """
+    z_mean = np.asarray(z_mean, dtype=np.float64)
+    if z_mean.ndim != 2 or len(z_mean) == 0:
+        raise ValueError(f"z_mean must have shape (n, latent_dim) with n >= 1, got {z_mean.shape}")
+    return z_mean.var(axis=0)
+
+
+class ActiveUnits(NamedTuple):
+    """Per-unit activity ``(latent_dim,)`` and how many units exceed the threshold."""
+
+    activity: np.ndarray
+    count: int
+
+
+def active_units(vae: VAE, x: np.ndarray, threshold: float = 0.01) -> ActiveUnits:
+    """Count the latent units a VAE uses on data ``x`` (Burda et al., 2016).
+
+    Unit ``u`` is active when ``Var_x(E_q(z|x)[z_u]) > threshold``: its
+    posterior mean moves with the input. ``x`` is ``(n, 784)``; the variance is
+    taken over its ``n`` examples.
+    """
+    threshold = _check_threshold(threshold)
+    activity = unit_activity(_posterior(vae, x)[0])
+    return ActiveUnits(activity, int(np.sum(activity > threshold)))
+
+
+def kl_per_dimension(vae: VAE, x: np.ndarray) -> np.ndarray:
+    """Mean over ``x`` of each latent dimension's KL to the prior, ``(latent_dim,)`` in nats.
+
+    ``0.5 * mean_x(mu_u^2 + sigma_u^2 - log sigma_u^2 - 1)``. The posterior is
+    diagonal, so the dimensions' KLs add up to the total KL, the rate.
+    """
+    z_mean, z_log_var = _posterior(vae, x)
+    n, latent_dim = z_mean.shape
+    # Each (example, unit) pair as a 1-D Gaussian, so the package's KL applies unchanged.
+    per_unit = gaussian_kl_to_standard_normal(z_mean.reshape(-1, 1), z_log_var.reshape(-1, 1))
+    return keras.ops.convert_to_numpy(per_unit).reshape(n, latent_dim).mean(axis=0)
+
+
+def reconstruction_mse(vae: VAE, x: np.ndarray) -> float:
+    """Mean squared error per pixel between ``x`` and its mean reconstruction through ``E[z|x]``.
+
+    It ignores the likelihood the model was trained with, so it compares
+    models whose log-likelihoods are not comparable.
+    """
+    x = check_images(x, "x", vae.encoder.input_shape[1:])
+    return float(np.mean((x - vae.reconstruct(x)) ** 2))
+
+
+def held_out_summary(vae: VAE, x: np.ndarray, threshold: float = 0.01, batch_size: int = 500) -> dict:
+    """Held-out numbers of a VAE, per example in nats.
+
+    Returns a dict with ``neg_elbo`` (reconstruction + KL, the ``beta = 1``
+    loss whatever ``beta`` the model trained with), ``reconstruction``
+    (distortion), ``kl`` (rate), ``active_units`` and ``latent_dim``. Each
+    evaluation samples one code per example.
+    """
+    check_images(x, "x", vae.encoder.input_shape[1:])
+    result = vae.evaluate(x, batch_size=batch_size, verbose=0, return_dict=True)
+    reconstruction, kl = float(result["reconstruction"]), float(result["kl"])
+    return {
+        "latent_dim": vae.latent_dim,
+        "neg_elbo": reconstruction + kl,
+        "reconstruction": reconstruction,
+        "kl": kl,
+        "active_units": active_units(vae, x, threshold).count,
+    }
+
+
+def plot_rate_distortion(rates: Sequence[float], distortions: Sequence[float], betas: Sequence[float]) -> Figure:
+    """Distortion against rate, one labelled point per ``beta``.
+
+    Dotted lines mark a constant ``-ELBO = D + R`` through the lowest-``D + R``
+    point: every model on a line of slope ``-1`` has the same ELBO.
+    """
+    rates, distortions = np.asarray(rates, float), np.asarray(distortions, float)
+    if not len(rates) == len(distortions) == len(betas) or len(rates) == 0:
+        raise ValueError("rates, distortions and betas must be non-empty and of equal length")
+    fig = Figure(figsize=(5.5, 4.0), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(rates, distortions, marker="o")
+    for rate, distortion, beta in zip(rates, distortions, betas):
+        ax.annotate(f"β = {beta:g}", (rate, distortion), textcoords="offset points", xytext=(6, 4))
+    best = np.argmin(rates + distortions)
+    span = np.linspace(0.0, rates.max() * 1.1, 2)
+    ax.plot(span, rates[best] + distortions[best] - span, ls=":", color="grey", label="constant −ELBO")
+    ax.set_ylim(distortions.min() - 0.1 * np.ptp(distortions) - 1.0, distortions.max() + 0.1 * np.ptp(distortions) + 1.0)
+    ax.set_xlabel("rate R = KL (nats per digit)")
+    ax.set_ylabel("distortion D = reconstruction (nats)")
+    ax.legend()
+    return fig
+
+
+def plot_unit_activity(
+    activities: Mapping[str, np.ndarray], kls: Mapping[str, np.ndarray], threshold: float = 0.01
+) -> Figure:
+    """Per-unit activity (top, log scale) and KL (bottom) of several models, one column each.
+
+    Units are sorted by activity, most active first, in both rows; the dashed
+    line is the activity ``threshold``. ``activities[name]`` and ``kls[name]``
+    are ``(latent_dim,)`` arrays for the same model.
+    """
+    threshold = _check_threshold(threshold)
+    if not activities or set(activities) != set(kls):
+        raise ValueError("activities and kls must name the same, non-empty set of models")
+    fig = Figure(figsize=(3.4 * len(activities), 4.6), layout="constrained")
+    axes = fig.subplots(2, len(activities), squeeze=False)
+    for column, name in enumerate(activities):
+        activity, kl = np.asarray(activities[name]), np.asarray(kls[name])
+        order = np.argsort(activity)[::-1]
+        units = np.arange(1, len(order) + 1)
+        top, bottom = axes[0, column], axes[1, column]
+        top.bar(units, np.maximum(activity[order], 1e-6), color=np.where(activity[order] > threshold, "C0", "C3"))
+        top.axhline(threshold, ls="--", color="grey")
+        top.set_yscale("log")
+        top.set_title(f"{name}: {int(np.sum(activity > threshold))} active")
+        bottom.bar(units, kl[order], color="C1")
+        bottom.set_xlabel("unit (sorted by activity)")
+    axes[0, 0].set_ylabel("Var$_x$ E[$z_u$|x]")
+    axes[1, 0].set_ylabel("KL per unit (nats)")
+    return fig
+
+
+def plot_warmup(histories: Mapping[str, Mapping[str, Sequence[float]]], default_beta: float = 1.0) -> Figure:
+    """KL warm-up at a glance: ``beta``, training KL and held-out ``-ELBO`` per epoch.
+
+    ``histories`` maps a label to ``keras.callbacks.History.history``; a history
+    without a ``beta`` entry (no warm-up callback) is drawn at ``default_beta``.
+    The held-out ``-ELBO`` is ``val_reconstruction + val_kl``, which does not
+    depend on ``beta``, so runs with different schedules compare.
+    """
+    if not histories:
+        raise ValueError("histories must hold at least one training history")
+    fig = Figure(figsize=(11.0, 3.2), layout="constrained")
+    axes = fig.subplots(1, 3)
+    for label, history in histories.items():
+        missing = [key for key in ("kl", "val_reconstruction", "val_kl") if key not in history]
+        if missing:
+            raise KeyError(f"history {label!r} has no {missing}; train with validation_data")
+        epochs = np.arange(1, len(history["kl"]) + 1)
+        beta = history.get("beta", [default_beta] * len(epochs))
+        axes[0].plot(epochs, beta, marker="o", label=label)
+        axes[1].plot(epochs, history["kl"], marker="o", label=label)
+        neg_elbo = np.add(history["val_reconstruction"], history["val_kl"])
+        axes[2].plot(epochs, neg_elbo, marker="o", label=label)
+    for ax, title in zip(axes, ("β (KL weight)", "KL, training (nats)", "held-out −ELBO (nats)")):
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+    axes[0].legend()
+    return fig

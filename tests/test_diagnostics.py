@@ -1,0 +1,127 @@
+"""Diagnostics of trained VAEs: active units, per-unit KL, held-out numbers, figures."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from snippets.callbacks import KLWarmup
+from snippets.diagnostics import (
+    active_units,
+    fit_dense_vae,
+    held_out_summary,
+    kl_per_dimension,
+    plot_rate_distortion,
+    plot_unit_activity,
+    plot_warmup,
+    reconstruction_mse,
+    unit_activity,
+)
+from snippets.losses import gaussian_kl_to_standard_normal
+from snippets.models import VAE, build_dense_decoder, build_dense_encoder
+
+
+@pytest.fixture(scope="module")
+def trained(mnist_small):
+    """A small VAE trained briefly, with the history of a held-out set."""
+    keras.utils.set_random_seed(0)
+    return fit_dense_vae(mnist_small.x_train, latent_dim=4, hidden_units=(32,), epochs=2,
+                         batch_size=100, validation_data=mnist_small.x_test)
+
+
+def encoder_with_one_dead_unit() -> keras.Model:
+    """Unit 0's mean is the first pixel, unit 1's mean is the constant 0.5; log-variances 0."""
+    encoder = build_dense_encoder(input_dim=3, hidden_units=(), latent_dim=2)
+    encoder.get_layer("z_mean").set_weights([np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 0.0]]), np.array([0.0, 0.5])])
+    encoder.get_layer("z_log_var").set_weights([np.zeros((3, 2)), np.zeros(2)])
+    return encoder
+
+
+def test_a_unit_whose_mean_varies_is_active_and_a_constant_one_is_not():
+    vae = VAE(encoder_with_one_dead_unit(), build_dense_decoder(output_dim=3, hidden_units=(), latent_dim=2))
+    x = np.array([[0.0, 0.3, 0.3], [1.0, 0.3, 0.3], [0.5, 0.9, 0.1], [0.2, 0.0, 1.0]], np.float32)
+    result = active_units(vae, x)
+    assert result.count == 1
+    assert np.allclose(result.activity, [np.var(x[:, 0]), 0.0], atol=1e-7)
+
+
+def test_unit_activity_is_the_variance_of_posterior_means_across_data():
+    z_mean = np.array([[0.0, 2.0, 5.0], [1.0, 2.0, 5.0], [2.0, 2.0, 5.1]])
+    assert np.allclose(unit_activity(z_mean), [2.0 / 3.0, 0.0, np.var([5.0, 5.0, 5.1])])
+
+
+def test_per_dimension_kl_adds_up_to_the_total_kl(mnist_small, trained):
+    vae, _ = trained
+    x = mnist_small.x_test
+    z_mean, z_log_var = vae.encoder(x)
+    total = keras.ops.convert_to_numpy(gaussian_kl_to_standard_normal(z_mean, z_log_var)).mean()
+    per_dimension = kl_per_dimension(vae, x)
+    assert per_dimension.shape == (4,) and np.all(per_dimension >= 0.0)
+    assert np.isclose(per_dimension.sum(), total, rtol=1e-5)
+
+
+def test_beta_zero_trains_on_the_reconstruction_alone(mnist_small):
+    vae, _ = fit_dense_vae(mnist_small.x_train, latent_dim=2, hidden_units=(16,), beta=0.0, epochs=1)
+    result = vae.evaluate(mnist_small.x_test, batch_size=100, verbose=0, return_dict=True)
+    assert np.isclose(result["loss"], result["reconstruction"], rtol=1e-6)
+    assert result["kl"] > 0.0
+
+
+def test_the_same_seed_trains_the_same_model(mnist_small):
+    codes = [fit_dense_vae(mnist_small.x_train[:200], latent_dim=2, hidden_units=(16,), epochs=1)[0]
+             .encode(mnist_small.x_test[:10]) for _ in range(2)]
+    assert np.array_equal(codes[0], codes[1])
+
+
+def test_held_out_neg_elbo_is_reconstruction_plus_kl_whatever_beta(mnist_small, trained):
+    vae, _ = trained
+    vae.beta.assign(4.0)
+    summary = held_out_summary(vae, mnist_small.x_test)
+    vae.beta.assign(1.0)
+    assert np.isclose(summary["neg_elbo"], summary["reconstruction"] + summary["kl"])
+    assert summary["latent_dim"] == 4 and 0 <= summary["active_units"] <= 4
+    assert 0.0 < reconstruction_mse(vae, mnist_small.x_test) < 0.25
+
+
+def test_rate_distortion_plot_has_one_point_per_beta():
+    fig = plot_rate_distortion([30.0, 20.0, 10.0], [150.0, 160.0, 180.0], [0.5, 1.0, 2.0])
+    ax = fig.axes[0]
+    assert len(ax.lines[0].get_xydata()) == 3
+    assert [text.get_text() for text in ax.texts] == ["β = 0.5", "β = 1", "β = 2"]
+
+
+def test_unit_activity_plot_has_one_bar_per_unit_and_model():
+    activities = {"a": np.array([1.0, 0.0, 0.5]), "b": np.array([0.2, 0.3])}
+    kls = {"a": np.array([2.0, 0.0, 1.0]), "b": np.array([0.5, 0.6])}
+    fig = plot_unit_activity(activities, kls)
+    assert [len(ax.patches) for ax in fig.axes] == [3, 2, 3, 2]
+    assert fig.axes[0].get_title() == "a: 2 active"
+
+
+def test_warmup_plot_draws_a_curve_per_run_and_panel(mnist_small, trained):
+    _, history = trained
+    warm_vae, warm = fit_dense_vae(mnist_small.x_train[:200], latent_dim=2, hidden_units=(16,), epochs=2,
+                                   validation_data=mnist_small.x_test, callbacks=[KLWarmup(2)])
+    assert warm.history["beta"] == [0.5, 1.0]
+    fig = plot_warmup({"constant": history.history, "warm-up": warm.history})
+    assert [len(ax.lines) for ax in fig.axes] == [2, 2, 2]
+    assert list(fig.axes[0].lines[0].get_ydata()) == [1.0, 1.0]
+
+
+def test_bad_arguments_raise_errors_that_name_them(mnist_small, trained):
+    vae, _ = trained
+    with pytest.raises(ValueError, match="threshold must be a finite number >= 0"):
+        active_units(vae, mnist_small.x_test, threshold=-0.1)
+    with pytest.raises(ValueError, match="x is empty"):
+        active_units(vae, np.zeros((0, 784), np.float32))
+    with pytest.raises(ValueError, match="x is empty"):
+        kl_per_dimension(vae, np.zeros((0, 784), np.float32))
+    with pytest.raises(ValueError, match=r"z_mean must have shape \(n, latent_dim\)"):
+        unit_activity(np.zeros((0, 3)))
+    with pytest.raises(ValueError, match="epochs must be an integer >= 1"):
+        fit_dense_vae(mnist_small.x_train, epochs=0)
+    with pytest.raises(ValueError, match="equal length"):
+        plot_rate_distortion([1.0], [2.0, 3.0], [1.0])
+    with pytest.raises(KeyError, match="train with validation_data"):
+        plot_warmup({"no validation": {"kl": [1.0]}})
