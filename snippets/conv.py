@@ -1,0 +1,205 @@
+"""Convolutional encoders and decoders for 28 x 28 images, and an epoch timer.
+
+The builders follow the Keras example of a convolutional VAE: two stride-2
+convolutions with ``padding="same"`` halve the image twice (28 -> 14 -> 7), and
+the decoder mirrors them with stride-2 transposed convolutions (7 -> 14 -> 28)
+before a stride-1 output layer that returns one logit per pixel. The models
+plug into :class:`snippets.models.VAE` unchanged: its losses sum over every
+non-batch axis, so an image-shaped ``(batch, 28, 28, 1)`` output is scored in
+the same nats per digit as the dense decoder's ``(batch, 784)``.
+
+:func:`build_seed_article_conv_decoder` rebuilds, on purpose, the decoder of a
+widely copied article whose output is not 28 x 28, so that a chapter can
+measure the bug rather than describe it.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Sequence
+
+import keras
+from keras import layers
+
+from snippets.validation import check_positive_int
+
+PADDINGS = ("valid", "same")
+
+
+def _check_image_shape(shape: object, name: str, factor: int) -> tuple[int, int, int]:
+    """``shape`` as ``(height, width, channels)`` with sides divisible by ``factor``."""
+    if not isinstance(shape, (tuple, list)) or len(shape) != 3:
+        raise ValueError(f"{name} must be (height, width, channels), got {shape!r}")
+    height, width, channels = (
+        check_positive_int(value, f"{name}[{index}]") for index, value in enumerate(shape)
+    )
+    if height % factor or width % factor:
+        raise ValueError(
+            f"{name} must have height and width divisible by {factor} (each stride-2 "
+            f"layer halves or doubles them exactly), got {tuple(shape)}"
+        )
+    return height, width, channels
+
+
+def _check_filters(filters: object, name: str) -> tuple[int, ...]:
+    if not isinstance(filters, Sequence) or isinstance(filters, str) or len(filters) == 0:
+        raise ValueError(f"{name} must be a non-empty sequence of integers, got {filters!r}")
+    return tuple(check_positive_int(value, f"{name}[{index}]") for index, value in enumerate(filters))
+
+
+def transposed_conv_output_size(size: int, kernel_size: int, stride: int, padding: str) -> int:
+    """Side length after a ``Conv2DTranspose`` (no ``output_padding``, dilation 1).
+
+    ``"valid"``: ``(size - 1) * stride + kernel_size`` -- the kernel's full
+    footprint around every input pixel spread ``stride`` apart.
+    ``"same"``: ``size * stride`` -- exactly ``stride`` times larger.
+    """
+    size = check_positive_int(size, "size")
+    kernel_size = check_positive_int(kernel_size, "kernel_size")
+    stride = check_positive_int(stride, "stride")
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+    if padding == "same":
+        return size * stride
+    return (size - 1) * stride + kernel_size
+
+
+def build_conv_encoder(
+    input_shape: Sequence[int] = (28, 28, 1),
+    filters: Sequence[int] = (32, 64),
+    latent_dim: int = 2,
+    kernel_size: int = 3,
+    dense_units: int = 16,
+    name: str = "conv_encoder",
+) -> keras.Model:
+    """A convolutional Gaussian encoder.
+
+    Maps images ``(batch, height, width, channels)`` through one ReLU
+    ``Conv2D`` per entry of ``filters`` (stride 2, ``padding="same"``: each
+    halves the sides, 28 -> 14 -> 7 by default), a ReLU ``Dense`` layer of
+    ``dense_units`` and two linear heads to ``[z_mean, z_log_var]``, each
+    ``(batch, latent_dim)``, the parameters of ``q(z|x)``.
+
+    Raises:
+        ValueError: ``latent_dim`` (or another size) is below 1, ``filters``
+            is empty, or ``input_shape`` is not ``(height, width, channels)``
+            with sides divisible by ``2 ** len(filters)``.
+    """
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
+    kernel_size = check_positive_int(kernel_size, "kernel_size")
+    dense_units = check_positive_int(dense_units, "dense_units")
+    filters = _check_filters(filters, "filters")
+    input_shape = _check_image_shape(input_shape, "input_shape", 2 ** len(filters))
+    inputs = keras.Input(shape=input_shape, name="x")
+    x = inputs
+    for index, count in enumerate(filters):
+        x = layers.Conv2D(
+            count, kernel_size, strides=2, padding="same", activation="relu", name=f"{name}_conv_{index}"
+        )(x)
+    x = layers.Flatten(name=f"{name}_flatten")(x)
+    x = layers.Dense(dense_units, activation="relu", name=f"{name}_dense")(x)
+    z_mean = layers.Dense(latent_dim, name="z_mean")(x)
+    z_log_var = layers.Dense(latent_dim, name="z_log_var")(x)
+    return keras.Model(inputs, [z_mean, z_log_var], name=name)
+
+
+def build_conv_decoder(
+    latent_dim: int = 2,
+    output_shape: Sequence[int] = (28, 28, 1),
+    filters: Sequence[int] = (64, 32),
+    kernel_size: int = 3,
+    name: str = "conv_decoder",
+) -> keras.Model:
+    """A convolutional decoder: codes ``(batch, latent_dim)`` to logits of ``output_shape``.
+
+    A ReLU ``Dense`` layer fills a ``(height / s, width / s, filters[0])``
+    block, ``s = 2 ** len(filters)`` (7 x 7 x 64 by default); one ReLU
+    ``Conv2DTranspose`` per entry of ``filters`` (stride 2,
+    ``padding="same"``) doubles the sides, 7 -> 14 -> 28; a final stride-1
+    ``Conv2DTranspose`` with ``channels`` filters and no activation returns
+    logits ``(batch, height, width, channels)``, one Bernoulli logit per pixel.
+
+    Raises:
+        ValueError: as :func:`build_conv_encoder`, for ``output_shape``.
+    """
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
+    kernel_size = check_positive_int(kernel_size, "kernel_size")
+    filters = _check_filters(filters, "filters")
+    factor = 2 ** len(filters)
+    height, width, channels = _check_image_shape(output_shape, "output_shape", factor)
+    inputs = keras.Input(shape=(latent_dim,), name="z")
+    start = (height // factor, width // factor, filters[0])
+    x = layers.Dense(start[0] * start[1] * start[2], activation="relu", name=f"{name}_dense")(inputs)
+    x = layers.Reshape(start, name=f"{name}_reshape")(x)
+    for index, count in enumerate(filters):
+        x = layers.Conv2DTranspose(
+            count, kernel_size, strides=2, padding="same", activation="relu", name=f"{name}_deconv_{index}"
+        )(x)
+    logits = layers.Conv2DTranspose(channels, kernel_size, padding="same", name="logits")(x)
+    return keras.Model(inputs, logits, name=name)
+
+
+def build_seed_article_conv_decoder(
+    latent_dim: int = 2, padding: str = "valid", name: str = "seed_article_decoder"
+) -> keras.Model:
+    """The source article's convolutional decoder, reproduced with its shape bug. Deliberately wrong.
+
+    ``Dense(7 * 7 * 64)`` -> ``Reshape((7, 7, 64))`` -> three
+    ``Conv2DTranspose`` layers (64, 32 and 1 filters, kernel 3, ``strides=2``)
+    with Keras's default ``padding="valid"``. A valid transposed convolution
+    gives ``(size - 1) * stride + kernel`` pixels, so the sides grow
+    7 -> 15 -> 31 -> 63 and the output is ``(batch, 63, 63, 1)``, not the
+    ``(batch, 28, 28, 1)`` of an MNIST digit. With ``padding="same"`` each
+    layer doubles the sides exactly, 7 -> 14 -> 28 -> 56: still wrong, because
+    there is one upsampling too many.
+
+    The fix (:func:`build_conv_decoder`): two stride-2 layers with
+    ``padding="same"`` (7 -> 14 -> 28), then a stride-1 output layer.
+    The last layer is linear (logits), as in :func:`build_conv_decoder`.
+    """
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+    inputs = keras.Input(shape=(latent_dim,), name="z")
+    x = layers.Dense(7 * 7 * 64, activation="relu", name=f"{name}_dense")(inputs)
+    x = layers.Reshape((7, 7, 64), name=f"{name}_reshape")(x)
+    for index, count in enumerate((64, 32)):
+        x = layers.Conv2DTranspose(
+            count, 3, strides=2, padding=padding, activation="relu", name=f"{name}_deconv_{index}"
+        )(x)
+    logits = layers.Conv2DTranspose(1, 3, strides=2, padding=padding, name="logits")(x)
+    return keras.Model(inputs, logits, name=name)
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Record the wall-clock seconds of every training epoch (``time.perf_counter``).
+
+    The first epoch also pays for tracing (and, with ``jit_compile=True``, XLA
+    compilation) of the training step, so :meth:`seconds_per_epoch` reports
+    the median of the later epochs when there are any. Validation inside
+    ``fit`` is counted in the epoch.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.epoch_seconds: list[float] = []
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch_seconds.append(time.perf_counter() - self._start)
+
+    @property
+    def first_epoch_seconds(self) -> float:
+        """Seconds of the first epoch, tracing and compilation included."""
+        if not self.epoch_seconds:
+            raise ValueError("no epoch has been timed yet; pass the timer to fit(callbacks=[...])")
+        return self.epoch_seconds[0]
+
+    def seconds_per_epoch(self) -> float:
+        """Median seconds of the epochs after the first (of the first if it is the only one)."""
+        later = self.epoch_seconds[1:] or [self.first_epoch_seconds]
+        return float(statistics.median(later))
