@@ -1,0 +1,56 @@
+"""The legacy ``Lambda`` sampling pattern, reproduced on purpose to show why it fails.
+
+Keras 2 tutorials sample the code with ``keras.layers.Lambda(sampling)``. This
+module rebuilds that pattern -- the only place in the package where a
+``Lambda`` layer exists -- so that a chapter can save such a model and show
+that ``keras.saving.load_model(path, safe_mode=True)`` cannot reload it. Never
+use it for real models: :class:`snippets.layers.Sampling` is the fix.
+
+A ``Lambda`` layer saves its function in one of two ways, and both break:
+
+- a Python ``lambda`` expression is stored as bytecode, which ``safe_mode``
+  refuses to execute (``ValueError``);
+- a function defined with ``def`` is stored by its *name* only, so the file
+  does not describe the model and loading fails unless the caller hands the
+  function back through ``custom_objects`` (``TypeError``).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from snippets.validation import check_positive_int
+
+
+def legacy_sampling(args):
+    """``z = z_mean + exp(z_log_var / 2) * eps``, written as a bare function for a ``Lambda``."""
+    z_mean, z_log_var = args
+    return z_mean + ops.exp(0.5 * z_log_var) * keras.random.normal(ops.shape(z_mean))
+
+
+def build_lambda_sampling_encoder(
+    input_dim: int = 784,
+    hidden_units: int = 16,
+    latent_dim: int = 2,
+    python_lambda: bool = False,
+) -> keras.Model:
+    """A small encoder whose sampling step is a ``Lambda`` layer. Deliberately unsafe to reload.
+
+    ``(batch, input_dim)`` -> ReLU layer -> ``z_mean``, ``z_log_var`` ->
+    ``Lambda`` -> ``z`` of shape ``(batch, latent_dim)``. The ``Lambda`` wraps
+    :func:`legacy_sampling` itself (the tutorials' ``def sampling``), or with
+    ``python_lambda=True`` a ``lambda`` expression calling it.
+    """
+    input_dim = check_positive_int(input_dim, "input_dim")
+    hidden_units = check_positive_int(hidden_units, "hidden_units")
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
+    function = (lambda args: legacy_sampling(args)) if python_lambda else legacy_sampling
+    inputs = keras.Input(shape=(input_dim,), name="x")
+    hidden = keras.layers.Dense(hidden_units, activation="relu", name="hidden")(inputs)
+    z_mean = keras.layers.Dense(latent_dim, name="z_mean")(hidden)
+    z_log_var = keras.layers.Dense(latent_dim, name="z_log_var")(hidden)
+    z = keras.layers.Lambda(function, output_shape=(latent_dim,), name="lambda_sampling")(
+        [z_mean, z_log_var]
+    )
+    return keras.Model(inputs, z, name="lambda_encoder")

@@ -1,0 +1,89 @@
+"""Callbacks for real training runs: stop early, keep the best model, survive interruptions.
+
+:func:`training_callbacks` is the list a reader copies into a long ``fit``;
+:class:`InterruptAfter` cuts a run short on purpose, so that a chapter can show
+what ``keras.callbacks.BackupAndRestore`` does when a run really dies.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+
+from snippets.validation import check_positive_int
+
+BEST_MODEL_NAME = "best.keras"
+BACKUP_FOLDER_NAME = "backup"
+
+
+def training_callbacks(
+    folder: str | Path, patience: int = 5, monitor: str = "val_loss"
+) -> list[keras.callbacks.Callback]:
+    """Early stopping, a best-model checkpoint and an interruption backup, all in ``folder``.
+
+    - ``EarlyStopping(monitor, patience, restore_best_weights=True)``: stop
+      once ``monitor`` has not improved for ``patience`` epochs, and leave the
+      model with the weights of its best epoch, not its last one (Prechelt, 1998).
+    - ``ModelCheckpoint(folder / "best.keras", save_best_only=True)``: save the
+      whole model (architecture, weights, optimizer state) every time
+      ``monitor`` reaches a new best, so the best model survives the Python
+      session; it reloads with ``keras.saving.load_model(..., safe_mode=True)``.
+    - ``BackupAndRestore(folder / "backup")``: save the weights, the optimizer
+      state and the epoch count after every epoch. If ``fit`` is interrupted
+      (a crash, a killed job, a pre-empted machine), calling ``fit`` again with
+      the same arguments and a callback on the same folder resumes from the last
+      finished epoch instead of starting over; a run that finishes deletes the
+      backup. It restores the model, not the other callbacks: after a resume,
+      early stopping's patience count and the checkpoint's best value start afresh.
+
+    ``monitor`` names a quantity in the epoch logs, ``"val_loss"`` by default,
+    so ``fit`` needs validation data. ``BackupAndRestore`` loads the backup
+    before the first batch, so the model must already be built: call it once
+    on a batch (``model(x[:1])``) before ``fit``. Returns the three callbacks
+    in that order.
+    """
+    patience = check_positive_int(patience, "patience")
+    if not isinstance(monitor, str) or not monitor:
+        raise ValueError(f"monitor must name a logged quantity such as 'val_loss', got {monitor!r}")
+    folder = Path(folder)
+    return [
+        keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True),
+        keras.callbacks.ModelCheckpoint(str(folder / BEST_MODEL_NAME), monitor=monitor, save_best_only=True),
+        keras.callbacks.BackupAndRestore(str(folder / BACKUP_FOLDER_NAME)),
+    ]
+
+
+class TrainingInterrupted(RuntimeError):
+    """Raised by :class:`InterruptAfter` to stand in for a crash in the middle of ``fit``."""
+
+
+class InterruptAfter(keras.callbacks.Callback):
+    """Abort ``fit`` with :class:`TrainingInterrupted` once ``epochs`` epochs have finished.
+
+    A stand-in for a real interruption, to demonstrate resuming. The exception
+    is raised at the *start* of the next epoch, after every callback has
+    handled the end of the last finished one, so a ``BackupAndRestore`` in the
+    same list has saved it whatever the order of the list. Epochs are counted
+    within one ``fit`` call; ``finished_epochs`` lists their indices as Keras
+    numbers them (from 0, continuing after a resume). A run that ends after
+    ``epochs`` epochs or fewer is not interrupted.
+    """
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = check_positive_int(epochs, "epochs")
+        self.finished_epochs: list[int] = []
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.finished_epochs = []
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.finished_epochs.append(epoch)
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        if len(self.finished_epochs) >= self.epochs:
+            raise TrainingInterrupted(
+                f"training interrupted on purpose after {self.epochs} epochs "
+                f"(before epoch {epoch + 1})"
+            )
