@@ -150,7 +150,9 @@ def slerp(z0: np.ndarray, z1: np.ndarray, t: np.ndarray) -> np.ndarray:
     between two typical draws of ``N(0, I_d)`` (norm near ``sqrt(d)``) stays
     where the prior puts its mass, while the straight line dips towards the
     origin. Where ``sin(omega)`` vanishes (parallel or opposite codes, or a
-    zero code) the arc is undefined and the straight line is returned.
+    zero code) the arc is undefined and the straight line is returned. Near
+    that limit, codes of unequal norm give an arc that swings far out: its
+    midpoint has norm ``|z0 + z1| / (2 cos(omega / 2))``.
     Arguments and result as for :func:`lerp`.
     """
     z0, z1, t = _check_interpolation(z0, z1, t)
