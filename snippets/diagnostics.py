@@ -161,7 +161,7 @@ def plot_rate_distortion(rates: Sequence[float], distortions: Sequence[float], b
     for rate, distortion, beta in zip(rates, distortions, betas):
         ax.annotate(f"β = {beta:g}", (rate, distortion), textcoords="offset points", xytext=(6, 4))
     best = np.argmin(rates + distortions)
-    span = np.linspace(0.0, rates.max() * 1.1, 2)
+    span = np.linspace(0.0, rates.max() * 1.25, 2)
     ax.plot(span, rates[best] + distortions[best] - span, ls=":", color="grey", label="constant −ELBO")
     ax.set_ylim(distortions.min() - 0.1 * np.ptp(distortions) - 1.0, distortions.max() + 0.1 * np.ptp(distortions) + 1.0)
     ax.set_xlabel("rate R = KL (nats per digit)")
