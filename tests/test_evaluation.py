@@ -160,10 +160,11 @@ def test_bad_arguments_raise_errors_naming_them(trained):
         mean_and_standard_error([])
 
 
-def test_bound_plot_is_a_figure_with_one_point_per_k():
+def test_bound_plot_shows_levels_and_paired_gains_one_point_per_k():
     rng = np.random.default_rng(0)
     fig = plot_bounds_by_k([1, 10, 100], [rng.normal(-90 + j, 1.0, 50) for j in range(3)], elbo=rng.normal(-91, 1.0, 50))
     assert isinstance(fig, Figure)
-    assert len(fig.axes[0].lines[0].get_xdata()) == 3
+    assert [len(ax.lines[0].get_xdata()) for ax in fig.axes] == [3, 3]
+    assert np.allclose(fig.axes[1].lines[0].get_ydata()[0], 0.0)
     with pytest.raises(ValueError, match="ks and iwae"):
         plot_bounds_by_k([1, 10], [np.zeros(3)])
