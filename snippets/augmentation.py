@@ -17,6 +17,7 @@ the classifier gets better on held-out digits.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -180,6 +181,18 @@ def classifier_accuracy(x_train, y_train, x_test, y_test) -> float:
         return float(classifier.score(x_test, y_test))
 
 
+class AugmentationTrial(NamedTuple):
+    """One trial's test accuracies, ``{"real only": ..., "real + generated": ...}``,
+    and the training digits of the augmented arm: the labelled ones
+    ``(n_labelled, d)`` and the generated ones ``(n_generated, d)``, with labels."""
+
+    accuracy: dict[str, float]
+    x_labelled: np.ndarray
+    y_labelled: np.ndarray
+    x_generated: np.ndarray
+    y_generated: np.ndarray
+
+
 def augmentation_trial(
     x: np.ndarray,
     y: np.ndarray,
@@ -190,29 +203,30 @@ def augmentation_trial(
     repeats: int = 20,
     seed: int = 0,
     **cvae_kwargs,
-) -> dict[str, float]:
+) -> AugmentationTrial:
     """One trial: few labelled digits, with and without CVAE-generated digits.
 
     Draws ``n_per_class`` labelled digits per class from ``(x, y)`` with
     ``seed``; trains a CVAE on those digits only (``cvae_kwargs`` go to
     :func:`train_conditional_vae`), so nothing outside the labelled set reaches
-    either arm; adds ``n_generated_per_class`` generated digits per class. The
-    CVAE sees the labelled digits ``repeats`` times per epoch: on a hundred
-    digits an epoch is a handful of steps, and Keras's per-epoch overhead
-    would dominate the training time.
-    Returns the test accuracy of the classifier without (``"real only"``) and
-    with (``"real + generated"``) the generated digits.
+    either arm; adds ``n_generated_per_class`` generated digits per class, and
+    measures a logistic regression's accuracy on ``(x_test, y_test)`` without
+    (``"real only"``) and with (``"real + generated"``) them. The CVAE sees
+    the labelled digits ``repeats`` times per epoch: on a hundred digits an
+    epoch is a handful of steps, and Keras's per-epoch overhead would dominate
+    the training time.
     """
-    x_few, y_few = few_labelled(x, y, n_per_class, seed)
     repeats = check_positive_int(repeats, "repeats")
+    x_few, y_few = few_labelled(x, y, n_per_class, seed)
     model, _ = train_conditional_vae(np.tile(x_few, (repeats, 1)), np.tile(y_few, repeats), seed=seed, **cvae_kwargs)
     x_gen, y_gen = generate_per_class(model, n_generated_per_class, seed=seed)
-    return {
+    accuracy = {
         "real only": classifier_accuracy(x_few, y_few, x_test, y_test),
         "real + generated": classifier_accuracy(
             np.concatenate([x_few, x_gen]), np.concatenate([y_few, y_gen]), x_test, y_test
         ),
     }
+    return AugmentationTrial(accuracy, x_few, y_few, x_gen, y_gen)
 
 
 def plot_accuracy_per_seed(seeds: Sequence[int], results: Mapping[str, Sequence[float]]) -> Figure:

@@ -112,12 +112,14 @@ def test_generate_per_class_returns_n_images_per_class_with_their_labels():
     assert np.array_equal(images, generate_per_class(model, 4, seed=0)[0])
 
 
-def test_augmentation_trial_reports_both_arms_as_accuracies(mnist_small):
-    result = augmentation_trial(mnist_small.x_train, mnist_small.y_train, mnist_small.x_test,
-                                mnist_small.y_test, n_per_class=3, n_generated_per_class=2,
-                                repeats=2, epochs=1, hidden_units=(16,))
-    assert set(result) == {"real only", "real + generated"}
-    assert all(0.1 < value <= 1.0 for value in result.values())
+def test_augmentation_trial_reports_both_arms_and_the_digits_they_trained_on(mnist_small):
+    trial = augmentation_trial(mnist_small.x_train, mnist_small.y_train, mnist_small.x_test,
+                               mnist_small.y_test, n_per_class=3, n_generated_per_class=2,
+                               repeats=2, epochs=1, hidden_units=(16,))
+    assert set(trial.accuracy) == {"real only", "real + generated"}
+    assert all(0.1 < value <= 1.0 for value in trial.accuracy.values())
+    assert trial.x_labelled.shape == (30, 784) and trial.x_generated.shape == (20, 784)
+    assert np.array_equal(trial.y_generated, np.repeat(np.arange(10), 2))
 
 
 def test_classifier_beats_chance_on_real_digits(mnist_small):
