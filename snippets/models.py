@@ -99,6 +99,23 @@ def predict_in_batches(model: keras.Model, x, batch_size: int = 512):
 LIKELIHOODS = ("bernoulli", "continuous_bernoulli", "gaussian")
 
 
+def share_per_replica(loss):
+    """``loss`` divided by the number of ``tf.distribute`` replicas (TensorFlow only).
+
+    Under a ``tf.distribute`` strategy Keras adds the replicas' gradients and
+    multiplies the loss it reports by their number, so each replica's loss must
+    be its share: its mean divided by the number of replicas. Keras's built-in
+    losses do this; a ``compute_loss`` override must do it itself. On JAX and
+    PyTorch, and outside a strategy, the loss is returned unchanged.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return loss
+    import tensorflow as tf  # only reached on the TensorFlow backend
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss / replicas if replicas > 1 else loss
+
+
 class _LatentVariableModel(keras.Model):
     """What the autoencoder and the VAE share: the decoder's likelihood, checked
     ``fit`` and decoding helpers.
@@ -221,7 +238,10 @@ class Autoencoder(_LatentVariableModel):
         return self.decoder(self.encoder(x, training=training), training=training)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        return -ops.mean(self.log_likelihood(x, y_pred))
+        # Under a mixed-precision policy the decoder computes in 16 bits; sum the
+        # 784 per-pixel terms in float32.
+        logits = ops.cast(y_pred, "float32")
+        return share_per_replica(-ops.mean(self.log_likelihood(x, logits)))
 
     def encode(self, x) -> np.ndarray:
         return predict_in_batches(self.encoder, x)
@@ -274,11 +294,14 @@ class VAE(_LatentVariableModel):
         return {"z_mean": z_mean, "z_log_var": z_log_var, "z": z, "logits": logits}
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        # Under a mixed-precision policy the networks compute in 16 bits; sum the
+        # per-pixel and per-dimension terms in float32.
+        y_pred = {name: ops.cast(value, "float32") for name, value in y_pred.items()}
         reconstruction = -self.log_likelihood(x, y_pred["logits"])
         kl = gaussian_kl_to_standard_normal(y_pred["z_mean"], y_pred["z_log_var"])
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
-        return ops.mean(reconstruction + ops.cast(self.beta, kl.dtype) * kl)
+        return share_per_replica(ops.mean(reconstruction + ops.cast(self.beta, kl.dtype) * kl))
 
     def encode(self, x) -> np.ndarray:
         """The posterior means ``E[z|x]``: ``(n, latent_dim)``."""

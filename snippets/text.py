@@ -25,7 +25,7 @@ from keras import layers, ops
 from snippets.callbacks import NonFiniteLossGuard
 from snippets.layers import Sampling
 from snippets.losses import gaussian_kl_to_standard_normal
-from snippets.models import predict_in_batches
+from snippets.models import predict_in_batches, share_per_replica
 from snippets.validation import check_positive_int
 
 PAD, START, END, UNK = 0, 1, 2, 3
@@ -283,7 +283,7 @@ class TextVAE(keras.Model):
         kl = gaussian_kl_to_standard_normal(y_pred["z_mean"], y_pred["z_log_var"])
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
-        return ops.mean(reconstruction + ops.cast(self.beta, kl.dtype) * kl)
+        return share_per_replica(ops.mean(reconstruction + ops.cast(self.beta, kl.dtype) * kl))
 
     def fit(self, x=None, y=None, *args, callbacks=None, **kwargs):
         """``keras.Model.fit`` with a NaN guard added."""
