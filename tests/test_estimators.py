@@ -9,10 +9,13 @@ from matplotlib.figure import Figure
 from snippets.estimators import (
     SINE,
     SQUARE,
+    GradientSummary,
+    Objective,
     analytic_sampling_gradient,
     estimate_variance_by_sample_size,
     finite_difference_sampling_gradient,
     pathwise_gradient,
+    reparameterized_loss,
     sampling_loss_gradient,
     sampling_noise,
     sampling_output,
@@ -100,3 +103,26 @@ def test_variance_figure_is_a_figure_and_checks_shapes():
     assert isinstance(figure, Figure)
     with pytest.raises(ValueError, match="pathwise"):
         plot_estimator_variance([1, 10], {"pathwise": np.array([1.0])}, "d/dmu")
+
+
+def test_gradient_summary_standard_error_is_the_sample_deviation_over_root_n():
+    summary = summarize_gradient(pathwise_gradient, SINE, 0.3, 0.8, n=400, seed=2)
+    assert isinstance(summary, GradientSummary) and summary.n == 400
+    assert np.allclose(summary.standard_error, np.sqrt(summary.variance / 400))
+
+
+def test_analytic_sampling_gradient_is_the_gradient_of_reparameterized_loss():
+    epsilon, step = sampling_noise(Z_MEAN.shape, seed=5), 1e-6
+    grad_mean, _ = analytic_sampling_gradient(Z_MEAN, Z_LOG_VAR, epsilon)
+    bumped = Z_MEAN.copy()
+    bumped[1, 2] += step
+    numeric = (reparameterized_loss(bumped, Z_LOG_VAR, epsilon) - reparameterized_loss(Z_MEAN, Z_LOG_VAR, epsilon)) / step
+    assert numeric == pytest.approx(grad_mean[1, 2], abs=1e-4)
+
+
+def test_the_two_objectives_are_objectives_whose_derivative_matches_finite_differences():
+    z, step = np.linspace(-2.0, 2.0, 9), 1e-6
+    for objective in (SQUARE, SINE):
+        assert isinstance(objective, Objective)
+        numeric = (objective.value(z + step) - objective.value(z - step)) / (2 * step)
+        assert np.allclose(objective.derivative(z), numeric, atol=1e-6)

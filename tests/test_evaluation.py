@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from snippets.data import binarize
 from snippets.evaluation import (
+    LogWeightSummary,
     elbo_estimate,
     iwae_bound,
     log_importance_weights,
@@ -78,7 +79,7 @@ def test_iwae_bound_does_not_decrease_with_k_on_average(trained):
 def test_multi_sample_elbo_never_exceeds_iwae_on_the_same_draws(trained):
     vae, x = trained
     summary = log_weight_statistics(vae, x[:30], k=50, seed=2)
-    assert summary.k == 50
+    assert isinstance(summary, LogWeightSummary) and summary.k == 50
     assert np.all(summary.elbo <= summary.iwae + 1e-9)
 
 

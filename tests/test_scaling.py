@@ -12,14 +12,18 @@ import json
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
+from snippets.models import share_per_replica
 from snippets.scaling import (
+    fit_with_strategy,
     keras_data_parallel_fit,
     loss_under_policy,
     make_dataset,
     max_relative_difference,
+    negative_elbo_per_epoch,
     split_cpu,
     tf_config,
 )
@@ -129,3 +133,25 @@ def test_keras_data_parallel_on_jax_trains_on_every_forced_host_device():
     result = keras_data_parallel_fit(n_devices=2, n_train=128, epochs=1)
     assert result["backend"] == "jax" and len(result["devices"]) == 2
     assert np.all(np.isfinite(result["loss"]))
+
+
+def test_negative_elbo_per_epoch_adds_the_tracked_terms_with_the_kl_weight():
+    history = {"reconstruction": [150.0, 140.0], "kl": [5.0, 6.0], "loss": [310.0, 292.0]}
+    assert np.array_equal(negative_elbo_per_epoch(history), [155.0, 146.0])
+    assert np.array_equal(negative_elbo_per_epoch(history, beta=0.5), [152.5, 143.0])
+
+
+def test_outside_a_strategy_the_loss_is_not_divided():
+    """Inside a two-replica strategy it is halved: the mirrored run's test above checks that."""
+    loss = keras.ops.convert_to_tensor(3.5)
+    assert float(share_per_replica(loss)) == 3.5
+
+
+def test_fit_with_strategy_trains_a_vae_under_a_one_device_strategy(mnist_small):
+    import tensorflow as tf
+
+    vae, history = fit_with_strategy(
+        tf.distribute.OneDeviceStrategy("/cpu:0"), mnist_small.x_train[:256], epochs=2, global_batch_size=64
+    )
+    assert vae.latent_dim == 2 and len(history["loss"]) == 2
+    assert np.all(np.isfinite(negative_elbo_per_epoch(history)))

@@ -16,7 +16,10 @@ from snippets.text import (
     CharVocabulary,
     TextVAE,
     UnknownCharacterError,
+    WordData,
     WordDropout,
+    build_text_decoder,
+    build_text_encoder,
     build_text_vae,
     frequent_words,
     load_words,
@@ -80,7 +83,7 @@ def test_frequent_words_are_lowercase_words_of_the_requested_length():
 
 def test_word_split_is_disjoint_and_names_its_source():
     data = load_words(400, verbose=False)
-    assert len(data.train) == 360 and len(data.test) == 40
+    assert isinstance(data, WordData) and len(data.train) == 360 and len(data.test) == 40
     assert not set(data.train) & set(data.test)
     assert data.source == "wordfreq"
 
@@ -127,3 +130,12 @@ def test_text_vae_generates_only_vocabulary_strings_and_reloads_identically(voca
 def test_bad_arguments_raise_errors_naming_them(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_text_networks_map_token_ids_to_codes_and_codes_to_next_character_logits():
+    encoder = build_text_encoder(vocabulary_size=30, sequence_length=7, embedding_dim=4, units=8, latent_dim=3)
+    decoder = build_text_decoder(vocabulary_size=30, sequence_length=7, embedding_dim=4, units=8, latent_dim=3)
+    tokens = np.random.default_rng(0).integers(1, 30, size=(5, 7)).astype("int32")
+    z_mean, z_log_var = encoder(tokens)
+    assert tuple(z_mean.shape) == tuple(z_log_var.shape) == (5, 3)
+    assert tuple(decoder([keras.ops.convert_to_tensor(tokens), z_mean]).shape) == (5, 7, 30)

@@ -9,7 +9,10 @@ from matplotlib.figure import Figure
 
 from snippets.losses import gaussian_kl_to_standard_normal
 from snippets.theory import (
+    ElboTerms,
     LinearGaussianModel,
+    MonteCarloEstimate,
+    PosteriorFit,
     distance_contrast,
     elbo_terms,
     fit_gaussian_posterior,
@@ -71,6 +74,7 @@ def test_cross_entropy_is_entropy_plus_kl():
 
 def test_kl_closed_form_agrees_with_monte_carlo_within_four_standard_errors():
     estimate = monte_carlo_kl(MEAN_P, VAR_P, MEAN_Q, VAR_Q, n=50_000, seed=0)
+    assert isinstance(estimate, MonteCarloEstimate) and estimate.n == 50_000
     assert abs(estimate.mean - gaussian_kl(MEAN_P, VAR_P, MEAN_Q, VAR_Q)) < 4 * estimate.standard_error
 
 
@@ -196,12 +200,14 @@ def test_elbo_terms_match_a_monte_carlo_estimate(ppca):
     z = np.random.default_rng(7).multivariate_normal(q_mean, q_cov, size=100_000)
     log_lik = model.log_likelihood(x, z)
     terms = elbo_terms(model, x, q_mean, q_cov)
+    assert isinstance(terms, ElboTerms) and terms.elbo == terms.reconstruction - terms.kl
     assert abs(log_lik.mean() - terms.reconstruction) < 4 * log_lik.std() / np.sqrt(len(z))
 
 
 def test_gradient_ascent_on_the_elbo_recovers_the_posterior(ppca):
     model, x = ppca
     fit = fit_gaussian_posterior(model, x, steps=300, learning_rate=0.05)
+    assert isinstance(fit, PosteriorFit) and fit.elbo.shape == (301,)
     post_mean, post_cov = model.posterior(x)
     assert np.all(np.diff(fit.elbo) >= -1e-12)
     assert fit.elbo[-1] == pytest.approx(model.log_marginal(x), abs=1e-8)

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from snippets.legacy import build_lambda_sampling_encoder
+from snippets.legacy import build_lambda_sampling_encoder, legacy_sampling
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder
 from snippets.training import InterruptAfter, TrainingInterrupted, training_callbacks
 
@@ -111,3 +111,12 @@ def test_the_sampling_layer_version_reloads_with_safe_mode(tmp_path):
     vae = tiny_vae()
     vae.save(tmp_path / "vae.keras")
     assert isinstance(keras.saving.load_model(tmp_path / "vae.keras", safe_mode=True), VAE)
+
+
+def test_legacy_sampling_draws_from_the_posterior_it_is_given():
+    """The Lambda pattern's maths is right; only its saving is broken."""
+    z_mean = np.full((20_000, 2), [1.0, -2.0], np.float32)
+    z_log_var = np.full((20_000, 2), [0.0, np.log(0.25)], np.float32)
+    z = keras.ops.convert_to_numpy(legacy_sampling([z_mean, z_log_var]))
+    assert np.allclose(z.mean(axis=0), [1.0, -2.0], atol=0.03)
+    assert np.allclose(z.var(axis=0), [1.0, 0.25], rtol=0.05)
