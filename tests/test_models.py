@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from snippets.callbacks import NonFiniteLossGuard
-from snippets.models import VAE, Autoencoder, build_dense_decoder, build_dense_encoder
+from snippets.models import VAE, Autoencoder, build_dense_decoder, build_dense_encoder, share_per_replica
 
 
 def small_vae(latent_dim: int = 2, seed: int = 0, **kwargs) -> VAE:
@@ -198,3 +198,9 @@ def test_mse_autoencoder_loss_is_scaled_squared_error_plus_a_constant(mnist_smal
     loss = model.evaluate(x, batch_size=50, verbose=0)
     mse_sum = ((x - model.reconstruct(x)) ** 2).sum(axis=1).mean()
     assert np.isclose(loss, mse_sum / (2 * 0.5) + 392 * np.log(2 * np.pi * 0.5), rtol=1e-4)
+
+
+def test_outside_a_strategy_the_loss_is_not_divided():
+    """On every backend. Inside a two-replica tf.distribute strategy it is halved: test_scaling.py checks that."""
+    loss = keras.ops.convert_to_tensor(3.5)
+    assert float(share_per_replica(loss)) == 3.5

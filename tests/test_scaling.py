@@ -3,6 +3,10 @@
 TensorFlow fixes its device list at its first use, and the test session has
 long used it, so the run on two logical CPUs happens in a fresh subprocess
 that splits the CPU before anything else.
+
+The whole module is TensorFlow only (``tensorflow_only``, see conftest.py): on
+the other backends it is skipped. Its one JAX test runs JAX in a subprocess, so
+the TensorFlow run of the suite covers it.
 """
 
 from __future__ import annotations
@@ -12,11 +16,9 @@ import json
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
 
-from snippets.models import share_per_replica
 from snippets.scaling import (
     fit_with_strategy,
     keras_data_parallel_fit,
@@ -27,6 +29,8 @@ from snippets.scaling import (
     split_cpu,
     tf_config,
 )
+
+pytestmark = pytest.mark.tensorflow_only
 
 # Relative tolerance between the mirrored and the one-device per-epoch losses.
 # The replicas draw their own reparameterisation noise for their half of each
@@ -139,12 +143,6 @@ def test_negative_elbo_per_epoch_adds_the_tracked_terms_with_the_kl_weight():
     history = {"reconstruction": [150.0, 140.0], "kl": [5.0, 6.0], "loss": [310.0, 292.0]}
     assert np.array_equal(negative_elbo_per_epoch(history), [155.0, 146.0])
     assert np.array_equal(negative_elbo_per_epoch(history, beta=0.5), [152.5, 143.0])
-
-
-def test_outside_a_strategy_the_loss_is_not_divided():
-    """Inside a two-replica strategy it is halved: the mirrored run's test above checks that."""
-    loss = keras.ops.convert_to_tensor(3.5)
-    assert float(share_per_replica(loss)) == 3.5
 
 
 def test_fit_with_strategy_trains_a_vae_under_a_one_device_strategy(mnist_small):
