@@ -18,11 +18,13 @@ executed chapters (through nbval) check it. Modules:
 - :mod:`snippets.evaluation` -- multi-sample ELBO and the importance-weighted bound;
 - :mod:`snippets.theory` -- Gaussians, KL, entropy and the linear-Gaussian model's exact ELBO;
 - :mod:`snippets.estimators` -- pathwise and score-function gradient estimators;
+- :mod:`snippets.anomaly` -- held-out-digit anomaly detection and its ROC-AUC table;
 - :mod:`snippets.conditional` -- the conditional VAE;
 - :mod:`snippets.augmentation` -- denoising and data augmentation with a trained VAE;
 - :mod:`snippets.recommend` -- Mult-VAE for implicit-feedback recommendation;
 - :mod:`snippets.text` -- a character-level VAE for words;
 - :mod:`snippets.scaling` -- ``tf.distribute`` and ``tf.data`` (TensorFlow only);
+- :mod:`snippets.flops` -- FLOPs per sample of a Keras model, for the benchmark's peak ratios;
 - :mod:`snippets.theory_plots` and :mod:`snippets.plotting` -- the figures the chapters show.
 """
 
