@@ -28,10 +28,10 @@ from snippets.losses import (
 from snippets.validation import check_images, check_positive_int
 
 
-def _dense_stack(x, hidden_units: Sequence[int], prefix: str):
+def _dense_stack(x, hidden_units: Sequence[int], prefix: str, activation: str = "relu"):
     for index, units in enumerate(hidden_units):
         units = check_positive_int(units, f"hidden_units[{index}]")
-        x = layers.Dense(units, activation="relu", name=f"{prefix}_hidden_{index}")(x)
+        x = layers.Dense(units, activation=activation, name=f"{prefix}_hidden_{index}")(x)
     return x
 
 
@@ -116,7 +116,29 @@ def share_per_replica(loss):
     return loss / replicas if replicas > 1 else loss
 
 
-class _LatentVariableModel(keras.Model):
+class _EncoderDecoderModel(keras.Model):
+    """A model built from an ``encoder`` and a ``decoder`` sub-model, saved with both.
+
+    Subclasses take ``(encoder, decoder, **their_own_arguments)`` and add their
+    own arguments to :meth:`get_config`; reloading rebuilds both sub-models.
+    """
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "decoder": keras.saving.serialize_keras_object(self.decoder),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = dict(config)
+        encoder = keras.saving.deserialize_keras_object(config.pop("encoder"))
+        decoder = keras.saving.deserialize_keras_object(config.pop("decoder"))
+        return cls(encoder, decoder, **config)
+
+
+class _LatentVariableModel(_EncoderDecoderModel):
     """What the autoencoder and the VAE share: the decoder's likelihood, checked
     ``fit`` and decoding helpers.
 
@@ -209,18 +231,9 @@ class _LatentVariableModel(keras.Model):
     def get_config(self) -> dict:
         return {
             **super().get_config(),
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
-            "decoder": keras.saving.serialize_keras_object(self.decoder),
             "likelihood": self.likelihood,
             "observation_variance": self.observation_variance,
         }
-
-    @classmethod
-    def from_config(cls, config: dict):
-        config = dict(config)
-        encoder = keras.saving.deserialize_keras_object(config.pop("encoder"))
-        decoder = keras.saving.deserialize_keras_object(config.pop("decoder"))
-        return cls(encoder, decoder, **config)
 
 
 @keras.saving.register_keras_serializable(package="snippets")

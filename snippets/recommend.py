@@ -28,7 +28,7 @@ from keras import layers, ops
 from matplotlib.figure import Figure
 
 from snippets.data import DOWNLOAD_TIMEOUT_S, SOURCE_VARIABLE, _socket_timeout
-from snippets.models import VAE, predict_in_batches
+from snippets.models import VAE, _dense_stack, predict_in_batches
 from snippets.validation import check_positive_int
 
 MOVIELENS_URL = "https://files.grouplens.org/datasets/movielens/ml-1m.zip"
@@ -240,13 +240,6 @@ def multinomial_log_likelihood(x, logits):
     return ops.sum(ops.cast(x, logits.dtype) * ops.log_softmax(logits, axis=-1), axis=-1)
 
 
-def _tanh_stack(x, hidden_units: Sequence[int], prefix: str):
-    for index, units in enumerate(hidden_units):
-        units = check_positive_int(units, f"hidden_units[{index}]")
-        x = layers.Dense(units, activation="tanh", name=f"{prefix}_hidden_{index}")(x)
-    return x
-
-
 def build_mult_encoder(
     n_items: int, hidden_units: Sequence[int] = (600,), latent_dim: int = 200, dropout: float = 0.5
 ) -> keras.Model:
@@ -263,7 +256,7 @@ def build_mult_encoder(
         raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
     inputs = keras.Input(shape=(n_items,), name="clicks")
     x = layers.UnitNormalization(name="unit_length")(inputs)
-    x = _tanh_stack(layers.Dropout(dropout, name="input_dropout")(x), hidden_units, "encoder")
+    x = _dense_stack(layers.Dropout(dropout, name="input_dropout")(x), hidden_units, "encoder", "tanh")
     z_mean = layers.Dense(latent_dim, name="z_mean")(x)
     z_log_var = layers.Dense(latent_dim, name="z_log_var")(x)
     return keras.Model(inputs, [z_mean, z_log_var], name="encoder")
@@ -274,7 +267,7 @@ def build_mult_decoder(n_items: int, hidden_units: Sequence[int] = (600,), laten
     n_items = check_positive_int(n_items, "n_items")
     latent_dim = check_positive_int(latent_dim, "latent_dim")
     inputs = keras.Input(shape=(latent_dim,), name="z")
-    logits = layers.Dense(n_items, name="logits")(_tanh_stack(inputs, hidden_units, "decoder"))
+    logits = layers.Dense(n_items, name="logits")(_dense_stack(inputs, hidden_units, "decoder", "tanh"))
     return keras.Model(inputs, logits, name="decoder")
 
 

@@ -25,7 +25,7 @@ from keras import layers, ops
 from snippets.callbacks import NonFiniteLossGuard
 from snippets.layers import Sampling
 from snippets.losses import gaussian_kl_to_standard_normal
-from snippets.models import predict_in_batches, share_per_replica
+from snippets.models import _EncoderDecoderModel, predict_in_batches, share_per_replica
 from snippets.validation import check_positive_int
 
 PAD, START, END, UNK = 0, 1, 2, 3
@@ -237,7 +237,7 @@ def sequence_log_likelihood(tokens, logits):
 
 
 @keras.saving.register_keras_serializable(package="snippets")
-class TextVAE(keras.Model):
+class TextVAE(_EncoderDecoderModel):
     """A VAE over token sequences with an autoregressive decoder.
 
     The loss per word is ``-log p(x|z) + beta * KL(q(z|x) || N(0, I))`` in
@@ -336,19 +336,10 @@ class TextVAE(keras.Model):
     def get_config(self) -> dict:
         return {
             **super().get_config(),
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
-            "decoder": keras.saving.serialize_keras_object(self.decoder),
             "beta": float(ops.convert_to_numpy(self.beta)),
             "word_dropout": self.word_dropout.rate,
             "seed": self.seed,
         }
-
-    @classmethod
-    def from_config(cls, config: dict):
-        config = dict(config)
-        encoder = keras.saving.deserialize_keras_object(config.pop("encoder"))
-        decoder = keras.saving.deserialize_keras_object(config.pop("decoder"))
-        return cls(encoder, decoder, **config)
 
 
 def build_text_vae(
