@@ -133,10 +133,19 @@ def test_vae_loss_stays_float32_and_finite_under_mixed_bfloat16(mnist_small):
 
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None,
                     reason="JAX is not installed (optional: pip install 'jax[cpu]')")
-def test_keras_data_parallel_on_jax_trains_on_every_forced_host_device():
-    result = keras_data_parallel_fit(n_devices=2, n_train=128, epochs=1)
-    assert result["backend"] == "jax" and len(result["devices"]) == 2
-    assert np.all(np.isfinite(result["loss"]))
+def test_keras_data_parallel_on_jax_follows_the_one_device_loss_trajectory():
+    """DataParallel over two forced host devices gives the one-device run's per-epoch losses.
+
+    Unlike the mirrored run above, the SPMD step sees the whole global batch and
+    JAX draws the same noise however the batch is sharded, so the two runs differ
+    only by the order of floating-point sums.
+    """
+    one = keras_data_parallel_fit(n_devices=1, n_train=256, epochs=3)
+    two = keras_data_parallel_fit(n_devices=2, n_train=256, epochs=3)
+    assert one["backend"] == two["backend"] == "jax"
+    assert len(one["devices"]) == 1 and len(two["devices"]) == 2
+    assert np.all(np.isfinite(two["loss"])) and two["loss"][-1] < two["loss"][0]
+    assert max_relative_difference(one["loss"], two["loss"]) < 1e-4
 
 
 def test_negative_elbo_per_epoch_adds_the_tracked_terms_with_the_kl_weight():
