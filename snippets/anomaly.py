@@ -222,27 +222,6 @@ def held_out_protocol(
     return ProtocolResult(aucs=aucs, scores=scores, x_test=binary.x_test, y_test=binary.y_test)
 
 
-def merge_results(results: Sequence[ProtocolResult]) -> ProtocolResult:
-    """One :class:`ProtocolResult` from several runs on the same test digits (e.g. one per latent size).
-
-    Raises:
-        ValueError: no results, runs on different test digits, or a
-            (latent size, digit) measured twice.
-    """
-    if len(results) == 0:
-        raise ValueError("results must hold at least one ProtocolResult")
-    first, scores, aucs = results[0], {}, []
-    for index, result in enumerate(results):
-        if not (np.array_equal(result.x_test, first.x_test) and np.array_equal(result.y_test, first.y_test)):
-            raise ValueError(f"results[{index}] was scored on other test digits than results[0]")
-        repeated = sorted(scores.keys() & result.scores.keys())
-        if repeated:
-            raise ValueError(f"results[{index}] repeats (latent_dim, digit) {repeated}")
-        scores.update(result.scores)
-        aucs += result.aucs
-    return ProtocolResult(aucs=aucs, scores=scores, x_test=first.x_test, y_test=first.y_test)
-
-
 def plot_auc_per_digit(result: ProtocolResult, score: str = "neg_iwae") -> Figure:
     """ROC-AUC of one score per held-out digit: one bar per latent size, chance dashed at 0.5.
 

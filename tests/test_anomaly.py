@@ -16,7 +16,6 @@ from snippets.anomaly import (
     anomaly_scores,
     check_digit,
     held_out_protocol,
-    merge_results,
     plot_auc_per_digit,
     plot_score_histograms,
     roc_auc,
@@ -168,6 +167,7 @@ def test_protocol_gives_an_auc_in_the_unit_interval_for_every_digit_latent_size_
 
 
 def test_protocol_aucs_are_those_of_its_stored_scores(protocol_run):
+    assert isinstance(protocol_run, ProtocolResult)
     is_one = protocol_run.y_test == 1
     for name in SCORE_NAMES:
         assert protocol_run.auc(3, 1, name) == roc_auc(protocol_run.scores[(3, 1)][name], is_one)
@@ -177,16 +177,6 @@ def test_protocol_aucs_are_those_of_its_stored_scores(protocol_run):
         protocol_run.auc(5, 1, "neg_iwae")
     with pytest.raises(KeyError, match=r"no AUC for latent_dim=5"):
         protocol_run.mean_auc(5, "neg_iwae")
-
-
-def test_merging_runs_per_latent_size_gives_the_joint_run(mnist_small, protocol_run):
-    parts = [tiny_protocol(mnist_small, latent_dims=(dim,)) for dim in (2, 3)]
-    merged = merge_results(parts)
-    assert merged.aucs == protocol_run.aucs
-    with pytest.raises(ValueError, match=r"results\[1\] repeats \(latent_dim, digit\)"):
-        merge_results([parts[0], parts[0]])
-    with pytest.raises(ValueError, match=r"at least one ProtocolResult"):
-        merge_results([])
 
 
 @pytest.mark.parametrize(
