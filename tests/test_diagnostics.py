@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from snippets.callbacks import KLWarmup
-from snippets.diagnostics import (
+from snippets.chapters.diagnostics import (
     ActiveUnits,
     active_units,
     fit_dense_vae,
@@ -112,7 +112,7 @@ def test_warmup_plot_draws_a_curve_per_run_and_panel(mnist_small, trained):
 
 def test_bad_arguments_raise_errors_that_name_them(mnist_small, trained):
     vae, _ = trained
-    with pytest.raises(ValueError, match="threshold must be a finite number >= 0"):
+    with pytest.raises(ValueError, match=r"threshold must be a finite number in \[0, inf\)"):
         active_units(vae, mnist_small.x_test, threshold=-0.1)
     with pytest.raises(ValueError, match="x is empty"):
         active_units(vae, np.zeros((0, 784), np.float32))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from snippets.estimators import (
+from snippets.chapters.estimators import (
     SINE,
     SQUARE,
     GradientSummary,
@@ -22,7 +22,7 @@ from snippets.estimators import (
     score_function_gradient,
     summarize_gradient,
 )
-from snippets.theory_plots import plot_estimator_variance
+from snippets.chapters.theory_plots import plot_estimator_variance
 
 Z_MEAN = np.array([[0.3, -1.0, 0.0], [2.0, 0.5, -0.2]])
 Z_LOG_VAR = np.array([[0.1, -0.7, 0.0], [0.4, 1.0, -2.0]])

@@ -6,8 +6,13 @@ import keras
 import pytest
 from keras import layers
 
+from snippets.chapters.flops import (
+    TRAINING_TO_FORWARD_RATIO,
+    forward_flops,
+    layer_flops,
+    training_flops_per_sample,
+)
 from snippets.conv import build_conv_decoder, build_conv_encoder
-from snippets.flops import TRAINING_TO_FORWARD_RATIO, forward_flops, layer_flops, training_flops_per_sample
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder
 
 

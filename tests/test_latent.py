@@ -7,7 +7,7 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from snippets.latent import (
+from snippets.chapters.latent import (
     hole_fraction,
     lerp,
     nearest_code_distance,

@@ -6,7 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from snippets.callbacks import NonFiniteLossGuard
+from snippets.callbacks import KLWarmup, NonFiniteLossGuard
+from snippets.likelihoods import Bernoulli, ContinuousBernoulli, Gaussian
 from snippets.models import VAE, Autoencoder, build_dense_decoder, build_dense_encoder, share_per_replica
 
 
@@ -124,7 +125,7 @@ def test_latent_dim_below_one_is_rejected(latent_dim):
 
 
 def test_negative_beta_is_rejected():
-    with pytest.raises(ValueError, match="beta must be a finite number >= 0"):
+    with pytest.raises(ValueError, match=r"beta must be a finite number in \[0, inf\)"):
         VAE(build_dense_encoder(), build_dense_decoder(), beta=-1.0)
 
 
@@ -133,16 +134,16 @@ def test_non_finite_loss_stops_training_with_an_error():
         NonFiniteLossGuard().on_epoch_end(0, {"loss": float("nan")})
 
 
-def test_diverging_training_raises_instead_of_returning_nan(mnist_small):
+def test_the_nan_guard_stops_diverging_training_instead_of_returning_nan(mnist_small):
     vae = small_vae()
     vae.compile(optimizer=keras.optimizers.SGD(learning_rate=1e12))
     with pytest.raises(FloatingPointError, match="non-finite"):
-        vae.fit(mnist_small.x_train, epochs=3, batch_size=50, verbose=0)
+        vae.fit(mnist_small.x_train, epochs=3, batch_size=50, verbose=0, callbacks=[NonFiniteLossGuard()])
 
 
-@pytest.mark.parametrize("likelihood", ["bernoulli", "continuous_bernoulli", "gaussian"])
+@pytest.mark.parametrize("likelihood", [Bernoulli, ContinuousBernoulli, Gaussian])
 def test_every_likelihood_trains_to_a_lower_finite_loss(mnist_small, likelihood):
-    vae = small_vae(likelihood=likelihood)
+    vae = small_vae(likelihood=likelihood())
     history = vae.fit(mnist_small.x_train, epochs=3, batch_size=50, verbose=0)
     losses = history.history["loss"]
     assert np.all(np.isfinite(losses)) and losses[-1] < losses[0]
@@ -152,32 +153,30 @@ def test_every_likelihood_trains_to_a_lower_finite_loss(mnist_small, likelihood)
 
 def test_calibrated_gaussian_reconstruction_is_half_d_log_two_pi_e_mse(mnist_small):
     """With sigma^2 set to the batch MSE, -log p(x|z) averages to (d/2) log(2 pi e MSE)."""
-    vae = small_vae(likelihood="gaussian")
+    vae = small_vae(likelihood=Gaussian(None))
     x = mnist_small.x_test[:100]
     out = vae(x)
-    reconstruction = -keras.ops.convert_to_numpy(vae.log_likelihood(x, out["logits"]))
+    reconstruction = -keras.ops.convert_to_numpy(vae.likelihood.log_prob(x, out["logits"]))
     mse = np.mean((x - keras.ops.convert_to_numpy(keras.ops.sigmoid(out["logits"]))) ** 2)
     assert np.isclose(reconstruction.mean(), 392 * np.log(2 * np.pi * np.e * (mse + 1e-6)), rtol=1e-4)
 
 
 def test_fixed_variance_gaussian_is_scaled_squared_error_plus_a_constant(mnist_small, tmp_path):
-    vae = small_vae(likelihood="gaussian", observation_variance=0.1)
+    vae = small_vae(likelihood=Gaussian(0.1))
     x = mnist_small.x_test[:10]
     out = vae(x)
     mean = keras.ops.convert_to_numpy(keras.ops.sigmoid(out["logits"]))
     expected = ((x - mean) ** 2).sum(axis=1) / 0.2 + 392 * np.log(2 * np.pi * 0.1)
-    got = -keras.ops.convert_to_numpy(vae.log_likelihood(x, out["logits"]))
+    got = -keras.ops.convert_to_numpy(vae.likelihood.log_prob(x, out["logits"]))
     assert np.allclose(got, expected, rtol=1e-4)
     vae.save(tmp_path / "gaussian.keras")
     restored = keras.saving.load_model(tmp_path / "gaussian.keras", safe_mode=True)
-    assert restored.likelihood == "gaussian" and restored.observation_variance == 0.1
+    assert isinstance(restored.likelihood, Gaussian) and restored.likelihood.variance == 0.1
 
 
-def test_unknown_likelihood_and_bad_variance_are_rejected():
-    with pytest.raises(ValueError, match="likelihood must be one of"):
+def test_unknown_likelihood_is_rejected():
+    with pytest.raises(TypeError, match="likelihood must be a snippets Likelihood such as Bernoulli"):
         small_vae(likelihood="poisson")
-    with pytest.raises(ValueError, match="observation_variance must be > 0"):
-        small_vae(likelihood="gaussian", observation_variance=0.0)
 
 
 def test_beta_zero_leaves_only_the_reconstruction_term(mnist_small):
@@ -192,7 +191,7 @@ def test_mse_autoencoder_loss_is_scaled_squared_error_plus_a_constant(mnist_smal
     """An autoencoder with a fixed-variance Gaussian likelihood is the MSE autoencoder."""
     model = Autoencoder(build_dense_encoder(hidden_units=(32,), variational=False),
                         build_dense_decoder(hidden_units=(32,)),
-                        likelihood="gaussian", observation_variance=0.5)
+                        likelihood=Gaussian(0.5))
     model.compile(optimizer="adam")
     x = mnist_small.x_test[:50]
     loss = model.evaluate(x, batch_size=50, verbose=0)
@@ -204,3 +203,70 @@ def test_outside_a_strategy_the_loss_is_not_divided():
     """On every backend. Inside a two-replica tf.distribute strategy it is halved: test_scaling.py checks that."""
     loss = keras.ops.convert_to_tensor(3.5)
     assert float(share_per_replica(loss)) == 3.5
+
+
+def test_compute_loss_adds_the_models_own_losses():
+    """An activity regulariser on the encoder appears in the loss, exactly once (Keras's contract)."""
+    x = np.random.default_rng(0).random((32, 784)).astype(np.float32)
+    plain = small_vae(seed=1)
+    encoder = build_dense_encoder(2, hidden_units=(64,))
+    regularised_encoder = keras.Model(
+        encoder.inputs,
+        [keras.layers.ActivityRegularization(l2=10.0, name="penalty")(encoder.outputs[0]), encoder.outputs[1]],
+    )
+    regularised = VAE(regularised_encoder, build_dense_decoder(2, hidden_units=(64,)), seed=1)
+    regularised.set_weights(plain.get_weights())
+    regularised.compile(optimizer="adam")
+    out = regularised(x)
+    # Keras divides an activity regulariser by the batch size, making it a per-example mean like the ELBO.
+    penalty = 10.0 * float(np.sum(keras.ops.convert_to_numpy(out["z_mean"]) ** 2)) / len(x)
+    with_losses = float(regularised.compute_loss(x, None, out))
+    without = float(plain.compute_loss(x, None, plain(x)))
+    assert penalty > 0 and np.isclose(with_losses - without, penalty, rtol=1e-3)
+
+
+def test_sample_weights_weight_each_examples_loss():
+    vae = small_vae()
+    x = np.random.default_rng(1).random((4, 784)).astype(np.float32)
+    out = vae(x)
+    per_example = [float(vae.compute_loss(x[i : i + 1], None, {k: v[i : i + 1] for k, v in out.items()})) for i in range(4)]
+    weights = np.array([1.0, 0.0, 2.0, 0.0], np.float32)
+    weighted = float(vae.compute_loss(x, None, out, sample_weight=weights))
+    assert np.isclose(weighted, np.dot(weights, per_example) / 4, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (np.full((4, 784), 255.0), r"x must hold pixel intensities in \[0, 1\].*divide by 255"),
+        (np.full((4, 784), np.nan), r"x contains 3136 NaN or infinite values"),
+        (np.zeros((4, 28, 28, 1)), r"x has per-example shape \(28, 28, 1\), but the model expects \(784,\)"),
+        (np.zeros((0, 784)), r"x is empty"),
+        ([[255.0] * 784] * 2, r"divide by 255"),
+    ],
+)
+def test_every_data_entry_point_rejects_bad_images_by_name(data, message):
+    vae = small_vae()
+    for entry_point in (vae.fit, vae.evaluate, vae.encode, vae.reconstruct):
+        with pytest.raises(ValueError, match=message):
+            entry_point(data)
+
+
+def test_decode_rejects_codes_of_the_wrong_size_or_nan():
+    vae = small_vae(latent_dim=3)
+    with pytest.raises(ValueError, match=r"z has per-example shape \(2,\), but the model expects \(3,\)"):
+        vae.decode(np.zeros((5, 2)))
+    with pytest.raises(ValueError, match=r"z contains 1 NaN"):
+        vae.decode(np.array([[0.0, np.nan, 0.0]]))
+
+
+def test_encoder_and_decoder_of_different_latent_sizes_are_rejected_at_construction():
+    with pytest.raises(ValueError, match=r"codes have size \[4\] but the decoder takes latent_dim=2"):
+        VAE(build_dense_encoder(4), build_dense_decoder(2))
+
+
+def test_kl_warmup_names_the_model_it_cannot_warm_up(mnist_small):
+    model = Autoencoder(build_dense_encoder(2, hidden_units=(8,), variational=False), build_dense_decoder(2, hidden_units=(8,)))
+    model.compile(optimizer="adam")
+    with pytest.raises(TypeError, match="KLWarmup needs a model with a KL weight `beta`.*got Autoencoder"):
+        model.fit(mnist_small.x_train[:10], epochs=1, verbose=0, callbacks=[KLWarmup(2)])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from snippets.plotting import plot_history, plot_image_grid, plot_image_rows, plot_latent_scatter
+from snippets.chapters.plotting import plot_history, plot_image_grid, plot_image_rows, plot_latent_scatter
 
 
 def test_image_rows_draw_one_row_per_entry_and_n_columns():

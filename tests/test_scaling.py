@@ -19,7 +19,7 @@ import sys
 import numpy as np
 import pytest
 
-from snippets.scaling import (
+from snippets.chapters.scaling import (
     fit_with_strategy,
     keras_data_parallel_fit,
     loss_under_policy,
@@ -39,7 +39,7 @@ TOLERANCE = 2e-2
 
 MIRRORED_RUN = """
 import json
-from snippets.scaling import fit_with_strategy, negative_elbo_per_epoch, split_cpu
+from snippets.chapters.scaling import fit_with_strategy, negative_elbo_per_epoch, split_cpu
 devices = split_cpu(2)
 import tensorflow as tf
 from snippets.data import load_mnist

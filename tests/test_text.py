@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from snippets.text import (
+from snippets.chapters.text import (
     END,
     PAD,
     START,
@@ -23,7 +23,6 @@ from snippets.text import (
     build_text_vae,
     frequent_words,
     load_words,
-    sequence_log_likelihood,
     shift_right,
     word_novelty,
 )
@@ -66,12 +65,14 @@ def test_word_dropout_hides_about_the_requested_fraction_of_letters_only():
     assert np.array_equal(WordDropout(0.3)(tokens, training=False), tokens)
 
 
-def test_sequence_log_likelihood_ignores_padding_and_counts_end():
+def test_the_text_likelihood_ignores_padding_and_counts_end(vocabulary):
+    """The TextVAE's Categorical scores <end> (the word's length) and skips the padding after it."""
+    model = build_text_vae(vocabulary, embedding_dim=4, units=4, latent_dim=2)
     tokens = np.array([[5, END, PAD, PAD]])
     logits = np.random.default_rng(0).normal(size=(1, 4, 7)).astype(np.float32)
     log_p = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
     expected = log_p[0, 0, 5] + log_p[0, 1, END]
-    assert np.isclose(keras.ops.convert_to_numpy(sequence_log_likelihood(tokens, logits))[0], expected, atol=1e-5)
+    assert np.isclose(keras.ops.convert_to_numpy(model.likelihood.log_prob(tokens, logits))[0], expected, atol=1e-5)
 
 
 def test_frequent_words_are_lowercase_words_of_the_requested_length():
@@ -101,7 +102,7 @@ def test_text_vae_generates_only_vocabulary_strings_and_reloads_identically(voca
     assert set(history.history) >= {"loss", "reconstruction", "kl"}
     z = np.random.default_rng(0).standard_normal((30, 4))
     for temperature in (0.0, 1.0):
-        strings = model.decode(z, vocabulary, temperature=temperature, seed=1)
+        strings = vocabulary.decode(model.sample_tokens(z, temperature=temperature, seed=1))
         assert len(strings) == 30 and all(set(s) <= set(vocabulary.alphabet) for s in strings)
     path = tmp_path / "text_vae.keras"
     model.save(path)
@@ -109,7 +110,8 @@ def test_text_vae_generates_only_vocabulary_strings_and_reloads_identically(voca
     assert isinstance(restored, TextVAE) and restored.word_dropout.rate == 0.25
     assert np.array_equal(restored.encode(x[:20]), model.encode(x[:20]))
     assert np.array_equal(restored.kl_per_word(x[:20]), model.kl_per_word(x[:20]))
-    assert restored.decode(z, vocabulary) == model.decode(z, vocabulary)
+    assert np.array_equal(restored.decode(z), model.decode(z))
+    assert np.array_equal(model.decode(z), model.sample_tokens(z, temperature=0.0))
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,7 @@ import pytest
 from keras import ops
 from matplotlib.figure import Figure
 
-from snippets.losses import gaussian_kl_to_standard_normal
-from snippets.theory import (
+from snippets.chapters.theory import (
     ElboTerms,
     LinearGaussianModel,
     MonteCarloEstimate,
@@ -29,7 +28,8 @@ from snippets.theory import (
     occupied_cell_fraction,
     random_linear_gaussian_model,
 )
-from snippets.theory_plots import plot_curse_of_dimensionality, plot_elbo_trace, plot_gaussian_pair
+from snippets.chapters.theory_plots import plot_curse_of_dimensionality, plot_elbo_trace, plot_gaussian_pair
+from snippets.losses import gaussian_kl_to_standard_normal
 
 MEAN_P, VAR_P = np.array([0.0, 1.0, -1.0]), np.array([1.0, 0.5, 2.0])
 MEAN_Q, VAR_Q = np.array([0.5, 0.0, 0.0]), np.array([2.0, 1.0, 1.0])

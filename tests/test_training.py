@@ -7,9 +7,10 @@ import keras
 import numpy as np
 import pytest
 
-from snippets.legacy import build_lambda_sampling_encoder, legacy_sampling
+from snippets.chapters.broken import broken_lambda_sampling_encoder, legacy_sampling
+from snippets.chapters.interruption import InterruptAfter, TrainingInterrupted
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder
-from snippets.training import InterruptAfter, TrainingInterrupted, training_callbacks
+from snippets.training import training_callbacks
 
 
 def tiny_vae() -> VAE:
@@ -98,7 +99,7 @@ def test_the_best_checkpoint_reloads_safely_and_matches_the_restored_model(mnist
 @pytest.mark.filterwarnings("ignore:The object being serialized includes a `lambda`")
 @pytest.mark.parametrize("python_lambda, error", [(False, TypeError), (True, ValueError)])
 def test_a_lambda_sampling_layer_cannot_be_reloaded_with_safe_mode(tmp_path, python_lambda, error):
-    encoder = build_lambda_sampling_encoder(python_lambda=python_lambda)
+    encoder = broken_lambda_sampling_encoder(python_lambda=python_lambda)
     assert tuple(encoder.output.shape) == (None, 2)
     path = tmp_path / "lambda.keras"
     encoder.save(path)

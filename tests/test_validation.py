@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from snippets.profile import ExecutionProfile, current_profile
-from snippets.validation import check_images, check_positive_int
+from snippets.validation import check_array, check_images, check_number, check_positive_int
 
 
 @pytest.mark.parametrize(
@@ -40,16 +39,34 @@ def test_positive_int_rejects_non_positive_or_non_integers(value):
         check_positive_int(value, "latent_dim")
 
 
-def test_profile_defaults_to_full_and_picks_sizes(monkeypatch):
-    monkeypatch.delenv("VAE_BOOK_PROFILE", raising=False)
-    assert current_profile().pick(quick=3, full=30) == 30
-    monkeypatch.setenv("VAE_BOOK_PROFILE", "quick")
-    assert current_profile().pick(quick=3, full=30) == 3
+@pytest.mark.parametrize(
+    ("kwargs", "value", "message"),
+    [
+        (dict(low=0.0), -1.0, r"beta must be a finite number in \[0, inf\), got -1.0"),
+        (dict(low=0.0, high=1.0, high_open=True), 1.0, r"beta must be a finite number in \[0, 1\), got 1.0"),
+        (dict(low=0.0, low_open=True), 0, r"beta must be a finite number in \(0, inf\), got 0"),
+        (dict(), float("nan"), r"beta must be a finite number in \(-inf, inf\)"),
+    ],
+)
+def test_check_number_states_the_interval_it_wanted(kwargs, value, message):
+    with pytest.raises(ValueError, match=message):
+        check_number(value, "beta", **kwargs)
 
 
-def test_unknown_profile_is_rejected(monkeypatch):
-    monkeypatch.setenv("VAE_BOOK_PROFILE", "fast")
-    with pytest.raises(ValueError, match="VAE_BOOK_PROFILE must be one of"):
-        current_profile()
-    with pytest.raises(ValueError, match="profile name must be one of"):
-        ExecutionProfile("medium")
+def test_check_number_returns_floats_inside_the_interval_and_rejects_non_numbers():
+    assert check_number(1, "rate", low=0.0, high=1.0) == 1.0 and isinstance(check_number(1, "rate"), float)
+    with pytest.raises(TypeError, match="rate must be a number, got '0.5'"):
+        check_number("0.5", "rate")
+    with pytest.raises(TypeError, match="rate must be a number, got True"):
+        check_number(True, "rate")
+
+
+def test_check_array_checks_range_integrality_and_shape():
+    counts = check_array([[0, 2, 5]], "counts", (3,), low=0, integer=True)
+    assert counts.shape == (1, 3)
+    with pytest.raises(ValueError, match=r"counts must hold values in \[0, inf\], got values in \[-1, 0\]"):
+        check_array([[-1, 0]], "counts", low=0)
+    with pytest.raises(ValueError, match="tokens must hold whole numbers"):
+        check_array([[0.5]], "tokens", integer=True)
+    with pytest.raises(ValueError, match=r"x has per-example shape \(784,\).*layout='image'"):
+        check_array(np.zeros((2, 784)), "x", (28, 28, 1))

@@ -5,21 +5,21 @@ built book served by a local ``http.server``. Nothing here needs the internet:
 
 * Playwright's own browser download is never used; ``executable_path`` points at
   Debian's chromium (``VAE_BOOK_CHROMIUM``, default ``/usr/bin/chromium``).
-* The book loads MathJax 3 from the jsDelivr CDN (``mathjax_path`` in ``_config.yml``).
-  Requests to that URL prefix are answered from a local copy of the ``mathjax@3`` npm
-  package, installed by ``scripts/install_browser.sh``.
-* Any other request that leaves localhost is aborted *and recorded*; the console-error
+* The book bundles MathJax 3 in its own ``_static/mathjax`` (``mathjax_path`` in
+  ``_config.yml``, copied there by ``book/_ext/mathjax_offline.py``); no URL is routed
+  to a local copy.
+* Every request that leaves localhost is aborted *and recorded*; the console-error
   test reports it, so a page that quietly depends on the network fails loudly.
+* ``offline_tab`` opens a page the way a downloaded copy of the book is opened: from
+  ``file://``, in a browser context emulating no network at all.
 
 Environment:
 
 ``VAE_BOOK_HTML``              built HTML directory (default ``_build/quick/_build/html``,
                                where ``make test`` builds the quick-profile book).
-``VAE_BOOK_REQUIRE_BROWSER=1`` a missing prerequisite (HTML dir, Playwright, Chromium,
-                               MathJax copy) fails the tests instead of skipping them (CI).
+``VAE_BOOK_REQUIRE_BROWSER=1`` a missing prerequisite (HTML dir, Playwright, Chromium)
+                               fails the tests instead of skipping them (CI).
 ``VAE_BOOK_CHROMIUM``          Chromium binary (default ``/usr/bin/chromium``).
-``VAE_BOOK_MATHJAX_CACHE``     folder given to ``npm install --prefix`` (default
-                               ``_build/browser-cache/mathjax``).
 ``VAE_BOOK_BROWSER_ARTIFACTS`` where screenshots of failing pages go (default
                                ``_build/browser-artifacts``).
 """
@@ -35,23 +35,14 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-
 from book_site import ROOT
 
 HTML_DIR = Path(os.environ.get("VAE_BOOK_HTML", ROOT / "_build" / "quick" / "_build" / "html"))
 REQUIRE = os.environ.get("VAE_BOOK_REQUIRE_BROWSER", "") not in ("", "0", "false", "no")
 CHROMIUM = os.environ.get("VAE_BOOK_CHROMIUM", "/usr/bin/chromium")
-MATHJAX_CACHE = Path(
-    os.environ.get("VAE_BOOK_MATHJAX_CACHE", ROOT / "_build" / "browser-cache" / "mathjax")
-)
-MATHJAX_DIR = MATHJAX_CACHE / "node_modules" / "mathjax"
 ARTIFACTS = Path(
     os.environ.get("VAE_BOOK_BROWSER_ARTIFACTS", ROOT / "_build" / "browser-artifacts")
 )
-
-# The CDN prefix of `mathjax_path` in _config.yml; everything below it (the loader, the
-# components it pulls in, the CHTML fonts) is served from the local npm package.
-MATHJAX_CDN = "https://cdn.jsdelivr.net/npm/mathjax@3/"
 
 # Flags from the issue. The background-networking/component-update/sync flags keep an
 # offline Chromium from flooding the closed network with retries.
@@ -124,8 +115,6 @@ def browser(server):
         _missing(f"Playwright for Python is not installed ({INSTALL_HINT})")
     if not os.access(CHROMIUM, os.X_OK):
         _missing(f"no Chromium at {CHROMIUM} ({INSTALL_HINT})")
-    if not (MATHJAX_DIR / "es5" / "tex-mml-chtml.js").is_file():
-        _missing(f"no local MathJax 3 at {MATHJAX_DIR} ({INSTALL_HINT})")
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -138,25 +127,33 @@ def browser(server):
 
 
 class Visit:
-    """One browser tab on one URL of the book, with what happened while it was open."""
+    """One browser tab on one URL of the book, with what happened while it was open.
 
-    def __init__(self, browser, server: str, path: str):
+    ``base`` is the server's ``http://127.0.0.1:<port>/`` or the built HTML folder's
+    ``file:///.../`` URL; ``offline=True`` also switches the context's network off
+    (Playwright's ``offline`` emulation), as for a reader without one.
+    """
+
+    def __init__(self, browser, base: str, path: str, offline: bool = False):
         self.path = path
-        self.url = server + path
+        self.url = base + path
         self.console_errors: list[str] = []
         self.page_errors: list[str] = []
         self.blocked: list[str] = []
         self.failed_requests: list[str] = []
-        local = urlparse(server).netloc
+        self.requests: list[str] = []  # every URL the page asked for, local or not
+        self.local = urlparse(base)
         self.context = browser.new_context(
             viewport={"width": 1280, "height": 900},
             permissions=["clipboard-read", "clipboard-write"],
+            offline=offline,
         )
         self.context.set_default_timeout(30_000)
         page = self.context.new_page()
         self.page = page
         page.on("console", self._on_console)
         page.on("pageerror", lambda exc: self.page_errors.append(str(exc)))
+        page.on("request", lambda req: self.requests.append(req.url))
         page.on(
             "requestfailed",
             lambda req: self.failed_requests.append(f"{req.url} ({req.failure})"),
@@ -164,10 +161,8 @@ class Visit:
 
         def route(route):
             url = route.request.url
-            if urlparse(url).netloc == local:
+            if self.is_local(url):
                 route.continue_()
-            elif url.startswith(MATHJAX_CDN):
-                self._serve_mathjax(route, url)
             else:
                 # Deliberately offline: record it (the console-error test reports it)
                 # and fail the request rather than wait for a DNS timeout.
@@ -182,18 +177,17 @@ class Visit:
             where = f" [{loc.get('url', '')}:{loc.get('lineNumber', '')}]" if loc else ""
             self.console_errors.append(f"{msg.text}{where}")
 
-    @staticmethod
-    def _serve_mathjax(route, url: str):
-        rel = urlparse(url).path[len(urlparse(MATHJAX_CDN).path):]
-        target = (MATHJAX_DIR / rel).resolve()
-        if MATHJAX_DIR.resolve() in target.parents and target.is_file():
-            route.fulfill(path=str(target))
-        else:
-            route.fulfill(status=404, body=f"not in the local MathJax copy: {rel}")
+    def is_local(self, url: str) -> bool:
+        """The book's own server, or (for a ``file://`` visit) the built HTML folder."""
+        parsed = urlparse(url)
+        if self.local.scheme == "file":
+            return parsed.scheme == "file" and parsed.path.startswith(self.local.path)
+        return parsed.scheme == self.local.scheme and parsed.netloc == self.local.netloc
 
     def open(self):
         response = self.page.goto(self.url, wait_until="load")
-        assert response is not None and response.ok, f"{self.url}: HTTP {response and response.status}"
+        if self.local.scheme != "file":  # file:// navigations have no HTTP status
+            assert response is not None and response.ok, f"{self.url}: HTTP {response and response.status}"
         # MathJax typesets asynchronously after `load`; wait for it where it is loaded.
         # A MathJax that never starts is recorded, not raised: test_math_rendered reports
         # it, and the page's other checks still run.
@@ -251,6 +245,24 @@ def tab(browser, server, request):
 
     def open_(path: str) -> Visit:
         visit = Visit(browser, server, path).open()
+        visits.append(visit)
+        _OPEN[request.node.nodeid] = visit
+        return visit
+
+    yield open_
+    _OPEN.pop(request.node.nodeid, None)
+    for visit in visits:
+        visit.close()
+
+
+@pytest.fixture
+def offline_tab(browser, html_dir, request):
+    """Like ``tab``, but as a downloaded copy is read: ``file://``, with no network."""
+    visits = []
+    base = html_dir.resolve().as_uri() + "/"
+
+    def open_(path: str) -> Visit:
+        visit = Visit(browser, base, path, offline=True).open()
         visits.append(visit)
         _OPEN[request.node.nodeid] = visit
         return visit

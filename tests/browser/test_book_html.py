@@ -19,10 +19,11 @@ Every document in _toc.yml is opened once, over HTTP from a local server, and ch
                               with a link to this notebook in the configured repository.
 * ``test_no_console_errors``  runs last for each page, so it also covers the clicks
                               above: no console error, no uncaught exception, no failed
-                              local request, no request that leaves localhost (other
-                              than MathJax, which is served from a local copy).
+                              local request, no request that leaves localhost (none is
+                              let through: MathJax is the book's own, _static/mathjax).
 
 Plus: every toc entry was built, and ``search.html?q=ELBO`` lists the ELBO chapter.
+test_offline_math.py checks the bundled MathJax, also from ``file://`` with no network.
 A failing check saves a full-page screenshot (see conftest.py).
 """
 
@@ -32,7 +33,6 @@ import re
 
 import pytest
 import yaml
-
 from book_site import NOTEBOOK_DOCS, ROOT, TOC_DOCS, source_suffix
 
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())

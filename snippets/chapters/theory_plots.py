@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from snippets.theory import gaussian_kl, gaussian_log_density
+from snippets.chapters.theory import gaussian_kl, gaussian_log_density
 
 
 def plot_gaussian_pair(mean_p: float, var_p: float, mean_q: float, var_q: float) -> Figure:

@@ -26,6 +26,7 @@ import tensorflow as tf
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder
 from snippets.validation import check_images, check_positive_int
 
+
 def split_cpu(n_devices: int = 2) -> list[str]:
     """Split the host CPU into ``n_devices`` logical devices; return their names.
 
@@ -181,7 +182,7 @@ def keras_data_parallel_fit(n_devices: int = 2, n_train: int = 512, epochs: int 
         "KERAS_BACKEND": "jax",
         "XLA_FLAGS": f"--xla_force_host_platform_device_count={n_devices}",
     }
-    command = [sys.executable, "-c", "from snippets.scaling import _jax_data_parallel_main as m; m()",
+    command = [sys.executable, "-c", "from snippets.chapters.scaling import _jax_data_parallel_main as m; m()",
                str(check_positive_int(n_train, "n_train")), str(check_positive_int(epochs, "epochs"))]
     result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=600)
     if result.returncode != 0:

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from snippets.evaluation import mean_and_standard_error
 from snippets.validation import check_positive_int
 
 IMAGE_SIDE = 28
@@ -113,4 +114,37 @@ def plot_history(history: Mapping[str, Sequence[float]], keys: Sequence[str], yl
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
         ax.legend()
+    return fig
+
+
+def plot_bounds_by_k(
+    ks: Sequence[int], iwae: Sequence[Sequence[float]], elbo: Sequence[float] | None = None
+) -> Figure:
+    """The IWAE bound against ``k`` (log axis): its level, and its gain over the first ``k``.
+
+    ``iwae[j]`` holds the per-example bounds ``(n,)`` for ``ks[j]``, on the same
+    examples for every ``k``; ``elbo``, if given, the per-example multi-sample
+    ELBO, drawn as a dashed line. Left: the mean of ``-iwae`` (an upper bound on
+    ``-log p(x)`` in nats, lower is better) with standard errors across
+    examples. Right: the mean of ``iwae[j] - iwae[0]`` with its paired standard
+    error, which leaves out how much the examples differ from each other.
+    """
+    if len(ks) == 0 or len(ks) != len(iwae):
+        raise ValueError("ks and iwae must be non-empty and of equal length")
+    iwae = [np.asarray(values, dtype=np.float64) for values in iwae]
+    levels = np.array([mean_and_standard_error(-values) for values in iwae])
+    gains = np.array([mean_and_standard_error(values - iwae[0]) for values in iwae])
+    fig = Figure(figsize=(10.0, 3.8), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    left.errorbar(ks, levels[:, 0], yerr=levels[:, 1], marker="o", capsize=4, label="−IWAE bound")
+    if elbo is not None:
+        mean, error = mean_and_standard_error(-np.asarray(elbo))
+        left.axhline(mean, ls="--", color="C1", label=f"−ELBO ({mean:.1f} ± {error:.1f})")
+    left.set_ylabel("bound on −log p(x) (nats per digit)")
+    left.legend()
+    right.errorbar(ks, gains[:, 0], yerr=gains[:, 1], marker="o", capsize=4, color="C2")
+    right.set_ylabel(f"gain over k = {ks[0]} (nats, paired s.e.)")
+    for ax in (left, right):
+        ax.set_xscale("log")
+        ax.set_xlabel("k (importance samples per digit)")
     return fig

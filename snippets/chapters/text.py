@@ -5,7 +5,7 @@ GRU) maps it to a Gaussian code; the decoder is an autoregressive GRU that
 predicts each next character from the previous ones and from the code. Such a
 decoder is strong enough to model words without looking at ``z``, which
 invites *posterior collapse* (``q(z|x) = p(z)``, KL = 0). Bowman et al.'s two
-remedies are here: KL warm-up (:class:`snippets.callbacks.KLWarmup`) and word
+remedies are here: KL warm-up (:class:`snippets.KLWarmup`) and word
 dropout, which hides a fraction of the decoder's input characters behind an
 UNK token so that it must rely on the code.
 
@@ -21,12 +21,12 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 from keras import layers, ops
+from scipy.special import softmax
 
-from snippets.callbacks import NonFiniteLossGuard
-from snippets.layers import Sampling
+from snippets.likelihoods import Categorical
 from snippets.losses import gaussian_kl_to_standard_normal
-from snippets.models import _EncoderDecoderModel, predict_in_batches, share_per_replica
-from snippets.validation import check_positive_int
+from snippets.models import VAE, predict_in_batches
+from snippets.validation import check_array, check_number, check_positive_int
 
 PAD, START, END, UNK = 0, 1, 2, 3
 SPECIAL_TOKENS = ("<pad>", "<start>", "<end>", "<unk>")
@@ -160,9 +160,7 @@ class WordDropout(keras.layers.Layer):
 
     def __init__(self, rate: float = 0.0, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        if not 0.0 <= rate < 1.0:
-            raise ValueError(f"rate must lie in [0, 1), got {rate}")
-        self.rate = float(rate)
+        self.rate = check_number(rate, "rate", low=0.0, high=1.0, high_open=True)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
@@ -225,121 +223,73 @@ def shift_right(tokens):
     return ops.concatenate([start, tokens[:, :-1]], axis=1)
 
 
-def sequence_log_likelihood(tokens, logits):
-    """``sum_t log softmax(logits_t)[tokens_t]`` over the non-padding targets, per word: ``(batch,)``.
-
-    ``tokens`` ``(batch, length)``, ``logits`` ``(batch, length, vocabulary)``;
-    the ``<end>`` token counts, so the length of the word is modelled too.
-    """
-    log_probs = ops.log_softmax(logits, axis=-1)
-    picked = ops.sum(ops.one_hot(tokens, ops.shape(logits)[-1], dtype=log_probs.dtype) * log_probs, axis=-1)
-    return ops.sum(picked * ops.cast(tokens != PAD, log_probs.dtype), axis=-1)
-
-
 @keras.saving.register_keras_serializable(package="snippets")
-class TextVAE(_EncoderDecoderModel):
-    """A VAE over token sequences with an autoregressive decoder.
+class TextVAE(VAE):
+    """The package's VAE over token sequences, with an autoregressive decoder.
 
-    The loss per word is ``-log p(x|z) + beta * KL(q(z|x) || N(0, I))`` in
-    nats, with ``log p(x|z) = sum_t log p(x_t | x_<t, z)`` under teacher
-    forcing; ``word_dropout`` of the decoder's input characters are replaced
-    by ``<unk>`` during training. ``beta`` is a non-trainable variable for
-    :class:`snippets.callbacks.KLWarmup`. ``fit`` takes ``(n, length)`` ids
-    from :meth:`CharVocabulary.encode` and reports ``loss``,
-    ``reconstruction`` and ``kl``.
+    The likelihood is :class:`snippets.Categorical` over characters, padding
+    ignored: ``log p(x|z) = sum_t log p(x_t | x_<t, z)`` under teacher forcing.
+    The decoder reads ``[its input characters, z]``: the word shifted right
+    behind ``<start>``, of which ``word_dropout`` are replaced by ``<unk>``
+    during training. Everything else (sampling, beta for
+    :class:`snippets.KLWarmup`, the loss and its parts, saving) is the VAE's;
+    ``decode(z)`` decodes greedily and returns token ids, which
+    :meth:`CharVocabulary.decode` turns into strings.
     """
 
-    def __init__(
-        self,
-        encoder: keras.Model,
-        decoder: keras.Model,
-        beta: float = 1.0,
-        word_dropout: float = 0.0,
-        seed: int | None = None,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        if not np.isfinite(beta) or beta < 0:
-            raise ValueError(f"beta must be a finite number >= 0, got {beta}")
-        self.encoder = encoder
-        self.decoder = decoder
-        self.beta = keras.Variable(float(beta), trainable=False, name="beta")
-        self.seed = seed
-        self.sampling = Sampling(seed=seed, name="sampling")
-        dropout_seed = None if seed is None else seed + 1
+    def __init__(self, encoder: keras.Model, decoder: keras.Model, *, word_dropout: float = 0.0, **kwargs):
+        kwargs.setdefault("likelihood", Categorical(ignore_class=PAD))
+        super().__init__(encoder, decoder, **kwargs)
+        dropout_seed = None if self.seed is None else self.seed + 1
         self.word_dropout = WordDropout(word_dropout, seed=dropout_seed, name="word_dropout")
-        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
-        self.kl_tracker = keras.metrics.Mean(name="kl")
-
-    def call(self, tokens, training=False):
-        z_mean, z_log_var = self.encoder(tokens, training=training)
-        z = self.sampling([z_mean, z_log_var])
-        inputs = self.word_dropout(shift_right(tokens), training=training)
-        logits = self.decoder([inputs, z], training=training)
-        return {"z_mean": z_mean, "z_log_var": z_log_var, "logits": logits}
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        reconstruction = -sequence_log_likelihood(x, y_pred["logits"])
-        kl = gaussian_kl_to_standard_normal(y_pred["z_mean"], y_pred["z_log_var"])
-        self.reconstruction_tracker.update_state(reconstruction)
-        self.kl_tracker.update_state(kl)
-        return share_per_replica(ops.mean(reconstruction + ops.cast(self.beta, kl.dtype) * kl))
-
-    def fit(self, x=None, y=None, *args, callbacks=None, **kwargs):
-        """``keras.Model.fit`` with a NaN guard added."""
-        callbacks = [*(callbacks or []), NonFiniteLossGuard()]
-        return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
 
     @property
     def latent_dim(self) -> int:
-        return int(self.encoder.output_shape[0][-1])
+        return int(self.decoder.inputs[1].shape[-1])
 
-    def encode(self, tokens) -> np.ndarray:
-        """Posterior means ``E[z|x]`` of ``(n, length)`` ids: ``(n, latent_dim)``."""
-        return predict_in_batches(self.encoder, tokens)[0]
+    @property
+    def sequence_length(self) -> int:
+        return int(self.decoder.inputs[0].shape[-1])
+
+    def decoder_inputs(self, z, x, condition, training: bool = False):
+        return [self.word_dropout(shift_right(x), training=training), z]
 
     def kl_per_word(self, tokens) -> np.ndarray:
         """``KL(q(z|x) || N(0, I))`` of each word in nats: ``(n,)``."""
-        z_mean, z_log_var = predict_in_batches(self.encoder, tokens)
+        z_mean, z_log_var = predict_in_batches(self.encoder, self.check_examples(tokens, "tokens"))
         return ops.convert_to_numpy(gaussian_kl_to_standard_normal(z_mean, z_log_var))
 
-    def decode(self, z, vocabulary: CharVocabulary, temperature: float = 0.0, seed: int = 0) -> list[str]:
-        """Generate one string per code ``z`` ``(n, latent_dim)``, one character at a time.
+    def decode(self, z, condition=None) -> np.ndarray:
+        """The most likely word for each code, greedily: token ids ``(n, sequence_length)``."""
+        return self.sample_tokens(z, temperature=0.0)
+
+    def sample_tokens(self, z, temperature: float = 1.0, seed: int = 0) -> np.ndarray:
+        """One word per code ``z`` ``(n, latent_dim)``, one character at a time: ids ``(n, sequence_length)``.
 
         ``temperature = 0`` picks the most likely character (greedy);
         ``temperature > 0`` samples from ``softmax(logits / temperature)``.
-        ``<pad>``, ``<start>`` and ``<unk>`` are never generated, so the
-        strings use only ``vocabulary``'s alphabet.
+        ``<pad>``, ``<start>`` and ``<unk>`` are never generated.
         """
-        if not np.isfinite(temperature) or temperature < 0:
-            raise ValueError(f"temperature must be a finite number >= 0, got {temperature}")
-        z = np.asarray(z, np.float32)
+        temperature = check_number(temperature, "temperature", low=0.0)
+        z = check_array(z, "z", (self.latent_dim,)).astype(np.float32)
         rng = np.random.default_rng(seed)
-        length = self.decoder.input_shape[0][-1]
-        inputs = np.full((len(z), length), PAD, np.int32)
+        inputs = np.full((len(z), self.sequence_length), PAD, np.int32)
         inputs[:, 0] = START
-        outputs = np.full((len(z), length), PAD, np.int32)
-        for t in range(length):
-            logits = ops.convert_to_numpy(self.decoder([inputs, z], training=False))
-            logits = logits[:, t].astype(np.float64)
+        outputs = np.full((len(z), self.sequence_length), PAD, np.int32)
+        for t in range(self.sequence_length):
+            logits = ops.convert_to_numpy(self.decoder([inputs, z], training=False))[:, t].astype(np.float64)
             logits[:, [PAD, START, UNK]] = -np.inf
             if temperature == 0.0:
                 outputs[:, t] = logits.argmax(axis=-1)
             else:
-                probs = np.exp((logits - logits.max(axis=-1, keepdims=True)) / temperature)
-                probs /= probs.sum(axis=-1, keepdims=True)
+                probs = softmax(logits / temperature, axis=-1)
                 outputs[:, t] = [rng.choice(len(p), p=p) for p in probs]
-            if t + 1 < length:
+            if t + 1 < self.sequence_length:
                 inputs[:, t + 1] = outputs[:, t]
-        return vocabulary.decode(outputs)
+        return outputs
 
     def get_config(self) -> dict:
-        return {
-            **super().get_config(),
-            "beta": float(ops.convert_to_numpy(self.beta)),
-            "word_dropout": self.word_dropout.rate,
-            "seed": self.seed,
-        }
+        return {**super().get_config(), "word_dropout": self.word_dropout.rate}
 
 
 def build_text_vae(

@@ -25,15 +25,9 @@ from matplotlib.figure import Figure
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from snippets.conditional import ConditionalVAE, NUM_CLASSES, one_hot_labels, train_conditional_vae
+from snippets.chapters.conditional import NUM_CLASSES, one_hot_labels, train_conditional_vae
 from snippets.models import VAE
-from snippets.validation import check_images, check_positive_int
-
-
-def _check_fraction(value: float, name: str) -> float:
-    if not np.isfinite(value) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be a number in [0, 1], got {value}")
-    return float(value)
+from snippets.validation import check_images, check_number, check_positive_int
 
 
 def add_gaussian_noise(x: np.ndarray, std: float, seed: int = 0) -> np.ndarray:
@@ -42,8 +36,7 @@ def add_gaussian_noise(x: np.ndarray, std: float, seed: int = 0) -> np.ndarray:
     ``std = 0`` returns ``x`` unchanged.
     """
     x = check_images(x, "x").astype(np.float32)
-    if not np.isfinite(std) or std < 0:
-        raise ValueError(f"std must be a finite number >= 0, got {std}")
+    std = check_number(std, "std", low=0.0)
     noise = np.random.default_rng(seed).standard_normal(x.shape).astype(np.float32)
     return np.clip(x + np.float32(std) * noise, 0.0, 1.0)
 
@@ -54,7 +47,7 @@ def mask_pixels(x: np.ndarray, fraction: float, seed: int = 0) -> np.ndarray:
     On average ``fraction`` of the pixels are masked; ``fraction = 0`` returns ``x``.
     """
     x = check_images(x, "x").astype(np.float32)
-    fraction = _check_fraction(fraction, "fraction")
+    fraction = check_number(fraction, "fraction", low=0.0, high=1.0)
     keep = np.random.default_rng(seed).random(x.shape) >= fraction
     return np.where(keep, x, np.float32(0.0))
 
@@ -103,7 +96,7 @@ class DenoisingVAE(VAE):
     def fit(self, x=None, y=None, *args, **kwargs):
         """``VAE.fit``, also checking that the clean targets ``y`` are images matching ``x``."""
         if isinstance(y, np.ndarray):
-            check_images(y, "y", self.encoder.input_shape[1:])
+            self.check_examples(y, "y")
             if isinstance(x, np.ndarray) and len(x) != len(y):
                 raise ValueError(f"x has {len(x)} images but y has {len(y)}; y must hold x's clean originals")
         return super().fit(x, y, *args, **kwargs)
@@ -158,7 +151,7 @@ def few_labelled(x: np.ndarray, y: np.ndarray, n_per_class: int, seed: int = 0) 
     return x[rows], y[rows]
 
 
-def generate_per_class(model: ConditionalVAE, n_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def generate_per_class(model: VAE, n_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``n_per_class`` generated images of every class and their labels.
 
     Returns ``(images, labels)``: ``(num_classes * n_per_class, d)`` mean
@@ -166,8 +159,9 @@ def generate_per_class(model: ConditionalVAE, n_per_class: int, seed: int = 0) -
     were generated for, class by class.
     """
     n_per_class = check_positive_int(n_per_class, "n_per_class")
-    labels = np.repeat(np.arange(model.num_classes), n_per_class)
-    return model.generate(labels, seed=seed), labels
+    num_classes = int(model.encoder.inputs[1].shape[-1])
+    labels = np.repeat(np.arange(num_classes), n_per_class)
+    return model.generate(len(labels), condition=one_hot_labels(labels, num_classes), seed=seed), labels
 
 
 def classifier_accuracy(x_train, y_train, x_test, y_test) -> float:

