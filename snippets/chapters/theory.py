@@ -331,31 +331,6 @@ class LinearGaussianModel:
         return mean, self.noise_var * m_inv
 
 
-def log_marginal_by_quadrature(model: LinearGaussianModel, x, half_width: float = 10.0, n_points: int = 4001) -> float:
-    """log p(x) = log integral p(x|z) p(z) dz by the trapezoidal rule, for a 1-D latent.
-
-    A brute-force check of :meth:`LinearGaussianModel.log_marginal`: the
-    integrand is evaluated on ``n_points`` equally spaced ``z`` in
-    ``[-half_width, half_width]``. ``x`` has shape ``(d,)``.
-    """
-    if model.latent_dim != 1:
-        raise ValueError(f"quadrature needs latent_dim 1, the model has {model.latent_dim}")
-    x = model.check_x(x)
-    if x.ndim != 1:
-        raise ValueError(f"x must have shape ({model.data_dim},), got {x.shape}")
-    n_points = check_positive_int(n_points, "n_points")
-    if n_points < 2:
-        raise ValueError(f"n_points must be >= 2, got {n_points}")
-    if not half_width > 0:
-        raise ValueError(f"half_width must be > 0, got {half_width}")
-    z = np.linspace(-half_width, half_width, n_points)[:, None]
-    log_integrand = model.log_likelihood(x, z) + gaussian_log_density(z, 0.0, 1.0)
-    peak = log_integrand.max()
-    values = np.exp(log_integrand - peak)
-    spacing = z[1, 0] - z[0, 0]
-    return float(peak + np.log(spacing * (values.sum() - 0.5 * (values[0] + values[-1]))))
-
-
 def log_marginal_by_prior_sampling(model: LinearGaussianModel, x, n: int, seed: int = 0) -> float:
     """Naive Monte Carlo log p(x) ~ log (1/n) sum_i p(x | z_i), z_i ~ p(z).
 
