@@ -24,6 +24,7 @@ from snippets.chapters.theory import (
     gaussian_kl_full,
     gaussian_log_density,
     gaussian_log_likelihood_from_mse,
+    joint_elbo_decomposition,
     log_marginal_by_prior_sampling,
     monte_carlo_kl,
     occupied_cell_fraction,
@@ -275,3 +276,16 @@ def test_figures_are_built_without_pyplot(ppca):
         plot_elbo_trace(fit.elbo, float(model.log_marginal(x))),
     ]
     assert all(isinstance(figure, Figure) for figure in figures)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_data_averaged_elbo_is_minus_a_joint_kl_minus_the_data_entropy(seed):
+    terms = joint_elbo_decomposition(n_x=6, n_z=4, seed=seed)
+    assert terms.mean_elbo == pytest.approx(-terms.joint_kl - terms.data_entropy, abs=1e-12)
+    # The joint KL bounds the KL between the marginals from above (chain rule of KL).
+    assert terms.joint_kl >= terms.marginal_kl > 0
+
+
+def test_joint_elbo_decomposition_rejects_bad_sizes():
+    with pytest.raises(ValueError, match="n_z"):
+        joint_elbo_decomposition(n_x=3, n_z=0)

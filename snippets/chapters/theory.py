@@ -10,7 +10,9 @@ no backend and no training):
 - two measurements of the curse of dimensionality;
 - the linear-Gaussian latent model (probabilistic PCA), where ``log p(x)``, the
   posterior ``p(z|x)`` and the ELBO of any Gaussian ``q(z)`` are exact;
-- the Gaussian log-likelihood written through the mean squared error.
+- the Gaussian log-likelihood written through the mean squared error;
+- the data-averaged ELBO as a KL divergence between two joints, on a discrete
+  model small enough to enumerate.
 
 All information quantities are in nats (natural logarithms).
 """
@@ -498,6 +500,48 @@ def gaussian_log_likelihood_from_mse(mse, dim: int, noise_var: float) -> np.ndar
     dim = check_positive_int(dim, "dim")
     noise_var = float(_check_variance(noise_var, "noise_var"))
     return -dim * mse / (2.0 * noise_var) - 0.5 * dim * np.log(2.0 * np.pi * noise_var)
+
+
+@dataclass(frozen=True)
+class JointElboDecomposition:
+    """The data-averaged ELBO of a discrete model and the divergences it equals, in nats.
+
+    ``mean_elbo = E_{p_data(x)}[ELBO(x)]``; ``joint_kl = KL(q(x, z) || p(x, z))`` with
+    ``q(x, z) = p_data(x) q(z|x)``; ``data_entropy = H(p_data)``;
+    ``marginal_kl = KL(p_data(x) || p(x))``. Then
+    ``mean_elbo = -joint_kl - data_entropy`` and ``joint_kl >= marginal_kl``.
+    """
+
+    mean_elbo: float
+    joint_kl: float
+    data_entropy: float
+    marginal_kl: float
+
+
+def joint_elbo_decomposition(n_x: int, n_z: int, seed: int = 0) -> JointElboDecomposition:
+    """Draw a random discrete model and compute its ELBO terms by enumeration.
+
+    ``x`` takes ``n_x`` values and ``z`` takes ``n_z``; the prior ``p(z)``, the decoder
+    ``p(x|z)``, the encoder ``q(z|x)`` and the data distribution ``p_data(x)`` are
+    random (Dirichlet draws), so ``q(z|x)`` is not the posterior.
+    """
+    n_x, n_z = check_positive_int(n_x, "n_x"), check_positive_int(n_z, "n_z")
+    rng = np.random.default_rng(seed)
+    prior = rng.dirichlet(np.ones(n_z))
+    decoder = rng.dirichlet(np.ones(n_x), size=n_z)  # [z, x] = p(x|z)
+    encoder = rng.dirichlet(np.ones(n_z), size=n_x)  # [x, z] = q(z|x)
+    data = rng.dirichlet(np.ones(n_x))
+    log_joint_p = np.log(prior)[None, :] + np.log(decoder.T)  # [x, z] = log p(x, z)
+    elbo = (encoder * (log_joint_p - np.log(encoder))).sum(axis=1)
+    joint_q = data[:, None] * encoder
+    joint_kl = (joint_q * (np.log(joint_q) - log_joint_p)).sum()
+    marginal = np.exp(log_joint_p).sum(axis=1)
+    return JointElboDecomposition(
+        mean_elbo=float(data @ elbo),
+        joint_kl=float(joint_kl),
+        data_entropy=float(-(data * np.log(data)).sum()),
+        marginal_kl=float((data * (np.log(data) - np.log(marginal))).sum()),
+    )
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[object]], digits: int = 4) -> str:
