@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from statistics import NormalDist
 
 import numpy as np
@@ -46,6 +47,58 @@ def test_holes_are_found_between_two_clusters_and_not_inside_them():
     between = np.zeros((50, 2))
     assert hole_fraction(clusters, inside) < 0.05
     assert hole_fraction(clusters, between) == 1.0
+
+
+def brute_force_nearest(codes, points):
+    """The definition, one (n, m, d) array: distance from each point to its nearest code."""
+    return np.sqrt(np.min(np.sum((points[:, None, :] - codes[None, :, :]) ** 2, axis=-1), axis=1))
+
+
+def brute_force_hole_fraction(codes, points, quantile):
+    squared = np.sum((codes[:, None, :] - codes[None, :, :]) ** 2, axis=-1)
+    np.fill_diagonal(squared, np.inf)
+    spacing = np.quantile(np.sqrt(squared.min(axis=1)), quantile)
+    return float(np.mean(brute_force_nearest(codes, points) > spacing))
+
+
+@pytest.mark.parametrize("latent_dim", [1, 2, 8])
+def test_distances_and_holes_equal_the_brute_force_definition(latent_dim):
+    rng = np.random.default_rng(latent_dim)
+    codes = rng.normal(size=(300, latent_dim)) * rng.uniform(0.5, 2.0, latent_dim)
+    codes[:5] = codes[5]  # duplicated codes: their nearest other code is at distance 0
+    points = rng.normal(scale=2.0, size=(250, latent_dim))
+    points[:3] = codes[[7, 8, 9]]  # a point on a code is at distance 0
+    assert np.allclose(nearest_code_distance(codes, points), brute_force_nearest(codes, points),
+                       rtol=1e-12, atol=1e-12)
+    for quantile in (0.1, 0.5, 0.9, 0.99):
+        assert hole_fraction(codes, points, quantile) == brute_force_hole_fraction(codes, points, quantile)
+
+
+def test_full_size_distances_need_memory_in_n_plus_m_not_n_times_m():
+    """10,000 test codes of dimension 8 and 10,000 draws: an (n, m) matrix alone would be 800 MB."""
+    rng = np.random.default_rng(0)
+    codes = rng.standard_normal((10_000, 8)).astype(np.float32)
+    points = rng.standard_normal((10_000, 8))
+    tracemalloc.start()
+    try:
+        distances = nearest_code_distance(codes, points)
+        fraction = hole_fraction(codes, points)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert distances.shape == (10_000,) and np.all(distances > 0.0)
+    assert 0.0 <= fraction <= 1.0
+    assert peak < 500 * 2**20, f"peak traced memory {peak / 2**20:.0f} MiB"
+
+
+@pytest.mark.parametrize("bad", ["codes", "points"])
+def test_non_finite_codes_or_points_are_named(bad):
+    arrays = {"codes": np.zeros((3, 2)), "points": np.zeros((2, 2))}
+    arrays[bad][1, 0] = np.nan
+    with pytest.raises(ValueError, match=f"{bad} must be finite"):
+        nearest_code_distance(arrays["codes"], arrays["points"])
+    with pytest.raises(ValueError, match=f"{bad} must be finite"):
+        hole_fraction(arrays["codes"], arrays["points"])
 
 
 @pytest.mark.parametrize("quantile", [0.0, 1.0, 1.5])

@@ -14,6 +14,7 @@ from __future__ import annotations
 from statistics import NormalDist
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from snippets.validation import check_positive_int
 
@@ -47,20 +48,34 @@ def sample_standard_normal(n: int, latent_dim: int, seed: int = 0) -> np.ndarray
     return np.random.default_rng(seed).standard_normal((n, latent_dim))
 
 
-def nearest_code_distance(codes: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Euclidean distance from each point to its nearest training code: ``(n,)``."""
+def _check_codes_and_points(codes: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes and points as float arrays of one latent size, finite, so distances exist."""
     codes = _check_codes(codes, "codes")
     points = _check_codes(points, "points")
     if points.shape[1] != codes.shape[1]:
         raise ValueError(
             f"points have latent_dim {points.shape[1]} but codes have {codes.shape[1]}"
         )
-    squared = (
-        np.sum(points**2, axis=1)[:, None]
-        - 2.0 * points @ codes.T
-        + np.sum(codes**2, axis=1)[None, :]
-    )
-    return np.sqrt(np.maximum(squared.min(axis=1), 0.0))
+    for array, name in ((codes, "codes"), (points, "points")):
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"{name} must be finite to measure distances; found NaN or infinite values")
+    return codes, points
+
+
+def _nearest_distance(tree: cKDTree, points: np.ndarray) -> np.ndarray:
+    distances, _ = tree.query(points, k=1)
+    return np.asarray(distances, dtype=np.float64)
+
+
+def nearest_code_distance(codes: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Euclidean distance from each point to its nearest training code: ``(n,)``.
+
+    A k-d tree over the codes answers each query, so memory grows with
+    ``n + m`` and never with ``n * m``: 10,000 codes and 10,000 points need a
+    few megabytes, not the gigabytes of an ``(n, m)`` distance matrix.
+    """
+    codes, points = _check_codes_and_points(codes, points)
+    return _nearest_distance(cKDTree(codes), points)
 
 
 def hole_fraction(codes: np.ndarray, points: np.ndarray, quantile: float = 0.99) -> float:
@@ -70,16 +85,19 @@ def hole_fraction(codes: np.ndarray, points: np.ndarray, quantile: float = 0.99)
     the ``quantile`` of the codes' own nearest-neighbour distances, i.e.
     farther from the data than almost any training code is from another one.
     The measure is scale-free, so two latent spaces of different size compare.
+    Like :func:`nearest_code_distance` it needs memory in ``n + m`` only.
     """
     if not 0.0 < quantile < 1.0:
         raise ValueError(f"quantile must lie in (0, 1), got {quantile}")
-    codes = _check_codes(codes, "codes")
+    codes, points = _check_codes_and_points(codes, points)
     if len(codes) < 2:
         raise ValueError("codes must hold at least two points to measure spacing")
-    squared = np.sum((codes[:, None, :] - codes[None, :, :]) ** 2, axis=-1)
-    np.fill_diagonal(squared, np.inf)
-    spacing = np.quantile(np.sqrt(squared.min(axis=1)), quantile)
-    return float(np.mean(nearest_code_distance(codes, points) > spacing))
+    # Each code's two nearest codes are itself (distance 0) and its nearest other
+    # code; with duplicated codes both are at distance 0, which is the right spacing.
+    tree = cKDTree(codes)
+    own, _ = tree.query(codes, k=2)
+    spacing = np.quantile(own[:, 1], quantile)
+    return float(np.mean(_nearest_distance(tree, points) > spacing))
 
 
 def normal_quantile_grid(n_per_side: int, low: float = 0.05, high: float = 0.95) -> np.ndarray:
