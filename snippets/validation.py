@@ -46,12 +46,15 @@ def check_number(
     too_low = low is not None and (number <= low if low_open else number < low)
     too_high = high is not None and (number >= high if high_open else number > high)
     if not math.isfinite(number) or too_low or too_high:
-        interval = (
-            f"{'(' if low_open or low is None else '['}{'-inf' if low is None else f'{low:g}'}, "
-            f"{'inf' if high is None else f'{high:g}'}{')' if high_open or high is None else ']'}"
-        )
+        interval = _interval(low, high, low_open or low is None, high_open or high is None)
         raise ValueError(f"{name} must be a finite number in {interval}, got {value!r}")
     return number
+
+
+def _interval(low: float | None, high: float | None, low_open: bool = False, high_open: bool = False) -> str:
+    """``[0, 1)``-style text for an interval; a missing bound is written as infinity."""
+    left = f"{'(' if low_open else '['}{'-inf' if low is None else f'{low:g}'}"
+    return f"{left}, {'inf' if high is None else f'{high:g}'}{')' if high_open else ']'}"
 
 
 def check_array(
@@ -101,8 +104,9 @@ def check_array(
         raise ValueError(f"{name} must hold whole numbers (class indices), got dtype {array.dtype}")
     smallest, largest = float(array.min()), float(array.max())
     if (low is not None and smallest < low) or (high is not None and largest > high):
-        bounds = f"[{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}]"
-        raise ValueError(f"{name} must hold values in {bounds}, got values in [{smallest:g}, {largest:g}]")
+        raise ValueError(
+            f"{name} must hold values in {_interval(low, high)}, got values in [{smallest:g}, {largest:g}]"
+        )
     return array
 
 

@@ -362,18 +362,9 @@ def test_core_never_calls_set_random_seed():
     fail_with(findings, "core calls set_random_seed")
 
 
-def test_core_never_reads_the_environment():
-    """The library is configured by its arguments; only snippets.chapters.config reads the environment."""
-    findings = []
-    for path in core_modules():
-        for lineno, what in reads_environment(parse_module(path)):
-            findings.append(f"{rel(path)}:{lineno}: reads the environment ({what}); "
-                            "take an argument instead, and read the variable in snippets/chapters/config.py")
-    fail_with(findings, "core reads the environment")
-
-
-def test_only_allow_listed_modules_of_snippets_read_the_environment():
-    """Across snippets/, only ENVIRONMENT_READERS (config.py, scaling.py) touch os.environ."""
+def test_the_core_and_the_chapter_code_read_no_environment_but_the_allow_listed_modules():
+    """The library is configured by its arguments: across snippets/ (the core included), only
+    ENVIRONMENT_READERS (snippets/chapters/config.py, scaling.py) touch os.environ."""
     findings = []
     for path in package_modules():
         if rel(path) in ENVIRONMENT_READERS:

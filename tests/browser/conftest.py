@@ -238,13 +238,12 @@ def chapter(request, browser, server):
     visit.close()
 
 
-@pytest.fixture
-def tab(browser, server, request):
-    """A fresh tab for a single test; ``tab(path)`` opens a page of the book."""
+def _opener(browser, base: str, request, offline: bool = False):
+    """Yield ``open_(path)``, which opens a page of the book in a fresh tab; close them all after."""
     visits = []
 
     def open_(path: str) -> Visit:
-        visit = Visit(browser, server, path).open()
+        visit = Visit(browser, base, path, offline=offline).open()
         visits.append(visit)
         _OPEN[request.node.nodeid] = visit
         return visit
@@ -253,24 +252,18 @@ def tab(browser, server, request):
     _OPEN.pop(request.node.nodeid, None)
     for visit in visits:
         visit.close()
+
+
+@pytest.fixture
+def tab(browser, server, request):
+    """A fresh tab for a single test; ``tab(path)`` opens a page of the book."""
+    yield from _opener(browser, server, request)
 
 
 @pytest.fixture
 def offline_tab(browser, html_dir, request):
     """Like ``tab``, but as a downloaded copy is read: ``file://``, with no network."""
-    visits = []
-    base = html_dir.resolve().as_uri() + "/"
-
-    def open_(path: str) -> Visit:
-        visit = Visit(browser, base, path, offline=True).open()
-        visits.append(visit)
-        _OPEN[request.node.nodeid] = visit
-        return visit
-
-    yield open_
-    _OPEN.pop(request.node.nodeid, None)
-    for visit in visits:
-        visit.close()
+    yield from _opener(browser, html_dir.resolve().as_uri() + "/", request, offline=True)
 
 
 def pytest_sessionstart(session):
