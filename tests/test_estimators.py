@@ -7,19 +7,25 @@ import pytest
 from matplotlib.figure import Figure
 
 from snippets.chapters.estimators import (
+    FAST_SINE,
     SINE,
     SQUARE,
     GradientSummary,
     Objective,
+    LayerGradientCheck,
     analytic_sampling_gradient,
+    check_sampling_gradient,
     estimate_variance_by_sample_size,
     finite_difference_sampling_gradient,
+    layer_dtype,
+    layer_loss,
     pathwise_gradient,
     reparameterized_loss,
     sampling_loss_gradient,
     sampling_noise,
     sampling_output,
     score_function_gradient,
+    sine_objective,
     summarize_gradient,
 )
 from snippets.chapters.theory_plots import plot_estimator_variance
@@ -28,7 +34,7 @@ Z_MEAN = np.array([[0.3, -1.0, 0.0], [2.0, 0.5, -0.2]])
 Z_LOG_VAR = np.array([[0.1, -0.7, 0.0], [0.4, 1.0, -2.0]])
 
 
-@pytest.mark.parametrize("objective", [SQUARE, SINE], ids=lambda o: o.name)
+@pytest.mark.parametrize("objective", [SQUARE, SINE, FAST_SINE], ids=lambda o: o.name)
 @pytest.mark.parametrize("estimator", [pathwise_gradient, score_function_gradient], ids=lambda e: e.__name__)
 def test_estimator_is_unbiased_within_four_standard_errors(estimator, objective):
     summary = summarize_gradient(estimator, objective, mu=1.0, sigma=0.5, n=50_000, seed=1)
@@ -83,14 +89,36 @@ def test_sampling_layer_output_is_mean_plus_scaled_noise():
     assert sampling_output(Z_MEAN, Z_LOG_VAR, seed=3) == pytest.approx(expected, abs=1e-5)
 
 
-def test_gradient_through_sampling_matches_analytic_and_finite_differences():
+def test_gradient_through_sampling_matches_analytic_in_float32():
     epsilon = sampling_noise(Z_MEAN.shape, seed=3)
     autodiff = sampling_loss_gradient(Z_MEAN, Z_LOG_VAR, seed=3)
     analytic = analytic_sampling_gradient(Z_MEAN, Z_LOG_VAR, epsilon)
-    numeric = finite_difference_sampling_gradient(Z_MEAN, Z_LOG_VAR, epsilon)
-    for got, exact, approx in zip(autodiff, analytic, numeric):
+    for got, exact in zip(autodiff, analytic):
         assert got == pytest.approx(exact, abs=1e-5)
-        assert approx == pytest.approx(exact, abs=1e-6)
+
+
+def test_finite_differences_through_the_layer_match_its_autodiff_and_the_formula():
+    check = check_sampling_gradient(Z_MEAN, Z_LOG_VAR, seed=3)
+    assert isinstance(check, LayerGradientCheck)
+    assert check.dtype == layer_dtype("float64")
+    assert check.passed, (check.finite_difference_error, check.analytic_error)
+    if check.dtype == "float64":
+        assert check.finite_difference_error < 1e-7
+
+
+def test_layer_loss_is_a_fixed_function_of_its_inputs_given_the_seed():
+    first, again = (layer_loss(Z_MEAN, Z_LOG_VAR, seed=4, dtype="float64") for _ in range(2))
+    assert first == again
+    epsilon = sampling_noise(Z_MEAN.shape, seed=4, dtype="float64")
+    assert first == pytest.approx(reparameterized_loss(Z_MEAN, Z_LOG_VAR, epsilon), rel=1e-6)
+    assert layer_loss(Z_MEAN, Z_LOG_VAR, seed=5, dtype="float64") != first
+
+
+def test_finite_differences_see_a_change_of_the_layer():
+    """The check differentiates the layer: a different seed, hence other noise, changes it."""
+    one = finite_difference_sampling_gradient(Z_MEAN, Z_LOG_VAR, seed=3)
+    other = finite_difference_sampling_gradient(Z_MEAN, Z_LOG_VAR, seed=4)
+    assert not np.allclose(one[1], other[1])
 
 
 def test_sampling_helpers_reject_mismatched_shapes():
@@ -126,3 +154,20 @@ def test_the_two_objectives_are_objectives_whose_derivative_matches_finite_diffe
         assert isinstance(objective, Objective)
         numeric = (objective.value(z + step) - objective.value(z - step)) / (2 * step)
         assert np.allclose(objective.derivative(z), numeric, atol=1e-6)
+
+
+def test_score_function_has_the_smaller_variance_for_a_fast_oscillating_objective():
+    path = summarize_gradient(pathwise_gradient, FAST_SINE, 1.0, 0.5, n=50_000, seed=3)
+    score = summarize_gradient(score_function_gradient, FAST_SINE, 1.0, 0.5, n=50_000, seed=3)
+    assert np.all(score.variance < path.variance / 5)
+
+
+def test_sine_objective_gradient_matches_finite_differences_of_its_expectation():
+    objective, step, mu, sigma = sine_objective(3.0), 1e-6, 0.4, 0.7
+    def expectation(m, s):
+        return np.sin(3.0 * m) * np.exp(-0.5 * (3.0 * s) ** 2)
+    numeric = [(expectation(mu + step, sigma) - expectation(mu - step, sigma)) / (2 * step),
+               (expectation(mu, sigma + step) - expectation(mu, sigma - step)) / (2 * step)]
+    assert objective.exact_gradient(mu, sigma) == pytest.approx(numeric, abs=1e-6)
+    with pytest.raises(ValueError, match="frequency"):
+        sine_objective(0.0)

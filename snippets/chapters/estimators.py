@@ -14,7 +14,9 @@ exist (Mohamed et al., 2020):
 Both are written here in NumPy for a scalar Gaussian, on objectives whose exact
 gradient is known, so their bias and variance can be measured. The last part
 checks the package's :class:`snippets.layers.Sampling` layer against the same
-formula; Keras 3 has no backend-neutral gradient call, so that one helper,
+formula and against finite differences of a loss computed through the layer
+itself (a fresh layer with a fixed seed draws the same noise every time);
+Keras 3 has no backend-neutral gradient call, so one helper,
 :func:`sampling_loss_gradient`, asks the active backend's own autodiff
 (TensorFlow, JAX or PyTorch).
 """
@@ -66,6 +68,33 @@ SQUARE = Objective("z^2", np.square, _square_derivative, _square_gradient)
 
 SINE = Objective("sin z", np.sin, np.cos, _sine_gradient)
 """``E[sin z] = sin(mu) exp(-sigma^2 / 2)``."""
+
+
+def sine_objective(frequency: float) -> Objective:
+    """``f(z) = sin(frequency * z)``: ``E[f] = sin(frequency * mu) exp(-(frequency * sigma)^2 / 2)``.
+
+    For a high frequency the slope ``f'`` is large and changes sign quickly, so
+    the pathwise estimator, which averages slopes, is the noisier of the two
+    (Mohamed et al., 2020, discuss such cases).
+    """
+    if not 0.0 < frequency < np.inf:
+        raise ValueError(f"frequency must be a finite number > 0, got {frequency}")
+
+    def gradient(mu: float, sigma: float) -> np.ndarray:
+        damping = np.exp(-0.5 * (frequency * sigma) ** 2)
+        return np.array([frequency * np.cos(frequency * mu) * damping,
+                         -frequency**2 * sigma * np.sin(frequency * mu) * damping])
+
+    return Objective(
+        f"sin {frequency:g}z",
+        lambda z: np.sin(frequency * z),
+        lambda z: frequency * np.cos(frequency * z),
+        gradient,
+    )
+
+
+FAST_SINE = sine_objective(10.0)
+"""``sin(10 z)``: a case where the score-function estimator has the smaller variance."""
 
 
 def _check_parameters(mu: float, sigma: float, epsilon) -> np.ndarray:
@@ -170,9 +199,9 @@ def estimate_variance_by_sample_size(
 # --------------------------------------------------------------------------
 
 
-def _check_latent_pair(z_mean, z_log_var) -> tuple[np.ndarray, np.ndarray]:
-    z_mean = np.asarray(z_mean, dtype=np.float32)
-    z_log_var = np.asarray(z_log_var, dtype=np.float32)
+def _check_latent_pair(z_mean, z_log_var, dtype: str = "float32") -> tuple[np.ndarray, np.ndarray]:
+    z_mean = np.asarray(z_mean, dtype=dtype)
+    z_log_var = np.asarray(z_log_var, dtype=dtype)
     if z_mean.ndim != 2 or z_mean.shape != z_log_var.shape:
         raise ValueError(
             "z_mean and z_log_var must share a shape (batch, latent_dim), "
@@ -183,14 +212,15 @@ def _check_latent_pair(z_mean, z_log_var) -> tuple[np.ndarray, np.ndarray]:
     return z_mean, z_log_var
 
 
-def sampling_noise(shape: tuple[int, int], seed: int) -> np.ndarray:
-    """The ``eps`` a fresh ``Sampling(seed=seed)`` layer draws on its first call.
+def sampling_noise(shape: tuple[int, int], seed: int, dtype: str = "float32") -> np.ndarray:
+    """The ``eps`` a fresh ``Sampling(seed=seed, dtype=dtype)`` layer draws on its first call.
 
     Read off the layer itself: with ``z_mean = 0`` and ``z_log_var = 0`` its
-    output is ``eps``. Shape ``(batch, latent_dim)``.
+    output is ``eps``. Shape ``(batch, latent_dim)``. The draws depend on the
+    dtype: a float64 layer with the same seed draws other numbers.
     """
-    zeros = np.zeros(shape, dtype=np.float32)
-    return keras.ops.convert_to_numpy(Sampling(seed=seed)([zeros, zeros]))
+    zeros = np.zeros(shape, dtype=dtype)
+    return keras.ops.convert_to_numpy(Sampling(seed=seed, dtype=dtype)([zeros, zeros]))
 
 
 def sampling_output(z_mean, z_log_var, seed: int) -> np.ndarray:
@@ -215,24 +245,103 @@ def analytic_sampling_gradient(z_mean, z_log_var, epsilon) -> tuple[np.ndarray, 
     return z, 0.5 * z * sigma * epsilon
 
 
+def layer_loss(z_mean, z_log_var, seed: int, dtype: str = "float32") -> float:
+    """``L = 1/2 sum z^2`` with ``z`` the output of a fresh ``Sampling(seed=seed, dtype=dtype)``.
+
+    A fresh layer with the same seed draws the same ``eps`` on every call, so
+    ``L`` is a deterministic function of ``z_mean`` and ``z_log_var`` computed
+    by the layer itself, which finite differences can differentiate.
+    """
+    z_mean, z_log_var = _check_latent_pair(z_mean, z_log_var, dtype)
+    z = Sampling(seed=seed, dtype=dtype)([z_mean, z_log_var])
+    return float(keras.ops.convert_to_numpy(0.5 * keras.ops.sum(keras.ops.square(z))))
+
+
+def layer_dtype(dtype: str) -> str:
+    """The dtype a ``Sampling(dtype=dtype)`` layer really computes in on this backend.
+
+    JAX without ``jax_enable_x64`` computes float64 layers in float32.
+    """
+    zeros = np.zeros((1, 1), dtype=dtype)
+    return str(keras.ops.convert_to_numpy(Sampling(seed=0, dtype=dtype)([zeros, zeros])).dtype)
+
+
 def finite_difference_sampling_gradient(
-    z_mean, z_log_var, epsilon, step: float = 1e-6
+    z_mean, z_log_var, seed: int, dtype: str = "float64", step: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Central finite differences of :func:`reparameterized_loss`, one entry at a time, in float64."""
-    params = [np.array(z_mean, np.float64), np.array(z_log_var, np.float64)]
+    """Central finite differences of :func:`layer_loss`, one entry at a time, through the layer.
+
+    Every evaluation runs a fresh ``Sampling(seed=seed, dtype=dtype)`` layer, so
+    the noise is the same in all of them and the derivative is the layer's own.
+    ``step`` defaults to ``1e-6`` where the layer computes in float64 and to
+    ``1e-2`` where it computes in float32.
+    """
+    z_mean, z_log_var = _check_latent_pair(z_mean, z_log_var, "float64")
+    if step is None:
+        step = 1e-6 if layer_dtype(dtype) == "float64" else 1e-2
+    params = [z_mean, z_log_var]
     gradients = [np.zeros_like(p) for p in params]
     for which, (param, gradient) in enumerate(zip(params, gradients)):
         for index in np.ndindex(param.shape):
             shifted = [[p.copy() for p in params] for _ in range(2)]
             shifted[0][which][index] += step
             shifted[1][which][index] -= step
-            up, down = (reparameterized_loss(*p, epsilon) for p in shifted)
+            up, down = (layer_loss(*p, seed=seed, dtype=dtype) for p in shifted)
             gradient[index] = (up - down) / (2.0 * step)
     return gradients[0], gradients[1]
 
 
-def sampling_loss_gradient(z_mean, z_log_var, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Autodiff gradient of ``L = 1/2 sum z^2`` through a fresh ``Sampling(seed=seed)``.
+@dataclass(frozen=True)
+class LayerGradientCheck:
+    """Three gradients of :func:`layer_loss` through one seeded ``Sampling`` layer.
+
+    ``autodiff`` is the backend's automatic differentiation through the layer,
+    ``finite_difference`` central differences of the layer's loss and
+    ``analytic`` the formula of :func:`analytic_sampling_gradient` at the noise
+    the layer drew, all in ``dtype``, the dtype the layer computed in.
+    ``tolerance`` is what agreement means in that dtype.
+    """
+
+    dtype: str
+    autodiff: tuple[np.ndarray, np.ndarray]
+    finite_difference: tuple[np.ndarray, np.ndarray]
+    analytic: tuple[np.ndarray, np.ndarray]
+    tolerance: float
+
+    @property
+    def finite_difference_error(self) -> float:
+        """Largest difference between the finite-difference and the autodiff gradient."""
+        return max(float(np.abs(a - b).max()) for a, b in zip(self.finite_difference, self.autodiff))
+
+    @property
+    def analytic_error(self) -> float:
+        """Largest difference between the analytic and the autodiff gradient."""
+        return max(float(np.abs(a - b).max()) for a, b in zip(self.analytic, self.autodiff))
+
+    @property
+    def passed(self) -> bool:
+        return max(self.finite_difference_error, self.analytic_error) < self.tolerance
+
+
+def check_sampling_gradient(z_mean, z_log_var, seed: int, dtype: str = "float64") -> LayerGradientCheck:
+    """Differentiate a loss through ``Sampling(seed=seed)`` three ways and compare them.
+
+    In float64 the three agree to about ``1e-8``; where the backend computes in
+    float32 (JAX without x64) the tolerance is ``1e-3``.
+    """
+    realized = layer_dtype(dtype)
+    epsilon = sampling_noise(np.shape(z_mean), seed=seed, dtype=dtype)
+    return LayerGradientCheck(
+        dtype=realized,
+        autodiff=sampling_loss_gradient(z_mean, z_log_var, seed=seed, dtype=dtype),
+        finite_difference=finite_difference_sampling_gradient(z_mean, z_log_var, seed=seed, dtype=dtype),
+        analytic=analytic_sampling_gradient(z_mean, z_log_var, epsilon),
+        tolerance=1e-6 if realized == "float64" else 1e-3,
+    )
+
+
+def sampling_loss_gradient(z_mean, z_log_var, seed: int, dtype: str = "float32") -> tuple[np.ndarray, np.ndarray]:
+    """Autodiff gradient of ``L = 1/2 sum z^2`` through a fresh ``Sampling(seed=seed, dtype=dtype)``.
 
     Returns ``(dL/dz_mean, dL/dz_log_var)``, each ``(batch, latent_dim)``.
     Keras 3 has no backend-neutral gradient call, so this helper uses the
@@ -243,8 +352,8 @@ def sampling_loss_gradient(z_mean, z_log_var, seed: int) -> tuple[np.ndarray, np
     backend = keras.backend.backend()
     if backend not in ("tensorflow", "jax", "torch"):
         raise RuntimeError(f"sampling_loss_gradient needs the tensorflow, jax or torch backend, got {backend!r}")
-    z_mean, z_log_var = _check_latent_pair(z_mean, z_log_var)
-    sampling = Sampling(seed=seed)
+    z_mean, z_log_var = _check_latent_pair(z_mean, z_log_var, dtype)
+    sampling = Sampling(seed=seed, dtype=dtype)
 
     def loss_of(mean, log_var):
         z = sampling([mean, log_var])
