@@ -31,7 +31,7 @@ Usage::
 
     python scripts/make_fullsize_standin.py [--output _build/standin/mnist_standin.npz]
         [--seed 0] [--n-train 60000] [--n-test 10000]
-    VAE_BOOK_DATA=_build/standin/mnist_standin.npz VAE_BOOK_PROFILE=full jupyter-book build .
+    VAE_BOOK_DATA=$PWD/_build/standin/mnist_standin.npz VAE_BOOK_PROFILE=full jupyter-book build .
 """
 
 from __future__ import annotations
@@ -216,7 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         f"and the test images from {n_test_sources:,} others. Use it for sizes, memory and time only; "
         "its losses and accuracies are not MNIST's."
     )
-    print(f"Use it: VAE_BOOK_DATA={output} (every chapter), or snippets.load_mnist({str(output)!r}).")
+    # Chapters run in their own folders, so the variable needs an absolute path.
+    where = output.resolve()
+    print(f"Use it: VAE_BOOK_DATA={where} (every chapter), or snippets.load_mnist({str(where)!r}).")
     return 0
 
 
