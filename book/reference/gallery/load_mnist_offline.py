@@ -10,7 +10,8 @@ with tempfile.TemporaryDirectory() as folder:
     np.savez(path, x_train=pixels["train"], y_train=rng.integers(0, 10, 60),
              x_test=pixels["test"], y_test=rng.integers(0, 10, 20))
     data = load_mnist(path, layout="flat")
-assert data.x_train.shape == (60, 784) and 0.0 <= data.x_train.min() and data.x_train.max() <= 1.0
+assert data.x_train.shape == (54, 784) and data.x_valid.shape == (6, 784)  # a tenth set aside for validation
+assert 0.0 <= data.x_train.min() and data.x_train.max() <= 1.0
 
 fixed_test_set = binarize(data.x_test, seed=0)  # one binarisation, for every evaluation
 batches = DynamicBinarization(data.x_train, batch_size=32, seed=0)  # fresh binary pixels every epoch
