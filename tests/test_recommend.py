@@ -144,3 +144,21 @@ def test_recall_figure_draws_one_line_per_recommender_and_needs_one():
     assert np.array_equal(ax.lines[0].get_xdata(), [10, 20])
     with pytest.raises(ValueError, match="curves must hold at least one recommender"):
         plot_recall_curves({}, [10])
+
+
+def test_a_local_movielens_zip_loads_without_a_network_and_a_bad_one_is_named(tmp_path, monkeypatch):
+    import zipfile
+
+    monkeypatch.setattr(recommend.keras.utils, "get_file", lambda *a, **k: pytest.fail("must not download"))
+    lines = [f"{user}::{item}::5::978300760" for user in range(1, 41) for item in range(1, 8)]
+    with zipfile.ZipFile(tmp_path / "ml-1m.zip", "w") as archive:
+        archive.writestr("ml-1m/ratings.dat", "\n".join(lines) + "\n")
+    data = load_interactions(tmp_path / "ml-1m.zip", verbose=False)
+    assert data.source == "movielens" and data.n_items == 7
+    assert len(data.train) + len(data.test) == 40
+    with zipfile.ZipFile(tmp_path / "other.zip", "w") as archive:
+        archive.writestr("readme.txt", "not MovieLens")
+    with pytest.raises(KeyError, match=r"other.zip holds no ml-1m/ratings.dat"):
+        load_interactions(tmp_path / "other.zip")
+    with pytest.raises(FileNotFoundError, match=r"missing.zip' is not a file"):
+        load_interactions(str(tmp_path / "missing.zip"))

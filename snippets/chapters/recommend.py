@@ -20,6 +20,7 @@ import io
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -32,6 +33,7 @@ from snippets.models import VAE, _dense_stack
 from snippets.validation import check_number, check_positive_int
 
 MOVIELENS_URL = "https://files.grouplens.org/datasets/movielens/ml-1m.zip"
+MOVIELENS_RATINGS = "ml-1m/ratings.dat"
 SOURCES = ("auto", "movielens", "synthetic")
 POSITIVE_RATING = 4
 MIN_INTERACTIONS = 5
@@ -90,11 +92,17 @@ def binarize_ratings(ratings: np.ndarray, threshold: int = POSITIVE_RATING) -> n
     return matrix[matrix.sum(axis=1) >= MIN_INTERACTIONS]
 
 
-def _load_movielens() -> np.ndarray:
-    with _socket_timeout(DOWNLOAD_TIMEOUT_S):
-        path = keras.utils.get_file("ml-1m.zip", MOVIELENS_URL)
+def _load_movielens(path: str | Path | None = None) -> np.ndarray:
+    """The binarised MovieLens-1M matrix, from a local ``ml-1m.zip`` or downloaded."""
+    if path is None:
+        with _socket_timeout(DOWNLOAD_TIMEOUT_S):
+            path = keras.utils.get_file("ml-1m.zip", MOVIELENS_URL)
+    elif not Path(path).is_file():
+        raise FileNotFoundError(f"source {str(path)!r} is not a file; expected MovieLens-1M's ml-1m.zip")
     with zipfile.ZipFile(path) as archive:
-        return binarize_ratings(parse_movielens_ratings(archive.read("ml-1m/ratings.dat")))
+        if MOVIELENS_RATINGS not in archive.namelist():
+            raise KeyError(f"{path} holds no {MOVIELENS_RATINGS}; expected the ml-1m.zip of MovieLens-1M")
+        return binarize_ratings(parse_movielens_ratings(archive.read(MOVIELENS_RATINGS)))
 
 
 def make_synthetic_interactions(
@@ -174,7 +182,7 @@ def split_heldout_users(
 
 
 def load_interactions(
-    source: str = "auto",
+    source: str | Path = "auto",
     n_users: int = 2000,
     n_items: int = 300,
     seed: int = 0,
@@ -186,15 +194,19 @@ def load_interactions(
         source: ``"movielens"`` (download MovieLens-1M, ratings >= 4 are
             interactions; raise if impossible), ``"synthetic"`` (the SYNTHETIC
             set of :func:`make_synthetic_interactions`, no network) or
-            ``"auto"`` (MovieLens, falling back to synthetic).
+            ``"auto"`` (MovieLens, falling back to synthetic), or the path of
+            a local copy of MovieLens-1M's ``ml-1m.zip``, for machines without internet.
         n_users, n_items: size of the synthetic set (MovieLens has its own).
         seed: fixes the synthetic data and the held-out split.
         verbose: print one line naming the data that was used.
     """
-    if source not in SOURCES:
-        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
-    used, reason = source, ""
-    if source in ("auto", "movielens"):
+    is_file = isinstance(source, Path) or (isinstance(source, str) and source.endswith(".zip"))
+    if not is_file and source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES} or the path of ml-1m.zip, got {source!r}")
+    used, reason = ("movielens", "") if is_file else (source, "")
+    if is_file:
+        matrix = _load_movielens(source)
+    elif source in ("auto", "movielens"):
         try:
             matrix, used = _load_movielens(), "movielens"
         except Exception as error:  # get_file raises a bare Exception on URL errors
