@@ -9,19 +9,27 @@ from snippets.validation import check_number, check_positive_int
 
 
 class NonFiniteLossGuard(keras.callbacks.Callback):
-    """Stop training with an error as soon as an epoch's loss is NaN or infinite.
+    """Stop training with an error as soon as a loss is NaN or infinite.
 
     ``keras.callbacks.TerminateOnNaN`` ends training quietly and leaves the
-    broken weights in place; raising makes the failure impossible to miss.
+    broken weights in place; raising makes the failure impossible to miss. The
+    batch losses are checked as they come, and every logged value at the end of
+    an epoch (validation included).
     """
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+    def _check(self, logs: dict | None, where: str) -> None:
         for key, value in (logs or {}).items():
             if not np.isfinite(float(value)):
                 raise FloatingPointError(
-                    f"training produced a non-finite {key} ({value}) in epoch "
-                    f"{epoch + 1}; lower the learning rate or check the inputs"
+                    f"training produced a non-finite {key} ({value}) in {where}; "
+                    f"lower the learning rate or check the inputs"
                 )
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self._check({"loss": (logs or {}).get("loss", 0.0)}, f"batch {batch + 1}")
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self._check(logs, f"epoch {epoch + 1}")
 
 
 def warmup_beta(epoch: int, warmup_epochs: int, final_beta: float = 1.0) -> float:

@@ -92,7 +92,7 @@ def log_importance_weights(vae: VAE, x, z_mean, z_log_var, epsilon) -> np.ndarra
     mean = np.repeat(np.asarray(z_mean, np.float32), s, axis=0)
     log_var = np.repeat(np.asarray(z_log_var, np.float32), s, axis=0)
     z = mean + np.exp(0.5 * log_var) * epsilon.reshape(n * s, latent_dim).astype(np.float32)
-    logits = vae.decoder(z, training=False)
+    logits = ops.cast(vae.decoder(z, training=False), "float32")  # sum the pixels in float32
     log_px_z = vae.likelihood.log_prob(np.repeat(np.asarray(x), s, axis=0), logits)
     log_pz = diagonal_gaussian_log_density(z, np.zeros_like(z), 0.0)
     log_qz = diagonal_gaussian_log_density(z, mean, log_var)
@@ -133,6 +133,11 @@ def log_weight_statistics(
     variance is calibrated on each decoded batch, as in training, so the
     numbers then depend on ``batch_size``: fix the variance for a proper density.
     """
+    if not isinstance(vae, VAE) or vae.conditional or type(vae).decoder_inputs is not VAE.decoder_inputs:
+        raise TypeError(
+            f"log_weight_statistics needs an unconditional VAE whose decoder reads z alone, "
+            f"got {type(vae).__name__}{' (conditional)' if getattr(vae, 'conditional', False) else ''}"
+        )
     x = vae.check_examples(x)
     k = check_positive_int(k, "k")
     batch_size = check_positive_int(batch_size, "batch_size")

@@ -16,8 +16,8 @@ class Sampling(keras.layers.Layer):
     ``(batch, latent_dim)``; the output has the same shape.
 
     A ``keras.random.SeedGenerator`` holds the random state, so a seeded layer
-    gives the same draws on every backend run, and the state is saved with the
-    model.
+    gives the same sequence of draws in every run. The seed, not the current
+    state, is saved with the model: a reloaded layer starts its sequence afresh.
     """
 
     def __init__(self, seed: int | None = None, **kwargs):

@@ -22,7 +22,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from snippets.validation import check_array, check_images
+from snippets.validation import check_array, check_images, check_number
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -123,16 +123,18 @@ class Gaussian(Likelihood):
       for a shared variance (Rybkin et al., 2021); the numbers then depend on
       the batch, so fix or learn the variance to report a density.
 
-    A density, not a probability: on data in ``[0, 1]`` with a small variance
-    ``log p`` is positive, and it is not comparable with a Bernoulli.
+    The mean is ``sigmoid(logits)``, so the data must lie in ``[0, 1]``. A
+    density, not a probability: with a small variance ``log p`` is positive, and
+    it is not comparable with a Bernoulli.
     """
 
     def __init__(self, variance: float | str | None = None, **kwargs):
         super().__init__(**kwargs)
         if variance is not None and variance != "learned":
-            if isinstance(variance, bool) or not isinstance(variance, (int, float)) or not variance > 0:
-                raise ValueError(f"variance must be a number > 0, 'learned' or None, got {variance!r}")
-            variance = float(variance)
+            try:
+                variance = check_number(variance, "variance", low=0.0, low_open=True)
+            except (TypeError, ValueError):
+                raise ValueError(f"variance must be a number > 0, 'learned' or None, got {variance!r}") from None
         self.variance = variance
         if variance == "learned":
             self.log_variance = self.add_weight(shape=(), initializer="zeros", name="log_variance")
@@ -153,6 +155,10 @@ class Gaussian(Likelihood):
 
     def mean(self, logits):
         return ops.sigmoid(logits)
+
+    def check(self, x, name: str = "x") -> np.ndarray:
+        # The mean is a sigmoid of the logits: data outside [0, 1] could never be fitted.
+        return check_images(x, name)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "variance": self.variance}

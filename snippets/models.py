@@ -95,7 +95,8 @@ def predict_in_batches(model: keras.Model, inputs, batch_size: int = 512):
     """Run ``model`` on ``inputs`` batch by batch, outside ``fit``, and return NumPy arrays.
 
     ``inputs`` is an array ``(n, ...)`` or a list of such arrays (a model with
-    several inputs). Direct calls avoid ``Model.predict``'s compiled function,
+    several inputs). Outputs computed in 16 bits (a mixed-precision policy) come back
+    as float32. Direct calls avoid ``Model.predict``'s compiled function,
     which is traced anew for every model and input size: for small, one-off
     inference that tracing costs more than it saves. A model with several
     outputs gives a list of arrays.
@@ -103,14 +104,17 @@ def predict_in_batches(model: keras.Model, inputs, batch_size: int = 512):
     batch_size = check_positive_int(batch_size, "batch_size")
     arrays = [np.asarray(a) for a in inputs] if isinstance(inputs, (list, tuple)) else [np.asarray(inputs)]
     arrays = [a.astype(np.float32) if a.dtype == np.float64 else a for a in arrays]
+    as_numpy = lambda tensor: ops.convert_to_numpy(  # noqa: E731
+        ops.cast(tensor, "float32") if keras.backend.standardize_dtype(tensor.dtype) in ("float16", "bfloat16") else tensor
+    )
     n = len(arrays[0])
     batches = []
     for start in range(0, n, batch_size):
         batch = [a[start : start + batch_size] for a in arrays]
         batches.append(model(batch if len(batch) > 1 else batch[0], training=False))
     if isinstance(batches[0], (list, tuple)):
-        return [np.concatenate([ops.convert_to_numpy(b[k]) for b in batches]) for k in range(len(batches[0]))]
-    return np.concatenate([ops.convert_to_numpy(b) for b in batches])
+        return [np.concatenate([as_numpy(b[k]) for b in batches]) for k in range(len(batches[0]))]
+    return np.concatenate([as_numpy(b) for b in batches])
 
 
 def share_per_replica(loss):
@@ -217,16 +221,37 @@ class LatentVariableModel(keras.Model):
             return x
         return data
 
-    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
+    def _checked_targets(self, x, y, sample_weight):
+        """``(y, sample_weight)``: Keras drops sample weights given without targets, so ``x`` stands in."""
+        if sample_weight is None:
+            return y, None
+        sample_weight = check_array(sample_weight, "sample_weight", low=0.0).astype(np.float32)
+        if isinstance(x, (np.ndarray, dict)) and len(sample_weight) != len(x["x"] if isinstance(x, dict) else x):
+            raise ValueError(f"sample_weight has {len(sample_weight)} entries, expected one per example")
+        return (x if y is None else y), sample_weight
+
+    def compile(self, *args, loss=None, **kwargs):
+        """``keras.Model.compile`` without ``loss``: the model's loss is its own ``compute_loss``."""
+        if loss is not None:
+            raise ValueError(
+                f"{type(self).__name__} computes its own loss; compile it without loss= "
+                f"(add terms with add_loss or regularisers instead)"
+            )
+        return super().compile(*args, **kwargs)
+
+    def fit(self, x=None, y=None, *args, validation_data=None, sample_weight=None, **kwargs):
         """``keras.Model.fit`` after checking array inputs (see the class docstring)."""
         x = self._check_data(x, "x")
+        y, sample_weight = self._checked_targets(x, y, sample_weight)
         if validation_data is not None and not isinstance(validation_data, tuple):
             validation_data = self._check_data(validation_data, "validation_data")
-        return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
+        return super().fit(x, y, *args, validation_data=validation_data, sample_weight=sample_weight, **kwargs)
 
-    def evaluate(self, x=None, y=None, *args, **kwargs):
+    def evaluate(self, x=None, y=None, *args, sample_weight=None, **kwargs):
         """``keras.Model.evaluate`` after checking array inputs."""
-        return super().evaluate(self._check_data(x, "x"), y, *args, **kwargs)
+        x = self._check_data(x, "x")
+        y, sample_weight = self._checked_targets(x, y, sample_weight)
+        return super().evaluate(x, y, *args, sample_weight=sample_weight, **kwargs)
 
     def encode(self, x, condition=None) -> np.ndarray:
         """The code of each example (the posterior mean ``E[z|x]`` for a VAE): ``(n, latent_dim)``."""
@@ -245,11 +270,16 @@ class LatentVariableModel(keras.Model):
         """Decode the code of each example: the likelihood's mean, of ``x``'s shape."""
         return self.decode(self.encode(x, condition), condition)
 
+    @staticmethod
+    def _weighted(values, sample_weight):
+        """``values * sample_weight`` per example (Keras's convention: the batch mean of weighted losses)."""
+        if sample_weight is None:
+            return values
+        return values * ops.cast(ops.reshape(sample_weight, (-1,)), values.dtype)
+
     def _reduce(self, per_example, x, y, y_pred, sample_weight, training):
-        """The batch loss: the (weighted) mean of ``per_example``, plus ``self.losses``."""
-        if sample_weight is not None:
-            per_example = per_example * ops.cast(ops.reshape(sample_weight, (-1,)), per_example.dtype)
-        loss = share_per_replica(ops.mean(per_example))
+        """The batch loss: the mean of the (weighted) ``per_example`` losses, plus ``self.losses``."""
+        loss = share_per_replica(ops.mean(self._weighted(per_example, sample_weight)))
         if self.losses:  # regularisers and add_loss terms, aggregated as Keras does
             loss = loss + super().compute_loss(x, y, y_pred, sample_weight, training)
         return loss
@@ -281,6 +311,14 @@ class Autoencoder(LatentVariableModel):
     (``build_dense_encoder(variational=False)``); ``call`` returns
     ``{"z": (batch, latent_dim), "logits": x-shaped}``.
     """
+
+    def __init__(self, encoder: keras.Model, decoder: keras.Model, **kwargs):
+        super().__init__(encoder, decoder, **kwargs)
+        if len(self._encoder_output_shapes()) != 1:
+            raise ValueError(
+                "an Autoencoder's encoder returns one code z; this one has "
+                f"{len(self._encoder_output_shapes())} outputs (build it with variational=False)"
+            )
 
     def call(self, inputs, training=False):
         x, condition = self._split(inputs)
@@ -325,6 +363,11 @@ class VAE(LatentVariableModel):
         **kwargs,
     ):
         super().__init__(encoder, decoder, likelihood=likelihood, **kwargs)
+        if len(self._encoder_output_shapes()) != 2:
+            raise ValueError(
+                "a VAE's encoder returns [z_mean, z_log_var]; this one has "
+                f"{len(self._encoder_output_shapes())} output(s) (build it with variational=True)"
+            )
         self.beta = keras.Variable(check_number(beta, "beta", low=0.0), trainable=False, name="beta")
         self.seed = seed
         self.sampling = Sampling(seed=seed, name="sampling")
@@ -352,8 +395,9 @@ class VAE(LatentVariableModel):
         y_pred = {name: ops.cast(value, "float32") for name, value in y_pred.items()}
         reconstruction = -self.likelihood.log_prob(target, y_pred["logits"])
         kl = gaussian_kl_to_standard_normal(y_pred["z_mean"], y_pred["z_log_var"])
-        self.reconstruction_tracker.update_state(reconstruction, sample_weight)
-        self.kl_tracker.update_state(kl, sample_weight)
+        # Weighted like the loss, so that loss = reconstruction + beta * kl holds for the reports too.
+        self.reconstruction_tracker.update_state(self._weighted(reconstruction, sample_weight))
+        self.kl_tracker.update_state(self._weighted(kl, sample_weight))
         per_example = reconstruction + ops.cast(self.beta, kl.dtype) * kl
         return self._reduce(per_example, x, y, y_pred, sample_weight, training)
 

@@ -169,3 +169,10 @@ def test_bound_plot_shows_levels_and_paired_gains_one_point_per_k():
     assert np.allclose(fig.axes[1].lines[0].get_ydata()[0], 0.0)
     with pytest.raises(ValueError, match="ks and iwae"):
         plot_bounds_by_k([1, 10], [np.zeros(3)])
+
+
+def test_conditional_models_are_refused_by_name():
+    from snippets.chapters.conditional import build_conditional_vae
+
+    with pytest.raises(TypeError, match=r"needs an unconditional VAE.*got VAE \(conditional\)"):
+        log_weight_statistics(build_conditional_vae(2, hidden_units=(8,)), np.zeros((2, 784)), k=2)

@@ -270,3 +270,51 @@ def test_kl_warmup_names_the_model_it_cannot_warm_up(mnist_small):
     model.compile(optimizer="adam")
     with pytest.raises(TypeError, match="KLWarmup needs a model with a KL weight `beta`.*got Autoencoder"):
         model.fit(mnist_small.x_train[:10], epochs=1, verbose=0, callbacks=[KLWarmup(2)])
+
+
+def test_fit_and_evaluate_honour_sample_weights_without_targets_and_the_parts_still_add_up(mnist_small):
+    vae = small_vae()
+    x = mnist_small.x_test[:100]
+    weights = np.r_[np.ones(50), np.zeros(50)].astype(np.float32)
+    unweighted = vae.evaluate(x, batch_size=100, verbose=0, return_dict=True)
+    weighted = vae.evaluate(x, batch_size=100, sample_weight=weights, verbose=0, return_dict=True)
+    first_half = vae.evaluate(x[:50], batch_size=50, verbose=0, return_dict=True)
+    # Keras's convention: the batch mean of the weighted per-example losses.
+    assert weighted["loss"] == pytest.approx(first_half["loss"] / 2, rel=0.05)
+    assert weighted["loss"] < 0.75 * unweighted["loss"]
+    assert weighted["loss"] == pytest.approx(weighted["reconstruction"] + weighted["kl"], rel=1e-5)
+    with pytest.raises(ValueError, match=r"sample_weight must hold values in \[0, inf\]"):
+        vae.evaluate(x, sample_weight=-weights, verbose=0)
+    history = vae.fit(x, sample_weight=weights, epochs=1, batch_size=50, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+def test_encoders_of_the_wrong_kind_are_rejected_at_construction():
+    with pytest.raises(ValueError, match=r"a VAE's encoder returns \[z_mean, z_log_var\]"):
+        VAE(build_dense_encoder(2, variational=False), build_dense_decoder(2))
+    with pytest.raises(ValueError, match="an Autoencoder's encoder returns one code z"):
+        Autoencoder(build_dense_encoder(2), build_dense_decoder(2))
+
+
+def test_compiling_with_a_loss_is_refused_because_the_model_defines_its_own():
+    with pytest.raises(ValueError, match="VAE computes its own loss; compile it without loss="):
+        small_vae().compile(optimizer="adam", loss="mse")
+
+
+def test_outputs_are_float32_under_a_mixed_precision_policy(mnist_small):
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        vae = VAE(build_dense_encoder(2, hidden_units=(16,)), build_dense_decoder(2, hidden_units=(16,)),
+                  likelihood=ContinuousBernoulli(), seed=0)
+        x = mnist_small.x_test[:8]
+        assert vae.encode(x).dtype == np.float32 and vae.reconstruct(x).dtype == np.float32
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def test_the_nan_guard_stops_within_the_first_diverging_batch():
+    guard = NonFiniteLossGuard()
+    guard.on_train_batch_end(0, {"loss": 3.0})
+    with pytest.raises(FloatingPointError, match="non-finite loss .* in batch 2"):
+        guard.on_train_batch_end(1, {"loss": float("inf")})

@@ -1,6 +1,7 @@
 # Early stopping on the validation loss, the best model saved to disk, and a backup that
 # lets an interrupted fit resume. Validation data come from the training data, never the test set.
 import tempfile
+from pathlib import Path
 
 rng = np.random.default_rng(0)
 x = (rng.random((512, 784)) < 0.2).astype("float32")
