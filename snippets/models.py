@@ -230,15 +230,6 @@ class LatentVariableModel(keras.Model):
             raise ValueError(f"sample_weight has {len(sample_weight)} entries, expected one per example")
         return (x if y is None else y), sample_weight
 
-    def compile(self, *args, loss=None, **kwargs):
-        """``keras.Model.compile`` without ``loss``: the model's loss is its own ``compute_loss``."""
-        if loss is not None:
-            raise ValueError(
-                f"{type(self).__name__} computes its own loss; compile it without loss= "
-                f"(add terms with add_loss or regularisers instead)"
-            )
-        return super().compile(*args, **kwargs)
-
     def fit(self, x=None, y=None, *args, validation_data=None, sample_weight=None, **kwargs):
         """``keras.Model.fit`` after checking array inputs (see the class docstring)."""
         x = self._check_data(x, "x")
@@ -279,6 +270,12 @@ class LatentVariableModel(keras.Model):
 
     def _reduce(self, per_example, x, y, y_pred, sample_weight, training):
         """The batch loss: the mean of the (weighted) ``per_example`` losses, plus ``self.losses``."""
+        if getattr(self, "_compile_loss", None) is not None:
+            # (compile itself is not overridden: Keras would then skip it when reloading a model.)
+            raise ValueError(
+                f"{type(self).__name__} computes its own loss; compile it without loss= "
+                f"(add terms with add_loss or regularisers instead)"
+            )
         loss = share_per_replica(ops.mean(self._weighted(per_example, sample_weight)))
         if self.losses:  # regularisers and add_loss terms, aggregated as Keras does
             loss = loss + super().compute_loss(x, y, y_pred, sample_weight, training)

@@ -296,9 +296,23 @@ def test_encoders_of_the_wrong_kind_are_rejected_at_construction():
         Autoencoder(build_dense_encoder(2), build_dense_decoder(2))
 
 
-def test_compiling_with_a_loss_is_refused_because_the_model_defines_its_own():
+def test_a_compiled_loss_is_refused_because_the_model_defines_its_own(mnist_small):
+    vae = small_vae()
+    vae.compile(optimizer="adam", loss="mse")
     with pytest.raises(ValueError, match="VAE computes its own loss; compile it without loss="):
-        small_vae().compile(optimizer="adam", loss="mse")
+        vae.fit(mnist_small.x_train[:20], epochs=1, verbose=0)
+
+
+def test_a_reloaded_model_is_compiled_and_evaluates_to_the_same_loss(mnist_small, tmp_path):
+    vae = small_vae()
+    vae.fit(mnist_small.x_train, epochs=1, batch_size=100, verbose=0)
+    vae.save(tmp_path / "vae.keras")
+    restored = keras.saving.load_model(tmp_path / "vae.keras", safe_mode=True)
+    keras.utils.set_random_seed(1)
+    before = vae.evaluate(mnist_small.x_test, batch_size=200, verbose=0, return_dict=True)
+    keras.utils.set_random_seed(1)
+    after = restored.evaluate(mnist_small.x_test, batch_size=200, verbose=0, return_dict=True)
+    assert after["loss"] == pytest.approx(before["loss"], rel=0.02)
 
 
 def test_outputs_are_float32_under_a_mixed_precision_policy(mnist_small):
