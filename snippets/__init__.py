@@ -26,6 +26,7 @@ from snippets.conv import build_conv_decoder, build_conv_encoder
 from snippets.data import DynamicBinarization, MnistData, binarize, load_mnist
 from snippets.evaluation import (
     LogWeightSummary,
+    MeanWithError,
     elbo_estimate,
     iwae_bound,
     log_weight_statistics,
@@ -91,6 +92,7 @@ __all__ = [
     "elbo_estimate",
     "nats_to_bits_per_dim",
     "mean_and_standard_error",
+    "MeanWithError",
     # validation
     "check_array",
     "check_images",

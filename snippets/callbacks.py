@@ -53,7 +53,7 @@ class KLWarmup(keras.callbacks.Callback):
     each epoch and recorded in the logs as ``beta``.
     """
 
-    def __init__(self, warmup_epochs: int, final_beta: float = 1.0):
+    def __init__(self, warmup_epochs: int, *, final_beta: float = 1.0):
         super().__init__()
         self.warmup_epochs = check_positive_int(warmup_epochs, "warmup_epochs")
         self.final_beta = check_number(final_beta, "final_beta", low=0.0)

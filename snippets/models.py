@@ -91,7 +91,7 @@ def build_dense_decoder(
     return keras.Model(inputs, logits, name=name)
 
 
-def predict_in_batches(model: keras.Model, inputs, batch_size: int = 512):
+def predict_in_batches(model: keras.Model, inputs, *, batch_size: int = 512):
     """Run ``model`` on ``inputs`` batch by batch, outside ``fit``, and return NumPy arrays.
 
     ``inputs`` is an array ``(n, ...)`` or a list of such arrays (a model with
@@ -204,7 +204,7 @@ class LatentVariableModel(keras.Model):
 
     def check_examples(self, x, name: str = "x") -> np.ndarray:
         """``x`` as an array after checking it fits the encoder's input and the likelihood's support."""
-        x = self.likelihood.check(x, name)
+        x = self.likelihood.check(x, name, logits_shape=tuple(self.decoder.output_shape[1:]))
         return check_array(x, name, tuple(self.encoder.inputs[0].shape[1:]))
 
     def _check_data(self, data, name: str):
@@ -398,7 +398,7 @@ class VAE(LatentVariableModel):
         per_example = reconstruction + ops.cast(self.beta, kl.dtype) * kl
         return self._reduce(per_example, x, y, y_pred, sample_weight, training)
 
-    def generate(self, n: int, condition=None, seed: int = 0) -> np.ndarray:
+    def generate(self, n: int, condition=None, *, seed: int = 0) -> np.ndarray:
         """Decode ``n`` draws from the prior ``N(0, I)``: the likelihood's means, ``(n, ...)``."""
         z = np.random.default_rng(seed).standard_normal((check_positive_int(n, "n"), self.latent_dim))
         return self.decode(z, condition)

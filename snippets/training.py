@@ -16,7 +16,7 @@ BACKUP_FOLDER_NAME = "backup"
 
 
 def training_callbacks(
-    folder: str | Path, patience: int = 5, monitor: str = "val_loss"
+    folder: str | Path, *, patience: int = 5, monitor: str = "val_loss"
 ) -> list[keras.callbacks.Callback]:
     """Early stopping, a best-model checkpoint and an interruption backup, all in ``folder``.
 

@@ -51,10 +51,13 @@ def test_decode_every_label_puts_one_digit_per_row_and_one_code_per_column():
     assert np.allclose(grid[4 * 3 + 2], model.decode(z[2:3], condition=one_hot_labels([4]))[0])
 
 
-def test_trained_cvae_generates_the_requested_digit_far_more_often_than_chance(mnist_small):
-    """A classifier trained on real digits recognises the CVAE's digit k as k well above 10%."""
+@pytest.mark.parametrize("dynamic_binarization", [False, True])
+def test_trained_cvae_generates_the_requested_digit_far_more_often_than_chance(mnist_small, dynamic_binarization):
+    """A classifier trained on real digits recognises the CVAE's digit k as k well above 10%,
+    whether it trained on grey levels or on fresh binary draws beside their labels."""
     x, y = np.tile(mnist_small.x_train, (4, 1)), np.tile(mnist_small.y_train, 4)
-    model, _ = train_conditional_vae(x, y, hidden_units=(64,), epochs=5, batch_size=50, learning_rate=3e-3)
+    model, _ = train_conditional_vae(x, y, hidden_units=(64,), epochs=5, batch_size=50, learning_rate=3e-3,
+                                     dynamic_binarization=dynamic_binarization)
     classifier = LogisticRegression(max_iter=300).fit(mnist_small.x_train, mnist_small.y_train)
     labels = np.repeat(np.arange(10), 20)
     generated = model.generate(len(labels), condition=one_hot_labels(labels), seed=1)

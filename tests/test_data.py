@@ -123,6 +123,33 @@ def test_dynamic_binarization_resamples_each_draw(mnist_small):
     assert batches[3].shape == (500 - 3 * 128, 784)
 
 
+def test_dynamic_binarization_keeps_each_images_condition_beside_it():
+    """Each batch pairs an image's coin flips with that image's own condition row."""
+    x = np.repeat(np.linspace(0.0, 1.0, 10, dtype=np.float32)[:, None], 784, axis=1)  # image i is all grey i/9
+    labels = np.eye(10, dtype=np.float32)
+    batches = DynamicBinarization(x, condition=labels, batch_size=4, seed=3)
+    seen = np.concatenate([batches[i]["condition"].argmax(axis=1) for i in range(len(batches))])
+    assert sorted(seen) == list(range(10))
+    batch = batches[0]
+    ink = batch["x"].mean(axis=1)
+    assert np.allclose(ink, batch["condition"].argmax(axis=1) / 9, atol=0.1)
+    with pytest.raises(ValueError, match="condition has 9 rows, expected one per image"):
+        DynamicBinarization(x, condition=labels[:9])
+
+
+def test_a_vae_trained_on_dynamic_binarization_has_a_loss_that_is_a_probability(mnist_small):
+    """On binary pixels the Bernoulli -ELBO bounds -log p(x) >= 0, and training lowers it."""
+    from snippets import VAE, build_dense_decoder, build_dense_encoder
+
+    vae = VAE(build_dense_encoder(latent_dim=2, hidden_units=(32,)), build_dense_decoder(latent_dim=2, hidden_units=(32,)),
+              seed=0)
+    vae.compile(optimizer="adam")
+    history = vae.fit(DynamicBinarization(mnist_small.x_train, batch_size=100, seed=0), epochs=3, verbose=0,
+                      validation_data=binarize(mnist_small.x_valid, seed=1))
+    assert history.history["val_loss"][-1] < history.history["val_loss"][0]
+    assert min(history.history["loss"]) > 0.0
+
+
 def _write_npz(path, n_train=6, n_test=4, **overrides):
     rng = np.random.default_rng(0)
     arrays = {

@@ -19,16 +19,17 @@ from snippets.chapters.diagnostics import (
     reconstruction_mse,
     unit_activity,
 )
+from snippets.data import binarize
 from snippets.losses import gaussian_kl_to_standard_normal
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder
 
 
 @pytest.fixture(scope="module")
 def trained(mnist_small):
-    """A small VAE trained briefly, with the history of a held-out set."""
+    """A small VAE trained briefly on binary draws of the digits, with the history of a held-out set."""
     keras.utils.set_random_seed(0)
-    return fit_dense_vae(mnist_small.x_train, latent_dim=4, hidden_units=(32,), epochs=2,
-                         batch_size=100, validation_data=mnist_small.x_test)
+    return fit_dense_vae(mnist_small.x_train, latent_dim=4, hidden_units=(32,), epochs=2, batch_size=100,
+                         validation_data=binarize(mnist_small.x_test, seed=1), dynamic_binarization=True)
 
 
 def encoder_with_one_dead_unit() -> keras.Model:

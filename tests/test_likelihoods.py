@@ -189,3 +189,11 @@ def test_a_custom_likelihood_subclass_plugs_into_the_vae_and_the_base_class_serv
     losses = vae.fit(x, epochs=3, batch_size=32, verbose=0).history["loss"]
     assert losses[-1] < losses[0] and isinstance(vae, LatentVariableModel)
     assert vae.check_examples(x) is not None  # the base Likelihood.check accepts any finite array
+
+
+def test_categorical_rejects_a_class_past_the_decoders_last_one():
+    """``one_hot`` scores an out-of-range class as probability 0; the check refuses it first."""
+    tokens = np.array([[0, 4], [2, 5]])
+    assert np.array_equal(Categorical().check(tokens[:1], logits_shape=(2, 5)), tokens[:1])
+    with pytest.raises(ValueError, match=r"tokens must hold values in \[0, 4\], got values in \[0, 5\]"):
+        Categorical().check(tokens, "tokens", logits_shape=(2, 5))

@@ -127,6 +127,8 @@ def test_text_vae_generates_only_vocabulary_strings_and_reloads_identically(voca
         (lambda: build_text_vae(CharVocabulary(), latent_dim=0), ValueError, "latent_dim"),
         (lambda: build_text_vae(CharVocabulary(), beta=-1.0), ValueError, "beta"),
         (lambda: word_novelty([], [], []), ValueError, "generated"),
+        (lambda: build_text_vae(CharVocabulary(max_length=4), latent_dim=2).encode(np.full((1, 5), 99)),
+         ValueError, r"x must hold values in \[0, \d+\]"),
     ],
 )
 def test_bad_arguments_raise_errors_naming_them(call, error, match):

@@ -144,7 +144,7 @@ def anomaly_scores(
     reconstruction of the posterior mean. See the module docstring.
     """
     x = vae.check_examples(x)
-    stats = log_weight_statistics(vae, x, check_positive_int(k, "k"), seed, batch_size)
+    stats = log_weight_statistics(vae, x, check_positive_int(k, "k"), seed=seed, batch_size=batch_size)
     error = np.sum((x.reshape(len(x), -1) - vae.reconstruct(x).reshape(len(x), -1)) ** 2, axis=1)
     scores = {"neg_elbo": -stats.elbo, "neg_iwae": -stats.iwae, "squared_error": error.astype(np.float64)}
     for name, values in scores.items():
@@ -209,7 +209,7 @@ def held_out_protocol(
     digits = [check_digit(digit, f"digits[{i}]") for i, digit in enumerate(digits)]
     latent_dims = [check_positive_int(dim, f"latent_dims[{i}]") for i, dim in enumerate(latent_dims)]
     check_images(data.x_train, "data.x_train", (None,))
-    binary = dataclasses.replace(data, x_train=binarize(data.x_train, seed), x_test=binarize(data.x_test, seed + 1))
+    binary = dataclasses.replace(data, x_train=binarize(data.x_train, seed=seed), x_test=binarize(data.x_test, seed=seed + 1))
     aucs, scores = [], {}
     for latent_dim in latent_dims:
         for digit in digits:

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
+from snippets.data import DynamicBinarization
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder
 from snippets.validation import check_images, check_number, check_positive_int
 
@@ -118,21 +119,30 @@ def train_conditional_vae(
     learning_rate: float = 1e-3,
     seed: int = 0,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
+    *,
+    dynamic_binarization: bool = False,
 ) -> tuple[VAE, keras.callbacks.History]:
     """Build a dense CVAE with :func:`build_conditional_vae` and train it with Adam.
 
     ``x`` is ``(n, 784)`` in ``[0, 1]``, ``labels`` ``(n,)`` integer classes;
     ``validation`` is an optional ``(x, labels)`` pair of held-out digits.
+    With ``dynamic_binarization`` every epoch trains on fresh binary draws of
+    ``x`` beside their labels (:class:`snippets.DynamicBinarization`); the
+    validation digits should then be binarised once beforehand.
     ``keras.utils.set_random_seed(seed)`` runs first, so equal arguments give
     the same model.
     """
     keras.utils.set_random_seed(seed)
     model = build_conditional_vae(latent_dim, input_dim=x.shape[1], hidden_units=hidden_units, seed=seed)
     model.compile(optimizer=keras.optimizers.Adam(check_number(learning_rate, "learning_rate", low=0.0, low_open=True)))
+    inputs = conditional_inputs(x, labels)
+    batch_size = check_positive_int(batch_size, "batch_size")
+    data = dict(x=inputs, batch_size=batch_size)
+    if dynamic_binarization:
+        data = dict(x=DynamicBinarization(inputs["x"], condition=inputs["condition"], batch_size=batch_size, seed=seed))
     history = model.fit(
-        conditional_inputs(x, labels),
+        **data,
         epochs=check_positive_int(epochs, "epochs"),
-        batch_size=batch_size,
         validation_data=None if validation is None else conditional_inputs(*validation),
         verbose=0,
     )

@@ -18,6 +18,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from snippets.callbacks import NonFiniteLossGuard
+from snippets.data import DynamicBinarization
 from snippets.likelihoods import Bernoulli, ContinuousBernoulli, Gaussian
 from snippets.losses import gaussian_kl_to_standard_normal
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder, predict_in_batches
@@ -40,10 +41,16 @@ def fit_dense_vae(
     seed: int = 0,
     validation_data: np.ndarray | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    *,
+    dynamic_binarization: bool = False,
 ) -> tuple[VAE, keras.callbacks.History]:
     """Build a dense VAE and train it with Adam; return the model and its history.
 
     ``x_train`` is ``(n, 784)``; ``likelihood`` names one of ``LIKELIHOODS``.
+    With ``dynamic_binarization`` the model trains on fresh binary draws of
+    ``x_train`` every epoch (:class:`snippets.DynamicBinarization`), which makes
+    a Bernoulli loss a real negative log-likelihood; ``validation_data`` is
+    then expected binary already (:func:`snippets.binarize`, once).
     ``keras.utils.set_random_seed(seed)`` is called
     first, so two calls with the same arguments train the same model; models
     that differ in one argument only (``beta``, ``likelihood``, ...) start from
@@ -59,9 +66,13 @@ def fit_dense_vae(
         seed=seed,
     )
     vae.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    batch_size = check_positive_int(batch_size, "batch_size")
+    data = dict(x=x_train, batch_size=batch_size)
+    if dynamic_binarization:
+        data = dict(x=DynamicBinarization(x_train, batch_size=batch_size, seed=seed))
     history = vae.fit(
-        x_train, epochs=epochs, batch_size=batch_size,
-        validation_data=validation_data, callbacks=[*callbacks, NonFiniteLossGuard()], verbose=0,
+        **data, epochs=epochs, validation_data=validation_data,
+        callbacks=[*callbacks, NonFiniteLossGuard()], verbose=0,
     )
     return vae, history
 

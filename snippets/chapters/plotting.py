@@ -132,17 +132,25 @@ def plot_bounds_by_k(
     if len(ks) == 0 or len(ks) != len(iwae):
         raise ValueError("ks and iwae must be non-empty and of equal length")
     iwae = [np.asarray(values, dtype=np.float64) for values in iwae]
-    levels = np.array([mean_and_standard_error(-values) for values in iwae])
-    gains = np.array([mean_and_standard_error(values - iwae[0]) for values in iwae])
+    levels = [mean_and_standard_error(-values) for values in iwae]
+    gains = [mean_and_standard_error(values - iwae[0]) for values in iwae]
     fig = Figure(figsize=(10.0, 3.8), layout="constrained")
     left, right = fig.subplots(1, 2)
-    left.errorbar(ks, levels[:, 0], yerr=levels[:, 1], marker="o", capsize=4, label="−IWAE bound")
+    left.errorbar(
+        ks, [level.mean for level in levels], yerr=[level.standard_error for level in levels],
+        marker="o", capsize=4, label="−IWAE bound",
+    )
     if elbo is not None:
-        mean, error = mean_and_standard_error(-np.asarray(elbo))
-        left.axhline(mean, ls="--", color="C1", label=f"−ELBO ({mean:.1f} ± {error:.1f})")
+        neg_elbo = mean_and_standard_error(-np.asarray(elbo))
+        left.axhline(
+            neg_elbo.mean, ls="--", color="C1", label=f"−ELBO ({neg_elbo.mean:.1f} ± {neg_elbo.standard_error:.1f})"
+        )
     left.set_ylabel("bound on −log p(x) (nats per digit)")
     left.legend()
-    right.errorbar(ks, gains[:, 0], yerr=gains[:, 1], marker="o", capsize=4, color="C2")
+    right.errorbar(
+        ks, [gain.mean for gain in gains], yerr=[gain.standard_error for gain in gains],
+        marker="o", capsize=4, color="C2",
+    )
     right.set_ylabel(f"gain over k = {ks[0]} (nats, paired s.e.)")
     for ax in (left, right):
         ax.set_xscale("log")

@@ -10,5 +10,6 @@ held_out = x[448:]
 summary = log_weight_statistics(vae, held_out, k=100, seed=1)
 assert np.all(summary.elbo <= summary.iwae + 1e-9)
 for name, values in (("-ELBO", -summary.elbo), ("-IWAE (k = 100)", -summary.iwae)):
-    mean, error = mean_and_standard_error(values)
-    print(f"{name}: {mean:.1f} ± {error:.1f} nats, {nats_to_bits_per_dim(mean, 784):.3f} bits/dim")
+    estimate = mean_and_standard_error(values)
+    bits = nats_to_bits_per_dim(estimate.mean, 784)
+    print(f"{name}: {estimate.mean:.1f} ± {estimate.standard_error:.1f} nats, {bits:.3f} bits/dim")
