@@ -8,49 +8,74 @@ distribution recommends. The data are MovieLens-1M ratings binarised at
 SYNTHETIC set with planted user tastes, so that the chapter runs offline; the
 returned object and one printed line say which.
 
-Evaluation follows Liang et al.: a set of held-out users never seen in
-training, each with their interactions split into a *fold-in* part (given to
-the model) and a *test* part (to be predicted); fold-in items are excluded from
-the ranking.
+Evaluation follows Liang et al.: users never seen in training are held out,
+half of them to choose hyperparameters (validation users) and half to report
+(test users); each held-out user's interactions are split into a *fold-in*
+part (given to the recommender) and a *held-out* part (to be found), and
+fold-in items are excluded from the ranking. The rivals are popularity,
+EASE^R (Steck, 2019; a closed-form item-item model) and Mult-DAE (the same
+networks as a denoising autoencoder).
 """
 
 from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
+import scipy.linalg
 from keras import layers
 from matplotlib.figure import Figure
 
+from snippets.callbacks import KLWarmup
 from snippets.data import DOWNLOAD_TIMEOUT_S, _socket_timeout
+from snippets.evaluation import MeanWithError, mean_and_standard_error
 from snippets.likelihoods import Multinomial
-from snippets.models import VAE, _dense_stack
-from snippets.validation import check_number, check_positive_int
+from snippets.models import VAE, Autoencoder, build_dense_decoder, build_dense_encoder
+from snippets.validation import check_array, check_number, check_positive_int
 
 MOVIELENS_URL = "https://files.grouplens.org/datasets/movielens/ml-1m.zip"
 MOVIELENS_RATINGS = "ml-1m/ratings.dat"
 SOURCES = ("auto", "movielens", "synthetic")
 POSITIVE_RATING = 4
 MIN_INTERACTIONS = 5
+RECALL_K, NDCG_K = 20, 100  # Liang et al.'s list lengths
+
+Recommender = Callable[[np.ndarray], np.ndarray]
+"""Fold-in clicks ``(n_users, n_items)`` to scores ``(n_users, n_items)``; higher is recommended first."""
+
+
+@dataclass(frozen=True)
+class HeldOutUsers:
+    """Users never trained on: the clicks a recommender reads and the ones it must find.
+
+    ``fold_in`` and ``held_out`` are binary float32 ``(n_users, n_items)``
+    matrices that split each user's interactions (no item is in both).
+    """
+
+    fold_in: np.ndarray
+    held_out: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.fold_in)
 
 
 @dataclass(frozen=True)
 class InteractionData:
-    """Binary user-item matrices for training and for evaluation on held-out users.
+    """Binary user-item matrices: training users, and disjoint validation and test users.
 
-    ``train`` is ``(n_train_users, n_items)``; ``fold_in`` and ``test`` are
-    ``(n_heldout_users, n_items)`` and split each held-out user's interactions
-    (no item is in both). All are float32 with values 0 or 1.
+    ``train`` is ``(n_train_users, n_items)`` float32 with values 0 or 1;
+    ``validation`` (for choosing hyperparameters) and ``test`` (for the final
+    report) hold other users, split into fold-in and held-out items.
     """
 
     train: np.ndarray
-    fold_in: np.ndarray
-    test: np.ndarray
+    validation: HeldOutUsers
+    test: HeldOutUsers
     source: str
     description: str
 
@@ -149,18 +174,33 @@ def make_synthetic_interactions(
     return matrix, groups
 
 
+def split_fold_in(users: np.ndarray, test_fraction: float, rng: np.random.Generator) -> HeldOutUsers:
+    """Hide a random ``test_fraction`` of each user's items (at least one) from the recommender.
+
+    Users with fewer than 2 items are dropped; the rest keep the other items as fold-in.
+    """
+    users = users[users.sum(axis=1) >= 2]
+    fold_in, held_out = users.copy(), np.zeros_like(users)
+    for user, row in enumerate(users):
+        items = np.flatnonzero(row)
+        chosen = rng.choice(items, size=max(1, int(round(test_fraction * len(items)))), replace=False)
+        fold_in[user, chosen], held_out[user, chosen] = 0.0, 1.0
+    return HeldOutUsers(fold_in, held_out)
+
+
 def split_heldout_users(
     matrix: np.ndarray, heldout_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Split users into training and held-out ones; split held-out users' items.
+) -> tuple[np.ndarray, HeldOutUsers, HeldOutUsers]:
+    """Split users into training, validation and test users; split the last two's items.
 
-    Items no training user interacted with are dropped (the model could not
-    score them). Each held-out user keeps a random ``1 - test_fraction`` of
-    their items as fold-in and the rest (at least one) as test; held-out users
-    left with fewer than 2 items are dropped.
+    A random ``heldout_fraction`` of the users is held out and cut in half:
+    validation users, then test users. Items no training user interacted with
+    are dropped (no model could score them). Each held-out user's items are
+    split by :func:`split_fold_in`.
 
     Returns:
-        ``(train, fold_in, test)`` binary float32 matrices.
+        ``(train, validation, test)``: the binary float32 training matrix and
+        the two disjoint sets of held-out users.
     """
     if not 0.0 < heldout_fraction < 1.0:
         raise ValueError(f"heldout_fraction must lie in (0, 1), got {heldout_fraction}")
@@ -169,16 +209,12 @@ def split_heldout_users(
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(matrix))
     n_heldout = int(round(heldout_fraction * len(matrix)))
-    heldout, train = matrix[order[:n_heldout]], matrix[order[n_heldout:]]
+    if n_heldout < 2:
+        raise ValueError(f"heldout_fraction * {len(matrix)} users must give at least 2 held-out users, got {n_heldout}")
+    train = matrix[order[n_heldout:]]
     seen = train.sum(axis=0) > 0
-    train, heldout = train[:, seen], heldout[:, seen]
-    heldout = heldout[heldout.sum(axis=1) >= 2]
-    fold_in, test = heldout.copy(), np.zeros_like(heldout)
-    for user, row in enumerate(heldout):
-        items = np.flatnonzero(row)
-        chosen = rng.choice(items, size=max(1, int(round(test_fraction * len(items)))), replace=False)
-        fold_in[user, chosen], test[user, chosen] = 0.0, 1.0
-    return train, fold_in, test
+    validation, test = (matrix[part][:, seen] for part in np.array_split(order[:n_heldout], 2))
+    return train[:, seen], split_fold_in(validation, test_fraction, rng), split_fold_in(test, test_fraction, rng)
 
 
 def load_interactions(
@@ -188,7 +224,7 @@ def load_interactions(
     seed: int = 0,
     verbose: bool = True,
 ) -> InteractionData:
-    """User-item interactions split for training and held-out evaluation.
+    """User-item interactions split into training, validation and test users.
 
     Args:
         source: ``"movielens"`` (download MovieLens-1M, ratings >= 4 are
@@ -197,7 +233,7 @@ def load_interactions(
             ``"auto"`` (MovieLens, falling back to synthetic), or the path of
             a local copy of MovieLens-1M's ``ml-1m.zip``, for machines without internet.
         n_users, n_items: size of the synthetic set (MovieLens has its own).
-        seed: fixes the synthetic data and the held-out split.
+        seed: fixes the synthetic data and the split of users and items.
         verbose: print one line naming the data that was used.
     """
     is_file = isinstance(source, Path) or (isinstance(source, str) and source.endswith(".zip"))
@@ -215,48 +251,50 @@ def load_interactions(
             used, reason = "synthetic", f" (MovieLens download failed: {error})"
     if used == "synthetic":
         matrix, _ = make_synthetic_interactions(n_users, n_items, seed=seed)
-    train, fold_in, test = split_heldout_users(matrix, seed=seed)
+    train, validation, test = split_heldout_users(matrix, seed=seed)
     origin = {
         "movielens": "MovieLens-1M, ratings >= 4 as interactions",
         "synthetic": "SYNTHETIC implicit feedback with planted taste groups (not real users)",
     }[used]
     description = (
         f"{origin}; {train.shape[1]:,} items, {len(train):,} training users, "
-        f"{len(test):,} held-out users, {int(matrix.sum()):,} interactions"
+        f"{len(validation):,} validation and {len(test):,} test users, {int(matrix.sum()):,} interactions"
     )
     if verbose:
         print(f"Interaction data: {description}{reason}")
-    return InteractionData(train, fold_in, test, used, description)
+    return InteractionData(train, validation, test, used, description)
 
 
 def build_mult_encoder(
-    n_items: int, hidden_units: Sequence[int] = (600,), latent_dim: int = 200, dropout: float = 0.5
+    n_items: int,
+    hidden_units: Sequence[int] = (600,),
+    latent_dim: int = 200,
+    *,
+    dropout: float = 0.5,
+    variational: bool = True,
 ) -> keras.Model:
     """Mult-VAE inference network: ``(batch, n_items)`` to ``[z_mean, z_log_var]``.
 
     The click vector is scaled to unit length (users with many and few clicks
     give inputs of the same size), ``dropout`` of its entries are zeroed
-    during training, then tanh layers lead to the Gaussian's parameters, each
-    ``(batch, latent_dim)``.
+    during training, then the book's dense encoder with tanh layers gives the
+    Gaussian's parameters, each ``(batch, latent_dim)``. With
+    ``variational=False`` it gives one code ``(batch, latent_dim)``: Mult-DAE's encoder.
     """
     n_items = check_positive_int(n_items, "n_items")
-    latent_dim = check_positive_int(latent_dim, "latent_dim")
     dropout = check_number(dropout, "dropout", low=0.0, high=1.0, high_open=True)
     inputs = keras.Input(shape=(n_items,), name="clicks")
     x = layers.UnitNormalization(name="unit_length")(inputs)
-    x = _dense_stack(layers.Dropout(dropout, name="input_dropout")(x), hidden_units, "encoder", "tanh")
-    z_mean = layers.Dense(latent_dim, name="z_mean")(x)
-    z_log_var = layers.Dense(latent_dim, name="z_log_var")(x)
-    return keras.Model(inputs, [z_mean, z_log_var], name="encoder")
+    x = layers.Dropout(dropout, name="input_dropout")(x)
+    mlp = build_dense_encoder(
+        latent_dim, input_dim=n_items, hidden_units=hidden_units, variational=variational, activation="tanh", name="mlp"
+    )
+    return keras.Model(inputs, mlp(x), name="encoder")
 
 
 def build_mult_decoder(n_items: int, hidden_units: Sequence[int] = (600,), latent_dim: int = 200) -> keras.Model:
     """Mult-VAE generative network: ``(batch, latent_dim)`` to item logits ``(batch, n_items)``."""
-    n_items = check_positive_int(n_items, "n_items")
-    latent_dim = check_positive_int(latent_dim, "latent_dim")
-    inputs = keras.Input(shape=(latent_dim,), name="z")
-    logits = layers.Dense(n_items, name="logits")(_dense_stack(inputs, hidden_units, "decoder", "tanh"))
-    return keras.Model(inputs, logits, name="decoder")
+    return build_dense_decoder(latent_dim, output_dim=n_items, hidden_units=hidden_units, activation="tanh")
 
 
 def build_mult_vae(
@@ -275,15 +313,89 @@ def build_mult_vae(
     ``model.reconstruct(clicks)`` gives each user's item probabilities
     ``(n_users, n_items)``, the scores to rank by.
     """
-    encoder = build_mult_encoder(n_items, hidden_units, latent_dim, dropout)
+    encoder = build_mult_encoder(n_items, hidden_units, latent_dim, dropout=dropout)
     decoder = build_mult_decoder(n_items, hidden_units, latent_dim)
     return VAE(encoder, decoder, likelihood=Multinomial(), beta=beta, seed=seed)
 
 
-def popularity_scores(train: np.ndarray, n_users: int) -> np.ndarray:
-    """The popularity baseline: every user gets the items' training counts, ``(n_users, n_items)``."""
-    n_users = check_positive_int(n_users, "n_users")
-    return np.tile(np.asarray(train, np.float64).sum(axis=0), (n_users, 1))
+def build_mult_dae(
+    n_items: int, hidden_units: Sequence[int] = (600,), latent_dim: int = 200, *, dropout: float = 0.5
+) -> Autoencoder:
+    """Mult-DAE: Mult-VAE's networks and likelihood without the code's noise and the KL term.
+
+    A denoising autoencoder, :class:`snippets.Autoencoder`: the input dropout
+    corrupts the clicks, and the loss per user is ``-sum_i x_i log
+    softmax(logits)_i`` for the logits decoded from the one code.
+    """
+    encoder = build_mult_encoder(n_items, hidden_units, latent_dim, dropout=dropout, variational=False)
+    decoder = build_mult_decoder(n_items, hidden_units, latent_dim)
+    return Autoencoder(encoder, decoder, likelihood=Multinomial())
+
+
+def train_mult_model(
+    train: np.ndarray,
+    *,
+    beta: float | None,
+    seed: int,
+    hidden_units: Sequence[int] = (600,),
+    latent_dim: int = 200,
+    epochs: int = 100,
+    batch_size: int = 100,
+    learning_rate: float = 1e-3,
+) -> VAE | Autoencoder:
+    """Train Mult-VAE on ``train`` ``(n_users, n_items)``, or Mult-DAE when ``beta`` is None.
+
+    Mult-VAE's KL weight rises linearly from 0 to ``beta`` over the first half
+    of the epochs and then stays (Liang et al.'s annealing). ``seed`` fixes the
+    initial weights, the input dropout and the sampling of codes.
+    """
+    keras.utils.set_random_seed(seed)
+    epochs = check_positive_int(epochs, "epochs")
+    n_items = train.shape[1]
+    if beta is None:
+        model, callbacks = build_mult_dae(n_items, hidden_units, latent_dim), []
+    else:
+        model = build_mult_vae(n_items, hidden_units, latent_dim, beta=beta, seed=seed)
+        callbacks = [KLWarmup(warmup_epochs=max(1, epochs // 2), final_beta=beta)]
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate))
+    model.fit(train, epochs=epochs, batch_size=batch_size, verbose=0, callbacks=callbacks)
+    return model
+
+
+def popularity_recommender(train: np.ndarray) -> Recommender:
+    """The popularity baseline: every user gets the items' training counts as scores."""
+    counts = np.asarray(train, np.float64).sum(axis=0)
+
+    def recommend(fold_in: np.ndarray) -> np.ndarray:
+        return np.tile(counts, (len(fold_in), 1))
+
+    return recommend
+
+
+def ease_weights(train: np.ndarray, l2: float) -> np.ndarray:
+    """EASE^R's item-item weights (Steck, 2019), ``(n_items, n_items)``.
+
+    ``B`` minimises ``||X - X B||_F^2 + l2 ||B||_F^2`` subject to
+    ``diag(B) = 0`` (an item may not predict itself). With
+    ``P = (X^T X + l2 I)^{-1}`` the minimiser is ``B = I - P diagMat(1 / diag(P))``,
+    that is ``B_ij = -P_ij / P_jj`` off the diagonal: one matrix inverse, no training.
+    """
+    l2 = check_number(l2, "l2", low=0.0, low_open=True)
+    x = check_array(train, "train", (None,), low=0.0).astype(np.float64)
+    inverse = scipy.linalg.inv(x.T @ x + l2 * np.eye(x.shape[1]))
+    weights = -inverse / np.diag(inverse)
+    np.fill_diagonal(weights, 0.0)
+    return weights
+
+
+def ease_recommender(train: np.ndarray, l2: float) -> Recommender:
+    """EASE^R as a recommender: a user's scores are ``fold_in @ B`` (:func:`ease_weights`)."""
+    weights = ease_weights(train, l2)
+
+    def recommend(fold_in: np.ndarray) -> np.ndarray:
+        return np.asarray(fold_in, np.float64) @ weights
+
+    return recommend
 
 
 def _ranked_hits(scores: np.ndarray, held_out: np.ndarray, k: int, exclude: np.ndarray | None) -> np.ndarray:
@@ -341,6 +453,109 @@ def ndcg_at_k(scores, held_out, k: int, exclude=None) -> np.ndarray:
     return (hits * discounts).sum(axis=1) / ideal
 
 
+def ranking_quality(recommend: Recommender, users: HeldOutUsers, metric=ndcg_at_k, k: int = NDCG_K) -> np.ndarray:
+    """``metric`` at ``k`` of each user's ranking, fold-in items excluded: ``(n_users,)``."""
+    return metric(recommend(users.fold_in), users.held_out, k, users.fold_in)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The candidate value with the highest mean validation NDCG@100, and every candidate's."""
+
+    best: float
+    validation_ndcg: dict[float, float]
+
+    def describe(self, symbol: str) -> str:
+        """``"symbol = value: NDCG"`` for every candidate, e.g. ``"β = 0.2: 0.412, β = 1: 0.398"``."""
+        return ", ".join(f"{symbol} = {value:g}: {ndcg:.3f}" for value, ndcg in self.validation_ndcg.items())
+
+
+def choose_on_validation(candidates: Mapping[float, Recommender], users: HeldOutUsers) -> Choice:
+    """Pick the hyperparameter whose recommender ranks ``users`` (validation users) best by NDCG@100.
+
+    ``candidates`` maps each value tried to the recommender trained or fitted with it.
+    """
+    if not candidates:
+        raise ValueError("candidates must hold at least one recommender")
+    scores = {float(value): float(ranking_quality(recommend, users).mean()) for value, recommend in candidates.items()}
+    return Choice(best=max(scores, key=scores.get), validation_ndcg=scores)
+
+
+@dataclass(frozen=True)
+class RankingRuns:
+    """Per-user ranking quality of one recommender, a row per training run: ``(n_runs, n_users)``.
+
+    A deterministic recommender (popularity, EASE^R) has one run.
+    """
+
+    validation_ndcg: np.ndarray
+    test_recall: np.ndarray
+    test_ndcg: np.ndarray
+
+    def test_summary(self) -> dict[str, MeanWithError]:
+        """Mean test Recall@20 and NDCG@100 over runs, with their standard errors across runs."""
+        return {name: mean_and_standard_error(values.mean(axis=1)) for name, values in
+                (("recall", self.test_recall), ("ndcg", self.test_ndcg))}
+
+
+def evaluate_runs(recommenders: Sequence[Recommender], data: InteractionData) -> RankingRuns:
+    """Validation NDCG@100, test Recall@20 and test NDCG@100 of each run of one recommender."""
+    if not recommenders:
+        raise ValueError("recommenders must hold at least one run")
+    return RankingRuns(
+        np.stack([ranking_quality(recommend, data.validation) for recommend in recommenders]),
+        np.stack([ranking_quality(recommend, data.test, recall_at_k, RECALL_K) for recommend in recommenders]),
+        np.stack([ranking_quality(recommend, data.test) for recommend in recommenders]),
+    )
+
+
+def best_on_validation(runs: Mapping[str, RankingRuns]) -> str:
+    """The name of the recommender with the highest mean validation NDCG@100."""
+    return max(runs, key=lambda name: runs[name].validation_ndcg.mean())
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """A model's metric minus a baseline's on the same test users, with two standard errors.
+
+    ``across_runs`` is the spread from training (the runs' mean differences);
+    ``across_users`` the spread from which users were drawn (each user's
+    difference averaged over runs). ``runs_ahead`` counts runs with a positive mean difference.
+    """
+
+    mean: float
+    across_runs: float
+    across_users: float
+    runs_ahead: int
+    n_runs: int
+
+    @property
+    def verdict(self) -> str:
+        """``"ahead of"``, ``"behind"`` or ``"level with"``: is ``|mean|`` beyond twice the larger error?"""
+        margin = 2.0 * max(self.across_runs, self.across_users)
+        return "ahead of" if self.mean > margin else "behind" if self.mean < -margin else "level with"
+
+
+def paired_difference(model: np.ndarray, baseline: np.ndarray) -> PairedDifference:
+    """Compare per-user metrics ``(n_runs, n_users)``; a one-run baseline is paired with every run."""
+    model, baseline = np.asarray(model, np.float64), np.asarray(baseline, np.float64)
+    if model.ndim != 2 or baseline.ndim != 2 or model.shape[1] != baseline.shape[1]:
+        raise ValueError(f"model and baseline must be (n_runs, n_users) on the same users, got {model.shape} and {baseline.shape}")
+    if len(baseline) not in (1, len(model)):
+        raise ValueError(f"baseline must have one run or as many as model ({len(model)}), got {len(baseline)}")
+    differences = model - baseline
+    per_run = mean_and_standard_error(differences.mean(axis=1))
+    per_user = mean_and_standard_error(differences.mean(axis=0))
+    ahead = int(np.sum(differences.mean(axis=1) > 0))
+    return PairedDifference(per_run.mean, per_run.standard_error, per_user.standard_error, ahead, len(differences))
+
+
+def recall_curve(recommenders: Sequence[Recommender], users: HeldOutUsers, ks: Sequence[int]) -> np.ndarray:
+    """Mean Recall@k over runs and users for each ``k`` in ``ks``: ``(len(ks),)``."""
+    scores = [recommend(users.fold_in) for recommend in recommenders]
+    return np.array([np.mean([recall_at_k(s, users.held_out, k, users.fold_in) for s in scores]) for k in ks])
+
+
 def plot_recall_curves(curves: Mapping[str, np.ndarray], ks: Sequence[int]) -> Figure:
     """Mean Recall@k against ``k``, one line per recommender: ``curves[name]`` is ``(len(ks),)``."""
     if not curves:
@@ -350,7 +565,7 @@ def plot_recall_curves(curves: Mapping[str, np.ndarray], ks: Sequence[int]) -> F
     for name, values in curves.items():
         ax.plot(ks, values, marker=".", label=name)
     ax.set_xlabel("k (length of the recommendation list)")
-    ax.set_ylabel("mean Recall@k, held-out users")
+    ax.set_ylabel("mean Recall@k, test users")
     ax.set_ylim(0.0, 1.0)
     ax.legend()
     return fig
