@@ -142,9 +142,11 @@ class LatentVariableModel(keras.Model):
     ``None`` means ``Bernoulli()``. ``fit`` and
     ``evaluate`` check array inputs first (shape, NaN, the likelihood's
     support), so 0-255 pixels or a wrong layout fail with a message naming
-    the argument instead of a NaN loss. Subclasses implement ``call`` and
-    ``compute_loss``; ``call`` returns a dict with at least ``z`` and
-    ``logits``.
+    the argument instead of a NaN loss. The reconstruction target is ``x``
+    itself, or ``y`` when ``fit(x, y)`` is given one: ``fit(corrupted, clean)``
+    trains a denoising model (Vincent et al., 2008). Subclasses implement
+    ``call`` and ``compute_loss``; ``call`` returns a dict with at least ``z``
+    and ``logits``.
     """
 
     def __init__(
@@ -222,7 +224,15 @@ class LatentVariableModel(keras.Model):
         return data
 
     def _checked_targets(self, x, y, sample_weight):
-        """``(y, sample_weight)``: Keras drops sample weights given without targets, so ``x`` stands in."""
+        """``(y, sample_weight)``: Keras drops sample weights given without targets, so ``x`` stands in.
+
+        Array targets are checked like ``x``: the likelihood's support, the
+        encoder's input shape, and one target per example.
+        """
+        if isinstance(y, (np.ndarray, list)) or hasattr(y, "__array__"):
+            y = self.check_examples(y, "y")
+            if isinstance(x, (np.ndarray, dict)) and len(y) != len(x["x"] if isinstance(x, dict) else x):
+                raise ValueError(f"y has {len(y)} targets, expected one per example of x, the target of each")
         if sample_weight is None:
             return y, None
         sample_weight = check_array(sample_weight, "sample_weight", low=0.0).astype(np.float32)
@@ -267,6 +277,10 @@ class LatentVariableModel(keras.Model):
         if sample_weight is None:
             return values
         return values * ops.cast(ops.reshape(sample_weight, (-1,)), values.dtype)
+
+    def _target(self, x, y):
+        """What the likelihood scores: ``y`` when ``fit``/``evaluate`` got one, else the input ``x``."""
+        return self._split(x if y is None else y)[0]
 
     def _reduce(self, per_example, x, y, y_pred, sample_weight, training):
         """The batch loss: the mean of the (weighted) ``per_example`` losses, plus ``self.losses``."""
@@ -323,7 +337,7 @@ class Autoencoder(LatentVariableModel):
         return {"z": z, "logits": self.decoder(self._with_condition(z, condition), training=training)}
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        target, _ = self._split(x)
+        target = self._target(x, y)
         # Under a mixed-precision policy the decoder computes in 16 bits; sum the pixels in float32.
         reconstruction = -self.likelihood.log_prob(target, ops.cast(y_pred["logits"], "float32"))
         return self._reduce(reconstruction, x, y, y_pred, sample_weight, training)
@@ -387,7 +401,7 @@ class VAE(LatentVariableModel):
         return {"z_mean": z_mean, "z_log_var": z_log_var, "z": z, "logits": logits}
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        target, _ = self._split(x)
+        target = self._target(x, y)
         # Under a mixed-precision policy the networks compute in 16 bits; sum in float32.
         y_pred = {name: ops.cast(value, "float32") for name, value in y_pred.items()}
         reconstruction = -self.likelihood.log_prob(target, y_pred["logits"])

@@ -1,4 +1,4 @@
-"""Corruptions, the denoising VAE's clean target, and the augmentation helpers."""
+"""Corruptions, the denoising models and their baselines, and the augmentation helpers."""
 
 from __future__ import annotations
 
@@ -8,21 +8,26 @@ import pytest
 
 from snippets.chapters.augmentation import (
     AugmentationTrial,
-    DenoisingVAE,
+    DenoisingTrial,
     add_gaussian_noise,
     augmentation_trial,
     classifier_accuracy,
+    code_classifier_accuracy,
     corrupt,
+    denoising_models,
     denoising_pairs,
+    denoising_trial,
+    error_summary,
     few_labelled,
     generate_per_class,
     mask_pixels,
+    median_filter_images,
     mse_per_noise_level,
     plot_accuracy_per_seed,
     plot_mse_per_noise_level,
 )
 from snippets.chapters.conditional import build_conditional_vae
-from snippets.models import VAE, build_dense_decoder, build_dense_encoder
+from snippets.models import VAE, Autoencoder, build_dense_decoder, build_dense_encoder
 
 
 def small(cls, seed: int = 0):
@@ -66,33 +71,69 @@ def test_denoising_pairs_line_up_each_corrupted_copy_with_its_clean_original(mni
     assert np.all(corrupted[40:] <= x)  # masking only removes ink
 
 
-def test_denoising_loss_scores_the_clean_target_not_the_corrupted_input(mnist_small):
-    """Same weights, same sampled code: the loss equals a VAE's loss on the clean target."""
+def test_fit_with_a_target_scores_the_clean_target_not_the_corrupted_input(mnist_small):
+    """Same weights, same sampled code: the loss of (corrupted, clean) is the loss of clean alone."""
     clean = mnist_small.x_test[:50]
     corrupted = mask_pixels(clean, 0.5, seed=3)
-    denoising, plain = small(DenoisingVAE, seed=5), small(VAE, seed=5)
+    model = small(VAE, seed=5)
     # Logits far from 0, so that the loss depends on the target's pixels.
-    denoising.decoder.get_layer("logits").bias.assign(np.full(784, -2.0, dtype=np.float32))
-    plain.set_weights(denoising.get_weights())
-    out = denoising(corrupted)
-    target_loss = float(denoising.compute_loss(corrupted, clean, out))
-    assert np.isclose(target_loss, float(plain.compute_loss(clean, None, out)), rtol=1e-6)
+    model.decoder.get_layer("logits").bias.assign(np.full(784, -2.0, dtype=np.float32))
+    out = model(corrupted)
+    target_loss = float(model.compute_loss(corrupted, clean, out))
+    assert np.isclose(target_loss, float(model.compute_loss(clean, None, out)), rtol=1e-6)
     # Masking removed ink, which the negative logits score as likely: a lower loss on the input.
-    assert float(plain.compute_loss(corrupted, None, out)) < target_loss - 10.0
-    # Without a target the denoising VAE is a plain VAE.
-    assert np.isclose(float(denoising.compute_loss(corrupted, None, out)),
-                      float(plain.compute_loss(corrupted, None, out)), rtol=1e-6)
+    assert float(model.compute_loss(corrupted, None, out)) < target_loss - 10.0
 
 
-def test_denoising_vae_trains_on_pairs_and_reloads(mnist_small, tmp_path):
-    corrupted, clean = denoising_pairs(mnist_small.x_train, noise_stds=(0.3,), mask_fractions=(0.3,))
-    model = small(DenoisingVAE)
-    history = model.fit(corrupted, clean, epochs=2, batch_size=50, verbose=0)
+@pytest.mark.parametrize("kind", [VAE, Autoencoder])
+def test_a_model_trained_on_pairs_denoises_and_reloads(mnist_small, tmp_path, kind):
+    """fit(corrupted, clean) lowers the error to the clean digits below a model trained on clean ones."""
+    corrupted, clean = denoising_pairs(mnist_small.x_train, noise_stds=(0.5,), mask_fractions=(), seed=1)
+    variational = kind is VAE
+    model = kind(build_dense_encoder(hidden_units=(64,), latent_dim=8, variational=variational),
+                 build_dense_decoder(hidden_units=(64,), latent_dim=8))
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    history = model.fit(corrupted, clean, epochs=4, batch_size=50, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
-    model.save(tmp_path / "dvae.keras")
-    restored = keras.saving.load_model(tmp_path / "dvae.keras", safe_mode=True)
-    assert isinstance(restored, DenoisingVAE)
+    noisy = add_gaussian_noise(mnist_small.x_test, 0.5, seed=2)
+    assert np.mean((model.reconstruct(noisy) - mnist_small.x_test) ** 2) < np.mean((noisy - mnist_small.x_test) ** 2)
+    model.save(tmp_path / "denoiser.keras")
+    restored = keras.saving.load_model(tmp_path / "denoiser.keras", safe_mode=True)
     assert np.array_equal(restored.reconstruct(corrupted[:8]), model.reconstruct(corrupted[:8]))
+
+
+def test_median_filter_removes_isolated_specks_and_keeps_flat_regions():
+    """A lone bright pixel on black is the median's textbook case: it vanishes; a flat image is unchanged."""
+    specks = np.zeros((2, 784), np.float32)
+    specks[0, 28 * 14 + 14] = 1.0
+    specks[1] = 0.4
+    filtered = median_filter_images(specks)
+    assert np.array_equal(filtered[0], np.zeros(784)) and np.allclose(filtered[1], 0.4)
+    assert median_filter_images(specks.reshape(2, 28, 28, 1)).shape == (2, 28, 28, 1)
+
+
+def test_denoising_models_share_sizes_and_the_vaes_share_their_initial_weights():
+    models = denoising_models((16,), 3, seed=4)
+    assert list(models) == ["plain VAE", "denoising VAE", "denoising autoencoder"]
+    assert isinstance(models["denoising autoencoder"], Autoencoder)
+    plain, denoising = models["plain VAE"], models["denoising VAE"]
+    assert all(np.array_equal(a, b) for a, b in zip(plain.get_weights(), denoising.get_weights()))
+    extra_head = 3 * (16 + 1)
+    ae = models["denoising autoencoder"]
+    assert plain.encoder.count_params() - ae.encoder.count_params() == extra_head
+    assert plain.decoder.count_params() == ae.decoder.count_params()
+
+
+def test_denoising_trial_scores_every_method_under_both_corruptions(mnist_small):
+    trial = denoising_trial(mnist_small.x_train[:200], mnist_small.x_test[:50], seed=0, epochs=1,
+                            hidden_units=(16,), latent_dim=2)
+    assert isinstance(trial, DenoisingTrial) and set(trial.errors) == {"noise", "mask"}
+    methods = {"corrupted input", "median filter", "plain VAE", "denoising VAE", "denoising autoencoder"}
+    assert all(set(errors) == methods for errors in trial.errors.values())
+    assert all(0.0 < value < 1.0 for errors in trial.errors.values() for value in errors.values())
+    summary = error_summary([trial, trial])
+    assert summary["noise"]["median filter"].mean == trial.errors["noise"]["median filter"]
+    assert summary["noise"]["median filter"].standard_error == 0.0
 
 
 def test_mse_per_noise_level_reports_the_input_and_every_model(mnist_small):
@@ -115,15 +156,28 @@ def test_generate_per_class_returns_n_images_per_class_with_their_labels():
     assert np.array_equal(images, generate_per_class(model, 4, seed=0)[0])
 
 
-def test_augmentation_trial_reports_both_arms_and_the_digits_they_trained_on(mnist_small):
+def test_augmentation_trial_reports_every_arm_and_the_digits_they_trained_on(mnist_small):
+    unlabelled = small(VAE)
     trial = augmentation_trial(mnist_small.x_train, mnist_small.y_train, mnist_small.x_test,
                                mnist_small.y_test, n_per_class=3, n_generated_per_class=2,
-                               repeats=2, epochs=1, hidden_units=(16,))
+                               repeats=2, epochs=1, hidden_units=(16,), unlabelled_vae=unlabelled)
     assert isinstance(trial, AugmentationTrial)
-    assert set(trial.accuracy) == {"real only", "real + generated"}
+    assert set(trial.accuracy) == {"real only", "real + generated means", "real + generated samples",
+                                   "codes of a VAE of all digits (M1)"}
     assert all(0.1 < value <= 1.0 for value in trial.accuracy.values())
     assert trial.x_labelled.shape == (30, 784) and trial.x_generated.shape == (20, 784)
     assert np.array_equal(trial.y_generated, np.repeat(np.arange(10), 2))
+
+
+def test_codes_of_a_vae_trained_without_labels_classify_well_above_chance(mnist_small):
+    """M1: a VAE fitted to unlabelled digits gives codes on which few labels already classify."""
+    keras.utils.set_random_seed(0)
+    vae = VAE(build_dense_encoder(hidden_units=(128,), latent_dim=8), build_dense_decoder(hidden_units=(128,), latent_dim=8),
+              seed=0)
+    vae.compile(optimizer=keras.optimizers.Adam(3e-3))
+    vae.fit(np.tile(mnist_small.x_train, (4, 1)), epochs=3, batch_size=100, verbose=0)
+    x_few, y_few = few_labelled(mnist_small.x_train, mnist_small.y_train, 10, seed=0)
+    assert code_classifier_accuracy(vae, x_few, y_few, mnist_small.x_test, mnist_small.y_test) > 0.4
 
 
 def test_classifier_beats_chance_on_real_digits(mnist_small):
@@ -140,10 +194,11 @@ def test_classifier_beats_chance_on_real_digits(mnist_small):
         (lambda x, y: few_labelled(x, y, 0), ValueError, r"n_per_class must be an integer >= 1"),
         (lambda x, y: few_labelled(x, y, 400), ValueError, r"class 0 has \d+ examples, fewer than n_per_class=400"),
         (lambda x, y: few_labelled(x, y[:5], 2), ValueError, r"labels has 5 entries"),
-        (lambda x, y: small(DenoisingVAE).fit(x, x[:10], epochs=1, verbose=0), ValueError,
-         r"x has 500 images but y has 10"),
-        (lambda x, y: small(DenoisingVAE).fit(x, x * 255.0, epochs=1, verbose=0), ValueError,
+        (lambda x, y: small(VAE).fit(x, x[:10], epochs=1, verbose=0), ValueError,
+         r"y has 10 targets, expected one per example of x"),
+        (lambda x, y: small(VAE).fit(x, x * 255.0, epochs=1, verbose=0), ValueError,
          r"y must hold pixel intensities"),
+        (lambda x, y: median_filter_images(x, size=0), ValueError, r"size must be an integer >= 1"),
     ],
 )
 def test_bad_arguments_raise_named_errors(mnist_small, call, error, message):
@@ -159,7 +214,7 @@ def test_noise_level_figure_draws_one_line_per_model_through_its_errors():
 
 
 def test_accuracy_figure_marks_every_seed_and_each_arm_mean():
-    results = {"real only": [0.6, 0.7], "real + generated": [0.65, 0.69]}
+    results = {"real only": [0.6, 0.7], "real + generated means": [0.65, 0.69]}
     (ax,) = plot_accuracy_per_seed([0, 1], results).axes
     markers = [line for line in ax.lines if line.get_label() in results]
     means = sorted(line.get_ydata()[0] for line in ax.lines if line.get_linestyle() == "--")

@@ -4,10 +4,13 @@
 zero) and ask a VAE for the clean one. A VAE trained on clean digits only
 reconstructs what it is given; a *denoising* VAE (in the spirit of the
 denoising autoencoder of Vincent et al., 2008, and the denoising VAE of Im et
-al., 2017) is trained on pairs: the encoder sees the corrupted image
-``x_tilde`` and the reconstruction term scores the clean one,
+al., 2017) is trained on pairs, ``fit(corrupted, clean)``: the encoder sees the
+corrupted image ``x_tilde`` and the reconstruction term scores the clean one,
 
 ``loss = -E_q(z|x_tilde)[log p(x | z)] + beta * KL(q(z | x_tilde) || N(0, I))``.
+
+The baselines a denoiser must beat are the deterministic denoising autoencoder
+of the same size and a classical median filter.
 
 *Augmentation.* With few labelled digits, add digits a conditional VAE
 generates for each class to a classifier's training set, and measure whether
@@ -22,12 +25,17 @@ from typing import NamedTuple
 import keras
 import numpy as np
 from matplotlib.figure import Figure
+from scipy.ndimage import median_filter
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
 from snippets.chapters.conditional import NUM_CLASSES, one_hot_labels, train_conditional_vae
-from snippets.models import VAE
+from snippets.data import binarize
+from snippets.evaluation import MeanWithError, mean_and_standard_error
+from snippets.models import VAE, Autoencoder, LatentVariableModel, build_dense_decoder, build_dense_encoder
 from snippets.validation import check_images, check_number, check_positive_int
+
+IMAGE_SIDES = (28, 28)
 
 
 def add_gaussian_noise(x: np.ndarray, std: float, seed: int = 0) -> np.ndarray:
@@ -79,31 +87,102 @@ def denoising_pairs(
     return np.concatenate(corrupted), np.tile(x, (len(settings), 1))
 
 
-@keras.saving.register_keras_serializable(package="snippets")
-class DenoisingVAE(VAE):
-    """A VAE trained to reconstruct clean images from corrupted ones.
+def median_filter_images(x: np.ndarray, size: int = 3) -> np.ndarray:
+    """Each image's ``size x size`` median filter (:func:`scipy.ndimage.median_filter`): ``x``'s shape.
 
-    ``fit(x=corrupted, y=clean)``: the encoder sees ``corrupted`` and the
-    reconstruction term is ``-log p(clean | z)``; the KL term is the VAE's.
-    Without ``y`` the target is the input, so the model is then a plain VAE.
-    Everything else (likelihoods, ``reconstruct``, saving) is the VAE's;
-    ``reconstruct(corrupted)`` is the denoised image.
+    ``x`` holds flat ``(n, 784)`` digits or ``(n, 28, 28[, 1])`` images; the
+    filter runs within each image, never across images. The classical denoiser:
+    no training, and no notion of what a digit looks like.
+    """
+    x = check_images(x, "x").astype(np.float32)
+    size = check_positive_int(size, "size")
+    images = x.reshape(len(x), *IMAGE_SIDES)
+    return median_filter(images, size=(1, size, size), mode="nearest").reshape(x.shape)
+
+
+def denoising_models(hidden_units: Sequence[int], latent_dim: int, seed: int) -> dict[str, LatentVariableModel]:
+    """Three dense models of the same size, compiled with Adam: the plain VAE, the denoising VAE
+    and the deterministic denoising autoencoder (Vincent et al., 2008), keyed by those names.
+
+    ``keras.utils.set_random_seed(seed)`` runs before each is built, so the VAEs
+    start from the same weights; the autoencoder's encoder has one head instead
+    of two and so ``latent_dim * (hidden + 1)`` weights fewer.
+    """
+    models: dict[str, LatentVariableModel] = {}
+    for name in ("plain VAE", "denoising VAE", "denoising autoencoder"):
+        keras.utils.set_random_seed(seed)
+        variational = name != "denoising autoencoder"
+        encoder = build_dense_encoder(latent_dim, hidden_units=hidden_units, variational=variational)
+        decoder = build_dense_decoder(latent_dim, hidden_units=hidden_units)
+        models[name] = VAE(encoder, decoder, seed=seed) if variational else Autoencoder(encoder, decoder)
+        models[name].compile(optimizer=keras.optimizers.Adam(1e-3))
+    return models
+
+
+class DenoisingTrial(NamedTuple):
+    """One seed's trained models and their mean squared errors to the clean test digits.
+
+    ``errors[corruption][method]`` is a float for the corruptions ``"noise"`` and
+    ``"mask"`` and the methods ``"corrupted input"``, ``"median filter"`` and
+    each model of :func:`denoising_models`.
     """
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        return super().compute_loss(x if y is None else y, None, y_pred, sample_weight, training)
+    models: dict[str, LatentVariableModel]
+    errors: dict[str, dict[str, float]]
 
-    def fit(self, x=None, y=None, *args, **kwargs):
-        """``VAE.fit``, also checking that the clean targets ``y`` are images matching ``x``."""
-        if isinstance(y, np.ndarray):
-            self.check_examples(y, "y")
-            if isinstance(x, np.ndarray) and len(x) != len(y):
-                raise ValueError(f"x has {len(x)} images but y has {len(y)}; y must hold x's clean originals")
-        return super().fit(x, y, *args, **kwargs)
+
+def denoising_trial(
+    x_train: np.ndarray,
+    x_test: np.ndarray,
+    *,
+    seed: int,
+    epochs: int,
+    hidden_units: Sequence[int] = (256,),
+    latent_dim: int = 8,
+    batch_size: int = 100,
+    noise_std: float = 0.5,
+    mask_fraction: float = 0.5,
+    corruptions: Mapping[str, Sequence[float]] | None = None,
+) -> DenoisingTrial:
+    """Train the three models of :func:`denoising_models` and score every denoiser once.
+
+    The denoising models train on :func:`denoising_pairs` of ``x_train``
+    (``fit(corrupted, clean)``: the clean digit is the reconstruction target),
+    the plain VAE on the clean halves of the same pairs, so all three take the
+    same steps. Each method then denoises ``x_test`` under Gaussian noise of
+    ``noise_std`` and under masking of ``mask_fraction`` (both drawn with
+    ``seed``), and its error is the mean over pixels and digits of
+    ``(x_hat - x)^2``.
+    """
+    corruptions = dict(corruptions or {"noise_stds": (0.0, 0.25, 0.5), "mask_fractions": (0.5,)})
+    corrupted, clean = denoising_pairs(x_train, **corruptions, seed=seed)
+    models = denoising_models(hidden_units, latent_dim, seed)
+    epochs = check_positive_int(epochs, "epochs")
+    for name, model in models.items():
+        inputs = clean if name == "plain VAE" else corrupted
+        model.fit(inputs, clean, epochs=epochs, batch_size=batch_size, verbose=0)
+    x_test = check_images(x_test, "x_test").astype(np.float32)
+    damaged = {"noise": add_gaussian_noise(x_test, noise_std, seed), "mask": mask_pixels(x_test, mask_fraction, seed)}
+    errors = {}
+    for corruption, x_tilde in damaged.items():
+        estimates = {"corrupted input": x_tilde, "median filter": median_filter_images(x_tilde)}
+        estimates.update({name: model.reconstruct(x_tilde) for name, model in models.items()})
+        errors[corruption] = {name: float(np.mean((x_hat - x_test) ** 2)) for name, x_hat in estimates.items()}
+    return DenoisingTrial(models, errors)
+
+
+def error_summary(trials: Sequence[DenoisingTrial]) -> dict[str, dict[str, MeanWithError]]:
+    """Each method's error under each corruption, averaged over the trials (seeds), with its standard error."""
+    if not trials:
+        raise ValueError("trials must hold at least one DenoisingTrial")
+    return {
+        corruption: {method: mean_and_standard_error([t.errors[corruption][method] for t in trials]) for method in errors}
+        for corruption, errors in trials[0].errors.items()
+    }
 
 
 def mse_per_noise_level(
-    models: Mapping[str, VAE], x: np.ndarray, noise_stds: Sequence[float], seed: int = 0
+    models: Mapping[str, LatentVariableModel], x: np.ndarray, noise_stds: Sequence[float], seed: int = 0
 ) -> dict[str, np.ndarray]:
     """Mean squared error to the clean ``x`` after Gaussian noise of each level.
 
@@ -175,10 +254,23 @@ def classifier_accuracy(x_train, y_train, x_test, y_test) -> float:
         return float(classifier.score(x_test, y_test))
 
 
+def code_classifier_accuracy(vae: VAE, x_train, y_train, x_test, y_test, seed: int = 0) -> float:
+    """Test accuracy of :func:`classifier_accuracy` on a VAE's codes instead of pixels (M1).
+
+    The M1 model of Kingma et al. (2014): a VAE trained on many *unlabelled*
+    digits, then a classifier on the posterior means ``E[z|x]`` of the few
+    labelled ones. The digits are binarised once (``seed``) before encoding,
+    as the VAE saw binary digits in training.
+    """
+    codes = [vae.encode(binarize(x, seed=seed)) for x in (x_train, x_test)]
+    return classifier_accuracy(codes[0], y_train, codes[1], y_test)
+
+
 class AugmentationTrial(NamedTuple):
-    """One trial's test accuracies, ``{"real only": ..., "real + generated": ...}``,
-    and the training digits of the augmented arm: the labelled ones
-    ``(n_labelled, d)`` and the generated ones ``(n_generated, d)``, with labels."""
+    """One trial's test accuracies by arm (``"real only"``, ``"real + generated means"``,
+    ``"real + generated samples"`` and, with a VAE of unlabelled digits, ``"codes of a VAE
+    of all digits (M1)"``), and the training digits of the augmented arms: the labelled ones
+    ``(n_labelled, d)`` and the generated means ``(n_generated, d)``, with labels."""
 
     accuracy: dict[str, float]
     x_labelled: np.ndarray
@@ -196,30 +288,41 @@ def augmentation_trial(
     n_generated_per_class: int = 50,
     repeats: int = 20,
     seed: int = 0,
+    unlabelled_vae: VAE | None = None,
     **cvae_kwargs,
 ) -> AugmentationTrial:
-    """One trial: few labelled digits, with and without CVAE-generated digits.
+    """One trial: few labelled digits, with and without CVAE-generated digits, and M1.
 
     Draws ``n_per_class`` labelled digits per class from ``(x, y)`` with
-    ``seed``; trains a CVAE on those digits only (``cvae_kwargs`` go to
-    :func:`train_conditional_vae`), so nothing outside the labelled set reaches
-    either arm; adds ``n_generated_per_class`` generated digits per class, and
-    measures a logistic regression's accuracy on ``(x_test, y_test)`` without
-    (``"real only"``) and with (``"real + generated"``) them. The CVAE sees
-    the labelled digits ``repeats`` times per epoch: on a hundred digits an
-    epoch is a handful of steps, and Keras's per-epoch overhead would dominate
-    the training time.
+    ``seed``; trains a CVAE on those digits only, on fresh binary draws of
+    them (``cvae_kwargs`` go to :func:`train_conditional_vae`), so nothing
+    outside the labelled set reaches it; and measures a logistic regression's
+    accuracy on ``(x_test, y_test)`` trained on the real digits alone, with
+    ``n_generated_per_class`` generated digits per class added as the
+    decoder's means (grey images, like the real ones) or as binary samples of
+    the decoder's Bernoulli. With ``unlabelled_vae``, a VAE trained on all of
+    ``x`` without labels, a fourth arm classifies its codes
+    (:func:`code_classifier_accuracy`). The CVAE sees the labelled digits
+    ``repeats`` times per epoch: on a hundred digits an epoch is a handful of
+    steps, and Keras's per-epoch overhead would dominate the training time.
     """
     repeats = check_positive_int(repeats, "repeats")
     x_few, y_few = few_labelled(x, y, n_per_class, seed)
-    model, _ = train_conditional_vae(np.tile(x_few, (repeats, 1)), np.tile(y_few, repeats), seed=seed, **cvae_kwargs)
+    model, _ = train_conditional_vae(
+        np.tile(x_few, (repeats, 1)), np.tile(y_few, repeats), seed=seed, dynamic_binarization=True, **cvae_kwargs
+    )
     x_gen, y_gen = generate_per_class(model, n_generated_per_class, seed=seed)
-    accuracy = {
-        "real only": classifier_accuracy(x_few, y_few, x_test, y_test),
-        "real + generated": classifier_accuracy(
-            np.concatenate([x_few, x_gen]), np.concatenate([y_few, y_gen]), x_test, y_test
-        ),
+    y_both = np.concatenate([y_few, y_gen])
+    training_sets = {
+        "real only": (x_few, y_few),
+        "real + generated means": (np.concatenate([x_few, x_gen]), y_both),
+        "real + generated samples": (np.concatenate([x_few, binarize(x_gen, seed=seed)]), y_both),
     }
+    accuracy = {name: classifier_accuracy(*pair, x_test, y_test) for name, pair in training_sets.items()}
+    if unlabelled_vae is not None:
+        accuracy["codes of a VAE of all digits (M1)"] = code_classifier_accuracy(
+            unlabelled_vae, x_few, y_few, x_test, y_test, seed=seed
+        )
     return AugmentationTrial(accuracy, x_few, y_few, x_gen, y_gen)
 
 
@@ -227,7 +330,7 @@ def plot_accuracy_per_seed(seeds: Sequence[int], results: Mapping[str, Sequence[
     """Test accuracy per seed, one marker per arm, with each arm's mean as a dashed line."""
     fig = Figure(figsize=(5.5, 3.4), layout="constrained")
     ax = fig.subplots()
-    for (name, values), marker in zip(results.items(), "os^"):
+    for (name, values), marker in zip(results.items(), "os^Dv"):
         line = ax.plot(seeds, values, marker=marker, linestyle="none", label=name)[0]
         ax.axhline(np.mean(values), color=line.get_color(), linestyle="--", linewidth=1)
     ax.set_xticks(list(seeds))
