@@ -1,4 +1,5 @@
-"""Mult-VAE and its evaluation: ranking metrics, data, likelihood, saving, errors."""
+"""Mult-VAE, its rivals (popularity, EASE^R, Mult-DAE) and their evaluation: ranking metrics,
+data and splits, closed-form weights, choice on validation users, paired differences, saving, errors."""
 
 from __future__ import annotations
 
@@ -6,20 +7,31 @@ import keras
 import numpy as np
 import pytest
 
-from snippets import VAE, Multinomial
+from snippets import VAE, Autoencoder, Multinomial
 from snippets.chapters import recommend
 from snippets.chapters.recommend import (
+    Choice,
+    HeldOutUsers,
     InteractionData,
     binarize_ratings,
+    best_on_validation,
+    build_mult_dae,
     build_mult_vae,
+    choose_on_validation,
+    ease_recommender,
+    ease_weights,
+    evaluate_runs,
     load_interactions,
     make_synthetic_interactions,
     ndcg_at_k,
+    paired_difference,
     parse_movielens_ratings,
     plot_recall_curves,
-    popularity_scores,
+    popularity_recommender,
     recall_at_k,
+    recall_curve,
     split_heldout_users,
+    train_mult_model,
 )
 
 
@@ -75,13 +87,22 @@ def test_synthetic_item_popularity_is_skewed():
     assert matrix.sum(axis=1).min() >= 5
 
 
-def test_held_out_split_keeps_fold_in_and_test_disjoint_and_non_empty():
+def test_held_out_split_keeps_fold_in_and_held_out_items_disjoint_and_non_empty():
     matrix, _ = make_synthetic_interactions(n_users=300, n_items=100, seed=3)
-    train, fold_in, test = split_heldout_users(matrix, seed=0)
-    assert train.shape[1] == fold_in.shape[1] == test.shape[1]
-    assert not np.any((fold_in > 0) & (test > 0))
-    assert test.sum(axis=1).min() >= 1 and fold_in.sum(axis=1).min() >= 1
-    assert len(train) + len(test) == 300
+    train, validation, test = split_heldout_users(matrix, seed=0)
+    for users in (validation, test):
+        assert train.shape[1] == users.fold_in.shape[1] == users.held_out.shape[1]
+        assert not np.any((users.fold_in > 0) & (users.held_out > 0))
+        assert users.held_out.sum(axis=1).min() >= 1 and users.fold_in.sum(axis=1).min() >= 1
+    assert len(validation) == len(test) == 30 and len(train) == 240
+
+
+def test_every_user_is_in_exactly_one_of_training_validation_and_test():
+    matrix, _ = make_synthetic_interactions(n_users=300, n_items=100, seed=3)
+    train, validation, test = split_heldout_users(matrix, seed=0)
+    assert train.shape[1] == 100  # no item dropped, so whole rows can be compared
+    rows = np.vstack([train, validation.fold_in + validation.held_out, test.fold_in + test.held_out])
+    assert sorted(map(tuple, rows.tolist())) == sorted(map(tuple, matrix.tolist()))
 
 
 def test_offline_source_is_the_labelled_synthetic_set(capsys, monkeypatch):
@@ -104,16 +125,125 @@ def test_mult_vae_learns_to_beat_popularity_and_reloads_identically(tmp_path):
     data = load_interactions("synthetic", n_users=600, n_items=60, verbose=False)
     model = small_mult_vae(data.n_items, seed=1)
     model.fit(data.train, epochs=15, batch_size=50, verbose=0)
-    scores = model.reconstruct(data.fold_in)
-    popular = popularity_scores(data.train, len(data.test))
-    assert recall_at_k(scores, data.test, 10, data.fold_in).mean() > recall_at_k(popular, data.test, 10, data.fold_in).mean()
+    users = data.test
+    scores = model.reconstruct(users.fold_in)
+    popular = popularity_recommender(data.train)(users.fold_in)
+    assert recall_at_k(scores, users.held_out, 10, users.fold_in).mean() > recall_at_k(
+        popular, users.held_out, 10, users.fold_in
+    ).mean()
     path = tmp_path / "mult_vae.keras"
     model.save(path)
     restored = keras.saving.load_model(path, safe_mode=True)
     assert isinstance(restored, VAE) and isinstance(restored.likelihood, Multinomial)
     assert np.isclose(float(restored.beta.numpy()), 0.2)
-    assert np.array_equal(restored.reconstruct(data.fold_in), scores)
+    assert np.array_equal(restored.reconstruct(users.fold_in), scores)
     assert np.allclose(model.decode(np.zeros((2, 8))).sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_mult_dae_is_the_mult_vae_networks_as_a_denoising_autoencoder(tmp_path):
+    dae, vae = build_mult_dae(12, (8,), 3), build_mult_vae(12, (8,), 3)
+    assert isinstance(dae, Autoencoder) and isinstance(dae.likelihood, Multinomial)
+    assert dae.encoder.output_shape == (None, 3)
+    # The same decoder; the encoder differs only by the second head (z_log_var: 8 * 3 + 3 weights).
+    assert dae.decoder.count_params() == vae.decoder.count_params()
+    assert vae.encoder.count_params() - dae.encoder.count_params() == 8 * 3 + 3
+    clicks = np.eye(12, dtype="float32")[:4] + np.eye(12, dtype="float32")[4:8]
+    assert np.array_equal(dae.encoder(clicks, training=False), dae.encoder(clicks, training=False))
+    dropped = dae.encoder(clicks, training=True)  # the input dropout is on while training
+    assert not np.allclose(dropped, dae.encoder(clicks, training=False))
+    assert np.allclose(dae.reconstruct(clicks).sum(axis=1), 1.0, atol=1e-5)
+    dae(clicks)  # build the model itself, not only its networks, before saving
+    dae.save(tmp_path / "mult_dae.keras")
+    restored = keras.saving.load_model(tmp_path / "mult_dae.keras", safe_mode=True)
+    assert np.array_equal(restored.reconstruct(clicks), dae.reconstruct(clicks))
+
+
+def test_training_is_reproducible_per_seed_and_anneals_beta_to_its_final_value():
+    train, _ = make_synthetic_interactions(n_users=60, n_items=20, seed=4)
+    options = dict(hidden_units=(8,), latent_dim=3, epochs=4, batch_size=20)
+    first, again = (train_mult_model(train, beta=0.5, seed=7, **options) for _ in range(2))
+    other = train_mult_model(train, beta=0.5, seed=8, **options)
+    assert isinstance(first, VAE) and np.isclose(float(first.beta.numpy()), 0.5)
+    assert first.history.history["beta"][0] < 0.5 == first.history.history["beta"][-1]
+    assert np.array_equal(first.reconstruct(train), again.reconstruct(train))
+    assert not np.allclose(first.reconstruct(train), other.reconstruct(train))
+    assert isinstance(train_mult_model(train, beta=None, seed=7, **options), Autoencoder)
+
+
+def ease_by_direct_solves(x: np.ndarray, l2: float) -> np.ndarray:
+    """Column j of B: ridge regression of item j on all the other items, its own weight fixed at 0."""
+    n_items = x.shape[1]
+    weights = np.zeros((n_items, n_items))
+    for j in range(n_items):
+        others = np.delete(np.arange(n_items), j)
+        a = x[:, others]
+        weights[others, j] = np.linalg.solve(a.T @ a + l2 * np.eye(n_items - 1), a.T @ x[:, j])
+    return weights
+
+
+@pytest.mark.parametrize("l2", [0.5, 10.0])
+def test_ease_closed_form_solves_the_constrained_least_squares(l2):
+    x = (np.random.default_rng(5).random((40, 7)) < 0.4).astype(np.float32)
+    weights = ease_weights(x, l2)
+    assert np.all(np.diag(weights) == 0.0)
+    assert np.allclose(weights, ease_by_direct_solves(x.astype(np.float64), l2), atol=1e-10)
+
+
+def test_ease_recommends_what_co_occurs_and_never_a_fold_in_item_once_excluded():
+    # Two blocks of items that are always clicked together: 0-2 and 3-5.
+    train = np.repeat(np.array([[1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1]], np.float32), 10, axis=0)
+    fold_in = np.array([[1, 1, 0, 0, 0, 0], [0, 0, 0, 0, 1, 0]], np.float32)
+    scores = ease_recommender(train, 1.0)(fold_in)
+    assert scores.shape == (2, 6) and np.argmax(scores[0]) == 2 and np.argmax(scores[1]) in (3, 5)
+    # With the fold-in items excluded, none of them is ever in the top k, however high it scores.
+    assert np.all(recall_at_k(scores, fold_in, 4, exclude=fold_in) == 0.0)
+    assert np.all(recall_at_k(scores + 10 * fold_in, fold_in, 1) == 1.0)
+
+
+def small_data() -> InteractionData:
+    fold_in = np.array([[1, 0, 0, 0], [0, 1, 0, 0]], np.float32)
+    held_out = np.array([[0, 0, 1, 0], [0, 0, 0, 1]], np.float32)
+    users = HeldOutUsers(fold_in, held_out)
+    return InteractionData(np.ones((3, 4), np.float32), users, users, "synthetic", "tiny")
+
+
+def perfect(fold_in):
+    return np.array([[0, 0, 2, 1], [0, 0, 1, 2]], np.float64)[: len(fold_in)]
+
+
+def worst(fold_in):
+    return np.array([[0, 2, 0, 1], [2, 0, 1, 0]], np.float64)[: len(fold_in)]
+
+
+def test_validation_choice_keeps_the_best_ranking_value_and_reports_all():
+    choice = choose_on_validation({0.1: worst, 1.0: perfect}, small_data().validation, k=2)
+    assert choice.best == 1.0 and choice.validation_ndcg[1.0] == 1.0 > choice.validation_ndcg[0.1]
+    assert Choice(2.0, {0.5: 0.25, 2.0: 0.5}).describe("λ") == "λ = 0.5: 0.250, λ = 2: 0.500"
+
+
+def test_runs_hold_one_row_per_run_and_one_run_has_no_spread():
+    data = small_data()
+    runs = {name: evaluate_runs(runs, data, recall_k=1, ndcg_k=2)
+            for name, runs in (("perfect", [perfect]), ("mixed", [perfect, worst, perfect]))}
+    assert runs["mixed"].test_ndcg.shape == runs["mixed"].test_recall.shape == (3, 2)
+    assert runs["perfect"].test_summary()["ndcg"].standard_error == 0.0
+    assert runs["perfect"].test_summary()["recall"].mean == 1.0
+    assert runs["mixed"].test_summary()["recall"].standard_error > 0.0
+    assert best_on_validation(runs) == "perfect"
+    assert np.allclose(recall_curve([perfect, worst], data.test, [1, 2]), [0.5, 0.5])  # the mean of 1 and 0
+
+
+def test_paired_difference_reads_the_direction_only_beyond_twice_the_error():
+    rng = np.random.default_rng(6)
+    baseline = rng.random((3, 200))
+    ahead = paired_difference(baseline + 0.1 + 0.01 * rng.standard_normal((3, 200)), baseline)
+    assert np.isclose(ahead.mean, 0.1, atol=0.01) and ahead.verdict == "ahead of" and ahead.runs_ahead == 3
+    assert paired_difference(baseline - 0.1, baseline).verdict == "behind"
+    spread = 0.1 * rng.standard_normal((3, 200))
+    noise = paired_difference(baseline + spread - spread.mean(), baseline)  # differences that average to 0
+    assert noise.across_users > 0 and noise.verdict == "level with"
+    one_run = paired_difference(baseline, baseline[:1])  # a deterministic baseline meets every run
+    assert one_run.n_runs == 3 and np.isclose(one_run.mean, (baseline - baseline[0]).mean())
 
 
 @pytest.mark.parametrize(
@@ -130,6 +260,13 @@ def test_mult_vae_learns_to_beat_popularity_and_reloads_identically(tmp_path):
         (lambda: load_interactions("imdb"), ValueError, "source must be"),
         (lambda: build_mult_vae(10, dropout=1.0), ValueError, r"dropout must be a finite number in \[0, 1\)"),
         (lambda: parse_movielens_ratings(b"1::2::3\n"), ValueError, "4 fields"),
+        (lambda: ease_weights(np.ones((3, 3)), 0.0), ValueError, "l2 must be"),
+        (lambda: ease_weights(np.ones(3), 1.0), ValueError, "train"),
+        (lambda: choose_on_validation({}, small_data().test), ValueError, "candidates"),
+        (lambda: evaluate_runs([], small_data()), ValueError, "recommenders"),
+        (lambda: paired_difference(np.ones((2, 3)), np.ones((2, 4))), ValueError, "same users"),
+        (lambda: paired_difference(np.ones((3, 3)), np.ones((2, 3))), ValueError, "one run or"),
+        (lambda: split_heldout_users(np.ones((4, 4)), heldout_fraction=0.2), ValueError, "at least 2 held"),
     ],
 )
 def test_bad_arguments_raise_errors_naming_them(call, error, match):
@@ -155,7 +292,7 @@ def test_a_local_movielens_zip_loads_without_a_network_and_a_bad_one_is_named(tm
         archive.writestr("ml-1m/ratings.dat", "\n".join(lines) + "\n")
     data = load_interactions(tmp_path / "ml-1m.zip", verbose=False)
     assert data.source == "movielens" and data.n_items == 7
-    assert len(data.train) + len(data.test) == 40
+    assert len(data.train) + len(data.validation) + len(data.test) == 40
     with zipfile.ZipFile(tmp_path / "other.zip", "w") as archive:
         archive.writestr("readme.txt", "not MovieLens")
     with pytest.raises(KeyError, match=r"other.zip holds no ml-1m/ratings.dat"):

@@ -210,11 +210,14 @@ def split_heldout_users(
     order = rng.permutation(len(matrix))
     n_heldout = int(round(heldout_fraction * len(matrix)))
     if n_heldout < 2:
-        raise ValueError(f"heldout_fraction * {len(matrix)} users must give at least 2 held-out users, got {n_heldout}")
+        raise ValueError(
+            f"heldout_fraction * {len(matrix)} users must give at least 2 held-out users, got {n_heldout}"
+        )
     train = matrix[order[n_heldout:]]
     seen = train.sum(axis=0) > 0
     validation, test = (matrix[part][:, seen] for part in np.array_split(order[:n_heldout], 2))
-    return train[:, seen], split_fold_in(validation, test_fraction, rng), split_fold_in(test, test_fraction, rng)
+    validation, test = (split_fold_in(users, test_fraction, rng) for users in (validation, test))
+    return train[:, seen], validation, test
 
 
 def load_interactions(
@@ -287,12 +290,19 @@ def build_mult_encoder(
     x = layers.UnitNormalization(name="unit_length")(inputs)
     x = layers.Dropout(dropout, name="input_dropout")(x)
     mlp = build_dense_encoder(
-        latent_dim, input_dim=n_items, hidden_units=hidden_units, variational=variational, activation="tanh", name="mlp"
+        latent_dim,
+        input_dim=n_items,
+        hidden_units=hidden_units,
+        variational=variational,
+        activation="tanh",
+        name="mlp",
     )
     return keras.Model(inputs, mlp(x), name="encoder")
 
 
-def build_mult_decoder(n_items: int, hidden_units: Sequence[int] = (600,), latent_dim: int = 200) -> keras.Model:
+def build_mult_decoder(
+    n_items: int, hidden_units: Sequence[int] = (600,), latent_dim: int = 200
+) -> keras.Model:
     """Mult-VAE generative network: ``(batch, latent_dim)`` to item logits ``(batch, n_items)``."""
     return build_dense_decoder(latent_dim, output_dim=n_items, hidden_units=hidden_units, activation="tanh")
 
@@ -453,14 +463,19 @@ def ndcg_at_k(scores, held_out, k: int, exclude=None) -> np.ndarray:
     return (hits * discounts).sum(axis=1) / ideal
 
 
-def ranking_quality(recommend: Recommender, users: HeldOutUsers, metric=ndcg_at_k, k: int = NDCG_K) -> np.ndarray:
+def ranking_quality(
+    recommend: Recommender,
+    users: HeldOutUsers,
+    metric: Callable[..., np.ndarray] = ndcg_at_k,
+    k: int = NDCG_K,
+) -> np.ndarray:
     """``metric`` at ``k`` of each user's ranking, fold-in items excluded: ``(n_users,)``."""
     return metric(recommend(users.fold_in), users.held_out, k, users.fold_in)
 
 
 @dataclass(frozen=True)
 class Choice:
-    """The candidate value with the highest mean validation NDCG@100, and every candidate's."""
+    """The candidate value with the highest mean validation NDCG, and every candidate's."""
 
     best: float
     validation_ndcg: dict[float, float]
@@ -470,14 +485,19 @@ class Choice:
         return ", ".join(f"{symbol} = {value:g}: {ndcg:.3f}" for value, ndcg in self.validation_ndcg.items())
 
 
-def choose_on_validation(candidates: Mapping[float, Recommender], users: HeldOutUsers) -> Choice:
-    """Pick the hyperparameter whose recommender ranks ``users`` (validation users) best by NDCG@100.
+def choose_on_validation(
+    candidates: Mapping[float, Recommender], users: HeldOutUsers, *, k: int = NDCG_K
+) -> Choice:
+    """Pick the hyperparameter whose recommender ranks ``users`` (validation users) best by NDCG@k.
 
     ``candidates`` maps each value tried to the recommender trained or fitted with it.
     """
     if not candidates:
         raise ValueError("candidates must hold at least one recommender")
-    scores = {float(value): float(ranking_quality(recommend, users).mean()) for value, recommend in candidates.items()}
+    scores = {
+        float(value): float(ranking_quality(recommend, users, k=k).mean())
+        for value, recommend in candidates.items()
+    }
     return Choice(best=max(scores, key=scores.get), validation_ndcg=scores)
 
 
@@ -494,18 +514,28 @@ class RankingRuns:
 
     def test_summary(self) -> dict[str, MeanWithError]:
         """Mean test Recall@20 and NDCG@100 over runs, with their standard errors across runs."""
-        return {name: mean_and_standard_error(values.mean(axis=1)) for name, values in
-                (("recall", self.test_recall), ("ndcg", self.test_ndcg))}
+        per_run = {"recall": self.test_recall.mean(axis=1), "ndcg": self.test_ndcg.mean(axis=1)}
+        return {name: mean_and_standard_error(values) for name, values in per_run.items()}
 
 
-def evaluate_runs(recommenders: Sequence[Recommender], data: InteractionData) -> RankingRuns:
-    """Validation NDCG@100, test Recall@20 and test NDCG@100 of each run of one recommender."""
+def evaluate_runs(
+    recommenders: Sequence[Recommender],
+    data: InteractionData,
+    *,
+    recall_k: int = RECALL_K,
+    ndcg_k: int = NDCG_K,
+) -> RankingRuns:
+    """Validation NDCG@100, test Recall@20 and test NDCG@100 (default ``k``) of each run of a recommender."""
     if not recommenders:
         raise ValueError("recommenders must hold at least one run")
+
+    def rows(users: HeldOutUsers, metric: Callable[..., np.ndarray], k: int) -> np.ndarray:
+        return np.stack([ranking_quality(recommend, users, metric, k) for recommend in recommenders])
+
     return RankingRuns(
-        np.stack([ranking_quality(recommend, data.validation) for recommend in recommenders]),
-        np.stack([ranking_quality(recommend, data.test, recall_at_k, RECALL_K) for recommend in recommenders]),
-        np.stack([ranking_quality(recommend, data.test) for recommend in recommenders]),
+        validation_ndcg=rows(data.validation, ndcg_at_k, ndcg_k),
+        test_recall=rows(data.test, recall_at_k, recall_k),
+        test_ndcg=rows(data.test, ndcg_at_k, ndcg_k),
     )
 
 
@@ -540,17 +570,22 @@ def paired_difference(model: np.ndarray, baseline: np.ndarray) -> PairedDifferen
     """Compare per-user metrics ``(n_runs, n_users)``; a one-run baseline is paired with every run."""
     model, baseline = np.asarray(model, np.float64), np.asarray(baseline, np.float64)
     if model.ndim != 2 or baseline.ndim != 2 or model.shape[1] != baseline.shape[1]:
-        raise ValueError(f"model and baseline must be (n_runs, n_users) on the same users, got {model.shape} and {baseline.shape}")
+        shapes = f"{model.shape} and {baseline.shape}"
+        raise ValueError(f"model and baseline must be (n_runs, n_users), same users, got {shapes}")
     if len(baseline) not in (1, len(model)):
-        raise ValueError(f"baseline must have one run or as many as model ({len(model)}), got {len(baseline)}")
+        raise ValueError(f"baseline must have one run or as many as model ({len(model)}): {len(baseline)}")
     differences = model - baseline
     per_run = mean_and_standard_error(differences.mean(axis=1))
     per_user = mean_and_standard_error(differences.mean(axis=0))
     ahead = int(np.sum(differences.mean(axis=1) > 0))
-    return PairedDifference(per_run.mean, per_run.standard_error, per_user.standard_error, ahead, len(differences))
+    return PairedDifference(
+        per_run.mean, per_run.standard_error, per_user.standard_error, ahead, n_runs=len(differences)
+    )
 
 
-def recall_curve(recommenders: Sequence[Recommender], users: HeldOutUsers, ks: Sequence[int]) -> np.ndarray:
+def recall_curve(
+    recommenders: Sequence[Recommender], users: HeldOutUsers, ks: Sequence[int]
+) -> np.ndarray:
     """Mean Recall@k over runs and users for each ``k`` in ``ks``: ``(len(ks),)``."""
     scores = [recommend(users.fold_in) for recommend in recommenders]
     return np.array([np.mean([recall_at_k(s, users.held_out, k, users.fold_in) for s in scores]) for k in ks])
