@@ -1,102 +1,139 @@
 """Anomaly detection with a VAE: the one-digit-held-out protocol on MNIST.
 
-A VAE trained on "normal" data only gives every new input ``x`` a score; a
-high score flags ``x`` as anomalous. The protocol: for a digit ``d``, train on
-the training digits of the nine other classes, then score the test digits of
-all ten classes; the test digits ``d`` are the anomalies. How well a score
-separates them is its ROC-AUC: the probability that a random anomaly scores
-higher than a random normal digit (1 is perfect, 0.5 is chance, 0 is perfectly
-reversed).
+A model trained on "normal" data only gives every new input ``x`` a score; a
+high score flags ``x`` as anomalous. The protocol: for a digit ``d``, fit the
+detectors on the training digits of the nine other classes, then score the
+validation and test digits of all ten classes; the digits ``d`` are the
+anomalies. Every choice (the threshold, which detector is "best") is made on
+the validation digits, which are carved from the training split; the test
+digits only measure.
 
-Three scores are compared, all per example and all "higher = more anomalous":
+Six scores are compared, all per example and all "higher = more anomalous".
+Four come from one VAE:
 
 - ``neg_elbo``: ``-ELBO``, estimated from ``k`` codes ``z_i ~ q(z|x)`` as
   ``-(1/k) sum_i log w_i`` with ``log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x)``;
   nats, an upper bound on ``-log p(x)`` in expectation;
 - ``neg_iwae``: ``-IWAE_k = -log (1/k) sum_i w_i`` from the *same* draws, a
-  tighter upper bound on ``-log p(x)`` (Burda et al., 2016); nats, and never
-  above ``neg_elbo`` for the same draws;
+  tighter upper bound on ``-log p(x)`` (Burda et al., 2016); never above
+  ``neg_elbo`` for the same draws;
+- ``neg_recon_prob``: minus the log of An & Cho's (2015) reconstruction
+  probability ``(1/L) sum_l p(x|z_l)``, ``z_l ~ q(z|x)``, with ``L = k`` and
+  the same draws: how well the codes the encoder proposes explain ``x``,
+  without the prior;
 - ``squared_error``: ``||x - x_hat||^2`` summed over pixels, with ``x_hat``
-  the decoder's mean image for the posterior mean code: the reconstruction
-  error alone, no likelihood and no KL term.
+  the decoder's mean image for the posterior mean code.
+
+Two do without a VAE: ``pca_error``, the squared distance of ``x`` to the
+principal subspace of the normal training digits, with as many components as
+the VAE has latent dimensions; and ``isolation_forest`` (Liu et al., 2008),
+minus scikit-learn's ``score_samples``: how few random axis-aligned splits
+isolate ``x``.
+
+Each (seed, held-out digit, score) gets the ROC-AUC and the AUPRC (average
+precision; chance is the share of anomalies) on the test digits, and, at a
+threshold set to the 95th percentile of the score on the *normal validation*
+digits, the precision, recall and false-alarm rate on the test digits.
 
 Likelihood scores are computed on binary pixels (the Bernoulli likelihood
-then gives a probability), so the protocol binarises the digits once.
+then gives a probability), so the protocol binarises the digits: the
+validation and test digits once (:func:`snippets.data.binarize`, seed 0), the
+training digits once per seed.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
+from keras import ops
 from matplotlib.figure import Figure
-from sklearn.metrics import roc_auc_score
+from scipy.special import logsumexp
+from sklearn.decomposition import PCA
+from sklearn.ensemble import IsolationForest
+from sklearn.metrics import average_precision_score, precision_score, recall_score, roc_auc_score
 
 from snippets.chapters.diagnostics import fit_dense_vae
 from snippets.data import MnistData, binarize
-from snippets.evaluation import DEFAULT_BATCH_SIZE, log_weight_statistics
-from snippets.models import VAE
-from snippets.validation import check_images, check_positive_int
+from snippets.evaluation import DEFAULT_BATCH_SIZE, MeanWithError, log_weight_statistics, mean_and_standard_error
+from snippets.models import VAE, predict_in_batches
+from snippets.validation import check_array, check_images, check_number, check_positive_int
 
-SCORE_NAMES = ("neg_elbo", "neg_iwae", "squared_error")
-SCORE_LABELS = {"neg_elbo": "−ELBO", "neg_iwae": "−IWAE$_k$", "squared_error": "squared error"}
+VAE_SCORES = ("neg_elbo", "neg_iwae", "neg_recon_prob", "squared_error")
+BASELINE_SCORES = ("pca_error", "isolation_forest")
+SCORE_NAMES = VAE_SCORES + BASELINE_SCORES
+SCORE_LABELS = {
+    "neg_elbo": "VAE −ELBO",
+    "neg_iwae": "VAE −IWAE",
+    "neg_recon_prob": "VAE −log recon. prob.",
+    "squared_error": "VAE squared error",
+    "pca_error": "PCA error",
+    "isolation_forest": "Isolation Forest",
+}
+METRICS = ("valid_roc_auc", "roc_auc", "auprc", "precision", "recall", "false_alarm_rate")
+METRIC_LABELS = {
+    "valid_roc_auc": "ROC-AUC (validation)",
+    "roc_auc": "ROC-AUC",
+    "auprc": "AUPRC",
+    "precision": "precision",
+    "recall": "recall",
+    "false_alarm_rate": "false alarms",
+}
 NUM_DIGITS = 10
+THRESHOLD_QUANTILE = 0.95
 
 
 class HeldOutSplit(NamedTuple):
-    """One digit held out: train on the others, test on all.
+    """One digit held out: fit on the others, validate and test on all.
 
-    ``x_train`` ``(n_train, 784)`` holds no digit ``digit``; ``x_test``
-    ``(n_test, 784)`` and ``y_test`` ``(n_test,)`` are the whole test set, and
-    ``is_anomaly`` ``(n_test,)`` is ``y_test == digit``.
+    ``x_train`` ``(n_train, 784)`` holds no digit ``digit``; ``x_valid``
+    ``(n_valid, 784)`` and ``x_test`` ``(n_test, 784)`` hold all ten classes,
+    and ``valid_is_anomaly`` / ``is_anomaly`` mark their digits ``digit``.
+    ``y_test`` ``(n_test,)`` are the test labels.
     """
 
     x_train: np.ndarray
+    x_valid: np.ndarray
+    valid_is_anomaly: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
     is_anomaly: np.ndarray
     digit: int
 
 
-class AucRow(NamedTuple):
-    """One entry of the protocol's tidy result: the ROC-AUC of ``score`` for held-out ``digit``."""
+class ThresholdRates(NamedTuple):
+    """What a fixed threshold does on labelled examples: flagged = ``score > threshold``.
 
-    latent_dim: int
-    digit: int
-    score: str
-    auc: float
-
-
-@dataclasses.dataclass(frozen=True)
-class ProtocolResult:
-    """What :func:`held_out_protocol` measured.
-
-    ``aucs``: one :class:`AucRow` per (latent size, held-out digit, score),
-    ready for ``pandas.DataFrame(result.aucs)``. ``scores[(latent_dim, digit)]``
-    maps each score name to its ``(n_test,)`` values on the binarised test
-    digits ``x_test``, whose labels are ``y_test``.
+    ``precision``: the share of anomalies among the flagged (0 when nothing is
+    flagged); ``recall``: the share of anomalies flagged; ``false_alarm_rate``:
+    the share of normal examples flagged.
     """
 
-    aucs: list[AucRow]
-    scores: dict[tuple[int, int], dict[str, np.ndarray]]
-    x_test: np.ndarray
-    y_test: np.ndarray
+    precision: float
+    recall: float
+    false_alarm_rate: float
 
-    def auc(self, latent_dim: int, digit: int, score: str) -> float:
-        """The ROC-AUC of one (latent size, held-out digit, score)."""
-        for row in self.aucs:
-            if (row.latent_dim, row.digit, row.score) == (latent_dim, digit, score):
-                return row.auc
-        raise KeyError(f"no AUC for latent_dim={latent_dim}, digit={digit}, score={score!r}")
 
-    def mean_auc(self, latent_dim: int, score: str) -> float:
-        """The ROC-AUC of ``score`` averaged over the held-out digits, for one latent size."""
-        values = [row.auc for row in self.aucs if (row.latent_dim, row.score) == (latent_dim, score)]
-        if not values:
-            raise KeyError(f"no AUC for latent_dim={latent_dim}, score={score!r}")
-        return float(np.mean(values))
+class DetectionRow(NamedTuple):
+    """One entry of the protocol's tidy result: how one score did for one seed and held-out digit.
+
+    ``valid_roc_auc`` is measured on the validation digits, every other
+    metric on the test digits; see :data:`METRICS`.
+    """
+
+    seed: int
+    digit: int
+    score: str
+    valid_roc_auc: float
+    roc_auc: float
+    auprc: float
+    precision: float
+    recall: float
+    false_alarm_rate: float
 
 
 def check_digit(digit: object, name: str = "digit") -> int:
@@ -108,62 +145,175 @@ def check_digit(digit: object, name: str = "digit") -> int:
     return int(digit)
 
 
+def _check_choice(value: object, name: str, choices: Sequence[str]) -> str:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+    return str(value)
+
+
 def split_out_digit(data: MnistData, digit: int) -> HeldOutSplit:
-    """Hold out one digit: training digits of the other nine classes, all test digits.
+    """Hold out one digit: training digits of the other nine classes, all validation and test digits.
 
     Args:
-        data: flat MNIST, ``x_train`` ``(n, 784)`` with labels ``y_train``.
+        data: flat MNIST, ``x_train`` ``(n, 784)`` with labels ``y_train``,
+            and likewise the validation and test splits.
         digit: the class to hold out, ``0..9``.
 
     Returns:
-        A :class:`HeldOutSplit` whose ``is_anomaly`` marks the test digits ``digit``.
+        A :class:`HeldOutSplit` whose ``valid_is_anomaly`` and ``is_anomaly``
+        mark the validation and test digits ``digit``.
 
     Raises:
-        ValueError: ``digit`` is out of range, absent from the test set (no
-            anomaly to find), or is every training digit (nothing to train on).
+        ValueError: ``digit`` is out of range, absent from the validation or
+            test set (no anomaly to find), or is every training digit.
     """
     digit = check_digit(digit)
     normal = data.y_train != digit
-    is_anomaly = data.y_test == digit
-    if not is_anomaly.any():
-        raise ValueError(f"digit {digit} does not occur in data.y_test; there is no anomaly to score")
+    for split in ("valid", "test"):
+        if not np.any(getattr(data, f"y_{split}") == digit):
+            raise ValueError(f"digit {digit} does not occur in data.y_{split}; there is no anomaly to score")
     if not normal.any():
         raise ValueError(f"digit {digit} is every training digit; nothing is left to train on")
-    return HeldOutSplit(data.x_train[normal], data.x_test, data.y_test, is_anomaly, digit)
+    return HeldOutSplit(data.x_train[normal], data.x_valid, data.y_valid == digit,
+                        data.x_test, data.y_test, data.y_test == digit, digit)
+
+
+# --- the scores ----------------------------------------------------------------
+
+
+def log_likelihood_of_draws(
+    vae: VAE, x, n_draws: int, *, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE
+) -> np.ndarray:
+    """``log p(x|z_l)`` for ``L = n_draws`` codes ``z_l ~ q(z|x)`` per example: ``(n, L)`` nats.
+
+    Example ``i`` draws ``eps_l ~ N(0, I)`` from ``np.random.default_rng([seed, i])``,
+    as :func:`snippets.evaluation.log_weight_statistics` does, and decodes
+    ``z_l = mu(x) + exp(log_var(x) / 2) * eps_l``: a value depends neither on
+    ``batch_size`` nor on the other examples. About ``batch_size`` codes (at
+    least the ``L`` of one example) are decoded at once.
+    """
+    x = vae.check_examples(x)
+    n_draws = check_positive_int(n_draws, "n_draws")
+    rows = max(1, check_positive_int(batch_size, "batch_size") // n_draws)
+    z_mean, z_log_var = predict_in_batches(vae.encoder, x)
+    parts = []
+    for start in range(0, len(x), rows):
+        block = slice(start, min(start + rows, len(x)))
+        epsilon = np.stack([np.random.default_rng([seed, i]).standard_normal((n_draws, vae.latent_dim))
+                            for i in range(*block.indices(len(x)))])
+        z = z_mean[block, None] + np.exp(0.5 * z_log_var[block, None]) * epsilon
+        logits = ops.cast(vae.decoder(z.reshape(-1, vae.latent_dim).astype(np.float32), training=False), "float32")
+        log_px_z = vae.likelihood.log_prob(np.repeat(x[block], n_draws, axis=0), logits)
+        parts.append(ops.convert_to_numpy(log_px_z).astype(np.float64).reshape(len(epsilon), n_draws))
+    return np.concatenate(parts)
+
+
+def log_reconstruction_probability(
+    vae: VAE, x, n_draws: int, *, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE
+) -> np.ndarray:
+    """An & Cho's (2015) reconstruction probability, in log space: ``(n,)`` nats.
+
+    ``log (1/L) sum_l p(x|z_l)`` with ``z_l ~ q(z|x)``, the draws of
+    :func:`log_likelihood_of_draws`, computed as a log-sum-exp
+    (``scipy.special.logsumexp``) so that probabilities like ``e^-100`` neither
+    underflow nor lose precision. It lies between the mean and the maximum of
+    the ``log p(x|z_l)``.
+    """
+    log_px_z = log_likelihood_of_draws(vae, x, n_draws, seed=seed, batch_size=batch_size)
+    return logsumexp(log_px_z, axis=1) - math.log(log_px_z.shape[1])
 
 
 def anomaly_scores(
-    vae: VAE, x, k: int = 100, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE
+    vae: VAE, x, *, k: int = 100, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE
 ) -> dict[str, np.ndarray]:
-    """Three anomaly scores of each example, higher = more anomalous: ``{name: (n,)}``.
+    """The four VAE scores of each example, higher = more anomalous: ``{name: (n,)}``.
 
-    ``neg_elbo`` and ``neg_iwae`` (nats) come from the same ``k`` codes per
-    example (:func:`snippets.evaluation.log_weight_statistics`, seeded per
-    example by ``seed``), so ``neg_iwae <= neg_elbo`` element by element;
+    ``neg_elbo``, ``neg_iwae`` (:func:`snippets.evaluation.log_weight_statistics`)
+    and ``neg_recon_prob`` (:func:`log_reconstruction_probability` with
+    ``L = k``) come from the same ``k`` codes per example, seeded per example
+    by ``seed``, so ``neg_iwae <= neg_elbo`` element by element;
     ``squared_error`` is ``sum_j (x_j - x_hat_j)^2`` over the pixels of the
     reconstruction of the posterior mean. See the module docstring.
     """
     x = vae.check_examples(x)
-    stats = log_weight_statistics(vae, x, check_positive_int(k, "k"), seed=seed, batch_size=batch_size)
+    k = check_positive_int(k, "k")
+    stats = log_weight_statistics(vae, x, k, seed=seed, batch_size=batch_size)
     error = np.sum((x.reshape(len(x), -1) - vae.reconstruct(x).reshape(len(x), -1)) ** 2, axis=1)
-    scores = {"neg_elbo": -stats.elbo, "neg_iwae": -stats.iwae, "squared_error": error.astype(np.float64)}
+    scores = {
+        "neg_elbo": -stats.elbo,
+        "neg_iwae": -stats.iwae,
+        "neg_recon_prob": -log_reconstruction_probability(vae, x, k, seed=seed, batch_size=batch_size),
+        "squared_error": error.astype(np.float64),
+    }
     for name, values in scores.items():
         if not np.all(np.isfinite(values)):
             raise FloatingPointError(f"score {name} is not finite for {int(np.sum(~np.isfinite(values)))} examples")
     return scores
 
 
-def roc_auc(scores, is_anomaly) -> float:
-    """ROC-AUC of ``scores`` ``(n,)`` (higher = more anomalous) against boolean labels ``(n,)``.
+def fit_baselines(x_train, n_components: int, *, seed: int = 0) -> tuple[PCA, IsolationForest]:
+    """The two non-VAE detectors, fitted on normal examples ``x_train`` ``(n, d)``.
 
-    ``sklearn.metrics.roc_auc_score``: the probability that a random anomaly
-    scores above a random normal example, ties counting one half. 1 is a
-    perfect detector, 0.5 chance (or a constant score), 0 a perfectly reversed one.
-
-    Raises:
-        ValueError: shapes differ, scores are not finite, labels are not
-            boolean (or 0/1), or only one class is present.
+    ``sklearn.decomposition.PCA`` with ``n_components`` components and
+    ``sklearn.ensemble.IsolationForest`` (``100`` trees), both seeded by ``seed``.
     """
+    x_train = check_array(x_train, "x_train", (None,))
+    n_components = check_positive_int(n_components, "n_components")
+    if n_components > min(x_train.shape):
+        raise ValueError(f"n_components must be at most min(n, d) = {min(x_train.shape)}, got {n_components}")
+    return (PCA(n_components, random_state=seed).fit(x_train),
+            IsolationForest(random_state=seed).fit(x_train))
+
+
+def baseline_scores(pca: PCA, forest: IsolationForest, x) -> dict[str, np.ndarray]:
+    """The two non-VAE scores of each example ``x`` ``(n, d)``, higher = more anomalous.
+
+    ``pca_error``: ``||x - x_hat||^2`` with ``x_hat = mean + W W^T (x - mean)``,
+    the projection onto the principal subspace; ``isolation_forest``: minus
+    ``IsolationForest.score_samples``, so short isolation paths score high.
+    """
+    x = check_array(x, "x", (pca.n_features_in_,))
+    error = np.sum((x - pca.inverse_transform(pca.transform(x))) ** 2, axis=1)
+    return {"pca_error": error.astype(np.float64), "isolation_forest": -forest.score_samples(x).astype(np.float64)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Detectors:
+    """A VAE and the two baselines fitted on the same normal digits; :meth:`scores` gives all six scores."""
+
+    vae: VAE
+    pca: PCA
+    forest: IsolationForest
+    k: int
+    seed: int
+
+    def scores(self, x) -> dict[str, np.ndarray]:
+        """``{name: (n,)}`` for every name in :data:`SCORE_NAMES`."""
+        return {**anomaly_scores(self.vae, x, k=self.k, seed=self.seed),
+                **baseline_scores(self.pca, self.forest, x)}
+
+
+def fit_detectors(
+    x_train: np.ndarray, *, latent_dim: int, epochs: int, seed: int, k: int = 100,
+    hidden_units: Sequence[int] = (256,), batch_size: int = 128, learning_rate: float = 1e-3,
+) -> Detectors:
+    """Fit every detector on the binary normal digits ``x_train`` ``(n, 784)``.
+
+    A dense VAE (:func:`snippets.chapters.diagnostics.fit_dense_vae`, Adam,
+    seeded by ``seed``) and the baselines of :func:`fit_baselines`, the PCA
+    with ``latent_dim`` components, as many as the VAE's code has dimensions.
+    """
+    vae, _ = fit_dense_vae(x_train, latent_dim=latent_dim, hidden_units=hidden_units, epochs=epochs,
+                           batch_size=batch_size, learning_rate=learning_rate, seed=seed)
+    pca, forest = fit_baselines(x_train, latent_dim, seed=seed)
+    return Detectors(vae, pca, forest, check_positive_int(k, "k"), seed)
+
+
+# --- the metrics ---------------------------------------------------------------
+
+
+def _checked_scores_and_labels(scores, is_anomaly) -> tuple[np.ndarray, np.ndarray]:
+    """``scores`` as float64 ``(n,)`` and ``is_anomaly`` as bool ``(n,)``, both classes present."""
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(is_anomaly)
     if scores.ndim != 1 or len(scores) == 0:
@@ -178,102 +328,281 @@ def roc_auc(scores, is_anomaly) -> float:
         labels = labels.astype(bool)
     if labels.all() or not labels.any():
         raise ValueError("is_anomaly must contain both anomalies (True) and normal examples (False)")
-    return float(roc_auc_score(labels, scores))
+    return scores, labels
+
+
+def roc_auc(scores, is_anomaly) -> float:
+    """ROC-AUC of ``scores`` ``(n,)`` (higher = more anomalous) against boolean labels ``(n,)``.
+
+    ``sklearn.metrics.roc_auc_score``: the probability that a random anomaly
+    scores above a random normal example, ties counting one half. 1 is a
+    perfect detector, 0.5 chance (or a constant score), 0 a perfectly reversed one.
+
+    Raises:
+        ValueError: shapes differ, scores are not finite, labels are not
+            boolean (or 0/1), or only one class is present.
+    """
+    return float(roc_auc_score(*reversed(_checked_scores_and_labels(scores, is_anomaly))))
+
+
+def average_precision(scores, is_anomaly) -> float:
+    """AUPRC of ``scores`` ``(n,)`` against boolean labels ``(n,)``: ``sklearn.metrics.average_precision_score``.
+
+    ``sum_j (R_j - R_{j-1}) P_j`` over the thresholds, the precision ``P_j``
+    weighted by the gain in recall ``R_j``. 1 is a perfect detector; a score
+    that carries no information gets the share of anomalies, ``mean(is_anomaly)``,
+    the chance level, which is small when anomalies are rare. Same checks as :func:`roc_auc`.
+    """
+    return float(average_precision_score(*reversed(_checked_scores_and_labels(scores, is_anomaly))))
+
+
+def validation_threshold(normal_scores, quantile: float = THRESHOLD_QUANTILE) -> float:
+    """The ``quantile`` of the scores of normal validation examples ``(n,)``: ``np.quantile``.
+
+    Flagging ``score > threshold`` then raises a false alarm on about
+    ``1 - quantile`` of normal data; no anomaly is needed to set it.
+    """
+    normal_scores = check_array(normal_scores, "normal_scores", ())
+    return float(np.quantile(normal_scores, check_number(quantile, "quantile", low=0.0, high=1.0)))
+
+
+def rates_at_threshold(scores, is_anomaly, threshold: float) -> ThresholdRates:
+    """Precision, recall and false-alarm rate of flagging ``scores > threshold``: ``sklearn.metrics``.
+
+    ``scores`` and ``is_anomaly`` are ``(n,)``; precision is 0 when nothing is flagged.
+    """
+    scores, labels = _checked_scores_and_labels(scores, is_anomaly)
+    flagged = scores > check_number(threshold, "threshold")
+    return ThresholdRates(
+        precision=float(precision_score(labels, flagged, zero_division=0.0)),
+        recall=float(recall_score(labels, flagged)),
+        false_alarm_rate=float(np.mean(flagged[~labels])),
+    )
+
+
+def evaluate_score(
+    valid_scores, valid_is_anomaly, test_scores, is_anomaly, *, quantile: float = THRESHOLD_QUANTILE
+) -> dict[str, float]:
+    """Every metric of one score, ``{metric: value}`` for the names in :data:`METRICS`.
+
+    ``valid_roc_auc`` on the validation digits; the ROC-AUC, the AUPRC and the
+    :func:`rates_at_threshold` of the :func:`validation_threshold` set on the
+    *normal* validation scores, on the test digits.
+    """
+    valid_scores, valid_labels = _checked_scores_and_labels(valid_scores, valid_is_anomaly)
+    threshold = validation_threshold(valid_scores[~valid_labels], quantile)
+    return {"valid_roc_auc": roc_auc(valid_scores, valid_labels), "roc_auc": roc_auc(test_scores, is_anomaly),
+            "auprc": average_precision(test_scores, is_anomaly),
+            **rates_at_threshold(test_scores, is_anomaly, threshold)._asdict()}
+
+
+# --- the protocol --------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ProtocolResult:
+    """What :func:`held_out_protocol` measured.
+
+    ``rows``: one :class:`DetectionRow` per (seed, held-out digit, score),
+    ready for ``pandas.DataFrame(result.rows)``. ``scores[(seed, digit)]``
+    maps each score name to its ``(n_test,)`` values on the binarised test
+    digits ``x_test``, whose labels are ``y_test``.
+    """
+
+    rows: list[DetectionRow]
+    scores: dict[tuple[int, int], dict[str, np.ndarray]]
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def seeds(self) -> list[int]:
+        """The seeds, in increasing order."""
+        return sorted({row.seed for row in self.rows})
+
+    @property
+    def digits(self) -> list[int]:
+        """The held-out digits, in increasing order."""
+        return sorted({row.digit for row in self.rows})
+
+    def per_seed(self, score: str, metric: str = "roc_auc", digit: int | None = None) -> np.ndarray:
+        """``metric`` of ``score``, one value per seed ``(n_seeds,)``: averaged over the held-out digits, or of ``digit``."""
+        score, metric = _check_choice(score, "score", SCORE_NAMES), _check_choice(metric, "metric", METRICS)
+        digits = self.digits if digit is None else [check_digit(digit)]
+        if not set(digits) <= set(self.digits):
+            raise KeyError(f"digit {digit} was not held out; the held-out digits are {self.digits}")
+        table = {(row.seed, row.digit): getattr(row, metric) for row in self.rows if row.score == score}
+        return np.array([np.mean([table[(seed, d)] for d in digits]) for seed in self.seeds])
+
+    def summary(self, score: str, metric: str = "roc_auc", digit: int | None = None) -> MeanWithError:
+        """Mean and standard error over seeds of :meth:`per_seed`."""
+        return mean_and_standard_error(self.per_seed(score, metric, digit))
+
+    def paired_difference(self, score: str, other: str, metric: str = "roc_auc") -> MeanWithError:
+        """Mean and standard error over seeds of ``metric(score) - metric(other)``, each averaged over the digits.
+
+        Pairing by seed removes what the two share in a seed (the binarised
+        training digits), so the error is that of the difference itself.
+        """
+        return mean_and_standard_error(self.per_seed(score, metric) - self.per_seed(other, metric))
+
+    def best(self, scores: Sequence[str]) -> str:
+        """Of ``scores``, the one with the highest validation ROC-AUC, averaged over seeds and digits."""
+        if len(scores) == 0:
+            raise ValueError("scores must name at least one score")
+        return max(scores, key=lambda score: self.per_seed(score, "valid_roc_auc").mean())
+
+    def anomaly_share(self, digit: int | None = None) -> float:
+        """The share of test digits that are anomalies: of ``digit``, or averaged over the held-out digits.
+
+        This is the AUPRC of a detector that carries no information.
+        """
+        digits = self.digits if digit is None else [check_digit(digit)]
+        return float(np.mean([np.mean(self.y_test == d) for d in digits]))
 
 
 def held_out_protocol(
     data: MnistData,
     digits: Sequence[int],
-    latent_dims: Sequence[int],
+    *,
+    seeds: Sequence[int],
+    latent_dim: int,
     epochs: int,
     k: int = 100,
     hidden_units: Sequence[int] = (256,),
     batch_size: int = 128,
     learning_rate: float = 1e-3,
-    seed: int = 0,
+    quantile: float = THRESHOLD_QUANTILE,
 ) -> ProtocolResult:
-    """Run the one-digit-held-out protocol for every held-out digit and latent size.
+    """Run the one-digit-held-out protocol for every held-out digit and seed.
 
-    The digits are binarised once (:func:`snippets.data.binarize`, ``seed``
-    for training, ``seed + 1`` for test). For each ``latent_dim`` and ``digit``
-    a dense VAE (:func:`snippets.diagnostics.fit_dense_vae`, seeded by ``seed``)
-    trains for ``epochs`` on the binary training digits without ``digit``; the
-    test digits of all classes get the three :func:`anomaly_scores` (``k``
-    codes each), and every score its :func:`roc_auc` for "is ``digit``".
+    The validation and test digits are binarised once
+    (:func:`snippets.data.binarize`, seed 0), the training digits once per
+    seed. For each seed and ``digit``, :func:`fit_detectors` fits the VAE
+    (``latent_dim``, ``epochs``, ...) and the baselines on the binary training
+    digits without ``digit``; the validation and test digits of all classes get
+    the six scores (``k`` codes each for the VAE), and every score its
+    :func:`evaluate_score`, with the threshold at ``quantile`` of the normal
+    validation scores.
 
     Returns:
-        A :class:`ProtocolResult`: ``len(latent_dims) * len(digits) * 3`` AUC rows.
+        A :class:`ProtocolResult`: ``len(seeds) * len(digits) * 6`` rows.
     """
-    if len(digits) == 0 or len(latent_dims) == 0:
-        raise ValueError("digits and latent_dims must each name at least one value")
+    if len(digits) == 0 or len(seeds) == 0:
+        raise ValueError("digits and seeds must each name at least one value")
     digits = [check_digit(digit, f"digits[{i}]") for i, digit in enumerate(digits)]
-    latent_dims = [check_positive_int(dim, f"latent_dims[{i}]") for i, dim in enumerate(latent_dims)]
+    check_positive_int(latent_dim, "latent_dim")
+    check_positive_int(epochs, "epochs")
     check_images(data.x_train, "data.x_train", (None,))
-    binary = dataclasses.replace(data, x_train=binarize(data.x_train, seed=seed), x_test=binarize(data.x_test, seed=seed + 1))
-    aucs, scores = [], {}
-    for latent_dim in latent_dims:
+    binary = dataclasses.replace(data, x_valid=binarize(data.x_valid), x_test=binarize(data.x_test))
+    rows, scores = [], {}
+    for seed in seeds:
+        seeded = dataclasses.replace(binary, x_train=binarize(data.x_train, seed=seed))
         for digit in digits:
-            split = split_out_digit(binary, digit)
-            vae, _ = fit_dense_vae(split.x_train, latent_dim=latent_dim, hidden_units=hidden_units,
-                                   epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed)
-            scores[(latent_dim, digit)] = anomaly_scores(vae, split.x_test, k=k, seed=seed)
-            aucs += [AucRow(latent_dim, digit, name, roc_auc(values, split.is_anomaly))
-                     for name, values in scores[(latent_dim, digit)].items()]
-    return ProtocolResult(aucs=aucs, scores=scores, x_test=binary.x_test, y_test=binary.y_test)
+            split = split_out_digit(seeded, digit)
+            detectors = fit_detectors(split.x_train, latent_dim=latent_dim, epochs=epochs, seed=seed, k=k,
+                                      hidden_units=hidden_units, batch_size=batch_size, learning_rate=learning_rate)
+            valid, scores[(seed, digit)] = detectors.scores(split.x_valid), detectors.scores(split.x_test)
+            rows += [DetectionRow(seed, digit, name, **evaluate_score(
+                valid[name], split.valid_is_anomaly, scores[(seed, digit)][name], split.is_anomaly, quantile=quantile))
+                for name in SCORE_NAMES]
+    return ProtocolResult(rows=rows, scores=scores, x_test=binary.x_test, y_test=binary.y_test)
 
 
-def plot_auc_per_digit(result: ProtocolResult, score: str = "neg_iwae") -> Figure:
-    """ROC-AUC of one score per held-out digit: one bar per latent size, chance dashed at 0.5.
+def verdict(value: MeanWithError, reference: float = 0.0, z: float = 2.0) -> str:
+    """``"clearly above"``, ``"clearly below"`` or ``"not clearly different from"`` ``reference``.
 
-    A bar below 0.5 means the model rates that unseen digit as *more* normal
-    than the digits it was trained on.
+    Clearly: ``value.mean`` lies more than ``z`` standard errors from ``reference``.
     """
-    if score not in SCORE_NAMES:
-        raise ValueError(f"score must be one of {SCORE_NAMES}, got {score!r}")
-    latent_dims = sorted({row.latent_dim for row in result.aucs})
-    digits = sorted({row.digit for row in result.aucs})
-    width = 0.8 / len(latent_dims)
-    fig = Figure(figsize=(7.5, 3.4), layout="constrained")
-    ax = fig.subplots()
-    for j, latent_dim in enumerate(latent_dims):
-        values = [result.auc(latent_dim, digit, score) for digit in digits]
-        ax.bar(np.arange(len(digits)) + (j - (len(latent_dims) - 1) / 2) * width, values, width,
-               label=f"latent {latent_dim}")
-    ax.axhline(0.5, ls="--", color="gray", label="chance")
-    ax.set_xticks(np.arange(len(digits)), [str(d) for d in digits])
-    ax.set_ylim(0.0, 1.0)
-    ax.set_xlabel("held-out digit (the anomaly)")
-    ax.set_ylabel(f"ROC-AUC of {SCORE_LABELS[score]}")
-    ax.legend(loc="lower right", fontsize=8)
+    margin = check_number(z, "z", low=0.0) * value.standard_error
+    if value.mean - margin > reference:
+        return "clearly above"
+    if value.mean + margin < reference:
+        return "clearly below"
+    return "not clearly different from"
+
+
+def compare_scores(result: ProtocolResult, score: str, other: str, metric: str = "roc_auc") -> dict[str, float | int | str]:
+    """How ``score`` does against ``other`` in ``metric``, over seeds, each averaged over the held-out digits.
+
+    Returns plain Python values, ready to glue into a sentence: ``mean``,
+    ``se`` and ``other_mean``, ``other_se`` (mean and standard error over
+    seeds), ``difference`` and ``difference_se`` (the paired difference
+    ``score - other``), ``verdict`` (:func:`verdict` of that difference
+    against zero), ``ahead`` (on how many seeds ``score`` is higher) and ``seeds``.
+    """
+    mine, theirs = result.summary(score, metric), result.summary(other, metric)
+    difference = result.paired_difference(score, other, metric)
+    ahead = int(np.sum(result.per_seed(score, metric) > result.per_seed(other, metric)))
+    return {"mean": mine.mean, "se": mine.standard_error, "other_mean": theirs.mean, "other_se": theirs.standard_error,
+            "difference": difference.mean, "difference_se": difference.standard_error,
+            "verdict": verdict(difference), "ahead": ahead, "seeds": len(result.seeds)}
+
+
+def summary_table(result: ProtocolResult, metrics: Sequence[str] = METRICS[1:]) -> pd.DataFrame:
+    """One row per score, one column per metric: ``"mean ± s.e."`` over seeds, averaged over the held-out digits."""
+    cells = {METRIC_LABELS[metric]: [_format(result.summary(score, metric)) for score in SCORE_NAMES]
+             for metric in metrics}
+    return pd.DataFrame(cells, index=pd.Index([SCORE_LABELS[score] for score in SCORE_NAMES], name="score"))
+
+
+def _format(value: MeanWithError) -> str:
+    return f"{value.mean:.3f} ± {value.standard_error:.3f}"
+
+
+# --- figures -------------------------------------------------------------------
+
+
+def plot_metrics_per_digit(result: ProtocolResult, scores: Sequence[str] = SCORE_NAMES) -> Figure:
+    """ROC-AUC (left) and AUPRC (right) per held-out digit: mean ± s.e. over seeds, one marker per score.
+
+    Chance is dashed: ``0.5`` for the ROC-AUC, the digit's share of the test
+    digits for the AUPRC. A marker below it means the score rates that unseen
+    digit as *more* normal than the digits it was fitted on.
+    """
+    scores = [_check_choice(score, "scores", SCORE_NAMES) for score in scores]
+    digits = np.arange(len(result.digits))
+    offsets = np.linspace(-0.35, 0.35, len(scores)) if len(scores) > 1 else np.zeros(1)
+    fig = Figure(figsize=(10.0, 3.8), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for ax, metric in zip(axes, ("roc_auc", "auprc")):
+        for offset, score in zip(offsets, scores):
+            values = [result.summary(score, metric, digit) for digit in result.digits]
+            ax.errorbar(digits + offset, [v.mean for v in values], yerr=[v.standard_error for v in values],
+                        fmt="o", ms=4, capsize=2, label=SCORE_LABELS[score])
+        ax.set_xticks(digits, [str(d) for d in result.digits])
+        ax.set_ylim(0.0, 1.0)
+        ax.set_xlabel("held-out digit (the anomaly)")
+        ax.set_ylabel(METRIC_LABELS[metric])
+    axes[0].axhline(0.5, ls="--", color="gray")
+    axes[1].hlines([result.anomaly_share(d) for d in result.digits], digits - 0.45, digits + 0.45,
+                   ls="--", color="gray", label="chance")
+    axes[1].legend(fontsize=7, loc="upper right")
     return fig
 
 
-def plot_score_histograms(
-    scores: Mapping[str, Mapping[str, np.ndarray]], is_anomaly, score: str = "neg_iwae", bins: int = 40
-) -> Figure:
-    """Histograms of one score, normal test digits against held-out ones: one panel per model.
+def plot_score_histograms(scores: Mapping[str, np.ndarray], is_anomaly, bins: int = 40) -> Figure:
+    """Histograms of scores, normal test digits against held-out ones: one panel per named score.
 
-    ``scores`` maps a panel title (e.g. ``"latent 2"``) to an
-    :func:`anomaly_scores` dict; ``is_anomaly`` ``(n,)`` marks the held-out
-    digits. Densities are normalised per group, so the two groups' sizes do not matter.
+    ``scores`` maps a name of :data:`SCORE_NAMES` to its values ``(n,)``;
+    ``is_anomaly`` ``(n,)`` marks the held-out digits. Densities are normalised
+    per group, so the two groups' sizes do not matter.
     """
-    if score not in SCORE_NAMES:
-        raise ValueError(f"score must be one of {SCORE_NAMES}, got {score!r}")
     if not scores:
-        raise ValueError("scores must name at least one model")
+        raise ValueError("scores must name at least one score")
     is_anomaly = np.asarray(is_anomaly, dtype=bool)
     bins = check_positive_int(bins, "bins")
-    fig = Figure(figsize=(4.2 * len(scores), 3.2), layout="constrained")
+    fig = Figure(figsize=(3.3 * len(scores), 3.0), layout="constrained")
     axes = fig.subplots(1, len(scores), squeeze=False)[0]
-    for ax, (title, values) in zip(axes, scores.items()):
-        values = np.asarray(values[score])
+    for ax, (name, values) in zip(axes, scores.items()):
+        _check_choice(name, "scores", SCORE_NAMES)
+        values = np.asarray(values)
         if values.shape != is_anomaly.shape:
-            raise ValueError(f"is_anomaly has shape {is_anomaly.shape}, scores[{title!r}] {values.shape}")
+            raise ValueError(f"is_anomaly has shape {is_anomaly.shape}, scores[{name!r}] {values.shape}")
         edges = np.histogram_bin_edges(values, bins=bins)
         ax.hist(values[~is_anomaly], edges, density=True, alpha=0.6, label="normal (classes seen in training)")
         ax.hist(values[is_anomaly], edges, density=True, alpha=0.6, label="held-out digit")
-        ax.set_title(f"{title}: AUC {roc_auc(values, is_anomaly):.2f}")
-        ax.set_xlabel(f"{SCORE_LABELS[score]} (higher = more anomalous)")
+        ax.set_title(f"{SCORE_LABELS[name]}: AUC {roc_auc(values, is_anomaly):.2f}", fontsize=9)
+        ax.set_xlabel("score (higher = more anomalous)")
     axes[0].set_ylabel("density")
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=7)
     return fig
