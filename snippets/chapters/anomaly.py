@@ -57,6 +57,7 @@ from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import average_precision_score, precision_score, recall_score, roc_auc_score
 
+from snippets.chapters.comparison import direction
 from snippets.chapters.diagnostics import fit_dense_vae
 from snippets.data import MnistData, binarize
 from snippets.evaluation import DEFAULT_BATCH_SIZE, MeanWithError, log_weight_statistics, mean_and_standard_error
@@ -509,16 +510,10 @@ def held_out_protocol(
 
 
 def verdict(value: MeanWithError, reference: float = 0.0, z: float = 2.0) -> str:
-    """``"clearly above"``, ``"clearly below"`` or ``"not clearly different from"`` ``reference``.
-
-    Clearly: ``value.mean`` lies more than ``z`` standard errors from ``reference``.
-    """
-    margin = check_number(z, "z", low=0.0) * value.standard_error
-    if value.mean - margin > reference:
-        return "clearly above"
-    if value.mean + margin < reference:
-        return "clearly below"
-    return "not clearly different from"
+    """``"clearly above"``, ``"clearly below"`` or ``"not clearly different from"`` ``reference``:
+    :func:`snippets.chapters.comparison.direction` with ``z`` standard errors as the margin."""
+    return direction(value, below="clearly below", above="clearly above", level="not clearly different from",
+                     reference=reference, margin=z)
 
 
 def compare_scores(result: ProtocolResult, score: str, other: str, metric: str = "roc_auc") -> dict[str, float | int | str]:

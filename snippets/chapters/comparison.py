@@ -28,13 +28,20 @@ def paired_difference(a: Sequence[float], b: Sequence[float]) -> MeanWithError:
     return mean_and_standard_error(a - b)
 
 
-def direction(difference: MeanWithError, *, below: str, above: str, level: str, margin: float = 2.0) -> str:
-    """``below`` if the difference is more than ``margin`` standard errors under zero, ``above`` if
-    more than that over it, else ``level``; with one run (no error) any non-zero difference counts."""
+def direction(
+    estimate: MeanWithError, *, below: str, above: str, level: str, reference: float = 0.0, margin: float = 2.0
+) -> str:
+    """``below`` if ``estimate.mean`` lies more than ``margin`` standard errors under ``reference``,
+    ``above`` if that far over it, else ``level``; with one run (no error) any difference counts.
+
+    With ``reference = 0`` and a paired difference this is the verdict "A is lower / higher than B";
+    with ``reference = 0.5`` and a ROC-AUC it says whether a detector beats chance.
+    """
     margin = check_number(margin, "margin", low=0.0)
-    threshold = margin * difference.standard_error
-    if difference.mean < -threshold and difference.mean != 0.0:
+    offset = estimate.mean - check_number(reference, "reference")
+    threshold = margin * estimate.standard_error
+    if offset < -threshold and offset != 0.0:
         return below
-    if difference.mean > threshold and difference.mean != 0.0:
+    if offset > threshold and offset != 0.0:
         return above
     return level

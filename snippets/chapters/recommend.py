@@ -31,6 +31,7 @@ import scipy.linalg
 from keras import layers
 from matplotlib.figure import Figure
 
+from snippets.chapters.comparison import direction
 from snippets.callbacks import KLWarmup
 from snippets.data import DOWNLOAD_TIMEOUT_S, _socket_timeout
 from snippets.evaluation import MeanWithError, mean_and_standard_error
@@ -562,8 +563,8 @@ class PairedDifference:
     @property
     def verdict(self) -> str:
         """``"ahead of"``, ``"behind"`` or ``"level with"``: is ``|mean|`` beyond twice the larger error?"""
-        margin = 2.0 * max(self.across_runs, self.across_users)
-        return "ahead of" if self.mean > margin else "behind" if self.mean < -margin else "level with"
+        larger_error = MeanWithError(self.mean, max(self.across_runs, self.across_users))
+        return direction(larger_error, below="behind", above="ahead of", level="level with")
 
 
 def paired_difference(model: np.ndarray, baseline: np.ndarray) -> PairedDifference:
