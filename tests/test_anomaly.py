@@ -373,11 +373,12 @@ def test_protocol_rejects_bad_arguments_by_name(mnist_small, kwargs, error, mess
 
 @pytest.mark.parametrize(
     ("mean", "error", "word"),
-    [(0.3, 0.1, "clearly above"), (-0.3, 0.1, "clearly below"), (0.1, 0.1, "not clearly different from")],
+    [(0.5, 0.1, "clearly above"), (-0.5, 0.1, "clearly below"), (0.4, 0.1, "not clearly different from")],
 )
-def test_verdict_needs_two_standard_errors(mean, error, word):
-    assert verdict(MeanWithError(mean, error)) == word
-    assert verdict(MeanWithError(mean + 0.5, error), reference=0.5) == word
+def test_verdict_needs_the_95_percent_interval_of_three_seeds_to_exclude_the_reference(mean, error, word):
+    """With three seeds Student's t is 4.30: 0.5 +- 0.43 excludes zero, 0.4 +- 0.43 does not."""
+    assert verdict(MeanWithError(mean, error, n=3)) == word
+    assert verdict(MeanWithError(mean + 0.5, error, n=3), reference=0.5) == word
 
 
 def test_a_comparison_is_a_paired_difference_over_seeds_in_plain_python_values(protocol_run):

@@ -190,4 +190,5 @@ def test_the_standard_error_is_the_spread_of_the_mean_over_repeated_samples():
     assert np.isclose(np.std(means), np.mean(errors), rtol=0.05)
     coverage = np.mean(np.abs(means - 3.0) <= 2 * errors)
     assert 0.92 < coverage < 0.97
-    assert mean_and_standard_error([4.0]) == MeanWithError(mean=4.0, standard_error=0.0)
+    assert mean_and_standard_error([4.0]) == MeanWithError(mean=4.0, standard_error=0.0, n=1)
+    assert mean_and_standard_error(samples[0]).n == 25

@@ -494,7 +494,7 @@ def held_out_protocol(
     check_positive_int(latent_dim, "latent_dim")
     check_positive_int(epochs, "epochs")
     check_images(data.x_train, "data.x_train", (None,))
-    binary = dataclasses.replace(data, x_valid=binarize(data.x_valid), x_test=binarize(data.x_test))
+    binary = dataclasses.replace(data, x_valid=binarize(data.x_valid, seed=1), x_test=binarize(data.x_test))
     rows, scores = [], {}
     for seed in seeds:
         seeded = dataclasses.replace(binary, x_train=binarize(data.x_train, seed=seed))
@@ -509,11 +509,11 @@ def held_out_protocol(
     return ProtocolResult(rows=rows, scores=scores, x_test=binary.x_test, y_test=binary.y_test)
 
 
-def verdict(value: MeanWithError, reference: float = 0.0, z: float = 2.0) -> str:
+def verdict(value: MeanWithError, reference: float = 0.0) -> str:
     """``"clearly above"``, ``"clearly below"`` or ``"not clearly different from"`` ``reference``:
-    :func:`snippets.chapters.comparison.direction` with ``z`` standard errors as the margin."""
+    :func:`snippets.chapters.comparison.direction`, whose 95 % interval must exclude ``reference``."""
     return direction(value, below="clearly below", above="clearly above", level="not clearly different from",
-                     reference=reference, margin=z)
+                     reference=reference)
 
 
 def compare_scores(result: ProtocolResult, score: str, other: str, metric: str = "roc_auc") -> dict[str, float | int | str]:

@@ -563,7 +563,7 @@ class PairedDifference:
     @property
     def verdict(self) -> str:
         """``"ahead of"``, ``"behind"`` or ``"level with"``: is ``|mean|`` beyond twice the larger error?"""
-        larger_error = MeanWithError(self.mean, max(self.across_runs, self.across_users))
+        larger_error = MeanWithError(self.mean, max(self.across_runs, self.across_users), n=self.n_runs)
         return direction(larger_error, below="behind", above="ahead of", level="level with")
 
 

@@ -16,16 +16,29 @@ package's bundled lists, read offline.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import keras
 import numpy as np
+import pandas as pd
 from keras import layers, ops
+from matplotlib.figure import Figure
 from scipy.special import softmax
 
+from snippets.callbacks import KLWarmup
+from snippets.chapters.comparison import direction, paired_difference
+from snippets.chapters.diagnostics import unit_activity
+from snippets.evaluation import (
+    DEFAULT_BATCH_SIZE,
+    LogWeightSummary,
+    MeanWithError,
+    mean_and_standard_error,
+    summarize_log_weights,
+)
 from snippets.likelihoods import Categorical
-from snippets.losses import gaussian_kl_to_standard_normal
-from snippets.models import VAE, predict_in_batches
+from snippets.losses import diagonal_gaussian_log_density, gaussian_kl_to_standard_normal
+from snippets.models import VAE, predict_in_batches, share_per_replica
 from snippets.validation import check_array, check_number, check_positive_int
 
 PAD, START, END, UNK = 0, 1, 2, 3
@@ -176,7 +189,7 @@ class WordDropout(keras.layers.Layer):
 
 
 def build_text_encoder(
-    vocabulary_size: int, sequence_length: int, embedding_dim: int = 32, units: int = 128, latent_dim: int = 16
+    vocabulary_size: int, sequence_length: int, *, embedding_dim: int = 32, units: int = 128, latent_dim: int = 16
 ) -> keras.Model:
     """Token ids ``(batch, sequence_length)`` to ``[z_mean, z_log_var]``, each ``(batch, latent_dim)``.
 
@@ -195,12 +208,20 @@ def build_text_encoder(
 
 
 def build_text_decoder(
-    vocabulary_size: int, sequence_length: int, embedding_dim: int = 32, units: int = 128, latent_dim: int = 16
+    vocabulary_size: int,
+    sequence_length: int,
+    *,
+    embedding_dim: int = 32,
+    units: int = 128,
+    latent_dim: int = 16,
+    code_at_every_step: bool = True,
 ) -> keras.Model:
     """``[decoder input ids (batch, sequence_length), z (batch, latent_dim)]`` to next-token logits.
 
-    The GRU starts from the state ``tanh(W z + b)`` and also sees ``z`` next
-    to every input character; its output at step ``t`` gives logits
+    The GRU starts from the state ``tanh(W z + b)``; with
+    ``code_at_every_step`` it also sees ``z`` next to every input character,
+    without it ``z`` enters through that initial state alone, as in Bowman et
+    al. (2016). Its output at step ``t`` gives logits
     ``(batch, sequence_length, vocabulary_size)`` for the character at ``t``.
     """
     sequence_length = check_positive_int(sequence_length, "sequence_length")
@@ -210,8 +231,9 @@ def build_text_decoder(
     tokens = keras.Input(shape=(sequence_length,), dtype="int32", name="decoder_tokens")
     z = keras.Input(shape=(check_positive_int(latent_dim, "latent_dim"),), name="z")
     x = layers.Embedding(vocabulary_size, embedding_dim, name="embedding")(tokens)
-    code_per_step = layers.RepeatVector(sequence_length, name="code_per_step")(z)
-    x = layers.Concatenate(name="with_code")([x, code_per_step])
+    if code_at_every_step:
+        code_per_step = layers.RepeatVector(sequence_length, name="code_per_step")(z)
+        x = layers.Concatenate(name="with_code")([x, code_per_step])
     state = layers.Dense(units, activation="tanh", name="initial_state")(z)
     h = layers.GRU(units, return_sequences=True, name="gru")(x, initial_state=[state])
     return keras.Model([tokens, z], layers.Dense(vocabulary_size, name="logits")(h), name="decoder")
@@ -254,6 +276,17 @@ class TextVAE(VAE):
     def decoder_inputs(self, z, x, condition, training: bool = False):
         return [self.word_dropout(shift_right(x), training=training), z]
 
+    def log_likelihood(self, tokens, z) -> np.ndarray:
+        """``log p(x|z)`` of each word given its code, teacher-forced without word dropout: ``(n,)`` nats.
+
+        ``tokens`` are ``(n, sequence_length)`` ids, ``z`` is ``(n, latent_dim)``.
+        """
+        tokens = self.check_examples(tokens, "tokens")
+        z = check_array(z, "z", (self.latent_dim,)).astype(np.float32)
+        inputs = [ops.convert_to_numpy(shift_right(tokens)), z]
+        logits = predict_in_batches(self.decoder, inputs, batch_size=DEFAULT_BATCH_SIZE)
+        return ops.convert_to_numpy(self.likelihood.log_prob(tokens, logits)).astype(np.float64)
+
     def kl_per_word(self, tokens) -> np.ndarray:
         """``KL(q(z|x) || N(0, I))`` of each word in nats: ``(n,)``."""
         z_mean, z_log_var = predict_in_batches(self.encoder, self.check_examples(tokens, "tokens"))
@@ -294,14 +327,20 @@ class TextVAE(VAE):
 
 def build_text_vae(
     vocabulary: CharVocabulary,
+    *,
     embedding_dim: int = 32,
     units: int = 128,
     latent_dim: int = 16,
     beta: float = 1.0,
     word_dropout: float = 0.0,
+    code_at_every_step: bool = True,
     seed: int | None = None,
 ) -> TextVAE:
-    """A :class:`TextVAE` sized for ``vocabulary``'s ids and word length."""
+    """A :class:`TextVAE` sized for ``vocabulary``'s ids and word length.
+
+    ``code_at_every_step`` says where ``z`` enters the decoder (see
+    :func:`build_text_decoder`).
+    """
     sizes = dict(
         vocabulary_size=vocabulary.size,
         sequence_length=vocabulary.sequence_length,
@@ -309,8 +348,105 @@ def build_text_vae(
         units=units,
         latent_dim=latent_dim,
     )
-    encoder, decoder = build_text_encoder(**sizes), build_text_decoder(**sizes)
-    return TextVAE(encoder, decoder, beta=beta, word_dropout=word_dropout, seed=seed)
+    decoder = build_text_decoder(**sizes, code_at_every_step=code_at_every_step)
+    return TextVAE(build_text_encoder(**sizes), decoder, beta=beta, word_dropout=word_dropout, seed=seed)
+
+
+@keras.saving.register_keras_serializable(package="snippets")
+class CharLanguageModel(keras.Model):
+    """A decoder-only character model: ``log p(x) = sum_t log p(x_t | x_<t)``, exactly.
+
+    The network is a :func:`build_text_decoder` decoder whose code input is
+    fixed at zero: no encoder, no KL, no latent variable, so its GRU starts
+    from a learnt state ``tanh(b)``. ``fit(tokens)`` minimises ``-log p(x)``
+    per word in nats, padding ignored; :meth:`log_likelihood` gives the exact
+    held-out value, the baseline a text VAE's bound is compared with.
+    """
+
+    def __init__(self, decoder: keras.Model, **kwargs):
+        super().__init__(**kwargs)
+        self.decoder = decoder
+        self.likelihood = Categorical(ignore_class=PAD)
+
+    def call(self, tokens, training=False):
+        code = ops.zeros((ops.shape(tokens)[0], int(self.decoder.inputs[1].shape[-1])))
+        return self.decoder([shift_right(tokens), code], training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return share_per_replica(ops.mean(-self.likelihood.log_prob(x, ops.cast(y_pred, "float32"))))
+
+    def log_likelihood(self, tokens) -> np.ndarray:
+        """``log p(x)`` of each word: ``(n,)`` nats for ids ``(n, sequence_length)``."""
+        sequence_length, vocabulary_size = self.decoder.output_shape[1:]
+        tokens = check_array(tokens, "tokens", (sequence_length,), low=0, high=vocabulary_size - 1,
+                             integer=True)
+        logits = predict_in_batches(self, tokens, batch_size=DEFAULT_BATCH_SIZE)
+        return ops.convert_to_numpy(self.likelihood.log_prob(tokens, logits)).astype(np.float64)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "decoder": keras.saving.serialize_keras_object(self.decoder)}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = dict(config)
+        return cls(keras.saving.deserialize_keras_object(config.pop("decoder")), **config)
+
+
+def build_char_language_model(
+    vocabulary: CharVocabulary, *, embedding_dim: int = 32, units: int = 128
+) -> CharLanguageModel:
+    """A :class:`CharLanguageModel` whose decoder has the sizes :func:`build_text_vae` gives a VAE's."""
+    decoder = build_text_decoder(
+        vocabulary.size, vocabulary.sequence_length, embedding_dim=embedding_dim, units=units, latent_dim=1,
+        code_at_every_step=False,
+    )
+    return CharLanguageModel(decoder, name="language_model")
+
+
+def text_log_weights(model: TextVAE, tokens, z_mean, z_log_var, epsilon) -> np.ndarray:
+    """``log w = log p(x|z) + log p(z) - log q(z|x)`` for one code per word: ``(n,)`` nats.
+
+    ``z = z_mean + exp(z_log_var / 2) * epsilon`` with ``z_mean``,
+    ``z_log_var`` the encoder's outputs for ``tokens`` and ``epsilon``
+    standard normal noise, each ``(n, latent_dim)``; ``p(x|z)`` is
+    :meth:`TextVAE.log_likelihood`, ``p(z) = N(0, I)``.
+    """
+    z = (z_mean + np.exp(0.5 * z_log_var) * epsilon).astype(np.float32)
+    log_prior = diagonal_gaussian_log_density(z, np.zeros_like(z), 0.0)
+    log_posterior = diagonal_gaussian_log_density(z, z_mean, z_log_var)
+    log_prior_ratio = ops.convert_to_numpy(log_prior - log_posterior).astype(np.float64)
+    return model.log_likelihood(tokens, z) + log_prior_ratio
+
+
+def text_log_weight_statistics(
+    model: TextVAE, tokens, k: int, *, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE
+) -> LogWeightSummary:
+    """The IWAE bound and the multi-sample ELBO of each word from ``k`` shared codes ``z_i ~ q(z|x)``.
+
+    :func:`snippets.log_weight_statistics` for a :class:`TextVAE`, whose
+    decoder reads the word's prefix besides ``z``: the log-weights of
+    :func:`text_log_weights` are reduced by
+    :func:`snippets.evaluation.summarize_log_weights`. Draw ``i`` of every word
+    is the ``i``-th ``(n, latent_dim)`` standard normal array of
+    ``np.random.default_rng(seed)``, so ``k = 10`` uses the first ten draws of
+    ``k = 100``; about ``batch_size`` codes are decoded at once.
+
+    Returns:
+        A :class:`snippets.LogWeightSummary`: ``iwae`` and ``elbo``, ``(n,)`` nats.
+    """
+    tokens = model.check_examples(tokens, "tokens")
+    k, batch_size = check_positive_int(k, "k"), check_positive_int(batch_size, "batch_size")
+    z_mean, z_log_var = predict_in_batches(model.encoder, tokens)
+    rng, n = np.random.default_rng(seed), len(tokens)
+    draws_per_chunk = max(1, batch_size // n)
+    chunks = []
+    for start in range(0, k, draws_per_chunk):
+        s = min(draws_per_chunk, k - start)
+        # Draw j of word i is row j * n + i.
+        stacked = [np.tile(array, (s, 1)) for array in (tokens, z_mean, z_log_var)]
+        log_w = text_log_weights(model, *stacked, rng.standard_normal((s * n, model.latent_dim)))
+        chunks.append(log_w.reshape(s, n).T)
+    return summarize_log_weights(chunks)
 
 
 def word_novelty(generated: list[str], train: list[str], known: list[str]) -> dict[str, float]:
@@ -327,3 +463,252 @@ def word_novelty(generated: list[str], train: list[str], known: list[str]) -> di
     n = len(generated)
     new = n - copied - other_real
     return {"training word": copied / n, "other real word": other_real / n, "new string": new / n}
+
+
+# --- the comparison: where the code enters, the remedies, the language model -------------
+
+ACTIVITY_THRESHOLD = 0.01  # a unit is active when Var_x E[z_u | x] exceeds this (Burda et al., 2016)
+TextModel = TextVAE | CharLanguageModel
+
+
+@dataclass(frozen=True)
+class TextVariant:
+    """One model of the comparison: a :class:`TextVAE` and how it is trained, or the language model.
+
+    ``code_at_every_step`` says where the VAE's code enters its decoder
+    (:func:`build_text_decoder`); ``warmup`` raises ``beta`` linearly from near
+    0 to 1 over the first epochs (:class:`snippets.KLWarmup`), else ``beta = 1``
+    throughout; ``word_dropout`` is the rate of :class:`WordDropout`.
+    ``latent=False`` is the decoder-only :class:`CharLanguageModel`, which has
+    none of these.
+    """
+
+    latent: bool = True
+    code_at_every_step: bool = False
+    warmup: bool = False
+    word_dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_number(self.word_dropout, "word_dropout", low=0.0, high=1.0, high_open=True)
+        if not self.latent and (self.code_at_every_step or self.warmup or self.word_dropout):
+            raise ValueError(
+                "a language model (latent=False) has no code: "
+                "code_at_every_step, warmup and word_dropout must keep their defaults"
+            )
+
+    def build(
+        self, vocabulary: CharVocabulary, *, units: int, latent_dim: int, seed: int | None = None
+    ) -> TextModel:
+        """The untrained model, sized by ``vocabulary``, ``units`` and (for a VAE) ``latent_dim``."""
+        if not self.latent:
+            return build_char_language_model(vocabulary, units=units)
+        return build_text_vae(
+            vocabulary, units=units, latent_dim=latent_dim, beta=0.0 if self.warmup else 1.0,
+            word_dropout=self.word_dropout, code_at_every_step=self.code_at_every_step, seed=seed,
+        )
+
+
+@dataclass(frozen=True)
+class TextScores:
+    """A trained model on held-out words, means per word.
+
+    ``nll`` is ``-log p(x)`` in nats: exact for the language model, the
+    importance-weighted bound's (an upper bound on it) for a VAE. ``kl`` is
+    ``KL(q(z|x) || p(z))`` in nats and ``active_units`` the number of latent
+    units whose posterior mean varies across words by more than
+    :data:`ACTIVITY_THRESHOLD`; both are 0 for the language model.
+    """
+
+    nll: float
+    kl: float
+    active_units: int
+
+
+@dataclass(frozen=True)
+class VariantRuns:
+    """A variant trained once per seed: scores and training histories in seed order, the last seed's model."""
+
+    scores: list[TextScores]
+    histories: list[dict[str, list[float]]]
+    model: TextModel
+
+    def per_seed(self, metric: str) -> np.ndarray:
+        """``metric`` (``"nll"``, ``"kl"`` or ``"active_units"``) of each seed: ``(n_seeds,)``."""
+        if metric not in ("nll", "kl", "active_units"):
+            raise ValueError(f"metric must be 'nll', 'kl' or 'active_units', got {metric!r}")
+        return np.array([getattr(score, metric) for score in self.scores], dtype=np.float64)
+
+    def summary(self, metric: str) -> MeanWithError:
+        """Mean and standard error over seeds of :meth:`per_seed`."""
+        return mean_and_standard_error(self.per_seed(metric))
+
+
+def score_text_model(model: TextModel, tokens, *, k: int, seed: int = 0) -> TextScores:
+    """:class:`TextScores` of ``model`` on ids ``(n, sequence_length)``; a VAE's bound uses ``k`` codes."""
+    if isinstance(model, CharLanguageModel):
+        return TextScores(nll=float(-model.log_likelihood(tokens).mean()), kl=0.0, active_units=0)
+    iwae = text_log_weight_statistics(model, tokens, k, seed=seed).iwae
+    active = int(np.sum(unit_activity(model.encode(tokens)) > ACTIVITY_THRESHOLD))
+    kl = float(model.kl_per_word(tokens).mean())
+    return TextScores(nll=float(-iwae.mean()), kl=kl, active_units=active)
+
+
+def restart(model: keras.Model, fresh: keras.Model, optimizer_start: list[np.ndarray]) -> None:
+    """Put a compiled ``model`` back to the start of training: ``fresh``'s variables, a fresh optimizer.
+
+    ``fresh`` is an untrained model of the same architecture (weights, KL
+    weight, seed-generator states); ``optimizer_start`` the values of
+    ``model.optimizer.variables`` before the first step. ``model`` keeps its
+    compiled training step, so the next ``fit`` skips tracing it again.
+    """
+    if [v.shape for v in model.variables] != [v.shape for v in fresh.variables]:
+        raise ValueError("fresh must have the architecture of model")
+    for target, source in zip(model.variables, fresh.variables):
+        target.assign(source)
+    for variable, value in zip(model.optimizer.variables, optimizer_start, strict=True):
+        variable.assign(value)
+
+
+def run_text_variant(
+    variant: TextVariant,
+    vocabulary: CharVocabulary,
+    x_train: np.ndarray,
+    x_test: np.ndarray,
+    *,
+    seeds: Sequence[int],
+    epochs: int,
+    warmup_epochs: int,
+    units: int = 48,
+    latent_dim: int = 16,
+    k: int = 100,
+    batch_size: int = 64,
+    learning_rate: float = 1e-2,
+) -> VariantRuns:
+    """Train ``variant`` once per seed on ``x_train`` and score each run on ``x_test`` (token ids).
+
+    Each seed sets Keras's global seed and trains for ``epochs`` with Adam
+    from its own initial weights; a warm-up reaches ``beta = 1`` after
+    ``warmup_epochs``, so the epochs after it train the ELBO itself. A VAE's
+    held-out bound uses ``k`` codes per word (:func:`score_text_model`). The
+    runs share one compiled model, which :func:`restart` puts, for each seed,
+    in the state a model built anew would start from; only the tracing of its
+    training step is shared.
+    """
+    seeds = [int(seed) for seed in seeds]
+    if not seeds:
+        raise ValueError("seeds must name at least one seed")
+    epochs = check_positive_int(epochs, "epochs")
+    callbacks = [KLWarmup(check_positive_int(warmup_epochs, "warmup_epochs"))] if variant.warmup else []
+    model = variant.build(vocabulary, units=units, latent_dim=latent_dim)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate))
+    model.optimizer.build(model.trainable_variables)
+    optimizer_start = [ops.convert_to_numpy(variable) for variable in model.optimizer.variables]
+    scores, histories = [], []
+    for seed in seeds:
+        keras.utils.set_random_seed(seed)
+        fresh = variant.build(vocabulary, units=units, latent_dim=latent_dim, seed=seed)
+        restart(model, fresh, optimizer_start)
+        history = model.fit(x_train, epochs=epochs, batch_size=batch_size, callbacks=callbacks, verbose=0)
+        histories.append(history.history)
+        scores.append(score_text_model(model, x_test, k=k, seed=seed))
+    return VariantRuns(scores=scores, histories=histories, model=model)
+
+
+def _format(value: MeanWithError, digits: int) -> str:
+    return f"{value.mean:.{digits}f} ± {value.standard_error:.{digits}f}"
+
+
+def comparison_table(runs: Mapping[str, VariantRuns], *, reference: str) -> pd.DataFrame:
+    """One row per variant, each entry "mean ± standard error" over seeds, in nats per held-out word.
+
+    Columns: ``-log p(x)`` (the IWAE bound's for a VAE), its paired
+    difference from the run of ``reference`` with the same seed (positive:
+    worse than ``reference``), the KL and the number of active units.
+    """
+    if reference not in runs:
+        raise KeyError(f"reference must be one of {sorted(runs)}, got {reference!r}")
+    base = runs[reference].per_seed("nll")
+    rows = {
+        name: {
+            "−log p(x)": _format(result.summary("nll"), 2),
+            f"−log p(x) minus {reference}'s": _format(paired_difference(result.per_seed("nll"), base), 2),
+            "KL": _format(result.summary("kl"), 2),
+            "active units": _format(result.summary("active_units"), 1),
+        }
+        for name, result in runs.items()
+    }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+
+
+def glue_key(name: str) -> str:
+    """``name`` as a glue key: lower case, runs of other characters than letters and digits as ``_``."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def _paired_findings(tag: str, a: np.ndarray, b: np.ndarray, confidence: float) -> dict[str, float | str]:
+    """``tag``, ``tag_se``, ``tag_word``: the paired difference ``a - b`` over seeds, its error, its verdict."""
+    change = paired_difference(a, b)
+    word = direction(change, below="clearly lower", above="clearly higher", level="not clearly different from zero",
+                     confidence=confidence)
+    return {tag: change.mean, f"{tag}_se": change.standard_error, f"{tag}_word": word}
+
+
+def findings(
+    runs: Mapping[str, VariantRuns], *, baseline: str, reference: str, confidence: float = 0.95
+) -> dict[str, float | int | str]:
+    """The numbers and words a chapter's sentences are built from, keyed by :func:`glue_key` names.
+
+    For each variant ``v``: ``{metric}_{v}`` and ``{metric}_{v}_se``, the mean
+    and standard error over seeds of ``nll``, ``kl`` and ``active_units``;
+    ``kl_{v}_vs_{baseline}``, ``nll_{v}_vs_{baseline}`` and
+    ``nll_{v}_vs_{reference}``, the paired differences seed by seed, each with
+    ``_se`` (its standard error) and ``_word``: "clearly higher" or "clearly
+    lower" when its ``confidence`` interval lies wholly above or below zero
+    (:func:`snippets.chapters.comparison.direction`), else "not clearly
+    different from zero". ``vaes_higher``, ``vaes_level`` and ``vaes_lower``
+    count the variants other than ``reference`` (the VAEs, when it is the
+    language model) whose NLL is in each case against ``reference``'s, of
+    ``n_vaes``.
+    """
+    if baseline not in runs or reference not in runs:
+        raise KeyError(f"baseline and reference must be among {sorted(runs)}, got {baseline!r} and {reference!r}")
+    values: dict[str, float | int | str] = {}
+    for name, result in runs.items():
+        for metric in ("nll", "kl", "active_units"):
+            summary = result.summary(metric)
+            values[f"{metric}_{glue_key(name)}"] = summary.mean
+            values[f"{metric}_{glue_key(name)}_se"] = summary.standard_error
+        for metric, other in (("kl", baseline), ("nll", baseline), ("nll", reference)):
+            if other != name:
+                tag = f"{metric}_{glue_key(name)}_vs_{glue_key(other)}"
+                pair = result.per_seed(metric), runs[other].per_seed(metric)
+                values.update(_paired_findings(tag, *pair, confidence))
+    verdicts = [values[f"nll_{glue_key(name)}_vs_{glue_key(reference)}_word"] for name in runs if name != reference]
+    values.update(vaes_higher=verdicts.count("clearly higher"), vaes_lower=verdicts.count("clearly lower"))
+    values["vaes_level"] = len(verdicts) - values["vaes_higher"] - values["vaes_lower"]
+    values["n_vaes"] = len(verdicts)
+    return values
+
+
+def plot_text_runs(runs: Mapping[str, VariantRuns], *, warmup_epochs: int | None = None) -> Figure:
+    """Left: each VAE's training KL per epoch, mean over seeds; right: each run's held-out NLL against its KL.
+
+    A dotted line marks the epoch where a warm-up reaches ``beta = 1``; a
+    model without a KL (the language model) appears on the right only, at
+    KL 0. A variant has the same colour in both panels.
+    """
+    fig = Figure(figsize=(10.5, 3.6), layout="constrained")
+    curves, scatter = fig.subplots(1, 2)
+    for index, (name, result) in enumerate(runs.items()):
+        if "kl" in result.histories[0]:
+            kl = np.mean([history["kl"] for history in result.histories], axis=0)
+            curves.plot(np.arange(1, len(kl) + 1), kl, marker="o", markersize=3, color=f"C{index}")
+        scatter.scatter(result.per_seed("kl"), result.per_seed("nll"), color=f"C{index}", label=name)
+    if warmup_epochs is not None:
+        curves.axvline(warmup_epochs, color="grey", linestyle=":", label="β reaches 1")
+        curves.legend(fontsize="small")
+    curves.set(xlabel="epoch", ylabel="KL per word, training (nats)", title="training KL, mean over seeds")
+    scatter.set(xlabel="KL per held-out word (nats)", ylabel="−log p(x) per held-out word (nats)")
+    scatter.set_title("every run")
+    scatter.legend(fontsize="small")
+    return fig
