@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import keras
@@ -13,17 +14,28 @@ from snippets.chapters.text import (
     PAD,
     START,
     UNK,
+    CharLanguageModel,
     CharVocabulary,
+    TextScores,
     TextVAE,
+    TextVariant,
     UnknownCharacterError,
+    VariantRuns,
     WordData,
     WordDropout,
+    build_char_language_model,
     build_text_decoder,
     build_text_encoder,
     build_text_vae,
+    comparison_table,
+    findings,
     frequent_words,
     load_words,
+    plot_text_runs,
+    restart,
+    run_text_variant,
     shift_right,
+    text_log_weight_statistics,
     word_novelty,
 )
 
@@ -129,6 +141,15 @@ def test_text_vae_generates_only_vocabulary_strings_and_reloads_identically(voca
         (lambda: word_novelty([], [], []), ValueError, "generated"),
         (lambda: build_text_vae(CharVocabulary(max_length=4), latent_dim=2).encode(np.full((1, 5), 99)),
          ValueError, r"x must hold values in \[0, \d+\]"),
+        (lambda: TextVariant(latent=False, warmup=True), ValueError, "language model"),
+        (lambda: TextVariant(word_dropout=1.5), ValueError, "word_dropout"),
+        (lambda: text_log_weight_statistics(build_text_vae(CharVocabulary(max_length=4), latent_dim=2),
+                                            np.full((1, 5), 4), 0), ValueError, "k"),
+        (lambda: build_char_language_model(CharVocabulary(max_length=4), units=4).log_likelihood(np.full((1, 5), 99)),
+         ValueError, "tokens"),
+        (lambda: fake_runs().per_seed("bleu"), ValueError, "metric"),
+        (lambda: findings({"a": fake_runs()}, baseline="a", reference="lm"), KeyError, "reference"),
+        (lambda: comparison_table({"a": fake_runs()}, reference="lm"), KeyError, "reference"),
     ],
 )
 def test_bad_arguments_raise_errors_naming_them(call, error, match):
@@ -143,3 +164,138 @@ def test_text_networks_map_token_ids_to_codes_and_codes_to_next_character_logits
     z_mean, z_log_var = encoder(tokens)
     assert tuple(z_mean.shape) == tuple(z_log_var.shape) == (5, 3)
     assert tuple(decoder([keras.ops.convert_to_tensor(tokens), z_mean]).shape) == (5, 7, 30)
+
+
+def fake_runs(nll=(15.0, 15.2, 15.1), kl=(0.1, 0.2, 0.3)) -> VariantRuns:
+    """Runs of a variant over three seeds, without a model."""
+    scores = [TextScores(nll=n, kl=k, active_units=2) for n, k in zip(nll, kl)]
+    return VariantRuns(scores=scores, histories=[{"kl": [0.5, float(k)]} for k in kl], model=None)
+
+
+def test_the_bowman_decoder_reads_the_code_only_through_its_initial_state():
+    """Zero the map from z to the initial state: Bowman's decoder no longer depends on z, the other one still does."""
+    tokens = np.random.default_rng(0).integers(4, 30, size=(4, 7)).astype("int32")
+    z_a, z_b = np.random.default_rng(1).standard_normal((2, 4, 3)).astype("float32")
+    for every_step, depends in ((False, False), (True, True)):
+        decoder = build_text_decoder(30, 7, embedding_dim=4, units=8, latent_dim=3, code_at_every_step=every_step)
+        layer = decoder.get_layer("initial_state")
+        layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+        a, b = (keras.ops.convert_to_numpy(decoder([tokens, z])) for z in (z_a, z_b))
+        assert (not np.allclose(a, b)) == depends
+    assert build_text_vae(CharVocabulary(), units=8, latent_dim=3).decoder.get_layer("code_per_step") is not None
+
+
+def prior_posterior_vae_ignoring_its_code(vocabulary) -> TextVAE:
+    """A Bowman-style TextVAE whose q(z|x) is the prior and whose decoder's state does not depend on z."""
+    model = build_text_vae(vocabulary, embedding_dim=4, units=8, latent_dim=3, code_at_every_step=False, seed=0)
+    for layer in (model.encoder.get_layer("z_mean"), model.encoder.get_layer("z_log_var"),
+                  model.decoder.get_layer("initial_state")):
+        layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+    return model
+
+
+def test_the_text_iwae_is_exact_when_the_posterior_is_the_prior_and_the_decoder_ignores_the_code(vocabulary):
+    """Then every log-weight is log p(x): bound, ELBO and the language model's exact likelihood coincide."""
+    model = prior_posterior_vae_ignoring_its_code(vocabulary)
+    x = vocabulary.encode(WORDS)
+    exact = CharLanguageModel(model.decoder).log_likelihood(x)
+    summary = text_log_weight_statistics(model, x, 7, seed=3)
+    assert np.allclose(summary.iwae, exact, atol=1e-4) and np.allclose(summary.elbo, exact, atol=1e-4)
+    assert np.all(exact < 0)
+
+
+def test_the_text_iwae_is_above_the_elbo_and_equals_it_for_one_code(vocabulary):
+    keras.utils.set_random_seed(0)
+    model = build_text_vae(vocabulary, embedding_dim=4, units=8, latent_dim=3, code_at_every_step=False, seed=0)
+    x = vocabulary.encode(WORDS)
+    many = text_log_weight_statistics(model, x, 20, seed=1)
+    assert many.k == 20 and np.all(many.iwae >= many.elbo - 1e-9) and np.any(many.iwae > many.elbo + 1e-3)
+    one = text_log_weight_statistics(model, x, 1, seed=1)
+    assert np.allclose(one.iwae, one.elbo)
+    chunked = text_log_weight_statistics(model, x, 20, seed=1, batch_size=3 * len(x))  # 3 draws per decoder call
+    assert np.allclose(chunked.iwae, many.iwae, atol=1e-5) and np.allclose(chunked.elbo, many.elbo, atol=1e-5)
+
+
+def test_the_language_model_learns_and_its_words_are_a_distribution(tmp_path):
+    """Training lowers the exact NLL; the probabilities of all words over a two-letter alphabet sum to at most 1."""
+    vocabulary = CharVocabulary(alphabet="ab", max_length=3)
+    words = ["".join(letters) for n in (1, 2, 3) for letters in itertools.product("ab", repeat=n)]
+    assert len(set(words)) == 2 + 4 + 8
+    keras.utils.set_random_seed(0)
+    model = build_char_language_model(vocabulary, embedding_dim=4, units=8)
+    before = np.exp(model.log_likelihood(vocabulary.encode(words)))
+    model.compile(optimizer=keras.optimizers.Adam(3e-2))
+    data = vocabulary.encode(["ab", "abb", "a"] * 50)
+    start = -model.log_likelihood(data).mean()
+    model.fit(data, epochs=3, batch_size=30, verbose=0)
+    after = np.exp(model.log_likelihood(vocabulary.encode(words)))
+    assert -model.log_likelihood(data).mean() < start - 1.0
+    assert 0 < before.sum() <= 1 + 1e-6 and 0 < after.sum() <= 1 + 1e-6
+    assert after[words.index("ab")] > before[words.index("ab")]
+    model.save(tmp_path / "lm.keras")
+    restored = keras.saving.load_model(tmp_path / "lm.keras", safe_mode=True)
+    assert np.array_equal(restored.log_likelihood(data[:5]), model.log_likelihood(data[:5]))
+
+
+@pytest.fixture(scope="module")
+def warmup_runs(vocabulary):
+    x = vocabulary.encode(frequent_words(120))
+    variant = TextVariant(warmup=True, word_dropout=0.25)
+    options = dict(epochs=3, warmup_epochs=2, units=8, latent_dim=3, k=4, batch_size=40)
+    return run_text_variant(variant, vocabulary, x, x[:30], seeds=[1, 2], **options)
+
+
+def test_restart_puts_a_trained_model_back_in_the_state_of_a_fresh_one(vocabulary):
+    """Weights, KL weight and the random layers' seed states are the fresh model's; the optimizer starts over."""
+    variant = TextVariant(warmup=True, word_dropout=0.25)
+    model = variant.build(vocabulary, units=8, latent_dim=3, seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    model.optimizer.build(model.trainable_variables)
+    start = [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables]
+    model.fit(vocabulary.encode(frequent_words(80)), epochs=1, batch_size=40, verbose=0)
+    fresh = variant.build(vocabulary, units=8, latent_dim=3, seed=5)
+    restart(model, fresh, start)
+    assert [v.shape for v in model.variables] == [v.shape for v in fresh.variables]
+    assert any("seed_generator_state" in v.path for v in model.variables) and any(v.path == "beta" for v in model.variables)
+    as_numpy = keras.ops.convert_to_numpy
+    assert all(np.array_equal(as_numpy(a), as_numpy(b)) for a, b in zip(model.variables, fresh.variables))
+    assert all(np.array_equal(as_numpy(a), b) for a, b in zip(model.optimizer.variables, start))
+    with pytest.raises(ValueError, match="fresh"):
+        restart(model, TextVariant().build(vocabulary, units=4, latent_dim=3), start)
+
+
+def test_each_seed_gives_its_own_run(warmup_runs):
+    assert len(warmup_runs.scores) == len(warmup_runs.histories) == 2
+    assert warmup_runs.scores[0] != warmup_runs.scores[1]
+    assert all(np.isfinite(score.nll) and score.kl >= 0 for score in warmup_runs.scores)
+
+
+def test_the_warm_up_reaches_beta_one_before_the_last_epoch(warmup_runs):
+    for history in warmup_runs.histories:
+        assert history["beta"][0] < 1.0 and history["beta"][1:] == [1.0, 1.0]
+    assert float(keras.ops.convert_to_numpy(warmup_runs.model.beta)) == 1.0
+    assert float(keras.ops.convert_to_numpy(TextVariant().build(CharVocabulary(), units=4, latent_dim=2).beta)) == 1.0
+
+
+def test_findings_pair_runs_seed_by_seed_and_count_the_verdicts():
+    runs = {
+        "lm": fake_runs(nll=(15.0, 15.2, 15.1), kl=(0.0, 0.0, 0.0)),
+        "worse": fake_runs(nll=(15.5, 15.7, 15.6)),  # 0.5 above the language model on every seed
+        "noisy": fake_runs(nll=(14.0, 16.0, 15.1)),
+    }
+    values = findings(runs, baseline="noisy", reference="lm")
+    assert values["nll_worse_vs_lm"] == pytest.approx(0.5) and values["nll_worse_vs_lm_se"] == pytest.approx(0.0)
+    assert values["nll_worse_vs_lm_word"] == "clearly higher"
+    assert values["nll_noisy_vs_lm_word"] == "not clearly different from zero"
+    assert (values["vaes_higher"], values["vaes_level"], values["vaes_lower"], values["n_vaes"]) == (1, 1, 0, 2)
+    assert "nll_lm_vs_lm" not in values and "kl_noisy_vs_noisy" not in values
+    assert values["kl_worse"] == pytest.approx(0.2) and isinstance(values["active_units_lm"], float)
+    table = comparison_table(runs, reference="lm")
+    assert list(table.index) == ["lm", "worse", "noisy"] and table.iloc[0, 1] == "0.00 ± 0.00"
+
+
+def test_the_runs_figure_shows_every_seed_and_a_curve_per_model_with_a_kl():
+    runs = {"vae": fake_runs(), "lm": VariantRuns(fake_runs().scores, [{"loss": [1.0, 0.5]}] * 3, None)}
+    curves, scatter = plot_text_runs(runs, warmup_epochs=1).axes
+    assert len(curves.lines) == 2  # the VAE's KL and the end of the warm-up
+    assert [len(points.get_offsets()) for points in scatter.collections] == [3, 3]
