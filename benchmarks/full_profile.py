@@ -8,6 +8,12 @@ figure printed here is a stand-in figure: same sizes, not the same digits). The 
 memory is the largest resident set of the kernel and its children, sampled every
 0.2 s. A benchmark: it prints a table, it asserts nothing.
 
+Each executed notebook is written under ``--executed`` (streams merged as the book
+build merges them), so the chapters' checked cells can be compared with their
+committed outputs from the same run, and the slowest cells are listed at the end::
+
+    VAE_BOOK_EXECUTED=_build/full_profile python -m pytest tests/test_executed_chapters.py
+
     python scripts/make_fullsize_standin.py
     python benchmarks/full_profile.py --data _build/standin/mnist_standin.npz
     python benchmarks/full_profile.py --chapters book/keras/vae_dense.ipynb --timeout 900
@@ -22,18 +28,29 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
+
+import nbformat
 
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT / "_build" / "standin" / "mnist_standin.npz"
+DEFAULT_EXECUTED = ROOT / "_build" / "full_profile"
 RUNNER = (
     "import sys, nbformat\n"
     "from nbclient import NotebookClient\n"
+    "from myst_nb.core.utils import coalesce_streams\n"
     "nb = nbformat.read(sys.argv[1], as_version=4)\n"
-    "NotebookClient(nb, timeout=None, kernel_name='python3',\n"
-    "               resources={'metadata': {'path': sys.argv[2]}}).execute()\n"
+    "try:\n"
+    "    NotebookClient(nb, timeout=None, kernel_name='python3',\n"
+    "                   resources={'metadata': {'path': sys.argv[2]}}).execute()\n"
+    "finally:\n"
+    "    for cell in nb.cells:\n"
+    "        if cell.cell_type == 'code':\n"
+    "            cell.outputs = coalesce_streams(cell.outputs)\n"
+    "    nbformat.write(nb, sys.argv[3])\n"
 )
 
 
@@ -48,11 +65,13 @@ def peak_rss_of_tree(process: psutil.Process, stop: threading.Event, peak: list[
         stop.wait(0.2)
 
 
-def run_chapter(chapter: Path, environment: dict[str, str], timeout: float) -> tuple[float, int, str]:
-    """``(wall seconds, peak resident bytes, status)`` of executing ``chapter`` in a fresh process."""
+def run_chapter(chapter: Path, executed: Path, environment: dict[str, str], timeout: float) -> tuple[float, int, str]:
+    """``(wall seconds, peak resident bytes, status)`` of executing ``chapter`` in a fresh process,
+    which writes the executed notebook to ``executed``."""
+    executed.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     child = subprocess.Popen(
-        [sys.executable, "-c", RUNNER, str(chapter), str(chapter.parent)],
+        [sys.executable, "-c", RUNNER, str(chapter), str(chapter.parent), str(executed)],
         env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     stop, peak = threading.Event(), [0]
@@ -72,11 +91,27 @@ def run_chapter(chapter: Path, environment: dict[str, str], timeout: float) -> t
     return time.perf_counter() - start, peak[0], status
 
 
+def cell_seconds(executed: Path) -> list[tuple[float, int]]:
+    """``(seconds, cell index)`` of every code cell of an executed notebook, from nbclient's timestamps."""
+    if not executed.is_file():
+        return []
+    timings = []
+    for index, cell in enumerate(nbformat.read(executed, as_version=4).cells):
+        stamps = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in stamps and "shell.execute_reply" in stamps:
+            began, ended = (datetime.fromisoformat(stamps[key].replace("Z", "+00:00"))
+                            for key in ("iopub.execute_input", "shell.execute_reply"))
+            timings.append(((ended - began).total_seconds(), index))
+    return timings
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="MNIST .npz in the keras.datasets layout")
     parser.add_argument("--chapters", nargs="*", type=Path, help="notebooks to run (default: every chapter)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed per chapter")
+    parser.add_argument("--executed", type=Path, default=DEFAULT_EXECUTED, help="folder for the executed notebooks")
+    parser.add_argument("--slowest", type=int, default=10, help="how many of the slowest cells to list")
     args = parser.parse_args()
     if not args.data.is_file():
         print(f"no data file {args.data}: run `python scripts/make_fullsize_standin.py` first", file=sys.stderr)
@@ -88,13 +123,18 @@ def main() -> int:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB; "
           f"Keras backend {backend}; data {args.data}")
     print(f"{'chapter':45s} {'wall (s)':>9s} {'peak (MB)':>10s}  status")
-    total = 0.0
+    total, cells = 0.0, []
     for chapter in chapters:
-        seconds, peak, status = run_chapter(chapter.resolve(), environment, args.timeout)
+        name = chapter.resolve().relative_to(ROOT)
+        executed = args.executed / name
+        seconds, peak, status = run_chapter(chapter.resolve(), executed, environment, args.timeout)
         total += seconds
-        name = str(chapter.resolve().relative_to(ROOT))
-        print(f"{name:45s} {seconds:9.1f} {peak / 2**20:10.0f}  {status}", flush=True)
+        cells += [(cell_time, str(name), index) for cell_time, index in cell_seconds(executed)]
+        print(f"{str(name):45s} {seconds:9.1f} {peak / 2**20:10.0f}  {status}", flush=True)
     print(f"{'total':45s} {total:9.1f}")
+    print(f"\nslowest cells (executed notebooks in {args.executed}):")
+    for cell_time, name, index in sorted(cells, reverse=True)[: args.slowest]:
+        print(f"  {cell_time:8.1f} s  {name} cell {index}")
     return 0
 
 

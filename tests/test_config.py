@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from snippets.chapters.config import BookConfig, book_config
+from snippets.chapters.config import BookConfig, book_config, epochs_for_steps
 
 
 def test_unset_variables_mean_the_published_book(monkeypatch):
@@ -35,3 +35,20 @@ def test_unknown_profile_is_rejected(monkeypatch):
         book_config()
     with pytest.raises(ValueError, match="profile must be one of"):
         BookConfig("medium")
+
+
+@pytest.mark.parametrize("steps, n_examples, batch_size", [(1, 1, 1), (27_000, 54_000, 100), (200, 2_000, 100),
+                                                         (1_000, 1_999, 128), (50, 100_000, 32)])
+def test_epochs_for_steps_is_the_fewest_whole_epochs_reaching_the_budget(steps, n_examples, batch_size):
+    per_epoch = -(-n_examples // batch_size)
+    epochs = epochs_for_steps(steps, n_examples=n_examples, batch_size=batch_size)
+    assert epochs * per_epoch >= steps
+    assert epochs == 1 or (epochs - 1) * per_epoch < steps
+
+
+@pytest.mark.parametrize("name, arguments", [("steps", (0, 10, 1)), ("n_examples", (5, -1, 1)),
+                                             ("batch_size", (5, 10, 2.5))])
+def test_epochs_for_steps_names_a_bad_argument(name, arguments):
+    steps, n_examples, batch_size = arguments
+    with pytest.raises(ValueError, match=name):
+        epochs_for_steps(steps, n_examples=n_examples, batch_size=batch_size)
