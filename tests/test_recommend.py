@@ -18,13 +18,13 @@ from snippets.chapters.recommend import (
     build_mult_dae,
     build_mult_vae,
     choose_on_validation,
-    ease_recommender,
-    ease_weights,
+    ease_recommenders,
+    ease_weights_from_gram,
     evaluate_runs,
     load_interactions,
     make_synthetic_interactions,
     ndcg_at_k,
-    paired_difference,
+    paired_user_difference,
     parse_movielens_ratings,
     plot_recall_curves,
     popularity_recommender,
@@ -46,6 +46,22 @@ def test_a_perfect_ranking_scores_one_on_both_metrics():
     scores = held_out + 0.01 * np.arange(5)  # held-out items first
     assert np.allclose(recall_at_k(scores, held_out, 2), 1.0)
     assert np.allclose(ndcg_at_k(scores, held_out, 3), 1.0)
+
+
+def test_ties_rank_as_a_full_stable_sort_would_place_them():
+    rng = np.random.default_rng(3)
+    scores = rng.integers(0, 4, size=(50, 30)).astype(float)  # many ties, also across the k-th place
+    held_out = rng.random((50, 30)) < 0.3
+    held_out[:, 0] = True
+    exclude = rng.random((50, 30)) < 0.2
+    ranked = np.where(exclude, -np.inf, scores)
+    for k in (1, 7, 30):
+        top = np.argsort(-ranked, axis=1, kind="stable")[:, :k]  # ties go to the lower item index
+        hits = np.take_along_axis(held_out, top, axis=1).sum(axis=1)
+        expected = hits / np.minimum(k, held_out.sum(axis=1))
+        assert np.allclose(recall_at_k(scores, held_out, k, exclude), expected)
+    assert np.allclose(recall_curve([lambda fold_in: scores], HeldOutUsers(exclude, held_out), [1, 30]),
+                       [recall_at_k(scores, held_out, k, exclude).mean() for k in (1, 30)])
 
 
 def test_metrics_match_a_hand_computed_ranking():
@@ -183,17 +199,26 @@ def ease_by_direct_solves(x: np.ndarray, l2: float) -> np.ndarray:
 
 @pytest.mark.parametrize("l2", [0.5, 10.0])
 def test_ease_closed_form_solves_the_constrained_least_squares(l2):
-    x = (np.random.default_rng(5).random((40, 7)) < 0.4).astype(np.float32)
-    weights = ease_weights(x, l2)
+    x = (np.random.default_rng(5).random((40, 7)) < 0.4).astype(np.float64)
+    weights = ease_weights_from_gram(x.T @ x, l2)
     assert np.all(np.diag(weights) == 0.0)
-    assert np.allclose(weights, ease_by_direct_solves(x.astype(np.float64), l2), atol=1e-10)
+    assert np.allclose(weights, ease_by_direct_solves(x, l2), atol=1e-10)
+
+
+def test_every_ease_of_a_grid_scores_as_its_own_closed_form():
+    x = (np.random.default_rng(5).random((40, 7)) < 0.4).astype(np.float32)
+    grid = ease_recommenders(x, [0.5, 10.0])
+    assert list(grid) == [0.5, 10.0]
+    for l2, recommend in grid.items():
+        expected = x[:3] @ ease_by_direct_solves(x.astype(np.float64), l2)
+        assert np.allclose(recommend(x[:3]), expected, atol=1e-9)
 
 
 def test_ease_recommends_what_co_occurs_and_never_a_fold_in_item_once_excluded():
     # Two blocks of items that are always clicked together: 0-2 and 3-5.
     train = np.repeat(np.array([[1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1]], np.float32), 10, axis=0)
     fold_in = np.array([[1, 1, 0, 0, 0, 0], [0, 0, 0, 0, 1, 0]], np.float32)
-    scores = ease_recommender(train, 1.0)(fold_in)
+    scores = ease_recommenders(train, [1.0])[1.0](fold_in)
     assert scores.shape == (2, 6) and np.argmax(scores[0]) == 2 and np.argmax(scores[1]) in (3, 5)
     # With the fold-in items excluded, none of them is ever in the top k, however high it scores.
     assert np.all(recall_at_k(scores, fold_in, 4, exclude=fold_in) == 0.0)
@@ -233,16 +258,16 @@ def test_runs_hold_one_row_per_run_and_one_run_has_no_spread():
     assert np.allclose(recall_curve([perfect, worst], data.test, [1, 2]), [0.5, 0.5])  # the mean of 1 and 0
 
 
-def test_paired_difference_reads_the_direction_only_beyond_twice_the_error():
+def test_paired_user_difference_reads_the_direction_only_beyond_twice_the_error():
     rng = np.random.default_rng(6)
     baseline = rng.random((3, 200))
-    ahead = paired_difference(baseline + 0.1 + 0.01 * rng.standard_normal((3, 200)), baseline)
+    ahead = paired_user_difference(baseline + 0.1 + 0.01 * rng.standard_normal((3, 200)), baseline)
     assert np.isclose(ahead.mean, 0.1, atol=0.01) and ahead.verdict == "ahead of" and ahead.runs_ahead == 3
-    assert paired_difference(baseline - 0.1, baseline).verdict == "behind"
+    assert paired_user_difference(baseline - 0.1, baseline).verdict == "behind"
     spread = 0.1 * rng.standard_normal((3, 200))
-    noise = paired_difference(baseline + spread - spread.mean(), baseline)  # differences that average to 0
+    noise = paired_user_difference(baseline + spread - spread.mean(), baseline)  # differences averaging 0
     assert noise.across_users > 0 and noise.verdict == "level with"
-    one_run = paired_difference(baseline, baseline[:1])  # a deterministic baseline meets every run
+    one_run = paired_user_difference(baseline, baseline[:1])  # a deterministic baseline meets every run
     assert one_run.n_runs == 3 and np.isclose(one_run.mean, (baseline - baseline[0]).mean())
 
 
@@ -260,12 +285,12 @@ def test_paired_difference_reads_the_direction_only_beyond_twice_the_error():
         (lambda: load_interactions("imdb"), ValueError, "source must be"),
         (lambda: build_mult_vae(10, dropout=1.0), ValueError, r"dropout must be a finite number in \[0, 1\)"),
         (lambda: parse_movielens_ratings(b"1::2::3\n"), ValueError, "4 fields"),
-        (lambda: ease_weights(np.ones((3, 3)), 0.0), ValueError, "l2 must be"),
-        (lambda: ease_weights(np.ones(3), 1.0), ValueError, "train"),
+        (lambda: ease_weights_from_gram(np.eye(3), 0.0), ValueError, "l2 must be"),
+        (lambda: ease_recommenders(np.ones(3), [1.0]), ValueError, "train"),
         (lambda: choose_on_validation({}, small_data().test), ValueError, "candidates"),
         (lambda: evaluate_runs([], small_data()), ValueError, "recommenders"),
-        (lambda: paired_difference(np.ones((2, 3)), np.ones((2, 4))), ValueError, "same users"),
-        (lambda: paired_difference(np.ones((3, 3)), np.ones((2, 3))), ValueError, "one run or"),
+        (lambda: paired_user_difference(np.ones((2, 3)), np.ones((2, 4))), ValueError, "same users"),
+        (lambda: paired_user_difference(np.ones((3, 3)), np.ones((2, 3))), ValueError, "one run or"),
         (lambda: split_heldout_users(np.ones((4, 4)), heldout_fraction=0.2), ValueError, "at least 2 held"),
     ],
 )

@@ -30,6 +30,7 @@ import numpy as np
 import scipy.linalg
 from keras import layers
 from matplotlib.figure import Figure
+from threadpoolctl import threadpool_limits
 
 from snippets.chapters.comparison import direction
 from snippets.callbacks import KLWarmup
@@ -383,30 +384,63 @@ def popularity_recommender(train: np.ndarray) -> Recommender:
     return recommend
 
 
-def ease_weights(train: np.ndarray, l2: float) -> np.ndarray:
-    """EASE^R's item-item weights (Steck, 2019), ``(n_items, n_items)``.
+def ease_weights_from_gram(gram: np.ndarray, l2: float) -> np.ndarray:
+    """EASE^R's item-item weights (Steck, 2019) from ``gram = X^T X``, ``(n_items, n_items)``.
 
     ``B`` minimises ``||X - X B||_F^2 + l2 ||B||_F^2`` subject to
     ``diag(B) = 0`` (an item may not predict itself). With
     ``P = (X^T X + l2 I)^{-1}`` the minimiser is ``B = I - P diagMat(1 / diag(P))``,
     that is ``B_ij = -P_ij / P_jj`` off the diagonal: one matrix inverse, no training.
+    BLAS runs on one thread: for a matrix of this size more threads only
+    contend, and on a busy machine slow the inverse tenfold.
     """
     l2 = check_number(l2, "l2", low=0.0, low_open=True)
-    x = check_array(train, "train", (None,), low=0.0).astype(np.float64)
-    inverse = scipy.linalg.inv(x.T @ x + l2 * np.eye(x.shape[1]))
+    with threadpool_limits(limits=1, user_api="blas"):
+        inverse = scipy.linalg.inv(gram + l2 * np.eye(len(gram)))
     weights = -inverse / np.diag(inverse)
     np.fill_diagonal(weights, 0.0)
     return weights
 
 
-def ease_recommender(train: np.ndarray, l2: float) -> Recommender:
-    """EASE^R as a recommender: a user's scores are ``fold_in @ B`` (:func:`ease_weights`)."""
-    weights = ease_weights(train, l2)
+def _gram(train: np.ndarray) -> np.ndarray:
+    """``X^T X`` of the binary clicks ``X`` ``(n_users, n_items)``, in float64: ``(n_items, n_items)``."""
+    x = check_array(train, "train", (None,), low=0.0).astype(np.float64)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return x.T @ x
+
+
+def ease_recommenders(train: np.ndarray, l2_grid: Sequence[float]) -> dict[float, Recommender]:
+    """EASE^R for each weight in ``l2_grid``: a user's scores are ``fold_in @ B``.
+
+    ``X^T X`` is formed once for the whole grid; each weight costs one inverse.
+    """
+    gram = _gram(train)
+    return {float(l2): _linear_scores(ease_weights_from_gram(gram, l2)) for l2 in l2_grid}
+
+
+def _linear_scores(weights: np.ndarray) -> Recommender:
+    """The recommender whose scores are ``fold_in @ weights``."""
 
     def recommend(fold_in: np.ndarray) -> np.ndarray:
         return np.asarray(fold_in, np.float64) @ weights
 
     return recommend
+
+
+def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """``(n_users, k)`` item indices of each row's ``k`` highest scores, best first.
+
+    The same as ``argsort(-scores, kind="stable")[:, :k]`` (ties go to the lower
+    item index) without sorting whole rows: the ``k``-th largest score is found
+    by partition, the items above it and the first tied ones are kept, and only
+    those ``k`` are sorted.
+    """
+    threshold = np.partition(scores, -k, axis=1)[:, [-k]]
+    above, tied = scores > threshold, scores == threshold
+    free_places = k - above.sum(axis=1, keepdims=True)
+    chosen = np.nonzero(above | (tied & (np.cumsum(tied, axis=1) <= free_places)))[1].reshape(len(scores), k)
+    order = np.argsort(-np.take_along_axis(scores, chosen, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(chosen, order, axis=1)
 
 
 def _ranked_hits(scores: np.ndarray, held_out: np.ndarray, k: int, exclude: np.ndarray | None) -> np.ndarray:
@@ -427,8 +461,13 @@ def _ranked_hits(scores: np.ndarray, held_out: np.ndarray, k: int, exclude: np.n
         if exclude.shape != scores.shape:
             raise ValueError(f"exclude must have shape {scores.shape}, got {exclude.shape}")
         scores[exclude] = -np.inf
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    return np.take_along_axis(held_out, top, axis=1)
+    return np.take_along_axis(held_out, _top_k(scores, k), axis=1)
+
+
+def _recall(hits: np.ndarray, held_out: np.ndarray, k: int) -> np.ndarray:
+    """Recall@k per user from the first ``k`` columns of :func:`_ranked_hits`."""
+    n_relevant = (np.asarray(held_out) > 0).sum(axis=1)
+    return hits[:, :k].sum(axis=1) / np.minimum(k, n_relevant)
 
 
 def recall_at_k(scores, held_out, k: int, exclude=None) -> np.ndarray:
@@ -445,9 +484,7 @@ def recall_at_k(scores, held_out, k: int, exclude=None) -> np.ndarray:
         ``(n_users,)`` values in ``[0, 1]``; 1 when the top k hold as many
         held-out items as they can.
     """
-    hits = _ranked_hits(scores, held_out, k, exclude)
-    n_relevant = (np.asarray(held_out) > 0).sum(axis=1)
-    return hits.sum(axis=1) / np.minimum(k, n_relevant)
+    return _recall(_ranked_hits(scores, held_out, k, exclude), held_out, k)
 
 
 def ndcg_at_k(scores, held_out, k: int, exclude=None) -> np.ndarray:
@@ -567,7 +604,7 @@ class PairedDifference:
         return direction(larger_error, below="behind", above="ahead of", level="level with")
 
 
-def paired_difference(model: np.ndarray, baseline: np.ndarray) -> PairedDifference:
+def paired_user_difference(model: np.ndarray, baseline: np.ndarray) -> PairedDifference:
     """Compare per-user metrics ``(n_runs, n_users)``; a one-run baseline is paired with every run."""
     model, baseline = np.asarray(model, np.float64), np.asarray(baseline, np.float64)
     if model.ndim != 2 or baseline.ndim != 2 or model.shape[1] != baseline.shape[1]:
@@ -587,9 +624,15 @@ def paired_difference(model: np.ndarray, baseline: np.ndarray) -> PairedDifferen
 def recall_curve(
     recommenders: Sequence[Recommender], users: HeldOutUsers, ks: Sequence[int]
 ) -> np.ndarray:
-    """Mean Recall@k over runs and users for each ``k`` in ``ks``: ``(len(ks),)``."""
-    scores = [recommend(users.fold_in) for recommend in recommenders]
-    return np.array([np.mean([recall_at_k(s, users.held_out, k, users.fold_in) for s in scores]) for k in ks])
+    """Mean Recall@k over runs and users for each ``k`` in ``ks``: ``(len(ks),)``.
+
+    Each run's ranking is computed once, to the largest ``k``.
+    """
+    per_run = []
+    for recommend in recommenders:
+        hits = _ranked_hits(recommend(users.fold_in), users.held_out, max(ks), users.fold_in)
+        per_run.append([_recall(hits, users.held_out, k).mean() for k in ks])
+    return np.mean(per_run, axis=0)
 
 
 def plot_recall_curves(curves: Mapping[str, np.ndarray], ks: Sequence[int]) -> Figure:
