@@ -9,17 +9,22 @@ import pytest
 from snippets.callbacks import KLWarmup
 from snippets.chapters.diagnostics import (
     ActiveUnits,
+    SeedRuns,
     active_units,
     fit_dense_vae,
+    fit_over_seeds,
     held_out_summary,
     kl_per_dimension,
+    lowest,
     plot_rate_distortion,
     plot_unit_activity,
     plot_warmup,
     reconstruction_mse,
+    seed_table,
     unit_activity,
 )
 from snippets.data import binarize
+from snippets.evaluation import mean_and_standard_error
 from snippets.losses import gaussian_kl_to_standard_normal
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder
 
@@ -127,3 +132,39 @@ def test_bad_arguments_raise_errors_that_name_them(mnist_small, trained):
         plot_rate_distortion([1.0], [2.0, 3.0], [1.0])
     with pytest.raises(KeyError, match="train with validation_data"):
         plot_warmup({"no validation": {"kl": [1.0]}})
+
+
+def test_fit_over_seeds_gives_one_row_per_seed_and_repeats_fit_dense_vae(mnist_small):
+    x_train, x_test = mnist_small.x_train[:200], binarize(mnist_small.x_test[:100])
+    settings = dict(latent_dim=2, hidden_units=(16,), epochs=1, batch_size=50, dynamic_binarization=True)
+    runs = fit_over_seeds(x_train, x_test, [3, 1], x_valid=x_test, **settings)
+    assert [row["seed"] for row in runs.rows] == [3, 1]
+    assert runs.values("neg_elbo").shape == (2,) and np.all(np.isfinite(runs.values("valid_neg_elbo")))
+    alone, _ = fit_dense_vae(x_train, seed=1, **settings)
+    assert np.isclose(held_out_summary(alone, x_test)["kl"], runs.rows[1]["kl"], rtol=1e-5)
+    assert np.array_equal(runs.model.encode(x_test[:5]), fit_dense_vae(x_train, seed=3, **settings)[0].encode(x_test[:5]))
+    assert "val_kl" in runs.history.history
+    with pytest.raises(ValueError, match="seeds must be a non-empty sequence of distinct integers"):
+        fit_over_seeds(x_train, x_test, [0, 0], **settings)
+
+
+def seed_runs(values: dict[str, list[float]]) -> SeedRuns:
+    """Hand-made runs whose rows hold ``values`` seed by seed (no model)."""
+    n_seeds = len(next(iter(values.values())))
+    return SeedRuns([{key: column[i] for key, column in values.items()} for i in range(n_seeds)], None, None)
+
+
+def test_seed_table_holds_the_mean_and_standard_error_of_each_run():
+    runs = {"a": seed_runs({"kl": [1.0, 2.0, 6.0]}), "b": seed_runs({"kl": [4.0, 4.0, 4.0]})}
+    table = seed_table(runs, keys=("kl",))
+    expected = mean_and_standard_error([1.0, 2.0, 6.0])
+    assert list(table.columns) == ["kl", "kl s.e."] and list(table.index) == ["a", "b"]
+    assert np.allclose(table.loc["a"], [expected.mean, expected.standard_error])
+    assert np.allclose(table.loc["b"], [4.0, 0.0])
+
+
+def test_lowest_names_the_run_with_the_lowest_mean():
+    runs = {0.5: seed_runs({"loss": [3.0, 1.0]}), 1.0: seed_runs({"loss": [1.5, 1.6]}), 2.0: seed_runs({"loss": [9.0, 0.0]})}
+    assert lowest(runs, "loss") == 1.0
+    with pytest.raises(ValueError, match="at least one"):
+        lowest({}, "loss")

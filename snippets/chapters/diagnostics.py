@@ -10,15 +10,17 @@ dimensions, and count the dimensions the encoder actually uses (Burda et al.,
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import NamedTuple
 
 import keras
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
 from snippets.callbacks import NonFiniteLossGuard
 from snippets.data import DynamicBinarization
+from snippets.evaluation import mean_and_standard_error
 from snippets.likelihoods import Bernoulli, ContinuousBernoulli, Gaussian
 from snippets.losses import gaussian_kl_to_standard_normal
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder, predict_in_batches
@@ -27,6 +29,8 @@ from snippets.validation import check_number, check_positive_int
 
 # The likelihoods fit_dense_vae trains by name; the Gaussian's variance is calibrated per batch.
 LIKELIHOODS = {"bernoulli": Bernoulli, "continuous_bernoulli": ContinuousBernoulli, "gaussian": Gaussian}
+# The held-out numbers of held_out_summary that seed_table averages by default.
+SUMMARY_KEYS = ("neg_elbo", "reconstruction", "kl", "active_units")
 
 
 def fit_dense_vae(
@@ -156,6 +160,70 @@ def held_out_summary(vae: VAE, x: np.ndarray, threshold: float = 0.01, batch_siz
         "kl": kl,
         "active_units": active_units(vae, x, threshold).count,
     }
+
+
+class SeedRuns(NamedTuple):
+    """One configuration trained once per seed: a :func:`held_out_summary` row per seed, and the first run.
+
+    ``rows[i]`` belongs to the ``i``-th seed and holds its ``seed``; ``model`` and
+    ``history`` are those of the first seed, for figures of a single run.
+    """
+
+    rows: list[dict]
+    model: VAE
+    history: keras.callbacks.History
+
+    def values(self, key: str) -> np.ndarray:
+        """``key`` of every seed's row, ``(n_seeds,)`` in the order of the seeds."""
+        return np.array([row[key] for row in self.rows], dtype=np.float64)
+
+
+def fit_over_seeds(
+    x_train: np.ndarray, x_test: np.ndarray, seeds: Sequence[int], *, x_valid: np.ndarray | None = None, **settings
+) -> SeedRuns:
+    """Train ``fit_dense_vae(x_train, seed=s, **settings)`` for each seed ``s``; summarise each on ``x_test``.
+
+    Runs that differ only in one setting and share a seed start from the same
+    weights and see the same binarisations, so their rows can be compared seed
+    by seed (:func:`snippets.chapters.comparison.paired_difference`). With
+    ``x_valid`` (``(n_valid, 784)``, binary for a binarised model) every row also
+    holds ``valid_neg_elbo``, the ``-ELBO`` on ``x_valid``, for choosing among
+    configurations without looking at ``x_test``; the first seed's run is then
+    also validated on ``x_valid`` after every epoch, so its history can be drawn
+    (:func:`plot_warmup`), and the other seeds skip that cost.
+    """
+    seeds = list(seeds)
+    valid = all(isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0 for seed in seeds)
+    if not seeds or not valid or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be a non-empty sequence of distinct integers >= 0, got {seeds}")
+    rows, first = [], None
+    for seed in map(int, seeds):
+        tracked = x_valid if first is None else None
+        vae, history = fit_dense_vae(x_train, seed=seed, validation_data=tracked, **settings)
+        row = {"seed": seed, **held_out_summary(vae, x_test)}
+        if x_valid is not None:
+            row["valid_neg_elbo"] = held_out_summary(vae, x_valid)["neg_elbo"]
+        rows.append(row)
+        first = first or (vae, history)
+    return SeedRuns(rows, *first)
+
+
+def seed_table(runs: Mapping[Hashable, SeedRuns], keys: Sequence[str] = SUMMARY_KEYS) -> pd.DataFrame:
+    """Mean over seeds of each of ``keys`` and its standard error (column ``"<key> s.e."``), one row per run."""
+    table = {}
+    for name, run in runs.items():
+        estimates = {key: mean_and_standard_error(run.values(key)) for key in keys}
+        table[name] = {column: value for key, estimate in estimates.items()
+                       for column, value in ((key, estimate.mean), (f"{key} s.e.", estimate.standard_error))}
+    return pd.DataFrame.from_dict(table, orient="index")
+
+
+def lowest(runs: Mapping[Hashable, SeedRuns], key: str) -> Hashable:
+    """The name of the run whose mean ``key`` over seeds is lowest (the first such, on ties)."""
+    if not runs:
+        raise ValueError("runs must hold at least one configuration")
+    means = {name: float(run.values(key).mean()) for name, run in runs.items()}
+    return min(means, key=means.get)
 
 
 def plot_rate_distortion(rates: Sequence[float], distortions: Sequence[float], betas: Sequence[float]) -> Figure:
