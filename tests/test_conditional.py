@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from snippets import VAE
+from snippets import VAE, binarize
 from snippets.chapters.conditional import (
     build_conditional_vae,
+    compare_cvae_with_vae,
     conditional_inputs,
     decode_every_label,
+    label_from_code_percent,
     one_hot_labels,
     train_conditional_vae,
 )
@@ -139,3 +141,41 @@ def test_fit_checks_the_images_in_validation_data(mnist_small):
     with pytest.raises(ValueError, match=r"validation_data\['x'\] must hold pixel intensities"):
         small_cvae().fit(conditional_inputs(mnist_small.x_train, mnist_small.y_train), epochs=1,
                          verbose=0, validation_data=held_out)
+
+
+def test_both_arms_run_with_every_seed_and_score_the_bound_of_their_own_quantity(mnist_small):
+    x_test = binarize(mnist_small.x_test)
+    test = (x_test, mnist_small.y_test)
+    comparison = compare_cvae_with_vae(
+        (mnist_small.x_train, mnist_small.y_train), test, test, seeds=[0, 1], epochs=1, batch_size=100,
+        learning_rate=1e-3, hidden_units=(16,), code_train=(binarize(mnist_small.x_train), mnist_small.y_train),
+    )
+    assert comparison.models["cvae"].conditional and not comparison.models["vae"].conditional
+    for arm in ("vae", "cvae"):
+        scores = comparison.scores[arm]
+        assert scores["loss"].shape == (2,) and np.allclose(scores["loss"], scores["reconstruction"] + scores["kl"], rtol=1e-4)
+        assert np.all((scores["label_percent"] >= 0) & (scores["label_percent"] <= 100))
+        assert len(comparison.histories[arm]["val_loss"]) == 1
+    bound = comparison.models["cvae"].evaluate(conditional_inputs(*test), batch_size=500, verbose=0, return_dict=True)
+    assert comparison.scores["cvae"]["loss"][0] == pytest.approx(bound["loss"], rel=2e-3)  # z is drawn afresh per evaluation
+
+
+def test_codes_that_are_the_label_give_it_back_and_codes_without_it_give_chance():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(10), 40)
+
+    class Encoder:
+        conditional = False
+
+        def __init__(self, informative):
+            self.informative = informative
+
+        def encode(self, x):
+            noise = rng.standard_normal((len(x), 2))
+            return noise + (50.0 * x[:, :2] if self.informative else 0.0)
+
+    x = np.zeros((len(labels), 784))
+    x[:, 0], x[:, 1] = labels, labels % 3
+    data = (x, labels)
+    assert label_from_code_percent(Encoder(True), data, data) == pytest.approx(100.0)
+    assert label_from_code_percent(Encoder(False), data, data) < 30.0

@@ -23,10 +23,14 @@ decoding are the VAE's own.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
+from sklearn.neighbors import KNeighborsClassifier
 
+from snippets.chapters.diagnostics import fit_dense_vae
+from snippets.chapters.latent import SeedComparison, compare_over_seeds, held_out_terms
 from snippets.data import DynamicBinarization
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder
 from snippets.validation import check_images, check_number, check_positive_int
@@ -147,3 +151,60 @@ def train_conditional_vae(
         verbose=0,
     )
     return model, history
+
+
+def label_from_code_percent(
+    model: VAE, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], n_neighbors: int = 15
+) -> float:
+    """How much of the label a code holds: test accuracy, in percent, of a ``n_neighbors``-nearest-neighbour
+    classifier that predicts a digit's label from its posterior mean alone.
+
+    ``train`` and ``test`` are ``(x, labels)`` pairs of binary images ``(n, 784)``
+    and integer labels; a conditional model encodes each image with its own label.
+    """
+    def codes(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        return model.encode(x, one_hot_labels(labels, n=len(x))) if model.conditional else model.encode(x)
+
+    knn = KNeighborsClassifier(n_neighbors=check_positive_int(n_neighbors, "n_neighbors"))
+    return 100.0 * float(knn.fit(codes(*train), train[1]).score(codes(*test), test[1]))
+
+
+def compare_cvae_with_vae(
+    train: tuple[np.ndarray, np.ndarray],
+    validation: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    *,
+    seeds: Sequence[int],
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    hidden_units: Sequence[int] = (256,),
+    latent_dim: int = 2,
+    code_train: tuple[np.ndarray, np.ndarray] | None = None,
+) -> SeedComparison:
+    """A CVAE (arm ``"cvae"``) and a VAE of the same size (``"vae"``), trained alike once per seed.
+
+    Each pair is ``(x, labels)``: ``train`` in ``[0, 1]`` (binarised afresh every
+    epoch), ``validation`` and ``test`` binary. Both arms get the same epochs,
+    batch size and Adam rate, so the same gradient steps; only the label's inputs
+    differ. Scores per run: the held-out terms of :func:`snippets.chapters.latent.held_out_terms`
+    (the CVAE's bound ``-log p(x | y)``, the VAE's ``-log p(x)``) and, when
+    ``code_train`` (binary ``(x, labels)``) is given, ``"label_percent"``, the
+    :func:`label_from_code_percent` of the test codes. The first seed also tracks
+    the validation loss after every epoch.
+    """
+    settings = dict(hidden_units=hidden_units, latent_dim=latent_dim, epochs=epochs, batch_size=batch_size,
+                    learning_rate=learning_rate, dynamic_binarization=True)
+
+    def fit(arm: str, seed: int, first: bool) -> tuple[VAE, keras.callbacks.History]:
+        if arm == "cvae":
+            return train_conditional_vae(*train, seed=seed, validation=validation if first else None, **settings)
+        return fit_dense_vae(train[0], seed=seed, validation_data=validation[0] if first else None, **settings)
+
+    def score(arm: str, model: VAE) -> dict[str, float]:
+        scores = held_out_terms(model, conditional_inputs(*test) if arm == "cvae" else test[0])
+        if code_train is not None:
+            scores["label_percent"] = label_from_code_percent(model, code_train, test)
+        return scores
+
+    return compare_over_seeds(fit, score, ("vae", "cvae"), seeds)
