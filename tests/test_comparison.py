@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from snippets.chapters.comparison import direction, paired_difference
+from snippets.chapters.comparison import compare_over_seeds, direction, paired_difference, student_interval
 from snippets.evaluation import MeanWithError
 
 
@@ -42,3 +42,41 @@ def test_results_of_different_runs_cannot_be_paired():
         paired_difference([1.0, 2.0], [1.0])
     with pytest.raises(ValueError, match="confidence"):
         direction(MeanWithError(0.0, 1.0, 3), below="a", above="b", level="c", confidence=1.0)
+
+
+class _History:
+    def __init__(self, seed):
+        self.history = {"loss": [float(seed)]}
+
+
+def test_every_arm_runs_with_every_seed_and_the_first_seed_is_kept():
+    calls = []
+
+    def fit(arm, seed, first):
+        calls.append((arm, seed, first))
+        return (arm, seed), _History(seed)
+
+    comparison = compare_over_seeds(fit, lambda arm, model: {"loss": 10.0 * model[1] + arm}, [1, 2], [5, 3, 4])
+    assert sorted(calls) == sorted((arm, seed, seed == 5) for arm in (1, 2) for seed in (5, 3, 4))
+    assert np.array_equal(comparison.scores[2]["loss"], [52.0, 32.0, 42.0])
+    assert comparison.models == {1: (1, 5), 2: (2, 5)} and comparison.histories[1] == {"loss": [5.0]}
+    difference = comparison.difference(2, 1, "loss")
+    assert difference.mean == pytest.approx(1.0) and difference.standard_error == pytest.approx(0.0)
+    assert comparison.summary(1, "loss").mean == pytest.approx(41.0)
+
+
+@pytest.mark.parametrize("seeds", [[], [0, 0], [-1], [True]])
+def test_bad_seeds_are_named(seeds):
+    with pytest.raises(ValueError, match="seeds"):
+        compare_over_seeds(lambda arm, seed, first: None, lambda arm, model: {}, [2], seeds)
+
+
+def test_student_interval_is_where_direction_calls_a_reference_level():
+    estimate = MeanWithError(mean=1.0, standard_error=0.1, n=3)
+    low, high = student_interval(estimate)
+    assert high - 1.0 == pytest.approx(1.0 - low) == pytest.approx(0.4303, abs=1e-3)
+    words = dict(below="below", above="above", level="level")
+    assert direction(estimate, reference=high - 1e-6, **words) == "level"
+    assert direction(estimate, reference=high + 1e-6, **words) == "below"
+    assert direction(estimate, reference=low - 1e-6, **words) == "above"
+    assert student_interval(MeanWithError(mean=1.0, standard_error=0.0, n=1)) == (-np.inf, np.inf)

@@ -9,13 +9,9 @@ import numpy as np
 import pytest
 
 from snippets import binarize
-from snippets.chapters.comparison import direction
-from snippets.evaluation import MeanWithError
 from snippets.chapters.latent import (
     compare_latent_sizes,
-    compare_over_seeds,
     hole_fraction,
-    student_interval,
     lerp,
     nearest_code_distance,
     normal_quantile_grid,
@@ -233,33 +229,6 @@ def test_bad_grid_arguments_are_named(kwargs, message):
         normal_quantile_grid(**kwargs)
 
 
-class _History:
-    def __init__(self, seed):
-        self.history = {"loss": [float(seed)]}
-
-
-def test_every_arm_runs_with_every_seed_and_the_first_seed_is_kept():
-    calls = []
-
-    def fit(arm, seed, first):
-        calls.append((arm, seed, first))
-        return (arm, seed), _History(seed)
-
-    comparison = compare_over_seeds(fit, lambda arm, model: {"loss": 10.0 * model[1] + arm}, [1, 2], [5, 3, 4])
-    assert sorted(calls) == sorted((arm, seed, seed == 5) for arm in (1, 2) for seed in (5, 3, 4))
-    assert np.array_equal(comparison.scores[2]["loss"], [52.0, 32.0, 42.0])
-    assert comparison.models == {1: (1, 5), 2: (2, 5)} and comparison.histories[1] == {"loss": [5.0]}
-    difference = comparison.difference(2, 1, "loss")
-    assert difference.mean == pytest.approx(1.0) and difference.standard_error == pytest.approx(0.0)
-    assert comparison.summary(1, "loss").mean == pytest.approx(41.0)
-
-
-@pytest.mark.parametrize("seeds", [[], [0, 0], [-1], [True]])
-def test_bad_seeds_are_named(seeds):
-    with pytest.raises(ValueError, match="seeds"):
-        compare_over_seeds(lambda arm, seed, first: None, lambda arm, model: {}, [2], seeds)
-
-
 def test_latent_size_runs_pair_up_and_their_bound_is_its_two_terms(mnist_small):
     x_test = binarize(mnist_small.x_test)
     comparison = compare_latent_sizes(
@@ -272,14 +241,3 @@ def test_latent_size_runs_pair_up_and_their_bound_is_its_two_terms(mnist_small):
         assert np.allclose(scores["loss"], scores["reconstruction"] + scores["kl"], rtol=1e-4)
         assert comparison.models[d].latent_dim == d and len(comparison.histories[d]["val_loss"]) == 1
     assert comparison.difference(4, 2, "kl").n == 2
-
-
-def test_student_interval_is_where_direction_calls_a_reference_level():
-    estimate = MeanWithError(mean=1.0, standard_error=0.1, n=3)
-    low, high = student_interval(estimate)
-    assert high - 1.0 == pytest.approx(1.0 - low) == pytest.approx(0.4303, abs=1e-3)
-    words = dict(below="below", above="above", level="level")
-    assert direction(estimate, reference=high - 1e-6, **words) == "level"
-    assert direction(estimate, reference=high + 1e-6, **words) == "below"
-    assert direction(estimate, reference=low - 1e-6, **words) == "above"
-    assert student_interval(MeanWithError(mean=1.0, standard_error=0.0, n=1)) == (-np.inf, np.inf)

@@ -6,7 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from snippets.chapters.training_runs import CLASSIC, SCORES, STRONGER, DenseConfiguration, train_over_seeds
+from snippets.chapters.diagnostics import HELD_OUT_TERMS
+from snippets.chapters.training_runs import CLASSIC, STRONGER, DenseConfiguration, train_over_seeds
 
 TINY = DenseConfiguration(hidden_units=8, latent_dim=2, optimizer="adam")
 
@@ -37,14 +38,14 @@ def test_every_configuration_is_scored_once_per_seed_and_runs_of_a_seed_repeat(d
     """Scores are (n_seeds,) in seed order, loss = reconstruction + kl, and a seed run again scores the same."""
     other = DenseConfiguration(hidden_units=4, latent_dim=1, optimizer="rmsprop")
     runs = train_over_seeds({"tiny": TINY, "other": other}, *digits, seeds=[0, 1], epochs=1, batch_size=32)
-    assert set(runs.scores) == {"tiny", "other"} and set(runs.first) == {"tiny", "other"}
+    assert set(runs.scores) == {"tiny", "other"} and set(runs.models) == {"tiny", "other"}
     for scores in runs.scores.values():
-        assert set(scores) == set(SCORES) and all(values.shape == (2,) for values in scores.values())
+        assert set(scores) == set(HELD_OUT_TERMS) and all(values.shape == (2,) for values in scores.values())
         np.testing.assert_allclose(scores["loss"], scores["reconstruction"] + scores["kl"], rtol=1e-4)
     again = train_over_seeds({"tiny": TINY}, *digits, seeds=[1], epochs=1, batch_size=32)
     np.testing.assert_allclose(again.scores["tiny"]["loss"], runs.scores["tiny"]["loss"][1:], rtol=1e-4)
-    first = train_over_seeds({"tiny": TINY}, *digits, seeds=[0], epochs=1, batch_size=32).first["tiny"]
-    assert all(np.allclose(x, y, rtol=1e-4) for x, y in zip(weights(first), weights(runs.first["tiny"])))
+    first = train_over_seeds({"tiny": TINY}, *digits, seeds=[0], epochs=1, batch_size=32).models["tiny"]
+    assert all(np.allclose(x, y, rtol=1e-4) for x, y in zip(weights(first), weights(runs.models["tiny"])))
 
 
 @pytest.mark.parametrize(

@@ -4,12 +4,17 @@ A conclusion such as "A's error is lower than B's" is drawn from several runs, o
 seed, in which A and B saw the same data. The difference per seed, averaged, with its
 standard error across seeds, says how far apart they are and how sure we are; the
 sentence of the chapter then takes its verb from that difference, not from the writer.
+:func:`compare_over_seeds` runs such an experiment: every arm with every seed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
+import keras
 import numpy as np
 from scipy import stats
 
@@ -42,13 +47,88 @@ def direction(
     this is "A is lower / higher than B"; with ``reference = 0.5`` and a ROC-AUC
     it says whether a detector beats chance.
     """
-    confidence = check_number(confidence, "confidence", low=0.0, high=1.0, low_open=True, high_open=True)
-    if estimate.n < 2:
-        return level
-    half_width = float(stats.t.ppf(0.5 + confidence / 2, estimate.n - 1)) * estimate.standard_error
-    offset = estimate.mean - check_number(reference, "reference")
-    if offset < -half_width:
+    low, high = student_interval(estimate, confidence)
+    reference = check_number(reference, "reference")
+    if high < reference:
         return below
-    if offset > half_width:
+    if low > reference:
         return above
     return level
+
+
+@dataclass(frozen=True)
+class SeedComparison:
+    """Held-out scores of several arms (models that differ in one choice), one run per arm and seed.
+
+    ``scores[arm][name]`` is ``(n_seeds,)``, in the order of ``seeds``; every
+    arm ran with every seed, so the arms pair up seed by seed. ``models`` and
+    ``histories`` (Keras ``History.history`` dicts) keep the first seed's runs
+    only, for figures.
+    """
+
+    seeds: tuple[int, ...]
+    scores: dict[Hashable, dict[str, np.ndarray]]
+    models: dict[Hashable, Any]
+    histories: dict[Hashable, dict[str, list[float]]]
+
+    def summary(self, arm: Hashable, name: str) -> MeanWithError:
+        """Mean of score ``name`` of ``arm`` over the seeds, with its standard error."""
+        return mean_and_standard_error(self.scores[arm][name])
+
+    def difference(self, arm: Hashable, baseline: Hashable, name: str) -> MeanWithError:
+        """``arm`` minus ``baseline`` in score ``name``, paired by seed, with its standard error."""
+        return paired_difference(self.scores[arm][name], self.scores[baseline][name])
+
+
+def student_interval(estimate: MeanWithError, confidence: float = 0.95) -> tuple[float, float]:
+    """The ``confidence`` interval ``mean +- t * standard_error`` of a mean over ``estimate.n`` runs.
+
+    ``t`` is Student's quantile for ``n - 1`` degrees of freedom, the interval
+    :func:`snippets.chapters.comparison.direction` tests against its reference;
+    one run gives no spread, so its interval is the whole line.
+    """
+    confidence = check_number(confidence, "confidence", low=0.0, high=1.0, low_open=True, high_open=True)
+    if estimate.n < 2:
+        return -math.inf, math.inf
+    half_width = float(stats.t.ppf(0.5 + confidence / 2, estimate.n - 1)) * estimate.standard_error
+    return estimate.mean - half_width, estimate.mean + half_width
+
+
+def _check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
+    seeds = tuple(seeds)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be a non-empty sequence of distinct integers, got {seeds}")
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seeds must be non-negative integers, got {seed!r}")
+    return tuple(int(seed) for seed in seeds)
+
+
+def compare_over_seeds(
+    fit: Callable[[Hashable, int, bool], tuple[Any, keras.callbacks.History]],
+    score: Callable[[Hashable, Any], Mapping[str, float]],
+    arms: Sequence[Hashable],
+    seeds: Sequence[int],
+) -> SeedComparison:
+    """Train and score every arm with every seed: ``len(arms) * len(seeds)`` runs.
+
+    ``fit(arm, seed, first)`` returns ``(model, history)``; ``first`` is true for
+    the first seed, whose runs are kept (it may, say, track validation curves,
+    which the others need not pay for). ``score(arm, model)`` returns named
+    held-out numbers. Models of later seeds are dropped once scored, so memory
+    holds one run per arm beyond the first seed's.
+    """
+    seeds, arms = _check_seeds(seeds), tuple(arms)
+    if not arms:
+        raise ValueError("arms must name at least one model to train")
+    scores: dict[Hashable, dict[str, list[float]]] = {arm: {} for arm in arms}
+    models, histories = {}, {}
+    for seed in seeds:
+        for arm in arms:
+            model, history = fit(arm, seed, seed == seeds[0])
+            for name, value in score(arm, model).items():
+                scores[arm].setdefault(name, []).append(float(value))
+            if seed == seeds[0]:
+                models[arm], histories[arm] = model, dict(history.history)
+    arrays = {arm: {name: np.asarray(values) for name, values in named.items()} for arm, named in scores.items()}
+    return SeedComparison(seeds, arrays, models, histories)

@@ -29,8 +29,8 @@ import keras
 import numpy as np
 from sklearn.neighbors import KNeighborsClassifier
 
-from snippets.chapters.diagnostics import fit_dense_vae
-from snippets.chapters.latent import SeedComparison, compare_over_seeds, held_out_terms
+from snippets.chapters.comparison import SeedComparison, compare_over_seeds
+from snippets.chapters.diagnostics import fit_dense_vae, held_out_terms
 from snippets.data import DynamicBinarization
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder
 from snippets.validation import check_images, check_number, check_positive_int
@@ -187,7 +187,7 @@ def compare_cvae_with_vae(
     Each pair is ``(x, labels)``: ``train`` in ``[0, 1]`` (binarised afresh every
     epoch), ``validation`` and ``test`` binary. Both arms get the same epochs,
     batch size and Adam rate, so the same gradient steps; only the label's inputs
-    differ. Scores per run: the held-out terms of :func:`snippets.chapters.latent.held_out_terms`
+    differ. Scores per run: the held-out terms of :func:`snippets.chapters.diagnostics.held_out_terms`
     (the CVAE's bound ``-log p(x | y)``, the VAE's ``-log p(x)``) and, when
     ``code_train`` (binary ``(x, labels)``) is given, ``"label_percent"``, the
     :func:`label_from_code_percent` of the test codes. The first seed also tracks

@@ -178,6 +178,15 @@ class SeedRuns(NamedTuple):
         return np.array([row[key] for row in self.rows], dtype=np.float64)
 
 
+HELD_OUT_TERMS = ("loss", "reconstruction", "kl")
+
+
+def held_out_terms(model: keras.Model, inputs) -> dict[str, float]:
+    """A VAE's held-out ``-ELBO`` (``"loss"``) and its two terms, nats per example, from ``model.evaluate``."""
+    result = model.evaluate(inputs, batch_size=500, verbose=0, return_dict=True)
+    return {name: float(result[name]) for name in HELD_OUT_TERMS}
+
+
 def fit_over_seeds(
     x_train: np.ndarray, x_test: np.ndarray, seeds: Sequence[int], *, x_valid: np.ndarray | None = None, **settings
 ) -> SeedRuns:

@@ -24,12 +24,11 @@ import numpy as np
 from scipy import stats
 from scipy.spatial import cKDTree
 
-from snippets.chapters.comparison import paired_difference
-from snippets.chapters.diagnostics import fit_dense_vae
+from snippets.chapters.comparison import SeedComparison, compare_over_seeds
+from snippets.chapters.diagnostics import fit_dense_vae, held_out_terms
 from snippets.evaluation import MeanWithError, mean_and_standard_error
 from snippets.validation import check_positive_int
 
-HELD_OUT_TERMS = ("loss", "reconstruction", "kl")
 
 
 def _check_codes(codes: np.ndarray, name: str) -> np.ndarray:
@@ -195,91 +194,6 @@ def slerp(z0: np.ndarray, z1: np.ndarray, t: np.ndarray) -> np.ndarray:
     sin_omega = np.where(degenerate, 1.0, sin_omega)
     arc = (np.sin((1.0 - t) * omega) * z0 + np.sin(t * omega) * z1) / sin_omega
     return np.where(degenerate, lerp(z0, z1, t.ravel()), arc)
-
-
-@dataclass(frozen=True)
-class SeedComparison:
-    """Held-out scores of several arms (models that differ in one choice), one run per arm and seed.
-
-    ``scores[arm][name]`` is ``(n_seeds,)``, in the order of ``seeds``; every
-    arm ran with every seed, so the arms pair up seed by seed. ``models`` and
-    ``histories`` (Keras ``History.history`` dicts) keep the first seed's runs
-    only, for figures.
-    """
-
-    seeds: tuple[int, ...]
-    scores: dict[Hashable, dict[str, np.ndarray]]
-    models: dict[Hashable, Any]
-    histories: dict[Hashable, dict[str, list[float]]]
-
-    def summary(self, arm: Hashable, name: str) -> MeanWithError:
-        """Mean of score ``name`` of ``arm`` over the seeds, with its standard error."""
-        return mean_and_standard_error(self.scores[arm][name])
-
-    def difference(self, arm: Hashable, baseline: Hashable, name: str) -> MeanWithError:
-        """``arm`` minus ``baseline`` in score ``name``, paired by seed, with its standard error."""
-        return paired_difference(self.scores[arm][name], self.scores[baseline][name])
-
-
-def student_interval(estimate: MeanWithError, confidence: float = 0.95) -> tuple[float, float]:
-    """The ``confidence`` interval ``mean +- t * standard_error`` of a mean over ``estimate.n`` runs.
-
-    ``t`` is Student's quantile for ``n - 1`` degrees of freedom, the interval
-    :func:`snippets.chapters.comparison.direction` tests against its reference;
-    one run gives no spread, so its interval is the whole line.
-    """
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
-    if estimate.n < 2:
-        return -math.inf, math.inf
-    half_width = float(stats.t.ppf(0.5 + confidence / 2, estimate.n - 1)) * estimate.standard_error
-    return estimate.mean - half_width, estimate.mean + half_width
-
-
-def _check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
-    seeds = tuple(seeds)
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be a non-empty sequence of distinct integers, got {seeds}")
-    for seed in seeds:
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seeds must be non-negative integers, got {seed!r}")
-    return tuple(int(seed) for seed in seeds)
-
-
-def compare_over_seeds(
-    fit: Callable[[Hashable, int, bool], tuple[Any, keras.callbacks.History]],
-    score: Callable[[Hashable, Any], Mapping[str, float]],
-    arms: Sequence[Hashable],
-    seeds: Sequence[int],
-) -> SeedComparison:
-    """Train and score every arm with every seed: ``len(arms) * len(seeds)`` runs.
-
-    ``fit(arm, seed, first)`` returns ``(model, history)``; ``first`` is true for
-    the first seed, whose runs are kept (it may, say, track validation curves,
-    which the others need not pay for). ``score(arm, model)`` returns named
-    held-out numbers. Models of later seeds are dropped once scored, so memory
-    holds one run per arm beyond the first seed's.
-    """
-    seeds, arms = _check_seeds(seeds), tuple(arms)
-    if not arms:
-        raise ValueError("arms must name at least one model to train")
-    scores: dict[Hashable, dict[str, list[float]]] = {arm: {} for arm in arms}
-    models, histories = {}, {}
-    for seed in seeds:
-        for arm in arms:
-            model, history = fit(arm, seed, seed == seeds[0])
-            for name, value in score(arm, model).items():
-                scores[arm].setdefault(name, []).append(float(value))
-            if seed == seeds[0]:
-                models[arm], histories[arm] = model, dict(history.history)
-    arrays = {arm: {name: np.asarray(values) for name, values in named.items()} for arm, named in scores.items()}
-    return SeedComparison(seeds, arrays, models, histories)
-
-
-def held_out_terms(model: keras.Model, inputs) -> dict[str, float]:
-    """A VAE's held-out ``-ELBO`` (``"loss"``) and its two terms, nats per example, from ``model.evaluate``."""
-    result = model.evaluate(inputs, batch_size=500, verbose=0, return_dict=True)
-    return {name: float(result[name]) for name in HELD_OUT_TERMS}
 
 
 def compare_latent_sizes(

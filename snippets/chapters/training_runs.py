@@ -4,25 +4,24 @@ A configuration is a dense ``784-hidden-latent`` VAE together with the optimizer
 trains with. :func:`train_over_seeds` trains every configuration once per seed on the
 same digits for the same number of epochs (so the same number of gradient steps), and
 scores each run on held-out digits, so the runs of one seed can be compared pairwise
-(:func:`snippets.chapters.comparison.paired_difference`).
+(:class:`snippets.chapters.comparison.SeedComparison`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import keras
 import numpy as np
 
+from snippets.chapters.comparison import SeedComparison, compare_over_seeds
+from snippets.chapters.diagnostics import held_out_terms
 from snippets.data import DynamicBinarization
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder
 from snippets.validation import check_images, check_number, check_positive_int
 
 OPTIMIZERS = {"rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam}
-# The held-out scores train_over_seeds records, as keys of the dict vae.evaluate returns.
-SCORES = ("loss", "reconstruction", "kl")
 
 
 @dataclass(frozen=True)
@@ -62,13 +61,6 @@ CLASSIC = DenseConfiguration(hidden_units=256, latent_dim=2, optimizer="rmsprop"
 STRONGER = DenseConfiguration(hidden_units=512, latent_dim=16, optimizer="adam")
 
 
-class SeedRuns(NamedTuple):
-    """``scores[name][score]``: ``(n_seeds,)`` held-out values in seed order; ``first``: each model of the first seed."""
-
-    scores: dict[str, dict[str, np.ndarray]]
-    first: dict[str, VAE]
-
-
 def train_over_seeds(
     configurations: Mapping[str, DenseConfiguration],
     x_train: np.ndarray,
@@ -77,30 +69,23 @@ def train_over_seeds(
     seeds: Sequence[int],
     epochs: int,
     batch_size: int,
-) -> SeedRuns:
+) -> SeedComparison:
     """Train every configuration once per seed; score each run on ``x_test`` (binary, ``(n_test, 784)``).
 
     Each run trains for ``epochs`` on fresh binarisations of ``x_train`` (``(n, 784)``,
     :class:`snippets.DynamicBinarization` with the run's seed) in batches of
     ``batch_size``, so all runs take the same ``epochs * ceil(n / batch_size)``
     gradient steps and the configurations of one seed see the same binary digits.
-    Scores are the :data:`SCORES` of ``vae.evaluate``: the one-sample ``-ELBO`` and its
-    two terms, in nats per digit.
+    Scores are :func:`snippets.chapters.diagnostics.held_out_terms`: the one-sample
+    ``-ELBO`` (``"loss"``) and its two terms, in nats per digit.
     """
     x_train, x_test = check_images(x_train, "x_train", (784,)), check_images(x_test, "x_test", (784,))
     epochs, batch_size = check_positive_int(epochs, "epochs"), check_positive_int(batch_size, "batch_size")
-    seeds = [int(seed) for seed in seeds]
-    if not configurations or not seeds:
-        raise ValueError(f"configurations and seeds must not be empty, got {len(configurations)} and {len(seeds)}")
-    results = {name: {score: [] for score in SCORES} for name in configurations}
-    first = {}
-    for seed in seeds:
-        for name, configuration in configurations.items():
-            vae = configuration.build(seed)
-            vae.fit(DynamicBinarization(x_train, batch_size=batch_size, seed=seed), epochs=epochs, verbose=0)
-            held_out = vae.evaluate(x_test, batch_size=500, verbose=0, return_dict=True)
-            for score in SCORES:
-                results[name][score].append(float(held_out[score]))
-            first.setdefault(name, vae)
-    scores = {name: {score: np.array(values) for score, values in terms.items()} for name, terms in results.items()}
-    return SeedRuns(scores, first)
+    if not configurations:
+        raise ValueError("configurations must name at least one model to train")
+
+    def fit(name: str, seed: int, first: bool) -> tuple[VAE, keras.callbacks.History]:
+        vae = configurations[name].build(seed)
+        return vae, vae.fit(DynamicBinarization(x_train, batch_size=batch_size, seed=seed), epochs=epochs, verbose=0)
+
+    return compare_over_seeds(fit, lambda _, vae: held_out_terms(vae, x_test), list(configurations), seeds)
