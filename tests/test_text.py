@@ -33,7 +33,7 @@ from snippets.chapters.text import (
     load_words,
     plot_text_runs,
     restart,
-    run_text_variant,
+    run_text_variants,
     shift_right,
     text_log_weight_statistics,
     word_novelty,
@@ -242,7 +242,24 @@ def warmup_runs(vocabulary):
     x = vocabulary.encode(frequent_words(120))
     variant = TextVariant(warmup=True, word_dropout=0.25)
     options = dict(epochs=3, warmup_epochs=2, units=8, latent_dim=3, k=4, batch_size=40)
-    return run_text_variant(variant, vocabulary, x, x[:30], seeds=[1, 2], **options)
+    return run_text_variants({"both": variant}, vocabulary, x, x[:30], seeds=[1, 2], **options)["both"]
+
+
+def test_variants_sharing_a_compiled_model_give_the_runs_they_give_alone(vocabulary):
+    """Sharing the traced training step changes nothing: each variant keeps its own rate, weights and scores."""
+    x = vocabulary.encode(frequent_words(80))
+    options = dict(seeds=[3], epochs=2, warmup_epochs=1, units=6, latent_dim=2, k=3, batch_size=40)
+    variants = {"plain": TextVariant(), "dropout": TextVariant(word_dropout=0.4), "warm": TextVariant(warmup=True)}
+    shared = run_text_variants(variants, vocabulary, x, x[:20], **options)
+    alone = run_text_variants({"dropout": variants["dropout"]}, vocabulary, x, x[:20], **options)["dropout"]
+    assert shared["dropout"].scores == alone.scores and shared["dropout"].histories == alone.histories
+    assert shared["plain"].scores != shared["dropout"].scores
+    models = [runs.model for runs in shared.values()]
+    assert len({id(model) for model in models}) == 3
+    as_numpy = keras.ops.convert_to_numpy
+    assert [float(as_numpy(m.word_dropout.hidden_share)) for m in models] == pytest.approx([0.0, 0.4, 0.0])
+    assert all(np.array_equal(as_numpy(a), as_numpy(b)) for a, b in zip(shared["dropout"].model.variables,
+                                                                       alone.model.variables))
 
 
 def test_restart_puts_a_trained_model_back_in_the_state_of_a_fresh_one(vocabulary):

@@ -169,6 +169,8 @@ class WordDropout(keras.layers.Layer):
     longer read the whole prefix, so it must take the missing information
     from the code. ``<pad>``, ``<start>`` and ``<end>`` are never replaced;
     inputs are ``(batch, length)`` int ids; active only when ``training``.
+    The rate is kept in a non-trainable variable, so models that differ only
+    in it can share one compiled training step.
     """
 
     def __init__(self, rate: float = 0.0, seed: int | None = None, **kwargs):
@@ -176,11 +178,14 @@ class WordDropout(keras.layers.Layer):
         self.rate = check_number(rate, "rate", low=0.0, high=1.0, high_open=True)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self.hidden_share = self.add_weight(
+            shape=(), initializer=keras.initializers.Constant(self.rate), trainable=False, name="rate"
+        )
 
     def call(self, tokens, training=False):
-        if not training or self.rate == 0.0:
+        if not training:
             return tokens
-        hide = keras.random.uniform(ops.shape(tokens), seed=self.seed_generator) < self.rate
+        hide = keras.random.uniform(ops.shape(tokens), seed=self.seed_generator) < self.hidden_share
         hide = ops.logical_and(hide, tokens >= len(SPECIAL_TOKENS))
         return ops.where(hide, ops.cast(UNK, tokens.dtype), tokens)
 
@@ -488,6 +493,11 @@ class TextVariant:
     warmup: bool = False
     word_dropout: float = 0.0
 
+    @property
+    def architecture(self) -> tuple[bool, bool]:
+        """What fixes the network's variables: variants that agree on it can share a compiled model."""
+        return self.latent, self.code_at_every_step
+
     def __post_init__(self) -> None:
         check_number(self.word_dropout, "word_dropout", low=0.0, high=1.0, high_open=True)
         if not self.latent and (self.code_at_every_step or self.warmup or self.word_dropout):
@@ -569,8 +579,28 @@ def restart(model: keras.Model, fresh: keras.Model, optimizer_start: list[np.nda
         variable.assign(value)
 
 
-def run_text_variant(
+def compile_text_model(
     variant: TextVariant,
+    vocabulary: CharVocabulary,
+    *,
+    units: int,
+    latent_dim: int,
+    learning_rate: float,
+    jit_compile: bool = False,
+) -> tuple[TextModel, list[np.ndarray]]:
+    """``variant``'s model compiled with Adam, and its optimizer's variables before the first step.
+
+    ``jit_compile=True`` compiles the training step with XLA: slower to
+    trace, about twice as fast per step on a CPU.
+    """
+    model = variant.build(vocabulary, units=units, latent_dim=latent_dim)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), jit_compile=jit_compile)
+    model.optimizer.build(model.trainable_variables)
+    return model, [ops.convert_to_numpy(variable) for variable in model.optimizer.variables]
+
+
+def run_text_variants(
+    variants: Mapping[str, TextVariant],
     vocabulary: CharVocabulary,
     x_train: np.ndarray,
     x_test: np.ndarray,
@@ -583,35 +613,47 @@ def run_text_variant(
     k: int = 100,
     batch_size: int = 64,
     learning_rate: float = 1e-2,
-) -> VariantRuns:
-    """Train ``variant`` once per seed on ``x_train`` and score each run on ``x_test`` (token ids).
+    jit_compile: bool = False,
+) -> dict[str, VariantRuns]:
+    """Train each variant once per seed on ``x_train`` and score each run on ``x_test`` (token ids).
 
     Each seed sets Keras's global seed and trains for ``epochs`` with Adam
     from its own initial weights; a warm-up reaches ``beta = 1`` after
     ``warmup_epochs``, so the epochs after it train the ELBO itself. A VAE's
-    held-out bound uses ``k`` codes per word (:func:`score_text_model`). The
-    runs share one compiled model, which :func:`restart` puts, for each seed,
-    in the state a model built anew would start from; only the tracing of its
-    training step is shared.
+    held-out bound uses ``k`` codes per word (:func:`score_text_model`).
+    Variants of one :attr:`TextVariant.architecture` share one compiled
+    model, which :func:`restart` puts, for each run, in the state a model of
+    that variant built anew would start from (weights, KL weight, word-dropout
+    rate): only the tracing of the training step is shared. Each result's
+    ``model`` is a separate copy of its variant's last run.
     """
     seeds = [int(seed) for seed in seeds]
     if not seeds:
         raise ValueError("seeds must name at least one seed")
     epochs = check_positive_int(epochs, "epochs")
-    callbacks = [KLWarmup(check_positive_int(warmup_epochs, "warmup_epochs"))] if variant.warmup else []
-    model = variant.build(vocabulary, units=units, latent_dim=latent_dim)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate))
-    model.optimizer.build(model.trainable_variables)
-    optimizer_start = [ops.convert_to_numpy(variable) for variable in model.optimizer.variables]
-    scores, histories = [], []
-    for seed in seeds:
-        keras.utils.set_random_seed(seed)
-        fresh = variant.build(vocabulary, units=units, latent_dim=latent_dim, seed=seed)
-        restart(model, fresh, optimizer_start)
-        history = model.fit(x_train, epochs=epochs, batch_size=batch_size, callbacks=callbacks, verbose=0)
-        histories.append(history.history)
-        scores.append(score_text_model(model, x_test, k=k, seed=seed))
-    return VariantRuns(scores=scores, histories=histories, model=model)
+    warmup_epochs = check_positive_int(warmup_epochs, "warmup_epochs")
+    sizes = dict(units=units, latent_dim=latent_dim)
+    compiled: dict[tuple[bool, bool], tuple[TextModel, list[np.ndarray]]] = {}
+    runs = {}
+    for name, variant in variants.items():
+        if variant.architecture not in compiled:
+            compiled[variant.architecture] = compile_text_model(
+                variant, vocabulary, **sizes, learning_rate=learning_rate, jit_compile=jit_compile
+            )
+        model, optimizer_start = compiled[variant.architecture]
+        callbacks = [KLWarmup(warmup_epochs)] if variant.warmup else []
+        scores, histories = [], []
+        for seed in seeds:
+            keras.utils.set_random_seed(seed)
+            restart(model, variant.build(vocabulary, **sizes, seed=seed), optimizer_start)
+            history = model.fit(x_train, epochs=epochs, batch_size=batch_size, callbacks=callbacks, verbose=0)
+            histories.append(history.history)
+            scores.append(score_text_model(model, x_test, k=k, seed=seed))
+        trained = variant.build(vocabulary, **sizes, seed=seeds[-1])
+        for target, source in zip(trained.variables, model.variables, strict=True):
+            target.assign(source)
+        runs[name] = VariantRuns(scores=scores, histories=histories, model=trained)
+    return runs
 
 
 def _format(value: MeanWithError, digits: int) -> str:
