@@ -27,18 +27,21 @@ from snippets.chapters.anomaly import (
     fit_baselines,
     held_out_protocol,
     log_likelihood_of_draws,
+    log_mean_exp,
     log_reconstruction_probability,
+    log_weight_terms,
     plot_metrics_per_digit,
     plot_score_histograms,
     rates_at_threshold,
     roc_auc,
     split_out_digit,
+    standard_normal_draws,
     summary_table,
     validation_threshold,
     verdict,
 )
 from snippets.data import binarize
-from snippets.evaluation import MeanWithError, mean_and_standard_error
+from snippets.evaluation import MeanWithError, log_weight_statistics, mean_and_standard_error
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder
 
 
@@ -225,6 +228,31 @@ def test_an_example_s_draws_depend_neither_on_the_batch_size_nor_on_the_examples
     assert not np.allclose(log_reconstruction_probability(vae, x, 5, seed=3), whole)
     with pytest.raises(ValueError, match=r"n_draws must be an integer >= 1, got 0"):
         log_reconstruction_probability(vae, x, 0)
+
+
+def test_each_example_draws_its_own_read_only_noise_whatever_the_number_of_examples():
+    draws = standard_normal_draws(4, 6, 3, 2)
+    assert draws.shape == (6, 3, 2) and not draws.flags.writeable
+    assert np.array_equal(draws[5], np.random.default_rng([4, 5]).standard_normal((3, 2)))
+    assert np.array_equal(standard_normal_draws(4, 2, 3, 2), draws[:2])
+    with pytest.raises(ValueError):
+        draws[0, 0, 0] = 1.0
+
+
+def test_the_log_weight_terms_add_up_to_the_weights_of_the_evaluation_module(mnist_small):
+    x = binarize(mnist_small.x_test[:15], seed=1)
+    vae = small_vae()
+    log_px_z, log_prior_over_posterior = log_weight_terms(vae, x, 6, seed=2, batch_size=10)
+    log_w = log_px_z + log_prior_over_posterior
+    reference = log_weight_statistics(vae, x, 6, seed=2)
+    assert log_px_z.shape == log_prior_over_posterior.shape == (15, 6)
+    assert np.allclose(np.mean(log_w, axis=1), reference.elbo, rtol=1e-5)
+    assert np.allclose(log_mean_exp(log_w), reference.iwae, rtol=1e-5)
+
+
+def test_the_log_mean_exp_is_the_log_of_the_mean_and_survives_underflow():
+    values = np.array([[0.0, np.log(3.0)], [-1000.0, -1000.0]])
+    assert np.allclose(log_mean_exp(values), [np.log(2.0), -1000.0])
 
 
 # --- anomaly_scores ----------------------------------------------------------------

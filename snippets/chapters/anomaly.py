@@ -44,6 +44,7 @@ training digits once per seed.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
@@ -56,11 +57,13 @@ from scipy.special import logsumexp
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import average_precision_score, precision_score, recall_score, roc_auc_score
+from threadpoolctl import threadpool_limits
 
 from snippets.chapters.comparison import direction
 from snippets.chapters.diagnostics import fit_dense_vae
 from snippets.data import MnistData, binarize
-from snippets.evaluation import DEFAULT_BATCH_SIZE, MeanWithError, log_weight_statistics, mean_and_standard_error
+from snippets.evaluation import DEFAULT_BATCH_SIZE, MeanWithError, mean_and_standard_error
+from snippets.losses import diagonal_gaussian_log_density
 from snippets.models import VAE, predict_in_batches
 from snippets.validation import check_array, check_images, check_number, check_positive_int
 
@@ -182,31 +185,72 @@ def split_out_digit(data: MnistData, digit: int) -> HeldOutSplit:
 # --- the scores ----------------------------------------------------------------
 
 
-def log_likelihood_of_draws(
-    vae: VAE, x, n_draws: int, *, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE
-) -> np.ndarray:
-    """``log p(x|z_l)`` for ``L = n_draws`` codes ``z_l ~ q(z|x)`` per example: ``(n, L)`` nats.
+@functools.lru_cache(maxsize=2)
+def standard_normal_draws(seed: int, n: int, n_draws: int, latent_dim: int) -> np.ndarray:
+    """The noise ``eps_l ~ N(0, I)`` of ``n`` examples: ``(n, n_draws, latent_dim)``, read-only.
 
-    Example ``i`` draws ``eps_l ~ N(0, I)`` from ``np.random.default_rng([seed, i])``,
-    as :func:`snippets.evaluation.log_weight_statistics` does, and decodes
-    ``z_l = mu(x) + exp(log_var(x) / 2) * eps_l``: a value depends neither on
-    ``batch_size`` nor on the other examples. About ``batch_size`` codes (at
-    least the ``L`` of one example) are decoded at once.
+    Example ``i`` draws from ``np.random.default_rng([seed, i])``, as
+    :func:`snippets.evaluation.log_weight_statistics` does, so its noise
+    depends neither on ``n`` nor on the other examples. The last two results
+    are kept (``functools.lru_cache``): a protocol scores the same validation
+    and test digits with every detector of a seed and draws their noise once.
+    """
+    n, n_draws = check_positive_int(n, "n"), check_positive_int(n_draws, "n_draws")
+    shape = (n_draws, check_positive_int(latent_dim, "latent_dim"))
+    draws = np.stack([np.random.default_rng([seed, i]).standard_normal(shape) for i in range(n)])
+    draws.flags.writeable = False
+    return draws
+
+
+def log_weight_terms(
+    vae: VAE, x, n_draws: int, *, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE
+) -> tuple[np.ndarray, np.ndarray]:
+    """The two parts of the log importance weights of ``L = n_draws`` codes per example, each ``(n, L)`` nats.
+
+    With ``z_l = mu(x) + exp(log_var(x) / 2) * eps_l`` and the noise of
+    :func:`standard_normal_draws`: ``log p(x|z_l)``, and ``log p(z_l) - log q(z_l|x)``;
+    their sum is the ``log w_l`` of :func:`snippets.evaluation.log_weight_statistics`.
+    Each code is decoded once; about ``batch_size`` codes (at least the ``L``
+    of one example) at a time, so a value depends neither on ``batch_size``
+    nor on the other examples.
     """
     x = vae.check_examples(x)
     n_draws = check_positive_int(n_draws, "n_draws")
     rows = max(1, check_positive_int(batch_size, "batch_size") // n_draws)
     z_mean, z_log_var = predict_in_batches(vae.encoder, x)
+    epsilon = standard_normal_draws(seed, len(x), n_draws, vae.latent_dim)
+    z = (z_mean[:, None] + np.exp(0.5 * z_log_var[:, None]) * epsilon).astype(np.float32)
+    flat_z, flat_mean = z.reshape(-1, vae.latent_dim), np.repeat(z_mean, n_draws, axis=0)
+    log_prior_over_posterior = (diagonal_gaussian_log_density(flat_z, np.zeros_like(flat_z), 0.0)
+                                - diagonal_gaussian_log_density(flat_z, flat_mean, np.repeat(z_log_var, n_draws, axis=0)))
     parts = []
     for start in range(0, len(x), rows):
-        block = slice(start, min(start + rows, len(x)))
-        epsilon = np.stack([np.random.default_rng([seed, i]).standard_normal((n_draws, vae.latent_dim))
-                            for i in range(*block.indices(len(x)))])
-        z = z_mean[block, None] + np.exp(0.5 * z_log_var[block, None]) * epsilon
-        logits = ops.cast(vae.decoder(z.reshape(-1, vae.latent_dim).astype(np.float32), training=False), "float32")
+        block = slice(start, start + rows)
+        logits = ops.cast(vae.decoder(z[block].reshape(-1, vae.latent_dim), training=False), "float32")
         log_px_z = vae.likelihood.log_prob(np.repeat(x[block], n_draws, axis=0), logits)
-        parts.append(ops.convert_to_numpy(log_px_z).astype(np.float64).reshape(len(epsilon), n_draws))
-    return np.concatenate(parts)
+        parts.append(ops.convert_to_numpy(log_px_z).astype(np.float64).reshape(-1, n_draws))
+    return np.concatenate(parts), ops.convert_to_numpy(log_prior_over_posterior).astype(np.float64).reshape(-1, n_draws)
+
+
+def log_likelihood_of_draws(
+    vae: VAE, x, n_draws: int, *, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE
+) -> np.ndarray:
+    """``log p(x|z_l)`` for ``L = n_draws`` codes ``z_l ~ q(z|x)`` per example: ``(n, L)`` nats.
+
+    The first part of :func:`log_weight_terms`: example ``i`` draws its noise
+    from ``np.random.default_rng([seed, i])``, so a value depends neither on
+    ``batch_size`` nor on the other examples.
+    """
+    return log_weight_terms(vae, x, n_draws, seed=seed, batch_size=batch_size)[0]
+
+
+def log_mean_exp(log_values: np.ndarray) -> np.ndarray:
+    """``log (1/L) sum_l exp(a_l)`` along the last axis of ``(..., L)``: ``scipy.special.logsumexp`` minus ``log L``.
+
+    Stable for values like ``-100`` that would underflow as probabilities; it
+    lies between the mean and the maximum of the ``a_l``.
+    """
+    return logsumexp(log_values, axis=-1) - math.log(log_values.shape[-1])
 
 
 def log_reconstruction_probability(
@@ -215,13 +259,11 @@ def log_reconstruction_probability(
     """An & Cho's (2015) reconstruction probability, in log space: ``(n,)`` nats.
 
     ``log (1/L) sum_l p(x|z_l)`` with ``z_l ~ q(z|x)``, the draws of
-    :func:`log_likelihood_of_draws`, computed as a log-sum-exp
-    (``scipy.special.logsumexp``) so that probabilities like ``e^-100`` neither
-    underflow nor lose precision. It lies between the mean and the maximum of
-    the ``log p(x|z_l)``.
+    :func:`log_likelihood_of_draws`, computed by :func:`log_mean_exp` so that
+    probabilities like ``e^-100`` neither underflow nor lose precision. It
+    lies between the mean and the maximum of the ``log p(x|z_l)``.
     """
-    log_px_z = log_likelihood_of_draws(vae, x, n_draws, seed=seed, batch_size=batch_size)
-    return logsumexp(log_px_z, axis=1) - math.log(log_px_z.shape[1])
+    return log_mean_exp(log_likelihood_of_draws(vae, x, n_draws, seed=seed, batch_size=batch_size))
 
 
 def anomaly_scores(
@@ -229,21 +271,23 @@ def anomaly_scores(
 ) -> dict[str, np.ndarray]:
     """The four VAE scores of each example, higher = more anomalous: ``{name: (n,)}``.
 
-    ``neg_elbo``, ``neg_iwae`` (:func:`snippets.evaluation.log_weight_statistics`)
-    and ``neg_recon_prob`` (:func:`log_reconstruction_probability` with
-    ``L = k``) come from the same ``k`` codes per example, seeded per example
-    by ``seed``, so ``neg_iwae <= neg_elbo`` element by element;
-    ``squared_error`` is ``sum_j (x_j - x_hat_j)^2`` over the pixels of the
-    reconstruction of the posterior mean. See the module docstring.
+    ``neg_elbo`` (``-mean_i log w_i``), ``neg_iwae`` (``-log mean_i w_i``) and
+    ``neg_recon_prob`` (:func:`log_reconstruction_probability` with ``L = k``)
+    come from the same ``k`` codes per example (:func:`log_weight_terms`,
+    each decoded once), seeded per example by ``seed``, so
+    ``neg_iwae <= neg_elbo`` element by element; ``squared_error`` is
+    ``sum_j (x_j - x_hat_j)^2`` over the pixels of the reconstruction of the
+    posterior mean. See the module docstring.
     """
     x = vae.check_examples(x)
     k = check_positive_int(k, "k")
-    stats = log_weight_statistics(vae, x, k, seed=seed, batch_size=batch_size)
+    log_px_z, log_prior_over_posterior = log_weight_terms(vae, x, k, seed=seed, batch_size=batch_size)
+    log_w = log_px_z + log_prior_over_posterior
     error = np.sum((x.reshape(len(x), -1) - vae.reconstruct(x).reshape(len(x), -1)) ** 2, axis=1)
     scores = {
-        "neg_elbo": -stats.elbo,
-        "neg_iwae": -stats.iwae,
-        "neg_recon_prob": -log_reconstruction_probability(vae, x, k, seed=seed, batch_size=batch_size),
+        "neg_elbo": -np.mean(log_w, axis=1),
+        "neg_iwae": -log_mean_exp(log_w),
+        "neg_recon_prob": -log_mean_exp(log_px_z),
         "squared_error": error.astype(np.float64),
     }
     for name, values in scores.items():
@@ -257,13 +301,17 @@ def fit_baselines(x_train, n_components: int, *, seed: int = 0) -> tuple[PCA, Is
 
     ``sklearn.decomposition.PCA`` with ``n_components`` components and
     ``sklearn.ensemble.IsolationForest`` (``100`` trees), both seeded by ``seed``.
+    The PCA runs on one BLAS thread (``threadpoolctl``): the eigendecomposition
+    of its small ``(d, d)`` covariance gains nothing from more, and on a machine
+    whose cores are busy, threads that wait for each other make it many times slower.
     """
     x_train = check_array(x_train, "x_train", (None,))
     n_components = check_positive_int(n_components, "n_components")
     if n_components > min(x_train.shape):
         raise ValueError(f"n_components must be at most min(n, d) = {min(x_train.shape)}, got {n_components}")
-    return (PCA(n_components, random_state=seed).fit(x_train),
-            IsolationForest(random_state=seed).fit(x_train))
+    with threadpool_limits(limits=1, user_api="blas"):
+        pca = PCA(n_components, random_state=seed).fit(x_train)
+    return pca, IsolationForest(random_state=seed).fit(x_train)
 
 
 def baseline_scores(pca: PCA, forest: IsolationForest, x) -> dict[str, np.ndarray]:
