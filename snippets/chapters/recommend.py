@@ -599,7 +599,9 @@ class PairedDifference:
 
     @property
     def verdict(self) -> str:
-        """``"ahead of"``, ``"behind"`` or ``"level with"``: is ``|mean|`` beyond twice the larger error?"""
+        """``"ahead of"``, ``"behind"`` or ``"level with"``: does the 95 % Student-t interval over the
+        ``n_runs`` runs, built on the larger of the two errors, exclude zero
+        (:func:`snippets.chapters.comparison.direction`)?"""
         larger_error = MeanWithError(self.mean, max(self.across_runs, self.across_users), n=self.n_runs)
         return direction(larger_error, below="behind", above="ahead of", level="level with")
 
