@@ -245,12 +245,6 @@ def warmup_runs(vocabulary):
     return run_text_variants({"both": variant}, vocabulary, x, x[:30], seeds=[1, 2], **options)["both"]
 
 
-@pytest.mark.xfail(
-    keras.backend.backend() != "tensorflow", strict=False,
-    reason="known gap: on JAX and PyTorch a variant run on the shared compiled model draws other random numbers "
-           "than one run alone (scores differ in the second decimal); suspected cause, not yet confirmed: a "
-           "model's first fit consumes global random state that later fits do not",
-)
 def test_variants_sharing_a_compiled_model_give_the_runs_they_give_alone(vocabulary):
     """Sharing the traced training step changes nothing: each variant keeps its own rate, weights and scores."""
     x = vocabulary.encode(frequent_words(80))

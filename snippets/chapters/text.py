@@ -591,10 +591,15 @@ def compile_text_model(
     """``variant``'s model compiled with Adam, and its optimizer's variables before the first step.
 
     ``jit_compile=True`` compiles the training step with XLA: slower to
-    trace, about twice as fast per step on a CPU.
+    trace, about twice as fast per step on a CPU. The model is called once,
+    so every layer is built before the first ``fit``: a first ``fit`` that
+    builds layers draws a batch, and with it a shuffle from NumPy's global
+    random state, which would make a model's first run differ from its later
+    runs of the same seed (on backends whose ``fit`` shuffles with NumPy).
     """
     model = variant.build(vocabulary, units=units, latent_dim=latent_dim)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), jit_compile=jit_compile)
+    model(np.full((1, vocabulary.sequence_length), PAD, np.int32))
     model.optimizer.build(model.trainable_variables)
     return model, [ops.convert_to_numpy(variable) for variable in model.optimizer.variables]
 
