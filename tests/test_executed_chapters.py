@@ -1,8 +1,8 @@
 """The chapters as the book build executed them: no errors, and checked cells print their reference output.
 
-``make test`` executes every chapter once, in the book build (``jupyter-book build``
-into ``_build/quick``, which keeps each executed notebook under
-``_build/jupyter_execute``). These tests read those executed notebooks and compare
+``make test`` executes every chapter once (``scripts/execute_chapters.py``, into the
+execution cache of ``_build/quick``), and the book build (``jupyter-book build`` into
+``_build/quick``) keeps each executed notebook under ``_build/jupyter_execute``. These tests read those executed notebooks and compare
 them with the committed ones the way ``nbval --nbval-lax`` would: every cell ran
 without an error, and every cell marked ``# NBVAL_CHECK_OUTPUT`` printed exactly its
 stored output.
