@@ -13,8 +13,9 @@ export PYTHONUNBUFFERED := 1
 
 # Processes that share the work of `make test`: pytest-xdist workers for the tests, and
 # chapters executed at once (scripts/execute_chapters.py). Each holds up to ~2.5 GB.
+# Where nbval runs chapters, a worker takes whole files, so a chapter's cells share a kernel.
 TEST_JOBS ?= 2
-PYTEST_PARALLEL := -n $(TEST_JOBS) --dist loadfile
+PYTEST_PARALLEL := -n $(TEST_JOBS)
 
 # The other Keras backends `make test` runs after TensorFlow, and the chapters it runs
 # on them: quick ones whose code is all keras.ops / keras.layers (Sampling and its
@@ -96,7 +97,7 @@ test-backend-jax: export JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES := 0
 $(BACKEND_TESTS): test-backend-%: setup setup-backends
 	@echo "== unit tests and $(words $(BACKEND_CHAPTERS)) chapters under KERAS_BACKEND=$*"
 	KERAS_BACKEND=$* $(BIN)/python -m pytest tests $(BACKEND_CHAPTERS) --ignore=tests/browser --ignore=tests/test_executed_chapters.py \
-		--nbval-lax --nbval-current-env $(PYTEST_PARALLEL) -p no:cacheprovider
+		--nbval-lax --nbval-current-env $(PYTEST_PARALLEL) --dist loadfile -p no:cacheprovider
 
 clean:
 	rm -rf _build

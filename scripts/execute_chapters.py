@@ -7,7 +7,8 @@ executed notebook in the cache the build reads (``execute_notebooks: cache`` in
 ``_config.yml``). The build that follows then finds every chapter cached and executes
 nothing again: each chapter still runs exactly once, in its own fresh kernel, with
 the options the build itself would use (working directory = the notebook's folder,
-``allow_errors: false``, the configured timeout).
+``allow_errors: false``, the configured timeout). Each cell's streams are merged
+before caching, as the build merges them when it renders (``nb_merge_streams``).
 
 A chapter that fails is reported with its traceback and not cached; the script then
 exits non-zero, so ``make`` stops before building::
@@ -29,6 +30,7 @@ import yaml
 from jupyter_cache import get_cache
 from jupyter_cache.base import CacheBundleIn
 from jupyter_cache.executors.utils import single_nb_execution
+from myst_nb.core.utils import coalesce_streams
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,6 +55,10 @@ def execute_into_cache(notebook: Path, cache_path: Path, timeout: int) -> tuple[
     result = single_nb_execution(nb, cwd=str(notebook.parent), timeout=timeout, allow_errors=False, meta_override=True)
     if result.err is not None:
         return notebook, result.time, result.exc_string
+    # What the build's rendering (nb_merge_streams) does to each cell: one stream per name.
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = coalesce_streams(cell.outputs)
     get_cache(str(cache_path)).cache_notebook_bundle(
         CacheBundleIn(nb, str(notebook), data={"execution_seconds": result.time}),
         check_validity=False,

@@ -31,12 +31,15 @@ def test_it_executes_every_chapter_of_the_book_in_reading_order():
 
 
 def test_an_executed_chapter_is_found_by_the_lookup_the_build_makes(tmp_path):
-    notebook = notebook_with(tmp_path, "import os\nprint(6 * 7, os.getcwd())")
+    notebook = notebook_with(tmp_path, "import os, sys\nprint(6 * 7, os.getcwd(), flush=True)\n"
+                                       "print('noise', file=sys.stderr, flush=True)\nprint('end')")
     cache_path = tmp_path / "cache"
     _, seconds, traceback = execute_chapters.execute_into_cache(notebook, cache_path, timeout=120)
     assert traceback is None and seconds > 0
     _, cached = get_cache(str(cache_path)).merge_match_into_notebook(nbformat.read(notebook, as_version=4))
-    assert cached.cells[0].outputs[0]["text"] == f"42 {tmp_path}\n"
+    # Its streams are merged, one per name, as the build merges them.
+    streams = {output["name"]: output["text"] for output in cached.cells[0].outputs}
+    assert streams == {"stdout": f"42 {tmp_path}\nend\n", "stderr": "noise\n"}
 
 
 def test_a_failing_chapter_is_reported_and_not_cached(tmp_path):

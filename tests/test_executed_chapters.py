@@ -33,8 +33,9 @@ def comparable(outputs: list[dict], *, coalesced: bool) -> dict[str, str]:
 
     Like nbval, the printed text is the cell's stdout streams merged into one
     (``coalesce_streams``, which myst-nb adapted from nbval). The book build
-    (``nb_merge_streams``) has already merged them into the first stdout stream
-    of its executed copy, leaving the later ones in place: there the first is read.
+    (``nb_merge_streams``, or ``scripts/execute_chapters.py`` before it) has already
+    merged them into the first stdout stream of its executed copy, leaving any later
+    ones in place: there the first is read.
     """
     streams = [o for o in outputs if o["output_type"] == "stream" and o["name"] == "stdout"]
     if coalesced:
