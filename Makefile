@@ -1,8 +1,9 @@
 # Two entry points (see README.md):
 #   make book   set up .venv and build the executed HTML book (full profile) into _build/html
-#   make test   set up .venv and run every test: unit tests, the book build with warnings
-#               as errors (quick profile; it executes every chapter, once), the executed
-#               chapters checked as nbval would, that built book in headless Chromium; then
+#   make test   set up .venv and run every test: unit tests, every chapter executed once
+#               (quick profile) and the book built from those executions with warnings as
+#               errors, the executed chapters checked as nbval would, that built book in
+#               headless Chromium; then
 #               the unit tests and a few chapters again under the JAX and PyTorch backends
 PYTHON ?= python3
 VENV ?= .venv
