@@ -76,12 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     timeout = int(config["execute"]["timeout"])
     cache_path = cache_folder(args.path_output.resolve())
-    cache = get_cache(str(cache_path))
     # Last chapters first: the applications come late in the reading order and take
     # longest, so starting them first leaves the short early chapters to fill the end.
     chapters = chapters_in_toc()[::-1]
-    for notebook in chapters:
-        cache.add_nb_to_project(str(notebook))
 
     start = time.perf_counter()
     failed = []
