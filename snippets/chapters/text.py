@@ -586,12 +586,15 @@ def compile_text_model(
     units: int,
     latent_dim: int,
     learning_rate: float,
-    jit_compile: bool = False,
+    jit_compile: bool | str = "auto",
 ) -> tuple[TextModel, list[np.ndarray]]:
     """``variant``'s model compiled with Adam, and its optimizer's variables before the first step.
 
-    ``jit_compile=True`` compiles the training step with XLA: slower to
-    trace, about twice as fast per step on a CPU. The model is called once,
+    ``jit_compile`` is :meth:`keras.Model.compile`'s: ``"auto"`` compiles the
+    training step with XLA under JAX (``False`` there would train eagerly, one
+    operation at a time) and not on a TensorFlow CPU or under PyTorch;
+    ``True`` forces XLA, slower to trace and about twice as fast per step on a
+    CPU under TensorFlow. The model is called once,
     so every layer is built before the first ``fit``: a first ``fit`` that
     builds layers draws a batch, and with it a shuffle from NumPy's global
     random state, which would make a model's first run differ from its later
@@ -618,7 +621,7 @@ def run_text_variants(
     k: int = 100,
     batch_size: int = 64,
     learning_rate: float = 1e-2,
-    jit_compile: bool = False,
+    jit_compile: bool | str = "auto",
 ) -> dict[str, VariantRuns]:
     """Train each variant once per seed on ``x_train`` and score each run on ``x_test`` (token ids).
 
