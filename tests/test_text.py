@@ -28,6 +28,7 @@ from snippets.chapters.text import (
     build_text_encoder,
     build_text_vae,
     comparison_table,
+    compile_text_model,
     findings,
     frequent_words,
     load_words,
@@ -260,6 +261,15 @@ def test_variants_sharing_a_compiled_model_give_the_runs_they_give_alone(vocabul
     assert [float(as_numpy(m.word_dropout.hidden_share)) for m in models] == pytest.approx([0.0, 0.4, 0.0])
     assert all(np.array_equal(as_numpy(a), as_numpy(b)) for a, b in zip(shared["dropout"].model.variables,
                                                                        alone.model.variables))
+
+
+def test_the_comparison_compiles_its_training_step_as_keras_does_by_default(vocabulary):
+    """Keras's "auto": XLA under JAX, where jit_compile=False would train one operation at a time."""
+    model, _ = compile_text_model(TextVariant(), vocabulary, units=4, latent_dim=2, learning_rate=1e-2)
+    reference = build_text_vae(vocabulary, units=4, latent_dim=2)
+    reference.compile(optimizer="adam")
+    assert model.jit_compile == reference.jit_compile
+    assert model.jit_compile or keras.backend.backend() != "jax"
 
 
 def test_restart_puts_a_trained_model_back_in_the_state_of_a_fresh_one(vocabulary):
