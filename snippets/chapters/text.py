@@ -315,7 +315,9 @@ class TextVAE(VAE):
         inputs[:, 0] = START
         outputs = np.full((len(z), self.sequence_length), PAD, np.int32)
         for t in range(self.sequence_length):
-            logits = ops.convert_to_numpy(self.decoder([inputs, z], training=False))[:, t].astype(np.float64)
+            # One decoder pass per character: Keras's compiled predict step is traced once and
+            # reused, where a direct call would run the recurrent layer eagerly every time.
+            logits = np.asarray(self.decoder.predict_on_batch([inputs, z]))[:, t].astype(np.float64)
             logits[:, [PAD, START, UNK]] = -np.inf
             if temperature == 0.0:
                 outputs[:, t] = logits.argmax(axis=-1)
