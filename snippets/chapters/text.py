@@ -588,20 +588,24 @@ def compile_text_model(
     units: int,
     latent_dim: int,
     learning_rate: float,
-    jit_compile: bool | str = "auto",
+    jit_compile: bool | str | None = None,
 ) -> tuple[TextModel, list[np.ndarray]]:
     """``variant``'s model compiled with Adam, and its optimizer's variables before the first step.
 
-    ``jit_compile`` is :meth:`keras.Model.compile`'s: ``"auto"`` compiles the
-    training step with XLA under JAX (``False`` there would train eagerly, one
-    operation at a time) and not on a TensorFlow CPU or under PyTorch;
-    ``True`` forces XLA, slower to trace and about twice as fast per step on a
-    CPU under TensorFlow. The model is called once,
+    ``jit_compile`` goes to :meth:`keras.Model.compile`. Left at ``None``, the
+    training step is compiled with XLA under TensorFlow and JAX and not under
+    PyTorch: XLA is slower to trace but about twice as fast per step of these
+    GRUs on a CPU under TensorFlow, and under JAX the alternative is to train
+    eagerly, one operation at a time; under PyTorch it would mean
+    ``torch.compile``, which takes far longer to compile these models than
+    they take to train. The model is called once,
     so every layer is built before the first ``fit``: a first ``fit`` that
     builds layers draws a batch, and with it a shuffle from NumPy's global
     random state, which would make a model's first run differ from its later
     runs of the same seed (on backends whose ``fit`` shuffles with NumPy).
     """
+    if jit_compile is None:
+        jit_compile = keras.backend.backend() != "torch"
     model = variant.build(vocabulary, units=units, latent_dim=latent_dim)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), jit_compile=jit_compile)
     model(np.full((1, vocabulary.sequence_length), PAD, np.int32))
@@ -623,7 +627,7 @@ def run_text_variants(
     k: int = 100,
     batch_size: int = 64,
     learning_rate: float = 1e-2,
-    jit_compile: bool | str = "auto",
+    jit_compile: bool | str | None = None,
 ) -> dict[str, VariantRuns]:
     """Train each variant once per seed on ``x_train`` and score each run on ``x_test`` (token ids).
 
@@ -635,7 +639,8 @@ def run_text_variants(
     model, which :func:`restart` puts, for each run, in the state a model of
     that variant built anew would start from (weights, KL weight, word-dropout
     rate): only the tracing of the training step is shared. Each result's
-    ``model`` is a separate copy of its variant's last run.
+    ``model`` is a separate copy of its variant's last run. ``jit_compile`` is
+    :func:`compile_text_model`'s.
     """
     seeds = [int(seed) for seed in seeds]
     if not seeds:
