@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from snippets.chapters.comparison import compare_over_seeds, direction, paired_difference, student_interval
+from snippets.chapters.comparison import (
+    compare_over_seeds,
+    detectable_difference,
+    direction,
+    paired_difference,
+    student_interval,
+)
 from snippets.evaluation import MeanWithError
 
 
@@ -80,3 +86,18 @@ def test_student_interval_is_where_direction_calls_a_reference_level():
     assert direction(estimate, reference=high + 1e-6, **words) == "below"
     assert direction(estimate, reference=low - 1e-6, **words) == "above"
     assert student_interval(MeanWithError(mean=1.0, standard_error=0.0, n=1)) == (-np.inf, np.inf)
+
+
+def test_a_difference_smaller_than_the_detectable_one_is_called_level_and_a_larger_one_is_not():
+    # Three seeds with a spread of 1.1: t = 4.30, so nothing under 4.7 can be told from zero.
+    spread = MeanWithError(mean=0.0, standard_error=1.1, n=3)
+    smallest = detectable_difference(spread)
+    assert smallest == pytest.approx(stats.t.ppf(0.975, 2) * 1.1)
+    words = dict(below="lower", above="higher", level="level")
+    assert direction(MeanWithError(-0.99 * smallest, 1.1, 3), **words) == "level"
+    assert direction(MeanWithError(-1.01 * smallest, 1.1, 3), **words) == "lower"
+
+
+def test_more_seeds_detect_smaller_differences_and_one_run_detects_none():
+    assert detectable_difference(MeanWithError(0.0, 1.0, 10)) < detectable_difference(MeanWithError(0.0, 1.0, 3))
+    assert detectable_difference(MeanWithError(0.0, 1.0, 1)) == float("inf")
