@@ -3,6 +3,8 @@ import pytest
 
 from snippets import binarize, build_conv_decoder, build_conv_encoder, build_dense_decoder, build_dense_encoder
 from snippets.chapters.convcompare import SCORES, compare_architectures, scores, summary_table, train_architecture
+from snippets.chapters.diagnostics import held_out_iwae
+from snippets.evaluation import log_weight_statistics
 
 ARCHITECTURES = {"dense": (build_dense_encoder, build_dense_decoder),
                  "convolutional": (build_conv_encoder, build_conv_decoder)}
@@ -17,7 +19,8 @@ def digits():
 
 @pytest.fixture(scope="module")
 def runs(digits):
-    return compare_architectures(ARCHITECTURES, *digits, seeds=[0, 1], epochs=2, batch_size=32)
+    return compare_architectures(ARCHITECTURES, *digits, seeds=[0, 1], epochs=2, batch_size=32,
+                                 iwae_k=20, iwae_examples=8)
 
 
 def test_every_architecture_gets_one_run_per_seed_with_data_in_its_own_shape(runs):
@@ -56,6 +59,21 @@ def test_summary_table_has_the_weights_and_mean_with_error_of_every_score(runs):
     assert table.loc["dense", SCORES["loss"]].startswith(f"{mean:,.2f} ± ")
 
 
+def test_the_importance_weighted_bound_is_that_of_the_first_test_digits_and_beats_the_elbo(runs, digits):
+    for seed_runs in runs.values():
+        run = seed_runs[0]
+        x_test = digits[1].reshape(-1, *run.vae.encoder.input_shape[1:])
+        assert run.neg_iwae == pytest.approx(held_out_iwae(run.vae, x_test[:8], 20)["neg_iwae"], rel=1e-6)
+        same_draws = log_weight_statistics(run.vae, x_test[:8], 20)  # the ELBO of the same codes
+        assert run.neg_iwae <= -same_draws.elbo.mean()
+
+
+def test_without_iwae_the_bound_is_nan_and_the_table_leaves_it_out(digits):
+    runs = compare_architectures({"dense": ARCHITECTURES["dense"]}, *digits, seeds=[0], epochs=1, batch_size=32)
+    assert np.isnan(runs["dense"][0].neg_iwae)
+    assert SCORES["neg_iwae"] not in summary_table(runs).columns
+
+
 def test_bad_arguments_are_named(digits):
     with pytest.raises(ValueError, match="seeds"):
         compare_architectures(ARCHITECTURES, *digits, seeds=[], epochs=1, batch_size=32)
@@ -65,3 +83,5 @@ def test_bad_arguments_are_named(digits):
         train_architecture(*ARCHITECTURES["dense"], digits[0] * 255, digits[1], seed=0, epochs=1, batch_size=32)
     with pytest.raises(ValueError, match="epochs"):
         train_architecture(*ARCHITECTURES["dense"], *digits, seed=0, epochs=0, batch_size=32)
+    with pytest.raises(ValueError, match="iwae_k"):
+        train_architecture(*ARCHITECTURES["dense"], *digits, seed=0, epochs=1, batch_size=32, iwae_k=0)

@@ -13,6 +13,8 @@ from snippets.chapters.diagnostics import (
     active_units,
     fit_dense_vae,
     fit_over_seeds,
+    gaussian_held_out_reconstruction,
+    held_out_iwae,
     held_out_summary,
     kl_per_dimension,
     lowest,
@@ -24,7 +26,8 @@ from snippets.chapters.diagnostics import (
     unit_activity,
 )
 from snippets.data import binarize
-from snippets.evaluation import mean_and_standard_error
+from snippets.evaluation import iwae_bound, mean_and_standard_error
+from snippets.likelihoods import Gaussian
 from snippets.losses import gaussian_kl_to_standard_normal
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder
 
@@ -146,6 +149,42 @@ def test_fit_over_seeds_gives_one_row_per_seed_and_repeats_fit_dense_vae(mnist_s
     assert "val_kl" in runs.history.history
     with pytest.raises(ValueError, match="seeds must be a non-empty sequence of distinct integers"):
         fit_over_seeds(x_train, x_test, [0, 0], **settings)
+
+
+def test_fit_over_seeds_with_iwae_adds_the_bound_on_test_and_validation_digits(mnist_small):
+    x_train, x_test = mnist_small.x_train[:200], binarize(mnist_small.x_test[:100])
+    settings = dict(latent_dim=2, hidden_units=(16,), epochs=1, batch_size=50, dynamic_binarization=True)
+    runs = fit_over_seeds(x_train, x_test, [0], x_valid=x_test[50:], iwae_k=10, iwae_examples=20, **settings)
+    row = runs.rows[0]
+    assert row["neg_iwae"] == pytest.approx(held_out_iwae(runs.model, x_test[:20], 10)["neg_iwae"])
+    assert row["valid_neg_iwae"] == pytest.approx(held_out_iwae(runs.model, x_test[50:70], 10)["neg_iwae"])
+    with pytest.raises(ValueError, match="iwae_k"):
+        fit_over_seeds(x_train, x_test, [0], iwae_k=0, **settings)
+
+
+def test_held_out_iwae_is_the_mean_negative_bound_of_the_first_examples_with_its_error(mnist_small, trained):
+    vae, _ = trained
+    x = binarize(mnist_small.x_test[:30])
+    expected = mean_and_standard_error(-iwae_bound(vae, x[:12], 50, seed=2))
+    result = held_out_iwae(vae, x, 50, examples=12, seed=2)
+    assert result == pytest.approx({"neg_iwae": expected.mean, "neg_iwae_se": expected.standard_error})
+    assert held_out_iwae(vae, x, 50, seed=2)["neg_iwae"] != pytest.approx(result["neg_iwae"])
+    with pytest.raises(ValueError, match="iwae_examples"):
+        held_out_iwae(vae, x, 50, examples=0)
+
+
+def test_gaussian_variance_is_fitted_on_one_set_and_the_term_scored_on_the_other(mnist_small):
+    vae, _ = fit_dense_vae(mnist_small.x_train[:200], latent_dim=2, hidden_units=(16,), epochs=1, likelihood="gaussian")
+    x_fit, x_score = mnist_small.x_test[:50], mnist_small.x_test[50:100]
+    variance, term = gaussian_held_out_reconstruction(vae, x_fit, x_score, seed=0)
+    again = gaussian_held_out_reconstruction(vae, x_fit, x_score[::-1], seed=0)
+    assert again[0] == variance  # the variance does not depend on the scored digits
+    assert 0.0 < variance < 0.25 and np.isfinite(term)
+    other_variance, other_term = gaussian_held_out_reconstruction(vae, x_score, x_score, seed=0)
+    assert other_variance != variance and other_term != term  # the variance comes from x_fit alone
+    with pytest.raises(TypeError, match="Gaussian likelihood"):
+        gaussian_held_out_reconstruction(fit_dense_vae(mnist_small.x_train[:100], latent_dim=2, hidden_units=(8,),
+                                                       epochs=1)[0], x_fit, x_score)
 
 
 def seed_runs(values: dict[str, list[float]]) -> SeedRuns:

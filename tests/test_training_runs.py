@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from snippets.chapters.diagnostics import HELD_OUT_TERMS
+from snippets.chapters.diagnostics import HELD_OUT_TERMS, held_out_iwae
 from snippets.chapters.training_runs import CLASSIC, STRONGER, DenseConfiguration, train_over_seeds
 
 TINY = DenseConfiguration(hidden_units=8, latent_dim=2, optimizer="adam")
@@ -48,6 +48,14 @@ def test_every_configuration_is_scored_once_per_seed_and_runs_of_a_seed_repeat(d
     assert all(np.allclose(x, y, rtol=1e-4) for x, y in zip(weights(first), weights(runs.models["tiny"])))
 
 
+def test_with_iwae_each_run_also_has_the_importance_weighted_bound_of_the_first_test_digits(digits):
+    runs = train_over_seeds({"tiny": TINY}, *digits, seeds=[0], epochs=1, batch_size=32, iwae_k=10, iwae_examples=5)
+    scores, model = runs.scores["tiny"], runs.models["tiny"]
+    assert set(scores) == {*HELD_OUT_TERMS, "neg_iwae", "neg_iwae_se"}
+    assert scores["neg_iwae"][0] == pytest.approx(held_out_iwae(model, digits[1][:5], 10)["neg_iwae"], rel=1e-6)
+    assert scores["neg_iwae_se"][0] > 0
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [(dict(hidden_units=0, latent_dim=2, optimizer="adam"), "hidden_units"),
@@ -64,3 +72,5 @@ def test_empty_seeds_or_bad_images_are_refused_by_name(digits):
         train_over_seeds({"tiny": TINY}, *digits, seeds=[], epochs=1, batch_size=32)
     with pytest.raises(ValueError, match="x_train"):
         train_over_seeds({"tiny": TINY}, digits[0][:, :10], digits[1], seeds=[0], epochs=1, batch_size=32)
+    with pytest.raises(ValueError, match="iwae_examples"):
+        train_over_seeds({"tiny": TINY}, *digits, seeds=[0], epochs=1, batch_size=32, iwae_k=10, iwae_examples=0)

@@ -11,12 +11,14 @@ one), so both see the same pixels in the same order of batches.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+import math
 from dataclasses import dataclass
 
 import keras
 import numpy as np
 import pandas as pd
 
+from snippets.chapters.diagnostics import check_iwae_setting, held_out_iwae
 from snippets.chapters.timing import EpochTimer
 from snippets.evaluation import mean_and_standard_error
 from snippets.data import DynamicBinarization
@@ -26,9 +28,11 @@ from snippets.validation import check_images, check_number, check_positive_int
 NetworkBuilder = Callable[..., keras.Model]
 """A function ``builder(latent_dim=...)`` returning an encoder or a decoder."""
 
-SCORES = {"loss": "held-out -ELBO (nats)", "reconstruction": "reconstruction (nats)", "kl": "KL (nats)",
+SCORES = {"loss": "held-out -ELBO (nats)", "neg_iwae": "held-out -IWAE (nats)",
+          "reconstruction": "reconstruction (nats)", "kl": "KL (nats)",
           "first_epoch_seconds": "first epoch (s)", "seconds_per_epoch": "later epochs (s/epoch)"}
-"""The per-run numbers of :class:`ArchitectureRun` and their column labels in :func:`summary_table`."""
+"""The per-run numbers of :class:`ArchitectureRun` and their column labels in :func:`summary_table`
+(which leaves out ``neg_iwae`` where the runs did not compute it)."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ class ArchitectureRun:
     ``reconstruction`` (``-E_q log p(x|z)``) and ``kl`` (``KL(q(z|x) || p(z))``);
     ``first_epoch_seconds`` includes tracing the training step and
     ``seconds_per_epoch`` is the median of the later epochs (``EpochTimer``).
+    ``neg_iwae`` is the held-out ``-IWAE_k`` in nats per digit
+    (:func:`snippets.chapters.diagnostics.held_out_iwae`), NaN where it was not computed.
     """
 
     vae: VAE
@@ -47,6 +53,7 @@ class ArchitectureRun:
     kl: float
     first_epoch_seconds: float
     seconds_per_epoch: float
+    neg_iwae: float = math.nan
 
 
 def train_architecture(
@@ -60,11 +67,18 @@ def train_architecture(
     batch_size: int,
     latent_dim: int = 2,
     learning_rate: float = 1e-3,
+    iwae_k: int | None = None,
+    iwae_examples: int | None = None,
 ) -> ArchitectureRun:
     """Build, train (Adam) and score one VAE; ``x_train`` ``(n, ...)`` grey levels in ``[0, 1]``,
     ``x_test`` ``(m, ...)`` the binarised held-out digits, both reshaped to the encoder's input.
+
+    With ``iwae_k`` the run's ``neg_iwae`` is the bound with ``iwae_k`` samples on the
+    first ``iwae_examples`` test digits (all when ``None``), with the same noise for
+    every run, so architectures are ranked on bounds that approach ``-log p(x)``.
     """
     x_train, x_test = check_images(x_train, "x_train"), check_images(x_test, "x_test")
+    iwae_k, iwae_examples = check_iwae_setting(iwae_k, iwae_examples)
     keras.utils.set_random_seed(seed)
     encoder, decoder = build_encoder(latent_dim=latent_dim), build_decoder(latent_dim=latent_dim)
     shape = (-1, *encoder.input_shape[1:])
@@ -74,8 +88,11 @@ def train_architecture(
     batches = DynamicBinarization(x_train.reshape(shape), batch_size=batch_size, seed=seed)
     vae.fit(batches, epochs=check_positive_int(epochs, "epochs"), verbose=0, callbacks=[timer])
     scores = vae.evaluate(x_test.reshape(shape), batch_size=100, verbose=0, return_dict=True)
+    bound = math.nan
+    if iwae_k is not None:
+        bound = held_out_iwae(vae, x_test.reshape(shape), iwae_k, examples=iwae_examples)["neg_iwae"]
     return ArchitectureRun(vae, float(scores["loss"]), float(scores["reconstruction"]), float(scores["kl"]),
-                           float(timer.first_epoch_seconds), float(timer.seconds_per_epoch()))
+                           float(timer.first_epoch_seconds), float(timer.seconds_per_epoch()), bound)
 
 
 def compare_architectures(
@@ -103,13 +120,17 @@ def scores(runs: Sequence[ArchitectureRun], name: str) -> np.ndarray:
 
 
 def summary_table(runs: Mapping[str, Sequence[ArchitectureRun]]) -> pd.DataFrame:
-    """One row per architecture: its weight count and, for every score, ``mean ± standard error`` over seeds."""
+    """One row per architecture: its weight count and, for every score the runs have,
+    ``mean ± standard error`` over seeds."""
     rows = {}
     for architecture, seed_runs in runs.items():
         model = seed_runs[0].vae
         row = {"weights": f"{model.encoder.count_params() + model.decoder.count_params():,}"}
         for name, label in SCORES.items():
-            estimate = mean_and_standard_error(scores(seed_runs, name))
+            values = scores(seed_runs, name)
+            if np.isnan(values).all():
+                continue
+            estimate = mean_and_standard_error(values)
             row[label] = f"{estimate.mean:,.2f} ± {estimate.standard_error:,.2f}"
         rows[architecture] = row
     return pd.DataFrame(rows).T

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from snippets.chapters.comparison import SeedComparison, compare_over_seeds
-from snippets.chapters.diagnostics import held_out_terms
+from snippets.chapters.diagnostics import check_iwae_setting, held_out_iwae, held_out_terms
 from snippets.data import DynamicBinarization
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder
 from snippets.validation import check_images, check_number, check_positive_int
@@ -69,6 +69,8 @@ def train_over_seeds(
     seeds: Sequence[int],
     epochs: int,
     batch_size: int,
+    iwae_k: int | None = None,
+    iwae_examples: int | None = None,
 ) -> SeedComparison:
     """Train every configuration once per seed; score each run on ``x_test`` (binary, ``(n_test, 784)``).
 
@@ -77,15 +79,27 @@ def train_over_seeds(
     ``batch_size``, so all runs take the same ``epochs * ceil(n / batch_size)``
     gradient steps and the configurations of one seed see the same binary digits.
     Scores are :func:`snippets.chapters.diagnostics.held_out_terms`: the one-sample
-    ``-ELBO`` (``"loss"``) and its two terms, in nats per digit.
+    ``-ELBO`` (``"loss"``) and its two terms, in nats per digit. With ``iwae_k``
+    they also hold ``"neg_iwae"`` and ``"neg_iwae_se"``, the
+    :func:`snippets.chapters.diagnostics.held_out_iwae` bound with ``iwae_k``
+    samples on the first ``iwae_examples`` test digits (all when ``None``), drawn
+    with the same noise for every run, so runs differing in their code size or
+    architecture are compared on bounds that approach ``-log p(x)``.
     """
     x_train, x_test = check_images(x_train, "x_train", (784,)), check_images(x_test, "x_test", (784,))
     epochs, batch_size = check_positive_int(epochs, "epochs"), check_positive_int(batch_size, "batch_size")
     if not configurations:
         raise ValueError("configurations must name at least one model to train")
+    iwae_k, iwae_examples = check_iwae_setting(iwae_k, iwae_examples)
+
+    def score(vae: VAE) -> dict[str, float]:
+        terms = held_out_terms(vae, x_test)
+        if iwae_k is None:
+            return terms
+        return {**terms, **held_out_iwae(vae, x_test, iwae_k, examples=iwae_examples)}
 
     def fit(name: str, seed: int, first: bool) -> tuple[VAE, keras.callbacks.History]:
         vae = configurations[name].build(seed)
         return vae, vae.fit(DynamicBinarization(x_train, batch_size=batch_size, seed=seed), epochs=epochs, verbose=0)
 
-    return compare_over_seeds(fit, lambda _, vae: held_out_terms(vae, x_test), list(configurations), seeds)
+    return compare_over_seeds(fit, lambda _, vae: score(vae), list(configurations), seeds)
