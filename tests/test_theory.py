@@ -142,7 +142,18 @@ def test_histogram_cells_empty_out_as_dimension_grows():
 
 
 def test_nearest_and_farthest_distances_concentrate_in_high_dimension():
-    assert distance_contrast(2, 500, seed=0) < 0.05 < 0.5 < distance_contrast(500, 500, seed=0)
+    low, high = distance_contrast(2, 500, n_queries=50, seed=0), distance_contrast(500, 500, n_queries=50, seed=0)
+    assert low.shape == high.shape == (50,)
+    assert np.mean(low) < 0.05 < 0.5 < np.mean(high)
+
+
+def test_distance_contrast_is_the_brute_force_ratio_for_each_query():
+    ratios = distance_contrast(3, 40, n_queries=5, seed=7)
+    rng = np.random.default_rng(7)
+    queries, points = rng.random((5, 3)), rng.random((40, 3))
+    for ratio, query in zip(ratios, queries):
+        distances = np.linalg.norm(points - query, axis=1)
+        assert ratio == pytest.approx(distances.min() / distances.max(), rel=1e-9)
 
 
 # -- The linear-Gaussian model ---------------------------------------------------
@@ -194,6 +205,20 @@ def test_elbo_plus_kl_to_the_posterior_is_log_marginal_for_random_q(ppca):
 def test_elbo_equals_log_marginal_at_the_true_posterior(ppca):
     model, x = ppca
     assert elbo_terms(model, x, *model.posterior(x)).elbo == pytest.approx(model.log_marginal(x), abs=1e-10)
+
+
+@pytest.mark.parametrize("data_dim, latent_dim", [(5, 2), (6, 3), (2, 3)])
+def test_rotated_model_keeps_log_marginal_and_has_a_diagonal_posterior(data_dim, latent_dim):
+    """W -> W V leaves p(x) alone, and a factorised q then closes the ELBO gap."""
+    model = random_linear_gaussian_model(data_dim=data_dim, latent_dim=latent_dim, noise_var=0.5, seed=3)
+    rotated = model.with_uncorrelated_posterior()
+    x = model.sample(4, seed=4)[1]
+    assert rotated.log_marginal(x) == pytest.approx(model.log_marginal(x), abs=1e-10)
+    mean, cov = rotated.posterior(x[0])
+    assert cov - np.diag(np.diag(cov)) == pytest.approx(np.zeros_like(cov), abs=1e-12)
+    assert elbo_terms(rotated, x[0], mean, np.diag(np.diag(cov))).elbo == pytest.approx(
+        rotated.log_marginal(x[0]), abs=1e-10
+    )
 
 
 def test_elbo_terms_match_a_monte_carlo_estimate(ppca):
@@ -272,7 +297,7 @@ def test_figures_are_built_without_pyplot(ppca):
     fit = fit_gaussian_posterior(model, x, steps=20, learning_rate=0.05)
     figures = [
         plot_gaussian_pair(0.0, 1.0, 1.0, 4.0),
-        plot_curse_of_dimensionality([1, 2], [1.0, 0.5], [0.1, 0.2], n_samples=100, bins_per_axis=10),
+        plot_curse_of_dimensionality([1, 2], [1.0, 0.5], [np.array([0.1, 0.2]), np.array([0.3])], n_samples=100, bins_per_axis=10),
         plot_elbo_trace(fit.elbo, float(model.log_marginal(x))),
     ]
     assert all(isinstance(figure, Figure) for figure in figures)

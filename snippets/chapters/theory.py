@@ -221,20 +221,25 @@ def occupied_cell_fraction(dim: int, n_samples: int, bins_per_axis: int = 10, se
     return occupied / float(bins_per_axis) ** dim
 
 
-def distance_contrast(dim: int, n_points: int, seed: int = 0) -> float:
-    """Ratio of nearest to farthest distance from a random query to random points.
+def distance_contrast(dim: int, n_points: int, n_queries: int, seed: int = 0) -> np.ndarray:
+    """Ratio of nearest to farthest distance from each of ``n_queries`` random queries.
 
-    Query and ``n_points`` points are uniform in ``[0, 1]^dim``. The ratio is
-    near 0 in low dimensions and tends to 1 as ``dim`` grows: all points become
-    about equally far away, so "the nearby data" that a kernel or
-    nearest-neighbour density estimate relies on stops being meaningful.
+    Queries and the ``n_points`` points are uniform in ``[0, 1]^dim``; the result,
+    of shape ``(n_queries,)``, holds ``min_j ||p_j - q|| / max_j ||p_j - q||`` for
+    each query ``q``. The ratio is near 0 in low dimensions and tends to 1 as
+    ``dim`` grows: all points become about equally far away, so "the nearby data"
+    that a kernel or nearest-neighbour density estimate relies on means less and
+    less. One query is one draw of a random quantity; average over many.
     """
     dim = check_positive_int(dim, "dim")
     n_points = check_positive_int(n_points, "n_points")
+    n_queries = check_positive_int(n_queries, "n_queries")
     rng = np.random.default_rng(seed)
-    query, points = rng.random(dim), rng.random((n_points, dim))
-    distances = np.linalg.norm(points - query, axis=1)
-    return float(distances.min() / distances.max())
+    queries, points = rng.random((n_queries, dim)), rng.random((n_points, dim))
+    # ||p - q||^2 = ||p||^2 - 2 p.q + ||q||^2, clipped at 0 against rounding.
+    squared = np.sum(queries**2, axis=1)[:, None] - 2.0 * queries @ points.T + np.sum(points**2, axis=1)
+    distances = np.sqrt(np.maximum(squared, 0.0))
+    return distances.min(axis=1) / distances.max(axis=1)
 
 
 # --------------------------------------------------------------------------
@@ -331,6 +336,18 @@ class LinearGaussianModel:
         m_inv = np.linalg.inv(m)
         mean = (x - self.bias) @ self.weights @ m_inv.T
         return mean, self.noise_var * m_inv
+
+    def with_uncorrelated_posterior(self) -> LinearGaussianModel:
+        """The same distribution of x, with latent axes rotated so the posterior is diagonal.
+
+        With the singular value decomposition ``W = U S V^T``, the weights ``W V``
+        have orthogonal columns, so ``M = V^T W^T W V`` plus ``sigma^2 I`` is
+        diagonal, and so is the posterior covariance ``sigma^2 M^-1``. Since
+        ``W V V^T W^T = W W^T`` and the prior ``N(0, I)`` is unchanged by a rotation,
+        ``p(x)`` is the same for every x: only the meaning of the latent axes changes.
+        """
+        _, _, v_transposed = np.linalg.svd(self.weights, full_matrices=True)
+        return LinearGaussianModel(self.weights @ v_transposed.T, self.bias, self.noise_var)
 
 
 def log_marginal_by_prior_sampling(model: LinearGaussianModel, x, n: int, seed: int = 0) -> float:

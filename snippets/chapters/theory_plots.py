@@ -34,22 +34,34 @@ def plot_gaussian_pair(mean_p: float, var_p: float, mean_q: float, var_q: float)
 
 
 def plot_curse_of_dimensionality(
-    dims: Sequence[int], occupied: Sequence[float], contrast: Sequence[float], n_samples: int, bins_per_axis: int
+    dims: Sequence[int],
+    occupied: Sequence[float],
+    contrast: Sequence[np.ndarray],
+    n_samples: int,
+    bins_per_axis: int,
 ) -> Figure:
-    """Two panels against dimension: occupied histogram cells and nearest/farthest distance ratio."""
+    """Two panels against dimension: occupied histogram cells, and nearest/farthest distance ratio.
+
+    ``contrast[i]`` holds the ratio for each query point in dimension ``dims[i]``;
+    the right panel draws their mean and a band of one standard deviation.
+    """
     if not len(dims) == len(occupied) == len(contrast):
         raise ValueError("dims, occupied and contrast must have the same length")
+    mean = np.array([np.mean(ratios) for ratios in contrast])
+    spread = np.array([np.std(ratios) for ratios in contrast])
     fig = Figure(figsize=(9.0, 3.4), layout="constrained")
     left, right = fig.subplots(1, 2)
     left.semilogy(dims, occupied, marker="o")
     left.set_xlabel("dimension")
     left.set_ylabel("fraction of cells with a sample")
     left.set_title(f"{n_samples:,} samples, {bins_per_axis} bins per axis")
-    right.plot(dims, contrast, marker="o", color="C1")
+    right.plot(dims, mean, marker="o", color="C1", label="mean over query points")
+    right.fill_between(dims, mean - spread, mean + spread, color="C1", alpha=0.2, label="± one standard deviation")
     right.set_ylim(0.0, 1.0)
     right.set_xlabel("dimension")
     right.set_ylabel("nearest / farthest distance")
     right.set_title("distances concentrate")
+    right.legend(loc="lower right")
     return fig
 
 
