@@ -1,0 +1,82 @@
+"""A first VAE in Keras 3: a dense encoder, the sampling step, a dense decoder and the loss.
+
+The encoder maps an image ``x`` to the Gaussian ``q(z|x) = N(z_mean, exp(z_log_var))``;
+:class:`snippets.layers.Sampling` draws ``z`` from it; the decoder maps ``z`` to one
+logit per pixel, ``p(x_i = 1 | z) = sigmoid(logit_i)``. The loss is the negative
+evidence lower bound per example, in nats, estimated with one draw of ``z``:
+
+    -ELBO(x) = -log p(x | z) + KL(q(z | x) || N(0, I)).
+
+:class:`snippets.VAE` is this model with other likelihoods, conditions, input checks
+and a KL weight. No blank line falls inside a class or function, so the code also
+pastes into the interactive Python prompt.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+from snippets.layers import Sampling
+
+
+def build_encoder(latent_dim: int = 2, input_dim: int = 784, hidden_units: int = 256) -> keras.Model:
+    """Images ``(batch, input_dim)`` to ``[z_mean, z_log_var]``, each ``(batch, latent_dim)``."""
+    x = keras.Input(shape=(input_dim,), name="x")
+    hidden = layers.Dense(hidden_units, activation="relu", name="encoder_hidden")(x)
+    z_mean = layers.Dense(latent_dim, name="z_mean")(hidden)
+    z_log_var = layers.Dense(latent_dim, name="z_log_var")(hidden)
+    return keras.Model(x, [z_mean, z_log_var], name="encoder")
+
+
+def build_decoder(latent_dim: int = 2, output_dim: int = 784, hidden_units: int = 256) -> keras.Model:
+    """Codes ``(batch, latent_dim)`` to logits ``(batch, output_dim)``, one per pixel."""
+    z = keras.Input(shape=(latent_dim,), name="z")
+    hidden = layers.Dense(hidden_units, activation="relu", name="decoder_hidden")(z)
+    return keras.Model(z, layers.Dense(output_dim, name="logits")(hidden), name="decoder")
+
+
+@keras.saving.register_keras_serializable(package="snippets.minimal")
+class VAE(keras.Model):
+    """A VAE of binary images whose loss is the negative ELBO, in nats per example.
+
+    ``call`` returns ``z_mean``, ``z_log_var``, ``z`` (each ``(batch, latent_dim)``)
+    and ``logits`` (``(batch, output_dim)``); ``fit`` and ``evaluate`` report the
+    loss and its two terms, ``reconstruction`` and ``kl``.
+    """
+    def __init__(self, encoder: keras.Model, decoder: keras.Model, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder, self.decoder, self.seed = encoder, decoder, seed
+        self.sampling = Sampling(seed=seed, name="sampling")
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+    def call(self, x, training: bool = False) -> dict:
+        z_mean, z_log_var = self.encoder(x, training=training)
+        z = self.sampling([z_mean, z_log_var])
+        logits = self.decoder(z, training=training)
+        return {"z_mean": z_mean, "z_log_var": z_log_var, "z": z, "logits": logits}
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The batch mean of ``-log p(x|z) + KL``; each term is a sum, ``(batch,)`` before the mean.
+
+        ``log p(x|z) = sum_i x_i l_i - log(1 + exp(l_i))`` for logits ``l``, and
+        ``KL = 0.5 * sum_j (mu_j^2 + sigma_j^2 - log sigma_j^2 - 1)``. The input is
+        its own target, unweighted (``snippets.VAE`` takes targets and sample weights).
+        """
+        logits, z_mean, z_log_var = y_pred["logits"], y_pred["z_mean"], y_pred["z_log_var"]
+        x = ops.cast(x, logits.dtype)  # a tensor of the logits' type, also when given a NumPy array
+        # softplus(l) = log(1 + exp(l)) without overflow: no log(0) for any logit.
+        reconstruction = -ops.sum(x * logits - ops.softplus(logits), axis=-1)
+        kl = 0.5 * ops.sum(ops.square(z_mean) + ops.exp(z_log_var) - z_log_var - 1.0, axis=-1)
+        self.reconstruction_tracker.update_state(reconstruction)
+        self.kl_tracker.update_state(kl)
+        return ops.mean(reconstruction + kl)
+    def get_config(self) -> dict:
+        networks = {"encoder": self.encoder, "decoder": self.decoder}
+        serialized = {key: keras.saving.serialize_keras_object(net) for key, net in networks.items()}
+        return {**super().get_config(), **serialized, "seed": self.seed}
+    @classmethod
+    def from_config(cls, config: dict) -> keras.Model:
+        config = dict(config)
+        encoder = keras.saving.deserialize_keras_object(config.pop("encoder"))
+        decoder = keras.saving.deserialize_keras_object(config.pop("decoder"))
+        return cls(encoder, decoder, **config)
