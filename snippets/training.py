@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import keras
@@ -13,6 +14,50 @@ from snippets.validation import check_positive_int
 
 BEST_MODEL_NAME = "best.keras"
 BACKUP_FOLDER_NAME = "backup"
+
+
+def check_monitor(monitor: str, logged: Iterable[str], owner: str = "a callback") -> None:
+    """Raise ``ValueError`` unless ``monitor`` is among the ``logged`` quantities, listing them.
+
+    A ``val_`` quantity whose training counterpart is logged means the run
+    has no validation data: the message says to pass ``validation_data``.
+    """
+    logged = sorted(logged)
+    if monitor in logged:
+        return
+    if monitor.startswith("val_") and not any(name.startswith("val_") for name in logged):
+        raise ValueError(
+            f"{owner} monitors {monitor!r}, which needs validation data: pass validation_data "
+            f"(or validation_split) to fit, or monitor one of {logged}"
+        )
+    raise ValueError(f"{owner} monitors {monitor!r}, which is not logged; known quantities: {logged}")
+
+
+def check_monitors(
+    callbacks: Iterable[keras.callbacks.Callback], logged: Iterable[str] | None, *, has_validation: bool
+) -> None:
+    """Before training: every callback's ``monitor`` must be a quantity ``fit`` logs.
+
+    ``logged`` lists them (``None``: not known before training, then only a
+    ``val_`` quantity without validation data is refused).
+    """
+    for callback in callbacks:
+        monitor = getattr(callback, "monitor", None)
+        if not isinstance(monitor, str):
+            continue
+        owner = type(callback).__name__
+        if logged is not None:
+            check_monitor(monitor, logged, owner)
+        elif monitor.startswith("val_") and not has_validation:
+            check_monitor(monitor, (), owner)
+
+
+class _EarlyStopping(keras.callbacks.EarlyStopping):
+    """Keras's early stopping, which raises when its quantity is missing from the logs instead of warning."""
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        check_monitor(self.monitor, logs or {}, "EarlyStopping")
+        super().on_epoch_end(epoch, logs)
 
 
 def training_callbacks(
@@ -36,7 +81,11 @@ def training_callbacks(
       early stopping's patience count and the checkpoint's best value start afresh.
 
     ``monitor`` names a quantity in the epoch logs, ``"val_loss"`` by default,
-    so ``fit`` needs validation data. ``BackupAndRestore`` loads the backup
+    so ``fit`` needs validation data. Without it, or with a name that is not
+    logged, early stopping raises ``ValueError`` listing the logged quantities
+    (a :class:`snippets.VAE`'s ``fit`` does so before the first step; any
+    other model's at the end of the first epoch, before a checkpoint is
+    written) rather than silently never stopping. ``BackupAndRestore`` loads the backup
     before the first batch, so the model must already be built: call it once
     on a batch (``model(x[:1])``) before ``fit``. Returns the three callbacks
     in that order.
@@ -46,7 +95,7 @@ def training_callbacks(
         raise ValueError(f"monitor must name a logged quantity such as 'val_loss', got {monitor!r}")
     folder = Path(folder)
     return [
-        keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True),
+        _EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True),
         keras.callbacks.ModelCheckpoint(str(folder / BEST_MODEL_NAME), monitor=monitor, save_best_only=True),
         keras.callbacks.BackupAndRestore(str(folder / BACKUP_FOLDER_NAME)),
     ]

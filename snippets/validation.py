@@ -9,8 +9,10 @@ entry point of the package that takes data or a number with a range uses them.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
+import keras
 import numpy as np
 
 MNIST_LAYOUTS = {(784,), (28, 28, 1)}
@@ -23,6 +25,23 @@ def check_positive_int(value: object, name: str) -> int:
     if value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value}")
     return int(value)
+
+
+def check_seed(value: object, name: str = "seed", *, allow_none: bool = False) -> int | None:
+    """Return ``value`` as an ``int`` if it is a non-negative integer (or ``None`` when allowed), else raise."""
+    if value is None and allow_none:
+        return None
+    expected = "a non-negative integer" + (" or None" if allow_none else "")
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be {expected}, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be {expected}, got {value}")
+    return int(value)
+
+
+def check_optional_positive_int(value: object, name: str) -> int | None:
+    """``None``, or ``value`` checked by :func:`check_positive_int` (a ``batch_size`` Keras may choose)."""
+    return None if value is None else check_positive_int(value, name)
 
 
 def check_number(
@@ -128,3 +147,116 @@ def check_images(
             f"{name} must hold pixel intensities in [0, 1], got values in [{smallest:g}, {largest:g}]{hint}"
         )
     return array
+
+
+def check_same_length(arrays: dict[str, np.ndarray]) -> int:
+    """The common number of examples of named arrays; raises naming each length when they differ."""
+    lengths = {name: len(array) for name, array in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        listed = ", ".join(f"{name} has {length}" for name, length in lengths.items())
+        raise ValueError(f"every array needs one row per example, but {listed}")
+    return next(iter(lengths.values()))
+
+
+def is_array_like(data: object) -> bool:
+    """Whether ``data`` is held in memory as arrays: a NumPy array, a tensor, a list, a tuple or a dict of them."""
+    return isinstance(data, (np.ndarray, list, tuple, dict)) or hasattr(data, "__array__")
+
+
+def first_batch(data: object) -> object | None:
+    """The first batch of a ``keras.utils.PyDataset`` or a ``tf.data.Dataset`` as NumPy arrays; ``None`` otherwise.
+
+    A ``PyDataset`` is indexed (``data[0]``); a ``tf.data`` pipeline is read
+    through a fresh iterator (``data.take(1)``), which leaves the iterator of
+    ``fit`` untouched. Generators cannot be read twice and give ``None``.
+    """
+    if isinstance(data, keras.utils.PyDataset):
+        batch = data[0]
+    elif hasattr(data, "element_spec") and hasattr(data, "take"):  # tf.data, without importing TensorFlow
+        batch = next(iter(data.take(1)), None)
+    else:
+        return None
+    return keras.tree.map_structure(np.asarray, batch)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a model reads, derived from its networks and likelihood, and the one check of data against it.
+
+    Attributes:
+        x_shape: the per-example shape of the encoder's input ``x``, e.g. ``(784,)``.
+        check_values: the likelihood's support check ``(x, name) -> array``
+            (pixels in ``[0, 1]``, whole class indices, counts ``>= 0``).
+        condition_shape: the per-example shape of the condition, ``None`` for
+            an unconditional model.
+
+    Every way data reaches a model goes through :meth:`check`: arrays, lists
+    and ``{"x": x, "condition": c}`` dicts are checked whole; of a
+    ``keras.utils.PyDataset`` or a ``tf.data.Dataset`` the first batch is
+    checked, so a wrong layout, 0-255 pixels or a NaN fail before the first
+    training step with a message naming the argument.
+    """
+
+    x_shape: tuple
+    check_values: Callable[[object, str], np.ndarray]
+    condition_shape: tuple | None = None
+
+    def check_x(self, x: object, name: str = "x") -> np.ndarray:
+        """``x`` as an array ``(n, *x_shape)`` in the likelihood's support."""
+        return check_array(self.check_values(x, name), name, self.x_shape)
+
+    def check_condition(self, condition: object, n: int, name: str = "condition") -> np.ndarray | None:
+        """The condition as float32 ``(n, *condition_shape)``; ``None`` for an unconditional model."""
+        if self.condition_shape is None:
+            if condition is not None:
+                raise ValueError(f"{name} was given but this model is not conditional")
+            return None
+        if condition is None:
+            raise ValueError(f"this model is conditional: pass {name} of shape ({n}, *{self.condition_shape})")
+        condition = check_array(condition, name, self.condition_shape).astype(np.float32)
+        check_same_length({"x": range(n), name: condition})
+        return condition
+
+    def check_inputs(self, data: object, name: str = "x") -> np.ndarray | dict[str, np.ndarray]:
+        """Checked model inputs: ``x``, or ``{"x": x, "condition": c}`` for a conditional model."""
+        if isinstance(data, dict):
+            unknown = set(data) - {"x", "condition"}
+            if "x" not in data or unknown:
+                raise ValueError(f"{name} must be x or a dict with keys 'x' and 'condition', got keys {sorted(data)}")
+            x = self.check_x(data["x"], f"{name}['x']")
+            return {"x": x, "condition": self.check_condition(data.get("condition"), len(x), f"{name}['condition']")}
+        x = self.check_x(data, name)
+        self.check_condition(None, len(x), f"{name}['condition']")
+        return x
+
+    def check(self, x: object, y: object = None, sample_weight: object = None, *, name: str = "x"):
+        """``(x, y, sample_weight)`` checked against the spec; a dataset is returned as it is after its first batch.
+
+        ``y`` (reconstruction targets) is checked like ``x``, ``sample_weight``
+        must be ``(n,)`` and non-negative, and all hold one row per example.
+        ``name`` names ``x`` in messages (``"validation_data"``); a dataset's
+        batch is named ``"<name> (first batch)"``.
+        """
+        names = (name, "y", "sample_weight") if name == "x" else (name, f"{name} y", f"{name} sample_weight")
+        if not is_array_like(x):
+            batch = first_batch(x)
+            if batch is not None:
+                names = tuple(f"{part} (first batch)" for part in names)
+                self._check_arrays(*keras.utils.unpack_x_y_sample_weight(batch), names)
+            return x, y, sample_weight
+        return self._check_arrays(x, y, sample_weight, names)
+
+    def _check_arrays(self, x, y, sample_weight, names: tuple[str, str, str]):
+        x = self.check_inputs(x, names[0])
+        lengths = {names[0]: x["x"] if isinstance(x, dict) else x}
+        if y is not None:
+            y = lengths[names[1]] = self.check_x(y, names[1])
+        if sample_weight is not None:
+            if np.ndim(sample_weight) != 1:
+                raise ValueError(
+                    f"{names[2]} must hold one weight per example, shape (n,), got shape {np.shape(sample_weight)}"
+                )
+            sample_weight = check_array(sample_weight, names[2], (), low=0.0).astype(np.float32)
+            lengths[names[2]] = sample_weight
+        check_same_length(lengths)
+        return x, y, sample_weight
