@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tracemalloc
 from statistics import NormalDist
 
@@ -9,16 +10,23 @@ import numpy as np
 import pytest
 
 from snippets import binarize
+from snippets.chapters.conditional import build_conditional_vae
 from snippets.chapters.latent import (
+    class_centres,
     compare_latent_sizes,
+    confident_pixel_percent,
+    explorer_html,
+    explorer_payload,
     hole_fraction,
     lerp,
     nearest_code_distance,
     normal_quantile_grid,
+    prior_mass_within,
     sample_bounding_box,
     sample_standard_normal,
     slerp,
 )
+from snippets.export import exported_decoder_logits
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder
 
 INTERPOLATIONS = pytest.mark.parametrize("interpolate", [lerp, slerp], ids=["lerp", "slerp"])
@@ -241,3 +249,68 @@ def test_latent_size_runs_pair_up_and_their_bound_is_its_two_terms(mnist_small):
         assert np.allclose(scores["loss"], scores["reconstruction"] + scores["kl"], rtol=1e-4)
         assert comparison.models[d].latent_dim == d and len(comparison.histories[d]["val_loss"]) == 1
     assert comparison.difference(4, 2, "kl").n == 2
+
+
+def test_importance_weighted_scores_bound_the_elbo_from_above(mnist_small):
+    x_test = binarize(mnist_small.x_test)
+    comparison = compare_latent_sizes(
+        mnist_small.x_train, x_test, x_test, seeds=[0, 1], epochs=1, batch_size=100,
+        learning_rate=1e-3, latent_dims=(2, 4), hidden_units=(16,), x_iwae=x_test[:20], iwae_samples=8,
+    )
+    for d in (2, 4):
+        scores = comparison.scores[d]
+        assert scores["neg_iwae"].shape == (2,) and np.all(scores["bound_gap"] >= 0.0)
+        assert np.all(np.abs(scores["neg_iwae"] - scores["loss"]) < 0.2 * scores["loss"])
+    assert comparison.difference(4, 2, "neg_iwae").n == 2
+
+
+def test_class_centres_are_the_mean_code_of_each_class():
+    codes = np.array([[0.0, 0.0], [2.0, 0.0], [5.0, 5.0], [1.0, 1.0]])
+    assert np.allclose(class_centres(codes, np.array([0, 0, 1, 2])), [[1.0, 0.0], [5.0, 5.0], [1.0, 1.0]])
+    with pytest.raises(ValueError, match=r"no code of class \[1\]"):
+        class_centres(codes, np.array([0, 0, 2, 2]))
+
+
+def test_confident_pixels_are_those_near_zero_or_one():
+    images = np.array([[0.0, 0.05, 0.5, 0.95], [1.0, 0.2, 0.85, 0.1]])
+    assert confident_pixel_percent(images) == pytest.approx(100 * 5 / 8)
+    with pytest.raises(ValueError, match="margin"):
+        confident_pixel_percent(images, margin=0.7)
+
+
+def test_prior_mass_within_a_radius_is_the_chi_squared_cdf():
+    assert prior_mass_within(1.0, 2) == pytest.approx(1 - np.exp(-0.5))
+    assert prior_mass_within(1.0, 1) == pytest.approx(NormalDist().cdf(1) - NormalDist().cdf(-1))
+
+
+def small_vae(conditional: bool) -> VAE:
+    if conditional:
+        return build_conditional_vae(2, hidden_units=(8,), seed=0)
+    return VAE(build_dense_encoder(2, hidden_units=(8,)), build_dense_decoder(2, hidden_units=(8,)), seed=0)
+
+
+def test_explorer_payload_holds_both_decoders_and_the_rounded_codes():
+    rng = np.random.default_rng(0)
+    x, labels = (rng.random((30, 784)) < 0.3).astype("float32"), np.arange(30) % 10
+    vae, cvae = small_vae(False), small_vae(True)
+    payload = json.loads(json.dumps(explorer_payload(vae, cvae, x, labels, extent=3.5)))
+    assert (payload["format"], payload["version"], payload["extent"]) == ("latent-explorer", 1, 3.5)
+    for name, model, condition in (("vae", vae, None), ("cvae", cvae, np.eye(10)[labels])):
+        entry = payload["models"][name]
+        codes = np.array(entry["codes"]).reshape(-1, 2) / payload["scale"]
+        assert np.max(np.abs(codes - model.encode(x, condition))) <= 0.5 / payload["scale"] + 1e-6
+        assert entry["labels"] == "".join(str(k) for k in labels)
+        z = rng.normal(size=(5, 2))
+        cond = None if condition is None else np.eye(10)[:5]
+        means = 1 / (1 + np.exp(-exported_decoder_logits(entry["decoder"], z, cond)))
+        assert np.max(np.abs(means - model.decode(z, cond))) <= 1 / 255
+    with pytest.raises(ValueError, match="cvae must be a conditional VAE"):
+        explorer_payload(vae, vae, x, labels)
+
+
+def test_explorer_html_carries_the_payload_as_json_that_cannot_close_its_script():
+    payload = {"format": "latent-explorer", "note": "</script><b>"}
+    html = explorer_html(payload)
+    assert html.count("</script>") == 1 and 'class="latent-explorer"' in html
+    inline = html.split('class="latent-explorer-data">')[1].split("</script>")[0]
+    assert json.loads(inline) == payload

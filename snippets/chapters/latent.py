@@ -8,11 +8,14 @@ prior stay near data. These functions make that difference measurable, and
 place points in a VAE's latent space where the prior expects them: on a grid of
 Normal quantiles, and along interpolation paths between two codes. Whether a
 larger latent space buys a better bound is asked of several seeds at once
-(:func:`compare_over_seeds`, :func:`compare_latent_sizes`).
+(:func:`compare_over_seeds`, :func:`compare_latent_sizes`), by the ELBO and by
+the tighter importance-weighted bound. The interactive explorer of the chapter
+decodes in the reader's browser from the payload :func:`explorer_payload` builds.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,10 +28,12 @@ from scipy import stats
 from scipy.spatial import cKDTree
 
 from snippets.chapters.comparison import SeedComparison, compare_over_seeds
+from snippets.chapters.conditional import one_hot_labels
 from snippets.chapters.diagnostics import fit_dense_vae, held_out_terms
-from snippets.evaluation import MeanWithError, mean_and_standard_error
-from snippets.validation import check_positive_int
-
+from snippets.evaluation import MeanWithError, log_weight_statistics, mean_and_standard_error
+from snippets.export import export_dense_decoder
+from snippets.models import VAE
+from snippets.validation import check_number, check_positive_int
 
 
 def _check_codes(codes: np.ndarray, name: str) -> np.ndarray:
@@ -207,6 +212,8 @@ def compare_latent_sizes(
     learning_rate: float,
     latent_dims: Sequence[int] = (2, 16),
     hidden_units: Sequence[int] = (256,),
+    x_iwae: np.ndarray | None = None,
+    iwae_samples: int = 1000,
 ) -> SeedComparison:
     """Dense Bernoulli VAEs ``784-hidden_units-d``, one per latent size ``d`` and seed, held-out terms per run.
 
@@ -215,7 +222,17 @@ def compare_latent_sizes(
     same number of gradient steps) and is scored by :func:`held_out_terms` on the
     binary ``x_test`` ``(n, 784)``. The first seed also tracks the loss on the
     binary ``x_valid`` after every epoch (``histories[d]["val_loss"]``).
+
+    With binary ``x_iwae`` ``(m, 784)`` each run is also scored by the
+    importance-weighted bound with ``iwae_samples`` codes per digit
+    (:func:`snippets.log_weight_statistics`, the same draws for every run):
+    ``"neg_iwae"``, the mean ``-IWAE`` in nats, and ``"bound_gap"``, the mean
+    of ``IWAE - ELBO`` over the same digits and draws, the part of the ELBO's
+    gap to ``log p(x)`` that ``iwae_samples`` codes close.
     """
+    if x_iwae is not None:
+        iwae_samples = check_positive_int(iwae_samples, "iwae_samples")
+
     def fit(latent_dim: int, seed: int, first: bool) -> tuple[Any, keras.callbacks.History]:
         return fit_dense_vae(
             x_train, latent_dim=check_positive_int(latent_dim, "latent_dim"), hidden_units=hidden_units,
@@ -223,4 +240,102 @@ def compare_latent_sizes(
             validation_data=x_valid if first else None, dynamic_binarization=True,
         )
 
-    return compare_over_seeds(fit, lambda _, model: held_out_terms(model, x_test), latent_dims, seeds)
+    def score(_: int, model: VAE) -> dict[str, float]:
+        scores = held_out_terms(model, x_test)
+        if x_iwae is not None:
+            bounds = log_weight_statistics(model, x_iwae, iwae_samples)
+            scores["neg_iwae"] = -float(np.mean(bounds.iwae))
+            scores["bound_gap"] = float(np.mean(bounds.iwae - bounds.elbo))
+        return scores
+
+    return compare_over_seeds(fit, score, latent_dims, seeds)
+
+
+def class_centres(codes: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The mean code of each class ``0, ..., max(labels)``: ``(n_classes, latent_dim)``.
+
+    Args:
+        codes: ``(n, latent_dim)`` posterior means.
+        labels: ``(n,)`` integer classes; every class up to the largest must occur.
+    """
+    codes = _check_codes(codes, "codes")
+    labels = np.asarray(labels)
+    if labels.shape != (len(codes),) or not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
+        raise ValueError(f"labels must be {len(codes)} non-negative integers, one per code, got {labels.shape}")
+    missing = sorted(set(range(labels.max() + 1)) - set(labels.tolist()))
+    if missing:
+        raise ValueError(f"labels has no code of class {missing}; every class needs one for its centre")
+    return np.stack([codes[labels == k].mean(axis=0) for k in range(labels.max() + 1)])
+
+
+def confident_pixel_percent(images: np.ndarray, margin: float = 0.1) -> float:
+    """Percentage of the pixels of ``images`` (Bernoulli means in ``[0, 1]``) within ``margin`` of 0 or 1.
+
+    A decoder that draws a crisp digit is confident almost everywhere; grey,
+    undecided pixels lower the share.
+    """
+    margin = check_number(margin, "margin", low=0.0, high=0.5, low_open=True, high_open=True)
+    images = np.asarray(images, dtype=np.float64)
+    return 100.0 * float(np.mean((images <= margin) | (images >= 1.0 - margin)))
+
+
+def prior_mass_within(radius: float, latent_dim: int) -> float:
+    """The probability ``P(|z| <= radius)`` under ``N(0, I_d)``: the chi-squared CDF of ``radius**2``."""
+    radius = check_number(radius, "radius", low=0.0)
+    return float(stats.chi2.cdf(radius**2, check_positive_int(latent_dim, "latent_dim")))
+
+
+def _explorer_codes(model: VAE, x: np.ndarray, labels: np.ndarray, scale: int) -> dict[str, Any]:
+    """The posterior means of ``x`` as integers ``round(scale * z)``, flattened, and the labels as one string."""
+    condition = one_hot_labels(labels, n=len(x)) if model.conditional else None
+    codes = np.rint(model.encode(x, condition) * scale).astype(int)
+    return {"codes": codes.ravel().tolist(), "labels": "".join(str(int(k)) for k in labels)}
+
+
+def explorer_payload(
+    vae: VAE, cvae: VAE, x: np.ndarray, labels: np.ndarray, *, extent: float = 4.0, scale: int = 100
+) -> dict[str, Any]:
+    """What the chapter's interactive explorer needs: two exported decoders and the codes of ``x``.
+
+    Args:
+        vae: a VAE with a two-dimensional latent space and a dense Bernoulli decoder.
+        cvae: the same for a conditional VAE whose condition is a one-hot digit.
+        x: ``(n, 784)`` binary held-out digits, whose codes are drawn as dots.
+        labels: ``(n,)`` integer labels ``0, ..., 9``; the CVAE encodes each digit with its own.
+        extent: the panel shows ``[-extent, extent]`` on both axes.
+        scale: codes are stored as integers ``round(scale * z)``, so ``100`` keeps two decimals.
+
+    Returns:
+        ``{"format": "latent-explorer", "version": 1, "extent", "scale", "models": {"vae", "cvae"}}``;
+        each model holds ``"decoder"`` (:func:`snippets.export.export_dense_decoder`, half
+        precision), ``"codes"`` (``2 n`` integers, ``z_1, z_2`` per digit) and ``"labels"``
+        (``n`` characters).
+    """
+    for name, model, conditional in (("vae", vae, False), ("cvae", cvae, True)):
+        if not isinstance(model, VAE) or model.latent_dim != 2 or model.conditional != conditional:
+            kind = "a conditional" if conditional else "an unconditional"
+            raise ValueError(f"{name} must be {kind} VAE with a two-dimensional latent space")
+    extent = check_number(extent, "extent", low=0.0, low_open=True)
+    scale = check_positive_int(scale, "scale")
+    models = {
+        name: {"decoder": export_dense_decoder(model.decoder), **_explorer_codes(model, x, labels, scale)}
+        for name, model in (("vae", vae), ("cvae", cvae))
+    }
+    return {"format": "latent-explorer", "version": 1, "extent": extent, "scale": scale, "models": models}
+
+
+def explorer_html(payload: Mapping[str, Any]) -> str:
+    """The explorer's element: an empty ``div.latent-explorer`` holding the payload as inline JSON.
+
+    ``book/_static/latent-explorer.js`` finds the element, reads the JSON and builds
+    the panel; inline data loads from a downloaded copy of the book too (``file://``),
+    where a browser refuses to fetch a separate file.
+    """
+    if payload.get("format") != "latent-explorer":
+        raise ValueError("payload must come from explorer_payload")
+    # "</" would end the script element early; JSON allows the escaped form.
+    text = json.dumps(payload, separators=(",", ":")).replace("</", "<\\/")
+    return (
+        '<div class="latent-explorer">'
+        f'<script type="application/json" class="latent-explorer-data">{text}</script></div>'
+    )
