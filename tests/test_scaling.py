@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from snippets.chapters.scaling import (
+    KERAS_DISTRIBUTION_BACKENDS,
     fit_with_strategy,
     keras_data_parallel_fit,
     loss_under_policy,
@@ -146,6 +147,26 @@ def test_keras_data_parallel_on_jax_follows_the_one_device_loss_trajectory():
     assert len(one["devices"]) == 1 and len(two["devices"]) == 2
     assert np.all(np.isfinite(two["loss"])) and two["loss"][-1] < two["loss"][0]
     assert max_relative_difference(one["loss"], two["loss"]) < 1e-4
+
+
+def test_the_documented_distribution_backends_match_the_installed_keras():
+    """The fixed list (from the Keras documentation) against what this Keras ships.
+
+    Every listed backend has a distribution library; every other backend either
+    has none or one that Keras marks as a prototype not to be used. A Keras
+    that promotes another backend fails here, so the list is updated with it.
+    """
+    from pathlib import Path
+
+    import keras
+
+    backends = Path(keras.__file__).parent / "src" / "backend"
+    for name in ("jax", "tensorflow", "torch", "numpy", "openvino"):
+        library = backends / name / "distribution_lib.py"
+        if name in KERAS_DISTRIBUTION_BACKENDS:
+            assert library.exists(), f"{name} is listed but Keras ships no distribution library for it"
+        elif library.exists():
+            assert "DO NOT USE" in library.read_text()[:200], f"Keras now ships a distribution library for {name}"
 
 
 def test_negative_elbo_per_epoch_adds_the_tracked_terms_with_the_kl_weight():
