@@ -12,6 +12,7 @@ from snippets.chapters.comparison import (
     direction,
     paired_difference,
     student_interval,
+    unpaired_difference,
 )
 from snippets.evaluation import MeanWithError
 
@@ -48,6 +49,25 @@ def test_results_of_different_runs_cannot_be_paired():
         paired_difference([1.0, 2.0], [1.0])
     with pytest.raises(ValueError, match="confidence"):
         direction(MeanWithError(0.0, 1.0, 3), below="a", above="b", level="c", confidence=1.0)
+
+
+def test_an_unpaired_difference_adds_the_two_errors_and_uses_welchs_degrees_of_freedom():
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(1.0, 1.0, size=40), rng.normal(0.0, 3.0, size=10)
+    difference = unpaired_difference(a, b)
+    result = stats.ttest_ind(a, b, equal_var=False)
+    assert difference.mean == pytest.approx(a.mean() - b.mean())
+    assert difference.mean / difference.standard_error == pytest.approx(result.statistic)
+    assert difference.n - 1 == int(result.df)
+    with pytest.raises(ValueError, match="a and b must be 1-D samples of at least two values"):
+        unpaired_difference([1.0], [1.0, 2.0])
+
+
+def test_unpaired_samples_two_standard_errors_apart_are_level_and_five_apart_are_not():
+    base = np.tile([-1.0, 1.0], 50)  # mean 0, standard error about 0.1 per sample
+    near, far = unpaired_difference(base + 0.2, base), unpaired_difference(base + 0.8, base)
+    assert direction(near, below="-", above="+", level="=") == "="
+    assert direction(far, below="-", above="+", level="=") == "+"
 
 
 class _History:

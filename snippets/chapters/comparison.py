@@ -34,6 +34,27 @@ def paired_difference(a: Sequence[float], b: Sequence[float]) -> MeanWithError:
     return mean_and_standard_error(a - b)
 
 
+def unpaired_difference(a: Sequence[float], b: Sequence[float]) -> MeanWithError:
+    """``mean(a) - mean(b)`` for two independent samples ``a`` ``(n_a,)`` and ``b`` ``(n_b,)``, with its standard error.
+
+    The error is ``sqrt(se_a^2 + se_b^2)`` (Welch); the result's ``n`` is one more
+    than the Welch-Satterthwaite degrees of freedom, rounded down, so that
+    :func:`direction` and :func:`detectable_difference` use Student's ``t`` for
+    them. Use it where the two means come from different examples, such as a
+    model's loss on its training digits and on test digits.
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.ndim != 1 or b.ndim != 1 or len(a) < 2 or len(b) < 2:
+        raise ValueError(f"a and b must be 1-D samples of at least two values, got shapes {a.shape} and {b.shape}")
+    first, second = mean_and_standard_error(a), mean_and_standard_error(b)
+    variance_a, variance_b = first.standard_error**2, second.standard_error**2
+    variance = variance_a + variance_b
+    if variance == 0.0:
+        return MeanWithError(first.mean - second.mean, 0.0, len(a) + len(b) - 1)
+    degrees = variance**2 / (variance_a**2 / (len(a) - 1) + variance_b**2 / (len(b) - 1))
+    return MeanWithError(first.mean - second.mean, math.sqrt(variance), int(degrees) + 1)
+
+
 def direction(
     estimate: MeanWithError, *, below: str, above: str, level: str, reference: float = 0.0, confidence: float = 0.95
 ) -> str:
