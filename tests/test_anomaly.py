@@ -24,6 +24,7 @@ from snippets.chapters.anomaly import (
     check_digit,
     compare_scores,
     evaluate_score,
+    false_alarm_spread,
     fit_baselines,
     held_out_protocol,
     log_likelihood_of_draws,
@@ -34,9 +35,11 @@ from snippets.chapters.anomaly import (
     plot_score_histograms,
     rates_at_threshold,
     roc_auc,
+    simple_input_conclusion,
     split_out_digit,
     standard_normal_draws,
     summary_table,
+    unseen_digit_finding,
     validation_threshold,
     verdict,
 )
@@ -421,11 +424,48 @@ def test_a_comparison_is_a_paired_difference_over_seeds_in_plain_python_values(p
     assert all(type(value) in (float, int, str) for value in comparison.values()), "glue takes Python values"
 
 
-def test_summary_table_has_a_row_per_score_and_a_column_per_metric(protocol_run):
+def test_summary_table_has_a_row_per_score_a_column_per_metric_and_a_verdict_against_chance(protocol_run):
     table = summary_table(protocol_run)
-    assert table.shape == (len(SCORE_NAMES), len(METRICS) - 1)
+    assert table.shape == (len(SCORE_NAMES), len(METRICS))
     value = protocol_run.summary("pca_error", "auprc")
     assert table.loc["PCA error", "AUPRC"] == f"{value.mean:.3f} ± {value.standard_error:.3f}"
+    assert table.loc["PCA error", "ROC-AUC against chance"] == verdict(protocol_run.summary("pca_error"), reference=0.5)
+
+
+def test_false_alarm_spread_is_the_binomial_error_of_both_samples():
+    assert false_alarm_spread(360, 900) == pytest.approx(np.sqrt(0.05 * 0.95 * (1 / 360 + 1 / 900)))
+    assert false_alarm_spread(10**9, 10**9) < 1e-4
+    with pytest.raises(ValueError, match="n_valid_normal"):
+        false_alarm_spread(0, 900)
+
+
+def test_a_simulated_quantile_threshold_misses_its_rate_by_about_the_false_alarm_spread():
+    rng = np.random.default_rng(0)
+    rates = []
+    for _ in range(2000):
+        threshold = validation_threshold(rng.standard_normal(360))
+        rates.append(np.mean(rng.standard_normal(900) > threshold))
+    assert np.mean(rates) == pytest.approx(0.05, abs=0.004)  # np.quantile interpolates: a bias of order 1 / n
+    assert np.std(rates) == pytest.approx(false_alarm_spread(360, 900), rel=0.1)
+
+
+@pytest.mark.parametrize(
+    ("word", "says"),
+    [("clearly below", "*more* likely"), ("not clearly different from", "does not tell"), ("clearly above", "less likely")],
+)
+def test_the_finding_about_an_unseen_digit_follows_its_verdict(word, says):
+    finding = unseen_digit_finding(word, 1)
+    assert says in finding and "$1$s" in finding
+    with pytest.raises(ValueError, match="word"):
+        unseen_digit_finding("below", 1)
+
+
+def test_the_conclusion_about_a_simple_input_follows_every_verdict():
+    assert "rated a simple input as normal" in simple_input_conclusion(["clearly above", "clearly below"])
+    assert "each still flagged" in simple_input_conclusion(["clearly above", "clearly above"])
+    assert "could not tell" in simple_input_conclusion(["clearly above", "not clearly different from"])
+    with pytest.raises(ValueError, match="words"):
+        simple_input_conclusion([])
 
 
 def test_metric_figure_draws_one_error_bar_series_per_score_in_each_panel(protocol_run):

@@ -21,6 +21,7 @@ from snippets.chapters.augmentation import (
     few_labelled,
     generate_per_class,
     mask_pixels,
+    gaussian_filter_images,
     median_filter_images,
     mse_per_noise_level,
     plot_accuracy_per_seed,
@@ -112,6 +113,20 @@ def test_median_filter_removes_isolated_specks_and_keeps_flat_regions():
     assert median_filter_images(specks.reshape(2, 28, 28, 1)).shape == (2, 28, 28, 1)
 
 
+def test_gaussian_filter_averages_noise_within_each_image_and_keeps_flat_regions():
+    rng = np.random.default_rng(0)
+    flat = np.full((2, 784), 0.4, np.float32)
+    noisy = flat + rng.uniform(-0.3, 0.3, flat.shape).astype(np.float32)
+    filtered = gaussian_filter_images(noisy)
+    assert np.allclose(gaussian_filter_images(flat), 0.4)
+    assert np.mean((filtered - flat) ** 2) < 0.25 * np.mean((noisy - flat) ** 2)
+    one_speck = np.zeros((2, 784), np.float32)
+    one_speck[0, 28 * 14 + 14] = 1.0
+    assert np.array_equal(gaussian_filter_images(one_speck)[1], np.zeros(784))  # never across images
+    with pytest.raises(ValueError, match="sigma"):
+        gaussian_filter_images(flat, sigma=0.0)
+
+
 def test_denoising_models_share_sizes_and_the_vaes_share_their_initial_weights():
     models = denoising_models((16,), 3, seed=4)
     assert list(models) == ["plain VAE", "denoising VAE", "denoising autoencoder"]
@@ -128,7 +143,7 @@ def test_denoising_trial_scores_every_method_under_both_corruptions(mnist_small)
     trial = denoising_trial(mnist_small.x_train[:200], mnist_small.x_test[:50], seed=0, epochs=1,
                             hidden_units=(16,), latent_dim=2)
     assert isinstance(trial, DenoisingTrial) and set(trial.errors) == {"noise", "mask"}
-    methods = {"corrupted input", "median filter", "plain VAE", "denoising VAE", "denoising autoencoder"}
+    methods = {"corrupted input", "median filter", "Gaussian filter", "plain VAE", "denoising VAE", "denoising autoencoder"}
     assert all(set(errors) == methods for errors in trial.errors.values())
     assert all(0.0 < value < 1.0 for errors in trial.errors.values() for value in errors.values())
     summary = error_summary([trial, trial])

@@ -13,7 +13,9 @@ from snippets.chapters.conditional import (
     compare_cvae_with_vae,
     conditional_inputs,
     decode_every_label,
+    conditional_iwae,
     label_from_code_percent,
+    marginal_iwae,
     one_hot_labels,
     train_conditional_vae,
 )
@@ -148,7 +150,7 @@ def test_both_arms_run_with_every_seed_and_score_the_bound_of_their_own_quantity
     test = (x_test, mnist_small.y_test)
     comparison = compare_cvae_with_vae(
         (mnist_small.x_train, mnist_small.y_train), test, test, seeds=[0, 1], epochs=1, batch_size=100,
-        learning_rate=1e-3, hidden_units=(16,), code_train=(binarize(mnist_small.x_train), mnist_small.y_train),
+        learning_rate=1e-3, hidden_units=(16,), code_train=(binarize(mnist_small.x_train), mnist_small.y_train), k=5,
     )
     assert comparison.models["cvae"].conditional and not comparison.models["vae"].conditional
     for arm in ("vae", "cvae"):
@@ -156,8 +158,34 @@ def test_both_arms_run_with_every_seed_and_score_the_bound_of_their_own_quantity
         assert scores["loss"].shape == (2,) and np.allclose(scores["loss"], scores["reconstruction"] + scores["kl"], rtol=1e-4)
         assert np.all((scores["label_percent"] >= 0) & (scores["label_percent"] <= 100))
         assert len(comparison.histories[arm]["val_loss"]) == 1
+        assert np.all(scores["neg_marginal_iwae"] > 0)
     bound = comparison.models["cvae"].evaluate(conditional_inputs(*test), batch_size=500, verbose=0, return_dict=True)
     assert comparison.scores["cvae"]["loss"][0] == pytest.approx(bound["loss"], rel=2e-3)  # z is drawn afresh per evaluation
+
+
+def test_the_conditional_iwae_bound_is_above_the_elbo_and_tightens_with_more_codes(mnist_small):
+    model = small_cvae()
+    model.fit(conditional_inputs(mnist_small.x_train, mnist_small.y_train), epochs=2, batch_size=50, verbose=0)
+    x, y = binarize(mnist_small.x_test[:60]), mnist_small.y_test[:60]
+    elbo = -model.evaluate(conditional_inputs(x, y), batch_size=60, verbose=0, return_dict=True)["loss"]
+    one, many = (conditional_iwae(model, x, y, k, batch_size=64) for k in (1, 200))
+    assert one.shape == many.shape == (60,)
+    one_code = np.mean([conditional_iwae(model, x, y, 1, seed=seed) for seed in range(5)])
+    assert one_code == pytest.approx(elbo, rel=0.02)  # one code: a one-sample ELBO
+    assert np.mean(many) > np.mean(one)
+    assert np.allclose(conditional_iwae(model, x, y, 20, batch_size=7), conditional_iwae(model, x, y, 20, batch_size=500))
+
+
+def test_the_marginal_bound_sums_the_labels_by_their_prior(mnist_small):
+    model = small_cvae()
+    x = binarize(mnist_small.x_test[:20])
+    certain_three = np.eye(10)[3]
+    assert np.allclose(marginal_iwae(model, x, certain_three, 10), conditional_iwae(model, x, np.full(20, 3), 10))
+    per_label = np.stack([conditional_iwae(model, x, np.full(20, label), 10) for label in range(10)], axis=1)
+    uniform = marginal_iwae(model, x, np.full(10, 0.1), 10)
+    assert np.all(uniform <= per_label.max(axis=1) + 1e-9) and np.all(uniform >= per_label.max(axis=1) - np.log(10) - 1e-9)
+    with pytest.raises(ValueError, match="label_prior"):
+        marginal_iwae(model, x, np.full(10, 0.2), 10)
 
 
 def test_codes_that_are_the_label_give_it_back_and_codes_without_it_give_chance():

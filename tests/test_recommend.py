@@ -267,6 +267,8 @@ def test_paired_user_difference_reads_the_direction_only_beyond_twice_the_error(
     spread = 0.1 * rng.standard_normal((3, 200))
     noise = paired_user_difference(baseline + spread - spread.mean(), baseline)  # differences averaging 0
     assert noise.across_users > 0 and noise.verdict == "level with"
+    larger = max(noise.across_runs, noise.across_users)
+    assert noise.detectable == pytest.approx(4.302653 * larger, rel=1e-5)  # Student's t for three runs, 95 %
     one_run = paired_user_difference(baseline, baseline[:1])  # a deterministic baseline meets every run
     assert one_run.n_runs == 3 and np.isclose(one_run.mean, (baseline - baseline[0]).mean())
 

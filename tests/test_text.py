@@ -29,6 +29,8 @@ from snippets.chapters.text import (
     build_text_vae,
     comparison_table,
     compile_text_model,
+    code_use_finding,
+    collapse_finding,
     findings,
     frequent_words,
     load_words,
@@ -314,8 +316,18 @@ def test_findings_pair_runs_seed_by_seed_and_count_the_verdicts():
     assert (values["vaes_higher"], values["vaes_level"], values["vaes_lower"], values["n_vaes"]) == (1, 1, 0, 2)
     assert "nll_lm_vs_lm" not in values and "kl_noisy_vs_noisy" not in values
     assert values["kl_worse"] == pytest.approx(0.2) and isinstance(values["active_units_lm"], float)
+    assert values["nll_detectable"] == values["nll_worse_vs_noisy_detectable"] > 0
+    assert values["n_collapsed"] == 2 and values["collapse_finding"].startswith("all 2 VAEs have collapsed")
     table = comparison_table(runs, reference="lm")
     assert list(table.index) == ["lm", "worse", "noisy"] and table.iloc[0, 1] == "0.00 ± 0.00"
+
+
+def test_the_collapse_findings_follow_the_kl_against_one_bit():
+    assert collapse_finding([], 3).startswith("none of the 3 VAEs")
+    assert collapse_finding(["a"], 3).startswith("1 of the 3 VAEs (a) have collapsed")
+    with pytest.raises(ValueError, match="n_vaes"):
+        collapse_finding(["a", "b"], 1)
+    assert code_use_finding(0.2).startswith("it has collapsed") and code_use_finding(2.0).startswith("it carries more")
 
 
 def test_the_runs_figure_shows_every_seed_and_a_curve_per_model_with_a_kl():

@@ -582,10 +582,61 @@ def compare_scores(result: ProtocolResult, score: str, other: str, metric: str =
 
 
 def summary_table(result: ProtocolResult, metrics: Sequence[str] = METRICS[1:]) -> pd.DataFrame:
-    """One row per score, one column per metric: ``"mean ± s.e."`` over seeds, averaged over the held-out digits."""
+    """One row per score, one column per metric: ``"mean ± s.e."`` over seeds, averaged over the held-out digits.
+
+    A last column, ``"ROC-AUC against chance"``, is the :func:`verdict` of each
+    score's mean ROC-AUC against ``0.5``.
+    """
     cells = {METRIC_LABELS[metric]: [_format(result.summary(score, metric)) for score in SCORE_NAMES]
              for metric in metrics}
+    cells["ROC-AUC against chance"] = [verdict(result.summary(score), reference=0.5) for score in SCORE_NAMES]
     return pd.DataFrame(cells, index=pd.Index([SCORE_LABELS[score] for score in SCORE_NAMES], name="score"))
+
+
+def false_alarm_spread(n_valid_normal: int, n_test_normal: int, quantile: float = THRESHOLD_QUANTILE) -> float:
+    """How far a false-alarm rate measured at a threshold set on normal validation digits may stray from ``1 - quantile``.
+
+    The standard error, for a score whose normal validation and test values are
+    draws from one distribution: the threshold's own share of exceedances among
+    ``n_valid_normal`` values and the measured share among ``n_test_normal``
+    are each binomial, so
+    ``sqrt(r (1 - r) (1 / n_valid_normal + 1 / n_test_normal))`` with
+    ``r = 1 - quantile``. Seeds that share the validation digits share the
+    first part, so averaging over them does not shrink it.
+    """
+    n_valid_normal = check_positive_int(n_valid_normal, "n_valid_normal")
+    n_test_normal = check_positive_int(n_test_normal, "n_test_normal")
+    rate = 1.0 - check_number(quantile, "quantile", low=0.0, high=1.0)
+    return math.sqrt(rate * (1.0 - rate) * (1.0 / n_valid_normal + 1.0 / n_test_normal))
+
+
+def unseen_digit_finding(word: str, digit: int) -> str:
+    """Markdown stating what a verdict (:func:`verdict` of a likelihood score's ROC-AUC against 0.5) says
+    about the held-out ``digit``: rated more likely than the trained digits, as likely, or less likely."""
+    finding = {
+        "clearly below": "the VAE rates the unseen ${d}$s as *more* likely than the digits it was trained on: "
+                         "the phenomenon appears here, inside MNIST",
+        "not clearly different from": "the VAE does not tell the unseen ${d}$s from the digits it was trained on, "
+                                      "a weaker form of the phenomenon",
+        "clearly above": "the VAE rates the unseen ${d}$s as less likely than the digits it was trained on, as a "
+                         "detector should: the phenomenon does not appear for them here",
+    }
+    return finding[_check_choice(word, "word", tuple(finding))].replace("{d}", str(check_digit(digit)))
+
+
+def simple_input_conclusion(words: Sequence[str]) -> str:
+    """Markdown concluding from the verdicts (:func:`verdict` against 0.5) of several scores' ROC-AUC for a
+    held-out digit: whether any of them rated the unseen digit as normal, or all flagged it."""
+    words = [_check_choice(word, "words", ("clearly below", "not clearly different from", "clearly above"))
+             for word in words]
+    if not words:
+        raise ValueError("words must hold at least one verdict")
+    if "clearly below" in words:
+        return "a score of how much there is to explain rated a simple input as normal although it was never seen"
+    if all(word == "clearly above" for word in words):
+        return ("each still flagged the unseen digit more often than chance, though the ink correlations show how "
+                "much of each score is how much there is to explain")
+    return "at least one of them could not tell the unseen digit from the normal ones"
 
 
 def _format(value: MeanWithError) -> str:

@@ -27,12 +27,16 @@ from typing import Any
 
 import keras
 import numpy as np
+from keras import ops
+from scipy.special import logsumexp
 from sklearn.neighbors import KNeighborsClassifier
 
 from snippets.chapters.comparison import SeedComparison, compare_over_seeds
 from snippets.chapters.diagnostics import fit_dense_vae, held_out_terms
 from snippets.data import DynamicBinarization
-from snippets.models import VAE, build_dense_decoder, build_dense_encoder
+from snippets.evaluation import log_weight_statistics
+from snippets.losses import diagonal_gaussian_log_density
+from snippets.models import VAE, build_dense_decoder, build_dense_encoder, predict_in_batches
 from snippets.validation import check_images, check_number, check_positive_int
 
 NUM_CLASSES = 10
@@ -169,6 +173,55 @@ def label_from_code_percent(
     return 100.0 * float(knn.fit(codes(*train), train[1]).score(codes(*test), test[1]))
 
 
+def conditional_iwae(model: VAE, x, labels, k: int, *, seed: int = 0, batch_size: int = 1000) -> np.ndarray:
+    """The IWAE bound on ``log p(x | y)`` of each example under a CVAE, from ``k`` codes: ``(n,)`` nats.
+
+    ``log (1/k) sum_i p(x | z_i, y) p(z_i) / q(z_i | x, y)`` with
+    ``z_i ~ q(z | x, y)``; ``x`` is ``(n, 784)`` binary, ``labels`` ``(n,)``
+    integer classes. Example ``i`` draws its noise from
+    ``np.random.default_rng([seed, i])``, as :func:`snippets.log_weight_statistics`
+    does for an unconditional VAE, so the same ``seed`` gives every label the
+    same noise. About ``batch_size`` codes are decoded at a time.
+    """
+    x = model.check_examples(x)
+    k, batch_size = check_positive_int(k, "k"), check_positive_int(batch_size, "batch_size")
+    condition = one_hot_labels(labels, int(model.encoder.inputs[1].shape[-1]), n=len(x))
+    z_mean, z_log_var = predict_in_batches(model.encoder, [x, condition])
+    bounds, rows = [], max(1, batch_size // k)
+    for start in range(0, len(x), rows):
+        block = slice(start, start + rows)
+        epsilon = np.stack([np.random.default_rng([seed, i]).standard_normal((k, model.latent_dim))
+                            for i in range(start, min(start + rows, len(x)))]).astype(np.float32)
+        mean, log_var = (np.repeat(part[block], k, axis=0) for part in (z_mean, z_log_var))
+        z = mean + np.exp(0.5 * log_var) * epsilon.reshape(-1, model.latent_dim)
+        logits = ops.cast(model.decoder([z, np.repeat(condition[block], k, axis=0)], training=False), "float32")
+        log_w = (model.likelihood.log_prob(np.repeat(x[block], k, axis=0), logits)
+                 + diagonal_gaussian_log_density(z, np.zeros_like(z), 0.0) - diagonal_gaussian_log_density(z, mean, log_var))
+        bounds.append(logsumexp(ops.convert_to_numpy(log_w).astype(np.float64).reshape(-1, k), axis=1) - np.log(k))
+    return np.concatenate(bounds)
+
+
+def marginal_iwae(model: VAE, x, label_prior, k: int, *, seed: int = 0) -> np.ndarray:
+    """A CVAE as a model of images alone: a bound on ``log p(x) = log sum_y p(y) p(x | y)``, ``(n,)`` nats.
+
+    ``label_prior`` is ``p(y)``, ``(num_classes,)`` summing to 1 (the training
+    labels' frequencies); each ``p(x | y)`` is estimated by :func:`conditional_iwae`
+    with ``k`` codes. Each estimate of ``p(x | y)`` is unbiased, so by Jensen's
+    inequality the log of their weighted sum is, in expectation, a lower bound
+    on ``log p(x)``: the same kind of number as an unconditional VAE's IWAE bound,
+    and comparable with it.
+    """
+    x = model.check_examples(x)
+    label_prior = np.asarray(label_prior, np.float64)
+    num_classes = int(model.encoder.inputs[1].shape[-1])
+    if label_prior.shape != (num_classes,) or np.any(label_prior < 0) or not np.isclose(label_prior.sum(), 1.0):
+        raise ValueError(f"label_prior must be ({num_classes},) non-negative and sum to 1, got {label_prior}")
+    per_label = np.stack([conditional_iwae(model, x, np.full(len(x), label), k, seed=seed)
+                          for label in range(num_classes)], axis=1)
+    with np.errstate(divide="ignore"):
+        return logsumexp(per_label + np.log(label_prior), axis=1)
+
+
 def compare_cvae_with_vae(
     train: tuple[np.ndarray, np.ndarray],
     validation: tuple[np.ndarray, np.ndarray],
@@ -181,6 +234,7 @@ def compare_cvae_with_vae(
     hidden_units: Sequence[int] = (256,),
     latent_dim: int = 2,
     code_train: tuple[np.ndarray, np.ndarray] | None = None,
+    k: int | None = None,
 ) -> SeedComparison:
     """A CVAE (arm ``"cvae"``) and a VAE of the same size (``"vae"``), trained alike once per seed.
 
@@ -190,11 +244,15 @@ def compare_cvae_with_vae(
     differ. Scores per run: the held-out terms of :func:`snippets.chapters.diagnostics.held_out_terms`
     (the CVAE's bound ``-log p(x | y)``, the VAE's ``-log p(x)``) and, when
     ``code_train`` (binary ``(x, labels)``) is given, ``"label_percent"``, the
-    :func:`label_from_code_percent` of the test codes. The first seed also tracks
-    the validation loss after every epoch.
+    :func:`label_from_code_percent` of the test codes. With ``k``, both arms
+    also get ``"neg_marginal_iwae"``, a bound on ``-log p(x)`` from ``k`` codes
+    per image: the VAE's IWAE bound, and the CVAE's :func:`marginal_iwae` with
+    ``p(y)`` the training labels' frequencies, so the two bound the same quantity.
+    The first seed also tracks the validation loss after every epoch.
     """
     settings = dict(hidden_units=hidden_units, latent_dim=latent_dim, epochs=epochs, batch_size=batch_size,
                     learning_rate=learning_rate, dynamic_binarization=True)
+    label_prior = np.bincount(np.asarray(train[1]), minlength=NUM_CLASSES) / len(train[1])
 
     def fit(arm: str, seed: int, first: bool) -> tuple[VAE, keras.callbacks.History]:
         if arm == "cvae":
@@ -205,6 +263,10 @@ def compare_cvae_with_vae(
         scores = held_out_terms(model, conditional_inputs(*test) if arm == "cvae" else test[0])
         if code_train is not None:
             scores["label_percent"] = label_from_code_percent(model, code_train, test)
+        if k is not None:
+            bound = (marginal_iwae(model, test[0], label_prior, k) if arm == "cvae"
+                     else log_weight_statistics(model, test[0], k).iwae)
+            scores["neg_marginal_iwae"] = -float(np.mean(bound))
         return scores
 
     return compare_over_seeds(fit, score, ("vae", "cvae"), seeds)

@@ -32,7 +32,7 @@ from keras import layers
 from matplotlib.figure import Figure
 from threadpoolctl import threadpool_limits
 
-from snippets.chapters.comparison import direction
+from snippets.chapters.comparison import detectable_difference, direction
 from snippets.callbacks import KLWarmup
 from snippets.data import DOWNLOAD_TIMEOUT_S, _socket_timeout
 from snippets.evaluation import MeanWithError, mean_and_standard_error
@@ -602,8 +602,16 @@ class PairedDifference:
         """``"ahead of"``, ``"behind"`` or ``"level with"``: does the 95 % Student-t interval over the
         ``n_runs`` runs, built on the larger of the two errors, exclude zero
         (:func:`snippets.chapters.comparison.direction`)?"""
-        larger_error = MeanWithError(self.mean, max(self.across_runs, self.across_users), n=self.n_runs)
-        return direction(larger_error, below="behind", above="ahead of", level="level with")
+        return direction(self._larger_error(), below="behind", above="ahead of", level="level with")
+
+    @property
+    def detectable(self) -> float:
+        """The half-width of the interval :attr:`verdict` reads: the smallest difference it could call non-zero
+        (:func:`snippets.chapters.comparison.detectable_difference`)."""
+        return detectable_difference(self._larger_error())
+
+    def _larger_error(self) -> MeanWithError:
+        return MeanWithError(self.mean, max(self.across_runs, self.across_users), n=self.n_runs)
 
 
 def paired_user_difference(model: np.ndarray, baseline: np.ndarray) -> PairedDifference:

@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from scipy.special import softmax
 
 from snippets.callbacks import KLWarmup
-from snippets.chapters.comparison import direction, paired_difference
+from snippets.chapters.comparison import detectable_difference, direction, paired_difference
 from snippets.chapters.diagnostics import unit_activity
 from snippets.evaluation import (
     DEFAULT_BATCH_SIZE,
@@ -483,8 +483,8 @@ class TextVariant:
     """One model of the comparison: a :class:`TextVAE` and how it is trained, or the language model.
 
     ``code_at_every_step`` says where the VAE's code enters its decoder
-    (:func:`build_text_decoder`); ``warmup`` raises ``beta`` linearly from near
-    0 to 1 over the first epochs (:class:`snippets.KLWarmup`), else ``beta = 1``
+    (:func:`build_text_decoder`); ``warmup`` raises ``beta`` linearly, once per
+    epoch, from ``1 / warmup_epochs`` in the first epoch to 1 (:class:`snippets.KLWarmup`), else ``beta = 1``
     throughout; ``word_dropout`` is the rate of :class:`WordDropout`.
     ``latent=False`` is the decoder-only :class:`CharLanguageModel`, which has
     none of these.
@@ -707,7 +707,8 @@ def _paired_findings(tag: str, a: np.ndarray, b: np.ndarray, confidence: float) 
     change = paired_difference(a, b)
     word = direction(change, below="clearly lower", above="clearly higher", level="not clearly different from zero",
                      confidence=confidence)
-    return {tag: change.mean, f"{tag}_se": change.standard_error, f"{tag}_word": word}
+    return {tag: change.mean, f"{tag}_se": change.standard_error, f"{tag}_word": word,
+            f"{tag}_detectable": detectable_difference(change, confidence)}
 
 
 def findings(
@@ -725,7 +726,12 @@ def findings(
     different from zero". ``vaes_higher``, ``vaes_level`` and ``vaes_lower``
     count the variants other than ``reference`` (the VAEs, when it is the
     language model) whose NLL is in each case against ``reference``'s, of
-    ``n_vaes``.
+    ``n_vaes``. Each paired difference also has ``_detectable``
+    (:func:`snippets.chapters.comparison.detectable_difference`), and
+    ``kl_detectable`` and ``nll_detectable`` are the largest of those against
+    ``baseline``. ``n_collapsed`` counts the VAEs whose mean KL is under
+    :data:`COLLAPSE_NATS`, and ``collapse_finding`` says so in words
+    (:func:`collapse_finding`).
     """
     if baseline not in runs or reference not in runs:
         raise KeyError(f"baseline and reference must be among {sorted(runs)}, got {baseline!r} and {reference!r}")
@@ -744,7 +750,45 @@ def findings(
     values.update(vaes_higher=verdicts.count("clearly higher"), vaes_lower=verdicts.count("clearly lower"))
     values["vaes_level"] = len(verdicts) - values["vaes_higher"] - values["vaes_lower"]
     values["n_vaes"] = len(verdicts)
+    for metric in ("kl", "nll"):
+        values[f"{metric}_detectable"] = max(
+            (values[f"{metric}_{glue_key(name)}_vs_{glue_key(baseline)}_detectable"] for name in runs
+             if name not in (baseline, reference)), default=float("inf"))
+    collapsed = [name for name in runs if name != reference and values[f"kl_{glue_key(name)}"] < COLLAPSE_NATS]
+    values["n_collapsed"] = len(collapsed)
+    values["collapse_finding"] = collapse_finding(collapsed, len(verdicts))
     return values
+
+
+COLLAPSE_NATS = float(np.log(2.0))
+"""One bit: a code whose average KL is below it carries less than one bit about a word (the
+average KL bounds the mutual information ``I(x; z)`` from above), too little to split the
+words into two equally likely groups. Such a VAE is called collapsed."""
+
+
+def collapse_finding(collapsed: Sequence[str], n_vaes: int) -> str:
+    """A clause saying which of ``n_vaes`` VAEs have collapsed, given the names of those with
+    a mean KL under :data:`COLLAPSE_NATS`."""
+    n_vaes = check_positive_int(n_vaes, "n_vaes")
+    if len(collapsed) > n_vaes:
+        raise ValueError(f"collapsed names {len(collapsed)} VAEs, more than n_vaes = {n_vaes}")
+    if len(collapsed) == n_vaes:
+        return (f"all {n_vaes} VAEs have collapsed: each carries less than one bit per word in its code, "
+                "too little to split the words into two equally likely groups")
+    if not collapsed:
+        return f"none of the {n_vaes} VAEs has collapsed: each carries more than one bit per word in its code"
+    return (f"{len(collapsed)} of the {n_vaes} VAEs ({', '.join(collapsed)}) have collapsed, carrying less than "
+            "one bit per word in their codes; the others carry more")
+
+
+def code_use_finding(kl: float) -> str:
+    """What a model's mean KL per word, in nats, says about the strings its decoder writes from different codes."""
+    kl = check_number(kl, "kl", low=0.0)
+    if kl < COLLAPSE_NATS:
+        return ("it has collapsed, carrying less than one bit per word in its code, so what follows shows what a "
+                "collapsed text VAE writes: its decoder works from the prefix alone, and different codes change "
+                "few strings")
+    return "it carries more than one bit per word in its code, so different codes can steer what it writes"
 
 
 def plot_text_runs(runs: Mapping[str, VariantRuns], *, warmup_epochs: int | None = None) -> Figure:
