@@ -305,13 +305,24 @@ def test_pca_error_is_the_squared_distance_to_the_principal_subspace_of_the_norm
     basis = np.linalg.qr(rng.standard_normal((10, 3)))[0]  # orthonormal columns
     offset = rng.standard_normal(10)
     normal = rng.standard_normal((200, 3)) @ basis.T + offset
-    pca, forest = fit_baselines(normal, 3, seed=0)
+    pca, forest, neighbours = fit_baselines(normal, 3, seed=0)
     inside = rng.standard_normal((5, 3)) @ basis.T + offset
     away = rng.standard_normal((5, 10))
     away_from_plane = (away - offset) - (away - offset) @ basis @ basis.T
-    errors = baseline_scores(pca, forest, np.vstack([inside, offset + away_from_plane]))["pca_error"]
+    errors = baseline_scores(pca, forest, neighbours, np.vstack([inside, offset + away_from_plane]))["pca_error"]
     assert np.allclose(errors[:5], 0.0, atol=1e-9)
     assert np.allclose(errors[5:], np.sum(away_from_plane**2, axis=1))
+
+
+def test_nearest_neighbour_distance_is_zero_on_training_points_and_grows_with_distance():
+    rng = np.random.default_rng(7)
+    normal = rng.standard_normal((50, 4))
+    _, _, neighbours = fit_baselines(normal, 2, seed=0)
+    scores = baseline_scores(*fit_baselines(normal, 2, seed=0), np.vstack([normal[:1], np.full((2, 4), [[5.0], [9.0]])]))
+    distances = np.linalg.norm(normal - normal[0], axis=1)
+    assert scores["knn_distance"][0] == pytest.approx(np.sort(distances)[:5].mean())  # itself among its neighbours
+    assert scores["knn_distance"][0] < scores["knn_distance"][1] < scores["knn_distance"][2]
+    assert neighbours.n_neighbors == 5
 
 
 def test_isolation_forest_scores_a_far_outlier_highest_and_repeats_with_its_seed():
@@ -335,7 +346,7 @@ def test_baselines_reject_more_components_than_the_data_have():
 
 def test_protocol_gives_every_metric_in_the_unit_interval_for_every_seed_digit_and_score(protocol_run):
     keys = {(row.seed, row.digit, row.score) for row in protocol_run.rows}
-    assert keys == set(itertools.product((0, 1), (1, 7), SCORE_NAMES)) and len(protocol_run.rows) == 24
+    assert keys == set(itertools.product((0, 1), (1, 7), SCORE_NAMES)) and len(protocol_run.rows) == 4 * len(SCORE_NAMES)
     assert all(isinstance(row, DetectionRow) for row in protocol_run.rows)
     assert all(0.0 <= getattr(row, metric) <= 1.0 for row in protocol_run.rows for metric in METRICS)
     assert set(protocol_run.scores) == set(itertools.product((0, 1), (1, 7)))

@@ -8,7 +8,7 @@ anomalies. Every choice (the threshold, which detector is "best") is made on
 the validation digits, which are carved from the training split; the test
 digits only measure.
 
-Six scores are compared, all per example and all "higher = more anomalous".
+Seven scores are compared, all per example and all "higher = more anomalous".
 Four come from one VAE:
 
 - ``neg_elbo``: ``-ELBO``, estimated from ``k`` codes ``z_i ~ q(z|x)`` as
@@ -24,11 +24,12 @@ Four come from one VAE:
 - ``squared_error``: ``||x - x_hat||^2`` summed over pixels, with ``x_hat``
   the decoder's mean image for the posterior mean code.
 
-Two do without a VAE: ``pca_error``, the squared distance of ``x`` to the
+Three do without a VAE: ``pca_error``, the squared distance of ``x`` to the
 principal subspace of the normal training digits, with as many components as
-the VAE has latent dimensions; and ``isolation_forest`` (Liu et al., 2008),
+the VAE has latent dimensions; ``isolation_forest`` (Liu et al., 2008),
 minus scikit-learn's ``score_samples``: how few random axis-aligned splits
-isolate ``x``.
+isolate ``x``; and ``knn_distance``, the mean Euclidean distance of ``x`` to
+its nearest normal training digits.
 
 Each (seed, held-out digit, score) gets the ROC-AUC and the AUPRC (average
 precision; chance is the share of anomalies) on the test digits, and, at a
@@ -56,6 +57,7 @@ from matplotlib.figure import Figure
 from scipy.special import logsumexp
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
+from sklearn.neighbors import NearestNeighbors
 from sklearn.metrics import average_precision_score, precision_score, recall_score, roc_auc_score
 from threadpoolctl import threadpool_limits
 
@@ -68,7 +70,7 @@ from snippets.models import VAE, predict_in_batches
 from snippets.validation import check_array, check_images, check_number, check_positive_int
 
 VAE_SCORES = ("neg_elbo", "neg_iwae", "neg_recon_prob", "squared_error")
-BASELINE_SCORES = ("pca_error", "isolation_forest")
+BASELINE_SCORES = ("pca_error", "isolation_forest", "knn_distance")
 SCORE_NAMES = VAE_SCORES + BASELINE_SCORES
 SCORE_LABELS = {
     "neg_elbo": "VAE −ELBO",
@@ -77,6 +79,7 @@ SCORE_LABELS = {
     "squared_error": "VAE squared error",
     "pca_error": "PCA error",
     "isolation_forest": "Isolation Forest",
+    "knn_distance": "nearest-neighbour distance",
 }
 METRICS = ("valid_roc_auc", "roc_auc", "auprc", "precision", "recall", "false_alarm_rate")
 METRIC_LABELS = {
@@ -89,6 +92,8 @@ METRIC_LABELS = {
 }
 NUM_DIGITS = 10
 THRESHOLD_QUANTILE = 0.95
+N_NEIGHBOURS = 5
+MAX_NEIGHBOUR_REFERENCES = 10_000  # a random subset beyond this: the search costs (references x queries x 784)
 
 
 class HeldOutSplit(NamedTuple):
@@ -296,11 +301,13 @@ def anomaly_scores(
     return scores
 
 
-def fit_baselines(x_train, n_components: int, *, seed: int = 0) -> tuple[PCA, IsolationForest]:
-    """The two non-VAE detectors, fitted on normal examples ``x_train`` ``(n, d)``.
+def fit_baselines(x_train, n_components: int, *, seed: int = 0) -> tuple[PCA, IsolationForest, NearestNeighbors]:
+    """The three non-VAE detectors, fitted on normal examples ``x_train`` ``(n, d)``.
 
-    ``sklearn.decomposition.PCA`` with ``n_components`` components and
-    ``sklearn.ensemble.IsolationForest`` (``100`` trees), both seeded by ``seed``.
+    ``sklearn.decomposition.PCA`` with ``n_components`` components,
+    ``sklearn.ensemble.IsolationForest`` (``100`` trees), both seeded by ``seed``,
+    and ``sklearn.neighbors.NearestNeighbors`` (``N_NEIGHBOURS`` neighbours) on
+    at most ``MAX_NEIGHBOUR_REFERENCES`` of the examples, drawn with ``seed``.
     The PCA runs on one BLAS thread (``threadpoolctl``): the eigendecomposition
     of its small ``(d, d)`` covariance gains nothing from more, and on a machine
     whose cores are busy, threads that wait for each other make it many times slower.
@@ -311,35 +318,44 @@ def fit_baselines(x_train, n_components: int, *, seed: int = 0) -> tuple[PCA, Is
         raise ValueError(f"n_components must be at most min(n, d) = {min(x_train.shape)}, got {n_components}")
     with threadpool_limits(limits=1, user_api="blas"):
         pca = PCA(n_components, random_state=seed).fit(x_train)
-    return pca, IsolationForest(random_state=seed).fit(x_train)
+    references = x_train
+    if len(x_train) > MAX_NEIGHBOUR_REFERENCES:
+        references = x_train[np.random.default_rng(seed).choice(len(x_train), MAX_NEIGHBOUR_REFERENCES, replace=False)]
+    neighbours = NearestNeighbors(n_neighbors=min(N_NEIGHBOURS, len(references))).fit(references)
+    return pca, IsolationForest(random_state=seed).fit(x_train), neighbours
 
 
-def baseline_scores(pca: PCA, forest: IsolationForest, x) -> dict[str, np.ndarray]:
-    """The two non-VAE scores of each example ``x`` ``(n, d)``, higher = more anomalous.
+def baseline_scores(pca: PCA, forest: IsolationForest, neighbours: NearestNeighbors, x) -> dict[str, np.ndarray]:
+    """The three non-VAE scores of each example ``x`` ``(n, d)``, higher = more anomalous.
 
     ``pca_error``: ``||x - x_hat||^2`` with ``x_hat = mean + W W^T (x - mean)``,
     the projection onto the principal subspace; ``isolation_forest``: minus
-    ``IsolationForest.score_samples``, so short isolation paths score high.
+    ``IsolationForest.score_samples``, so short isolation paths score high;
+    ``knn_distance``: the mean Euclidean distance to the nearest normal
+    training examples, far from every one of them scoring high.
     """
     x = check_array(x, "x", (pca.n_features_in_,))
     error = np.sum((x - pca.inverse_transform(pca.transform(x))) ** 2, axis=1)
-    return {"pca_error": error.astype(np.float64), "isolation_forest": -forest.score_samples(x).astype(np.float64)}
+    distances, _ = neighbours.kneighbors(x)
+    return {"pca_error": error.astype(np.float64), "isolation_forest": -forest.score_samples(x).astype(np.float64),
+            "knn_distance": distances.mean(axis=1).astype(np.float64)}
 
 
 @dataclasses.dataclass(frozen=True)
 class Detectors:
-    """A VAE and the two baselines fitted on the same normal digits; :meth:`scores` gives all six scores."""
+    """A VAE and the three baselines fitted on the same normal digits; :meth:`scores` gives every score."""
 
     vae: VAE
     pca: PCA
     forest: IsolationForest
+    neighbours: NearestNeighbors
     k: int
     seed: int
 
     def scores(self, x) -> dict[str, np.ndarray]:
         """``{name: (n,)}`` for every name in :data:`SCORE_NAMES`."""
         return {**anomaly_scores(self.vae, x, k=self.k, seed=self.seed),
-                **baseline_scores(self.pca, self.forest, x)}
+                **baseline_scores(self.pca, self.forest, self.neighbours, x)}
 
 
 def fit_detectors(
@@ -354,8 +370,7 @@ def fit_detectors(
     """
     vae, _ = fit_dense_vae(x_train, latent_dim=latent_dim, hidden_units=hidden_units, epochs=epochs,
                            batch_size=batch_size, learning_rate=learning_rate, seed=seed)
-    pca, forest = fit_baselines(x_train, latent_dim, seed=seed)
-    return Detectors(vae, pca, forest, check_positive_int(k, "k"), seed)
+    return Detectors(vae, *fit_baselines(x_train, latent_dim, seed=seed), check_positive_int(k, "k"), seed)
 
 
 # --- the metrics ---------------------------------------------------------------
@@ -529,12 +544,12 @@ def held_out_protocol(
     seed. For each seed and ``digit``, :func:`fit_detectors` fits the VAE
     (``latent_dim``, ``epochs``, ...) and the baselines on the binary training
     digits without ``digit``; the validation and test digits of all classes get
-    the six scores (``k`` codes each for the VAE), and every score its
+    every score of :data:`SCORE_NAMES` (``k`` codes each for the VAE), and every score its
     :func:`evaluate_score`, with the threshold at ``quantile`` of the normal
     validation scores.
 
     Returns:
-        A :class:`ProtocolResult`: ``len(seeds) * len(digits) * 6`` rows.
+        A :class:`ProtocolResult`: ``len(seeds) * len(digits) * len(SCORE_NAMES)`` rows.
     """
     if len(digits) == 0 or len(seeds) == 0:
         raise ValueError("digits and seeds must each name at least one value")
