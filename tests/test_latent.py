@@ -17,6 +17,8 @@ from snippets.chapters.latent import (
     confident_pixel_percent,
     explorer_html,
     explorer_payload,
+    far_from_the_prior,
+    gap_between_classes,
     hole_fraction,
     lerp,
     nearest_code_distance,
@@ -314,3 +316,29 @@ def test_explorer_html_carries_the_payload_as_json_that_cannot_close_its_script(
     assert html.count("</script>") == 1 and 'class="latent-explorer"' in html
     inline = html.split('class="latent-explorer-data">')[1].split("</script>")[0]
     assert json.loads(inline) == payload
+
+
+class ConstantDecoder:
+    """Stands in for a VAE whose decoder draws the same image wherever the code is, so every difference is 0."""
+
+    def decode(self, z):
+        return np.full((len(z), 4), 0.95)
+
+
+def test_the_gap_between_two_classes_is_measured_between_their_centres():
+    codes = np.array([[0.0, 0.0], [0.0, 2.0], [3.0, 0.0], [3.0, 1.0], [0.0, 10.0]])
+    labels = np.array([0, 0, 1, 1, 2])
+    gap = gap_between_classes(ConstantDecoder(), codes, labels, 0, 1)
+    assert gap["gap"] == pytest.approx(np.hypot(3.0, 0.5))
+    assert gap["pairs_closer"] == 0 and gap["median_pair"] == pytest.approx(9.0)
+    assert gap["middle_to_first"] == gap["middle_to_second"] == gap["first_to_second"] == 0.0
+
+
+def test_far_from_the_prior_measures_the_circle_against_the_codes():
+    codes = np.zeros((10, 2))
+    far = far_from_the_prior(ConstantDecoder(), codes, radius=2.0, n_points=8)
+    assert far["prior_outside_percent"] == pytest.approx(100 * np.exp(-2.0))
+    assert far["nearest_code"] == pytest.approx(2.0)
+    assert far["far_confident_percent"] == far["data_confident_percent"] == 100.0
+    with pytest.raises(ValueError, match="two-dimensional"):
+        far_from_the_prior(ConstantDecoder(), np.zeros((3, 4)), radius=2.0)

@@ -285,6 +285,58 @@ def prior_mass_within(radius: float, latent_dim: int) -> float:
     return float(stats.chi2.cdf(radius**2, check_positive_int(latent_dim, "latent_dim")))
 
 
+def mean_pixel_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute difference of two images (or batches of them) of Bernoulli means."""
+    return float(np.mean(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
+
+
+def gap_between_classes(
+    vae: VAE, codes: np.ndarray, labels: np.ndarray, first: int, second: int
+) -> dict[str, float]:
+    """How far apart two classes' codes lie, and what the decoder draws halfway between them.
+
+    Returns, for the class centres ``c_1, c_2`` (:func:`class_centres`):
+    ``"gap"``, ``|c_1 - c_2|``; ``"median_pair"``, the median distance over all
+    pairs of classes; ``"pairs_closer"``, how many pairs lie closer than the two;
+    and the :func:`mean_pixel_difference` of the decoded midpoint from each decoded
+    centre (``"middle_to_first"``, ``"middle_to_second"``) and between the two
+    decoded centres (``"first_to_second"``).
+    """
+    centres = class_centres(codes, labels)
+    pairs = np.linalg.norm(centres[:, None] - centres[None], axis=-1)[np.triu_indices(len(centres), 1)]
+    gap = float(np.linalg.norm(centres[first] - centres[second]))
+    path = np.stack([centres[first], (centres[first] + centres[second]) / 2, centres[second]])
+    one, middle, other = vae.decode(path)
+    return {
+        "gap": gap, "median_pair": float(np.median(pairs)), "pairs_closer": int(np.sum(pairs < gap)),
+        "middle_to_first": mean_pixel_difference(middle, one), "middle_to_second": mean_pixel_difference(middle, other),
+        "first_to_second": mean_pixel_difference(one, other),
+    }
+
+
+def far_from_the_prior(vae: VAE, codes: np.ndarray, radius: float, n_points: int = 36) -> dict[str, float]:
+    """What a two-dimensional VAE decodes on the circle ``|z| = radius``, against its data's codes.
+
+    Returns ``"prior_outside_percent"``, the prior's mass beyond the circle;
+    ``"nearest_code"``, the median distance from the circle's ``n_points`` evenly
+    spaced points to the nearest of ``codes``; and :func:`confident_pixel_percent`
+    of the images decoded there (``"far_confident_percent"``) and at ``codes``
+    (``"data_confident_percent"``).
+    """
+    codes = _check_codes(codes, "codes")
+    if codes.shape[1] != 2:
+        raise ValueError(f"codes must be two-dimensional, got latent_dim {codes.shape[1]}")
+    radius = check_number(radius, "radius", low=0.0, low_open=True)
+    angles = np.linspace(0.0, 2 * np.pi, check_positive_int(n_points, "n_points"), endpoint=False)
+    circle = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    return {
+        "prior_outside_percent": 100.0 * (1.0 - prior_mass_within(radius, 2)),
+        "nearest_code": float(np.median(nearest_code_distance(codes, circle))),
+        "far_confident_percent": confident_pixel_percent(vae.decode(circle)),
+        "data_confident_percent": confident_pixel_percent(vae.decode(codes)),
+    }
+
+
 def _explorer_codes(model: VAE, x: np.ndarray, labels: np.ndarray, scale: int) -> dict[str, Any]:
     """The posterior means of ``x`` as integers ``round(scale * z)``, flattened, and the labels as one string."""
     condition = one_hot_labels(labels, n=len(x)) if model.conditional else None
