@@ -26,7 +26,7 @@ from snippets.chapters.diagnostics import (
     unit_activity,
 )
 from snippets.data import binarize
-from snippets.evaluation import iwae_bound, mean_and_standard_error
+from snippets.evaluation import elbo_estimate, iwae_bound, mean_and_standard_error
 from snippets.likelihoods import Gaussian
 from snippets.losses import gaussian_kl_to_standard_normal
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder
@@ -167,7 +167,9 @@ def test_held_out_iwae_is_the_mean_negative_bound_of_the_first_examples_with_its
     x = binarize(mnist_small.x_test[:30])
     expected = mean_and_standard_error(-iwae_bound(vae, x[:12], 50, seed=2))
     result = held_out_iwae(vae, x, 50, examples=12, seed=2)
-    assert result == pytest.approx({"neg_iwae": expected.mean, "neg_iwae_se": expected.standard_error})
+    assert result == pytest.approx({"neg_iwae": expected.mean, "neg_iwae_se": expected.standard_error,
+                                    "neg_elbo_k": -elbo_estimate(vae, x[:12], 50, seed=2).mean()})
+    assert result["neg_iwae"] <= result["neg_elbo_k"]
     assert held_out_iwae(vae, x, 50, seed=2)["neg_iwae"] != pytest.approx(result["neg_iwae"])
     with pytest.raises(ValueError, match="iwae_examples"):
         held_out_iwae(vae, x, 50, examples=0)

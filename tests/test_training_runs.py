@@ -51,7 +51,7 @@ def test_every_configuration_is_scored_once_per_seed_and_runs_of_a_seed_repeat(d
 def test_with_iwae_each_run_also_has_the_importance_weighted_bound_of_the_first_test_digits(digits):
     runs = train_over_seeds({"tiny": TINY}, *digits, seeds=[0], epochs=1, batch_size=32, iwae_k=10, iwae_examples=5)
     scores, model = runs.scores["tiny"], runs.models["tiny"]
-    assert set(scores) == {*HELD_OUT_TERMS, "neg_iwae", "neg_iwae_se"}
+    assert set(scores) == {*HELD_OUT_TERMS, "neg_iwae", "neg_iwae_se", "neg_elbo_k"}
     assert scores["neg_iwae"][0] == pytest.approx(held_out_iwae(model, digits[1][:5], 10)["neg_iwae"], rel=1e-6)
     assert scores["neg_iwae_se"][0] > 0
 

@@ -28,11 +28,11 @@ from snippets.validation import check_images, check_number, check_positive_int
 NetworkBuilder = Callable[..., keras.Model]
 """A function ``builder(latent_dim=...)`` returning an encoder or a decoder."""
 
-SCORES = {"loss": "held-out -ELBO (nats)", "neg_iwae": "held-out -IWAE (nats)",
+SCORES = {"loss": "held-out -ELBO (nats)", "neg_iwae": "-IWAE_k (nats)", "neg_elbo_k": "-ELBO_k, same codes (nats)",
           "reconstruction": "reconstruction (nats)", "kl": "KL (nats)",
           "first_epoch_seconds": "first epoch (s)", "seconds_per_epoch": "later epochs (s/epoch)"}
 """The per-run numbers of :class:`ArchitectureRun` and their column labels in :func:`summary_table`
-(which leaves out ``neg_iwae`` where the runs did not compute it)."""
+(which leaves out ``neg_iwae`` and ``neg_elbo_k`` where the runs did not compute them)."""
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,9 @@ class ArchitectureRun:
     ``reconstruction`` (``-E_q log p(x|z)``) and ``kl`` (``KL(q(z|x) || p(z))``);
     ``first_epoch_seconds`` includes tracing the training step and
     ``seconds_per_epoch`` is the median of the later epochs (``EpochTimer``).
-    ``neg_iwae`` is the held-out ``-IWAE_k`` in nats per digit
-    (:func:`snippets.chapters.diagnostics.held_out_iwae`), NaN where it was not computed.
+    ``neg_iwae`` is the held-out ``-IWAE_k`` in nats per digit and ``neg_elbo_k`` the
+    ``-ELBO`` of the same digits and codes (:func:`snippets.chapters.diagnostics.held_out_iwae`),
+    NaN where they were not computed.
     """
 
     vae: VAE
@@ -54,6 +55,7 @@ class ArchitectureRun:
     first_epoch_seconds: float
     seconds_per_epoch: float
     neg_iwae: float = math.nan
+    neg_elbo_k: float = math.nan
 
 
 def train_architecture(
@@ -73,7 +75,7 @@ def train_architecture(
     """Build, train (Adam) and score one VAE; ``x_train`` ``(n, ...)`` grey levels in ``[0, 1]``,
     ``x_test`` ``(m, ...)`` the binarised held-out digits, both reshaped to the encoder's input.
 
-    With ``iwae_k`` the run's ``neg_iwae`` is the bound with ``iwae_k`` samples on the
+    With ``iwae_k`` the run's ``neg_iwae`` (and ``neg_elbo_k``) is the bound with ``iwae_k`` samples on the
     first ``iwae_examples`` test digits (all when ``None``), with the same noise for
     every run, so architectures are ranked on bounds that approach ``-log p(x)``.
     """
@@ -88,11 +90,12 @@ def train_architecture(
     batches = DynamicBinarization(x_train.reshape(shape), batch_size=batch_size, seed=seed)
     vae.fit(batches, epochs=check_positive_int(epochs, "epochs"), verbose=0, callbacks=[timer])
     scores = vae.evaluate(x_test.reshape(shape), batch_size=100, verbose=0, return_dict=True)
-    bound = math.nan
+    bounds = {}
     if iwae_k is not None:
-        bound = held_out_iwae(vae, x_test.reshape(shape), iwae_k, examples=iwae_examples)["neg_iwae"]
+        measured = held_out_iwae(vae, x_test.reshape(shape), iwae_k, examples=iwae_examples)
+        bounds = {name: measured[name] for name in ("neg_iwae", "neg_elbo_k")}
     return ArchitectureRun(vae, float(scores["loss"]), float(scores["reconstruction"]), float(scores["kl"]),
-                           float(timer.first_epoch_seconds), float(timer.seconds_per_epoch()), bound)
+                           float(timer.first_epoch_seconds), float(timer.seconds_per_epoch()), **bounds)
 
 
 def compare_architectures(

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from snippets.callbacks import NonFiniteLossGuard
 from snippets.data import DynamicBinarization
-from snippets.evaluation import iwae_bound, mean_and_standard_error
+from snippets.evaluation import log_weight_statistics, mean_and_standard_error
 from snippets.likelihoods import Bernoulli, ContinuousBernoulli, Gaussian
 from snippets.losses import gaussian_kl_to_standard_normal
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder, predict_in_batches
@@ -179,19 +179,23 @@ def check_iwae_setting(k: int | None, examples: int | None) -> tuple[int | None,
 
 
 def held_out_iwae(vae: VAE, x: np.ndarray, k: int, *, examples: int | None = None, seed: int = 0) -> dict[str, float]:
-    """The held-out ``-IWAE_k`` (Burda et al., 2016) in nats per example, with its standard error across examples.
+    """The held-out ``-IWAE_k`` (Burda et al., 2016) and the ``-ELBO`` of the same draws, nats per example.
 
-    ``x`` is ``(n, *input_shape)``; the bound is computed on its first ``examples``
-    (all when ``None``). Returns ``{"neg_iwae": mean, "neg_iwae_se": s.e.}``
-    of ``-log (1/k) sum_i p(x, z_i) / q(z_i|x)`` over those examples. With the
-    same ``seed`` every model draws the same noise for each example, so two models'
-    bounds pair up example by example. Unlike the ``-ELBO``, whose gap to
-    ``-log p(x)`` is ``KL(q(z|x) || p(z|x))`` and differs from model to model, the
-    bound approaches ``-log p(x)`` as ``k`` grows.
+    ``x`` is ``(n, *input_shape)``; both are computed on its first ``examples``
+    (all when ``None``) from ``k`` codes ``z_i ~ q(z|x)`` per example. Returns
+    ``neg_iwae``, the mean of ``-log (1/k) sum_i p(x, z_i) / q(z_i|x)``, with
+    ``neg_iwae_se``, its standard error across the examples, and ``neg_elbo_k``,
+    the mean of ``-(1/k) sum_i log p(x, z_i) / q(z_i|x)``, the ``k``-sample
+    ``-ELBO``, never below ``neg_iwae``. With the same ``seed`` every model draws
+    the same noise for each example, so two models' numbers pair up example by
+    example. Unlike the ``-ELBO``, whose gap to ``-log p(x)`` is
+    ``KL(q(z|x) || p(z|x))`` and differs from model to model, the bound approaches
+    ``-log p(x)`` as ``k`` grows.
     """
     k, examples = check_iwae_setting(k, examples)
-    bound = mean_and_standard_error(-iwae_bound(vae, x[:examples], k, seed=seed))
-    return {"neg_iwae": bound.mean, "neg_iwae_se": bound.standard_error}
+    weights = log_weight_statistics(vae, x[:examples], k, seed=seed)
+    bound = mean_and_standard_error(-weights.iwae)
+    return {"neg_iwae": bound.mean, "neg_iwae_se": bound.standard_error, "neg_elbo_k": float(-weights.elbo.mean())}
 
 
 def held_out_summary(vae: VAE, x: np.ndarray, threshold: float = 0.01, batch_size: int = 500) -> dict:
@@ -260,7 +264,7 @@ def fit_over_seeds(
     also validated on ``x_valid`` after every epoch, so its history can be drawn
     (:func:`plot_warmup`), and the other seeds skip that cost.
 
-    With ``iwae_k`` every row also holds ``neg_iwae`` (and ``neg_iwae_se``), the
+    With ``iwae_k`` every row also holds ``neg_iwae``, ``neg_iwae_se`` and ``neg_elbo_k``, the
     :func:`held_out_iwae` bound with ``iwae_k`` samples on the first
     ``iwae_examples`` digits of ``x_test`` (all when ``None``), and, with
     ``x_valid``, ``valid_neg_iwae`` on as many digits of ``x_valid``.

@@ -80,7 +80,7 @@ def train_over_seeds(
     gradient steps and the configurations of one seed see the same binary digits.
     Scores are :func:`snippets.chapters.diagnostics.held_out_terms`: the one-sample
     ``-ELBO`` (``"loss"``) and its two terms, in nats per digit. With ``iwae_k``
-    they also hold ``"neg_iwae"`` and ``"neg_iwae_se"``, the
+    they also hold ``"neg_iwae"``, ``"neg_iwae_se"`` and ``"neg_elbo_k"``, the
     :func:`snippets.chapters.diagnostics.held_out_iwae` bound with ``iwae_k``
     samples on the first ``iwae_examples`` test digits (all when ``None``), drawn
     with the same noise for every run, so runs differing in their code size or
