@@ -1,7 +1,9 @@
 """Figures the chapters show. Each function returns a ``matplotlib.figure.Figure``.
 
 Figures are built without ``pyplot``, so nothing is shown twice in Jupyter and
-nothing leaks between calls: display the returned figure, or ``glue`` it.
+nothing leaks between calls: display the returned figure, or ``glue`` it. Each is
+:data:`PAGE_WIDTH` wide (:func:`page_figure`), so that in the rendered book, where an
+image is scaled to the text column, it fills the column and its text keeps its size.
 """
 
 from __future__ import annotations
@@ -15,6 +17,15 @@ from snippets.evaluation import mean_and_standard_error
 from snippets.validation import check_positive_int
 
 IMAGE_SIDE = 28
+# Inches at Matplotlib's 100 dpi: 720 pixels, a little wider than the book's text column
+# (688 pixels in a 1,280-pixel window), so a figure is shrunk by at most 5 % and its
+# 10-point text reads at about 9.5 points.
+PAGE_WIDTH = 7.2
+
+
+def page_figure(height: float) -> Figure:
+    """An empty figure :data:`PAGE_WIDTH` wide and ``height`` inches high, with constrained layout."""
+    return Figure(figsize=(PAGE_WIDTH, height), layout="constrained")
 
 
 def _as_images(images: np.ndarray) -> np.ndarray:
@@ -31,7 +42,7 @@ def plot_image_rows(rows: Mapping[str, np.ndarray], n: int = 10) -> Figure:
     n = check_positive_int(n, "n")
     if not rows:
         raise ValueError("rows must name at least one set of images")
-    fig = Figure(figsize=(1.1 * n, 1.2 * len(rows)), layout="constrained")
+    fig = page_figure((PAGE_WIDTH / n + 0.3) * len(rows))
     axes = fig.subplots(len(rows), n, squeeze=False)
     for row, (label, images) in zip(axes, rows.items()):
         images = _as_images(images)
@@ -53,7 +64,7 @@ def plot_image_grid(images: np.ndarray, ncols: int = 10, title: str | None = Non
     tiles = np.ones((nrows * ncols, IMAGE_SIDE, IMAGE_SIDE))
     tiles[: len(images)] = 1.0 - images
     mosaic = tiles.reshape(nrows, ncols, IMAGE_SIDE, IMAGE_SIDE).swapaxes(1, 2)
-    fig = Figure(figsize=(0.6 * ncols, 0.6 * nrows + (0.4 if title else 0.0)), layout="constrained")
+    fig = page_figure(PAGE_WIDTH * nrows / ncols + (0.4 if title else 0.0))
     ax = fig.subplots()
     ax.imshow(mosaic.reshape(nrows * IMAGE_SIDE, ncols * IMAGE_SIDE), cmap="gray", vmin=0.0, vmax=1.0)
     ax.set_axis_off()
@@ -80,7 +91,7 @@ def plot_latent_scatter(
     labels = np.asarray(labels)
     if labels.shape != (len(codes),):
         raise ValueError(f"labels must have shape ({len(codes)},), got {labels.shape}")
-    fig = Figure(figsize=(6.0, 5.0), layout="constrained")
+    fig = page_figure(5.6)
     ax = fig.subplots()
     scatter = ax.scatter(codes[:, 0], codes[:, 1], c=labels, cmap="tab10", s=4, vmin=-0.5, vmax=9.5)
     fig.colorbar(scatter, ax=ax, ticks=range(10), label="digit")
@@ -103,7 +114,7 @@ def plot_history(history: Mapping[str, Sequence[float]], keys: Sequence[str], yl
     missing = [key for key in keys if key not in history]
     if missing:
         raise KeyError(f"history has no {missing}; it holds {sorted(history)}")
-    fig = Figure(figsize=(4.0 * len(keys), 3.2), layout="constrained")
+    fig = page_figure(3.2)
     axes = fig.subplots(1, len(keys), squeeze=False)[0]
     for ax, key in zip(axes, keys):
         epochs = np.arange(1, len(history[key]) + 1)
@@ -134,7 +145,7 @@ def plot_bounds_by_k(
     iwae = [np.asarray(values, dtype=np.float64) for values in iwae]
     levels = [mean_and_standard_error(-values) for values in iwae]
     gains = [mean_and_standard_error(values - iwae[0]) for values in iwae]
-    fig = Figure(figsize=(10.0, 3.8), layout="constrained")
+    fig = page_figure(3.8)
     left, right = fig.subplots(1, 2)
     left.errorbar(
         ks, [level.mean for level in levels], yerr=[level.standard_error for level in levels],
