@@ -786,8 +786,8 @@ def code_use_finding(kl: float) -> str:
     kl = check_number(kl, "kl", low=0.0)
     if kl < COLLAPSE_NATS:
         return ("it has collapsed, carrying less than one bit per word in its code, so what follows shows what a "
-                "collapsed text VAE writes: its decoder works from the prefix alone, and different codes change "
-                "few strings")
+                "collapsed text VAE writes: its decoder works mostly from the prefix, and the code can steer it only "
+                "a little")
     return "it carries more than one bit per word in its code, so different codes can steer what it writes"
 
 
