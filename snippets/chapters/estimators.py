@@ -1,8 +1,9 @@
 """Monte Carlo gradients of an expectation, and a gradient check of ``Sampling``.
 
 The VAE objective contains ``E_{z ~ N(mu, sigma^2)}[f(z)]`` and training needs
-its gradient with respect to ``mu`` and ``sigma``. Two unbiased estimators
-exist (Mohamed et al., 2020):
+its gradient with respect to ``mu`` and ``sigma``. Mohamed et al. (2020) survey
+three families of unbiased estimators: pathwise, score function and
+measure-valued. This module implements the first two:
 
 - the pathwise (reparameterization) estimator writes ``z = mu + sigma * eps``
   with ``eps ~ N(0, 1)`` and differentiates ``f`` along that path:
