@@ -156,6 +156,23 @@ def test_mult_vae_learns_to_beat_popularity_and_reloads_identically(tmp_path):
     assert np.allclose(model.decode(np.zeros((2, 8))).sum(axis=1), 1.0, atol=1e-5)
 
 
+def test_mult_dae_weight_penalty_adds_l2_times_the_squared_weight_matrices_to_the_batch_loss():
+    dae = build_mult_dae(12, (8,), 3, l2=0.5)
+    dae.compile(optimizer="adam")
+    clicks = np.eye(12, dtype="float32")[:4] + np.eye(12, dtype="float32")[4:8]
+    kernels = [v for network in (dae.encoder, dae.decoder) for v in network.trainable_weights if len(v.shape) == 2]
+    assert len(kernels) == 4  # two Dense layers per network; their biases are not penalised
+    penalty = 0.5 * sum(float(np.sum(keras.ops.convert_to_numpy(v) ** 2)) for v in kernels)
+    plain = build_mult_dae(12, (8,), 3)
+    plain.compile(optimizer="adam")
+    plain.set_weights(dae.get_weights())
+    with_penalty = dae.compute_loss(clicks, y_pred=dae(clicks), training=False)
+    without = plain.compute_loss(clicks, y_pred=plain(clicks), training=False)
+    assert float(with_penalty) - float(without) == pytest.approx(penalty, rel=1e-5)
+    with pytest.raises(ValueError, match="l2"):
+        build_mult_dae(12, (8,), 3, l2=-1.0)
+
+
 def test_mult_dae_is_the_mult_vae_networks_as_a_denoising_autoencoder(tmp_path):
     dae, vae = build_mult_dae(12, (8,), 3), build_mult_vae(12, (8,), 3)
     assert isinstance(dae, Autoencoder) and isinstance(dae.likelihood, Multinomial)

@@ -331,17 +331,30 @@ def build_mult_vae(
 
 
 def build_mult_dae(
-    n_items: int, hidden_units: Sequence[int] = (600,), latent_dim: int = 200, *, dropout: float = 0.5
+    n_items: int, hidden_units: Sequence[int] = (600,), latent_dim: int = 200, *, dropout: float = 0.5, l2: float = 0.0
 ) -> Autoencoder:
     """Mult-DAE: Mult-VAE's networks and likelihood without the code's noise and the KL term.
 
     A denoising autoencoder, :class:`snippets.Autoencoder`: the input dropout
     corrupts the clicks, and the loss per user is ``-sum_i x_i log
-    softmax(logits)_i`` for the logits decoded from the one code.
+    softmax(logits)_i`` for the logits decoded from the one code. Each batch's
+    mean loss gets ``l2 * sum(W ** 2)`` over every weight matrix ``W`` (not the
+    biases), the penalty of Liang et al.'s code (:data:`MULT_DAE_L2`).
     """
     encoder = build_mult_encoder(n_items, hidden_units, latent_dim, dropout=dropout, variational=False)
     decoder = build_mult_decoder(n_items, hidden_units, latent_dim)
+    l2 = check_number(l2, "l2", low=0.0)
+    if l2 > 0:
+        for network in (encoder, decoder):
+            for variable in network.trainable_weights:
+                if len(variable.shape) == 2:  # a Dense kernel
+                    variable.regularizer = keras.regularizers.L2(l2)
     return Autoencoder(encoder, decoder, likelihood=Multinomial())
+
+
+MULT_DAE_L2 = 0.01
+"""Liang et al.'s weight penalty for Mult-DAE, per batch: their loss is the batch's mean negative
+log-likelihood plus ``(0.01 / batch_size) * sum(W ** 2)`` over the weight matrices."""
 
 
 def train_mult_model(
@@ -357,6 +370,9 @@ def train_mult_model(
 ) -> VAE | Autoencoder:
     """Train Mult-VAE on ``train`` ``(n_users, n_items)``, or Mult-DAE when ``beta`` is None.
 
+    Mult-DAE carries Liang et al.'s weight penalty, ``MULT_DAE_L2 / batch_size``
+    per squared weight (:func:`build_mult_dae`); Mult-VAE, as in their code, none.
+
     Mult-VAE's KL weight rises linearly from 0 to ``beta`` over the first half
     of the epochs and then stays (Liang et al.'s annealing). ``seed`` fixes the
     initial weights, the input dropout and the sampling of codes.
@@ -365,7 +381,7 @@ def train_mult_model(
     epochs = check_positive_int(epochs, "epochs")
     n_items = train.shape[1]
     if beta is None:
-        model, callbacks = build_mult_dae(n_items, hidden_units, latent_dim), []
+        model, callbacks = build_mult_dae(n_items, hidden_units, latent_dim, l2=MULT_DAE_L2 / batch_size), []
     else:
         model = build_mult_vae(n_items, hidden_units, latent_dim, beta=beta, seed=seed)
         callbacks = [KLWarmup(warmup_epochs=max(1, epochs // 2), final_beta=beta)]
