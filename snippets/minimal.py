@@ -1,15 +1,15 @@
 """A first VAE in Keras 3: a dense encoder, the sampling step, a dense decoder and the loss.
 
 The encoder maps an image ``x`` to the Gaussian ``q(z|x) = N(z_mean, exp(z_log_var))``;
-:class:`snippets.layers.Sampling` draws ``z`` from it; the decoder maps ``z`` to one
-logit per pixel, ``p(x_i = 1 | z) = sigmoid(logit_i)``. The loss is the negative
-evidence lower bound per example, in nats, estimated with one draw of ``z``:
+``Sampling`` draws ``z`` from it; the decoder maps ``z`` to one logit per pixel,
+``p(x_i = 1 | z) = sigmoid(logit_i)``. The loss is the negative evidence lower bound
+per example, in nats, estimated with one draw of ``z``:
 
     -ELBO(x) = -log p(x | z) + KL(q(z | x) || N(0, I)).
 
 :class:`snippets.VAE` is this model with other likelihoods, conditions, input checks
-and a KL weight. No blank line falls inside a class or function, so the code also
-pastes into the interactive Python prompt.
+and a KL weight. The module needs Keras only, and no blank line falls inside a class or
+function, so it also pastes into the interactive Python prompt.
 """
 
 from __future__ import annotations
@@ -17,7 +17,23 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
-from snippets.layers import Sampling
+
+@keras.saving.register_keras_serializable(package="snippets.minimal")
+class Sampling(keras.layers.Layer):
+    """``z = z_mean + exp(z_log_var / 2) * eps`` with ``eps ~ N(0, I)``: the reparameterization trick.
+
+    Inputs ``[z_mean, z_log_var]`` and the output are ``(batch, latent_dim)``. The noise
+    comes from a seeded generator; a saved model keeps the seed, not the generator's state.
+    """
+    def __init__(self, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed, self.seed_generator = seed, keras.random.SeedGenerator(seed)
+    def call(self, inputs):
+        z_mean, z_log_var = inputs
+        epsilon = keras.random.normal(ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator)
+        return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+    def get_config(self) -> dict:
+        return {**super().get_config(), "seed": self.seed}
 
 
 def build_encoder(latent_dim: int = 2, input_dim: int = 784, hidden_units: int = 256) -> keras.Model:
