@@ -1,0 +1,69 @@
+"""The built book read as a person reads it, at 1,280 pixels: one search box, figures
+that fill the text column, code that fits it.
+
+* ``test_one_search_box``                      the index and a chapter show exactly one
+                                               search field (an unpinned book theme shows
+                                               pydata's header field above the sidebar's).
+* ``test_figures_fill_the_text_column``        every figure a chapter's cells output is
+                                               displayed at least as wide as the prose's
+                                               column (less would shrink its text further).
+* ``test_code_blocks_fit_the_text_column``     no code block on a chapter page is wider
+                                               than its box (a reader would scroll sideways).
+"""
+
+from __future__ import annotations
+
+import pytest
+from book_site import NOTEBOOK_DOCS
+
+notebook_pages = pytest.mark.parametrize("chapter", NOTEBOOK_DOCS, indirect=True)
+
+# The widest paragraph of the article: the text column.
+_TEXT_COLUMN = """() => Math.max(0, ...[...document.querySelectorAll('article.bd-article p')]
+    .map(p => p.getBoundingClientRect().width))"""
+
+# Search fields a reader can see (rendered with a size and not hidden).
+_VISIBLE_SEARCH_FIELDS = """() => [...document.querySelectorAll('.search-button-field, form.bd-search')]
+    .filter(e => e.checkVisibility() && e.getBoundingClientRect().width > 0).length"""
+
+# Figures output by code cells: [source, displayed width].
+_FIGURES = """() => [...document.querySelectorAll('article.bd-article .cell_output img')]
+    .map(img => [img.getAttribute('src'), img.getBoundingClientRect().width])"""
+
+# Code blocks wider than their box: [first line, overflow in pixels].
+_OVERFLOWING_CODE = """() => [...document.querySelectorAll('article.bd-article div.highlight pre')]
+    .filter(pre => pre.scrollWidth > pre.clientWidth + 1)
+    .map(pre => [pre.textContent.split('\\n')[0].slice(0, 60), pre.scrollWidth - pre.clientWidth])"""
+
+# Chapters whose code is wider than the column today. The column holds 76 characters of
+# code (measured: 686 pixels; a 78-character line overflows by 3 pixels, an 88-character
+# one by 88); the chapters' cells and the sources they include are written to 110
+# (ruff's line-length): every chapter has code-cell lines over 76 characters (its longest
+# from 99 to 164), so every chapter overflows until its code is rewrapped.
+# Strict: a chapter that fits again fails here until it is taken off this list.
+OVERFLOWING_TODAY = set(NOTEBOOK_DOCS)
+
+
+@pytest.mark.parametrize("path", ["index.html", f"{NOTEBOOK_DOCS[0]}.html"])
+def test_one_search_box(tab, path):
+    page = tab(path).page
+    assert page.evaluate(_VISIBLE_SEARCH_FIELDS) == 1, f"{path}: not exactly one visible search field"
+
+
+@notebook_pages
+def test_figures_fill_the_text_column(chapter):
+    column = chapter.page.evaluate(_TEXT_COLUMN)
+    assert column > 0, f"{chapter.path}: no paragraph to measure the text column by"
+    narrow = [(src, round(width)) for src, width in chapter.page.evaluate(_FIGURES) if width < column - 1]
+    assert not narrow, f"{chapter.path}: figures narrower than the {column:.0f} px text column: {narrow}"
+
+
+@pytest.mark.parametrize("chapter", [
+    pytest.param(doc, marks=pytest.mark.xfail(
+        strict=True, reason="code lines longer than the column's 76 characters (written to 110)"))
+    if doc in OVERFLOWING_TODAY else doc
+    for doc in NOTEBOOK_DOCS
+], indirect=True)
+def test_code_blocks_fit_the_text_column(chapter):
+    overflowing = chapter.page.evaluate(_OVERFLOWING_CODE)
+    assert not overflowing, f"{chapter.path}: code blocks wider than the column ([first line, px]): {overflowing}"
