@@ -335,10 +335,11 @@ def test_the_gap_between_two_classes_is_measured_between_their_centres():
 
 
 def test_far_from_the_prior_measures_the_circle_against_the_codes():
-    codes = np.zeros((10, 2))
-    far = far_from_the_prior(ConstantDecoder(), codes, radius=2.0, n_points=8)
+    codes = np.array([[0.0, 0.0], [0.0, 0.1], [0.5, 0.0]])
+    far = far_from_the_prior(ConstantDecoder(), codes, radius=2.0, n_points=4)
     assert far["prior_outside_percent"] == pytest.approx(100 * np.exp(-2.0))
-    assert far["nearest_code"] == pytest.approx(2.0)
+    assert far["nearest_code"] == pytest.approx(np.median([1.5, 1.9, 2.0, 2.0]))
+    assert far["code_spacing"] == pytest.approx(0.1)
     assert far["far_confident_percent"] == far["data_confident_percent"] == 100.0
     with pytest.raises(ValueError, match="two-dimensional"):
         far_from_the_prior(ConstantDecoder(), np.zeros((3, 4)), radius=2.0)

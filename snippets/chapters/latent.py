@@ -319,7 +319,9 @@ def far_from_the_prior(vae: VAE, codes: np.ndarray, radius: float, n_points: int
 
     Returns ``"prior_outside_percent"``, the prior's mass beyond the circle;
     ``"nearest_code"``, the median distance from the circle's ``n_points`` evenly
-    spaced points to the nearest of ``codes``; and :func:`confident_pixel_percent`
+    spaced points to the nearest of ``codes``; ``"code_spacing"``, the median
+    distance from a code to its nearest other code, the data's own scale of
+    nearness; and :func:`confident_pixel_percent`
     of the images decoded there (``"far_confident_percent"``) and at ``codes``
     (``"data_confident_percent"``).
     """
@@ -329,9 +331,12 @@ def far_from_the_prior(vae: VAE, codes: np.ndarray, radius: float, n_points: int
     radius = check_number(radius, "radius", low=0.0, low_open=True)
     angles = np.linspace(0.0, 2 * np.pi, check_positive_int(n_points, "n_points"), endpoint=False)
     circle = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    tree = cKDTree(codes)
+    own, _ = tree.query(codes, k=2)
     return {
         "prior_outside_percent": 100.0 * (1.0 - prior_mass_within(radius, 2)),
-        "nearest_code": float(np.median(nearest_code_distance(codes, circle))),
+        "nearest_code": float(np.median(_nearest_distance(tree, circle))),
+        "code_spacing": float(np.median(own[:, 1])),
         "far_confident_percent": confident_pixel_percent(vae.decode(circle)),
         "data_confident_percent": confident_pixel_percent(vae.decode(codes)),
     }
