@@ -13,6 +13,7 @@ from snippets.chapters.comparison import (
     paired_difference,
     student_interval,
     unpaired_difference,
+    verdict_numbers,
 )
 from snippets.evaluation import MeanWithError
 
@@ -68,6 +69,14 @@ def test_unpaired_samples_two_standard_errors_apart_are_level_and_five_apart_are
     near, far = unpaired_difference(base + 0.2, base), unpaired_difference(base + 0.8, base)
     assert direction(near, below="-", above="+", level="=") == "="
     assert direction(far, below="-", above="+", level="=") == "+"
+
+
+def test_verdict_numbers_are_the_mean_error_detectable_difference_and_word_of_one_estimate():
+    estimate = MeanWithError(-1.0, 0.1, 3)
+    numbers = verdict_numbers(estimate, below="lower", above="higher", level="level")
+    assert numbers == {"": -1.0, "_se": 0.1, "_detectable": pytest.approx(detectable_difference(estimate)),
+                       "_word": "lower"}
+    assert verdict_numbers(MeanWithError(0.1, 0.1, 3), below="-", above="+", level="=")["_word"] == "="
 
 
 class _History:

@@ -128,6 +128,22 @@ def detectable_difference(estimate: MeanWithError, confidence: float = 0.95) -> 
     return (high - low) / 2
 
 
+def verdict_numbers(
+    estimate: MeanWithError, *, below: str, above: str, level: str, confidence: float = 0.95
+) -> dict[str, float | str]:
+    """What a sentence about a difference quotes, keyed by the suffix of its glue name.
+
+    ``""``: the mean; ``"_se"``: its standard error; ``"_detectable"``: the
+    :func:`detectable_difference`, which a "level" verdict states; ``"_word"``: the
+    :func:`direction` word (``below``, ``above`` or ``level``) at ``confidence``.
+    A chapter glues ``f"{name}{suffix}"`` for each, so every verdict sentence reads
+    the same four numbers.
+    """
+    return {"": float(estimate.mean), "_se": float(estimate.standard_error),
+            "_detectable": detectable_difference(estimate, confidence),
+            "_word": direction(estimate, below=below, above=above, level=level, confidence=confidence)}
+
+
 def _check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
     seeds = tuple(seeds)
     if not seeds or len(set(seeds)) != len(seeds):
