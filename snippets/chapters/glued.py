@@ -73,7 +73,8 @@ def show_glued() -> list[Glued]:
     _pending.clear()
     table = glued_table(entries)
     if len(table):
-        display(table)
+        with pd.option_context("display.max_rows", None, "display.max_colwidth", None):
+            display(table)
     for entry in entries:
         if not is_scalar(entry.value) and not entry.displayed:
             display(entry.value)
