@@ -80,3 +80,11 @@ def test_summary_does_not_repeat_a_figure_already_displayed():
                                              (1.23456e-5, "1.2346e-05"), (True, "True"), ("up", "up")])
 def test_values_read_as_integers_with_separators_and_reals_to_five_digits(value, text):
     assert format_value(value) == text
+
+
+def test_summary_returns_nothing_so_a_cell_shows_only_the_table():
+    with capture_output():
+        glue("loss", 1.0, display=False)
+    with capture_output() as captured:
+        assert show_glued() is None
+    assert len(captured.outputs) == 1

@@ -62,12 +62,13 @@ def glued_table(entries: list[Glued]) -> pd.DataFrame:
                         index=pd.Index([entry.name for entry in scalars], name="glued"))
 
 
-def show_glued() -> list[Glued]:
+def show_glued() -> None:
     """Display what was glued since the previous call, and forget it.
 
     The numbers, strings and flags go into one table (``glued`` name, ``value``); every
     other value glued with ``display=False`` (a figure, a table) is displayed after it.
-    Returns the entries shown, oldest first; nothing is displayed when there are none.
+    Nothing is displayed when nothing was glued. Returns nothing, so that a cell ending
+    with the call shows the summary alone.
     """
     entries = list(_pending)
     _pending.clear()
@@ -78,4 +79,3 @@ def show_glued() -> list[Glued]:
     for entry in entries:
         if not is_scalar(entry.value) and not entry.displayed:
             display(entry.value)
-    return entries
