@@ -54,7 +54,7 @@ def _decode(text: str, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _check_chain(decoder: keras.Model, dense_layers: list) -> None:
-    """Each Dense layer reads the previous one's output; the first reads ``[z, y]``; the last is the output."""
+    """Each Dense layer reads the previous one's output, the first ``[z, y]``; the last is the output."""
     first_input = decoder.inputs[0] if len(decoder.inputs) == 1 else None
     concatenations = [layer for layer in decoder.layers if isinstance(layer, keras.layers.Concatenate)]
     if concatenations:
@@ -75,7 +75,8 @@ def _check_chain(decoder: keras.Model, dense_layers: list) -> None:
 def _check_concatenation(decoder: keras.Model, layer) -> None:
     """The one Concatenate allowed joins the model's two inputs, code first, on the last axis."""
     inputs = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
-    if len(decoder.inputs) != 2 or [id(t) for t in inputs] != [id(t) for t in decoder.inputs] or layer.axis != -1:
+    joins_the_inputs = [id(t) for t in inputs] == [id(t) for t in decoder.inputs]
+    if len(decoder.inputs) != 2 or not joins_the_inputs or layer.axis != -1:
         raise ValueError(
             f"layer {layer.name!r}: the format concatenates only the decoder's inputs [z, condition], "
             "in that order, on the last axis"
@@ -158,7 +159,8 @@ def exported_decoder_logits(exported: Mapping[str, Any], z, condition=None) -> n
     if not isinstance(exported, Mapping) or exported.get("format") != FORMAT:
         raise ValueError(f"exported must be a {FORMAT!r} dict from export_dense_decoder")
     if exported.get("version") != VERSION:
-        raise ValueError(f"exported has format version {exported.get('version')!r}; this reads version {VERSION}")
+        version = exported.get("version")
+        raise ValueError(f"exported has format version {version!r}; this reads version {VERSION}")
     z = check_array(z, "z", (exported["latent_dim"],)).astype(np.float64)
     if exported["condition_dim"]:
         if condition is None:

@@ -1,4 +1,4 @@
-"""An exported decoder decodes what the Keras decoder decodes, and undecodable decoders are refused by name."""
+"""An exported decoder decodes what the Keras decoder decodes; one the format cannot hold is refused by name."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ def trained_vae(condition_dim: int = 0) -> VAE:
     sizes = dict(hidden_units=(64,), condition_dim=condition_dim)
     vae = VAE(build_dense_encoder(2, **sizes), build_dense_decoder(2, **sizes), seed=0)
     vae.compile(optimizer=keras.optimizers.Adam(1e-2))
-    inputs = x if not condition_dim else {"x": x, "condition": np.eye(condition_dim, dtype="float32")[rng.integers(0, condition_dim, 256)]}
+    labels = rng.integers(0, max(condition_dim, 1), 256)
+    inputs = {"x": x, "condition": np.eye(condition_dim, dtype="float32")[labels]} if condition_dim else x
     vae.fit(inputs, epochs=2, batch_size=64, verbose=0)
     return vae
 
@@ -81,7 +82,7 @@ def chain(*layers, latent_dim: int = 2) -> keras.Model:
 
 
 @pytest.mark.parametrize("layer, message", [
-    (keras.layers.Dense(784, activation="tanh", name="odd_activation"), "'odd_activation' has activation 'tanh'"),
+    (keras.layers.Dense(784, activation="tanh", name="odd"), "'odd' has activation 'tanh'"),
     (keras.layers.BatchNormalization(name="normalise"), "'normalise' is a BatchNormalization"),
     (keras.layers.Dropout(0.1, name="drop"), "'drop' is a Dropout"),
 ])

@@ -215,7 +215,7 @@ def compare_latent_sizes(
     x_iwae: np.ndarray | None = None,
     iwae_samples: int = 1000,
 ) -> SeedComparison:
-    """Dense Bernoulli VAEs ``784-hidden_units-d``, one per latent size ``d`` and seed, held-out terms per run.
+    """Dense Bernoulli VAEs ``784-hidden_units-d``, one per latent size ``d`` and seed, scored held out.
 
     Each run is :func:`snippets.chapters.diagnostics.fit_dense_vae` with dynamic
     binarisation (the same epochs, batch size and Adam rate for every arm, so the
@@ -261,7 +261,9 @@ def class_centres(codes: np.ndarray, labels: np.ndarray) -> np.ndarray:
     codes = _check_codes(codes, "codes")
     labels = np.asarray(labels)
     if labels.shape != (len(codes),) or not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
-        raise ValueError(f"labels must be {len(codes)} non-negative integers, one per code, got {labels.shape}")
+        raise ValueError(
+            f"labels must be {len(codes)} non-negative integers, one per code, got shape {labels.shape}"
+        )
     missing = sorted(set(range(labels.max() + 1)) - set(labels.tolist()))
     if missing:
         raise ValueError(f"labels has no code of class {missing}; every class needs one for its centre")
@@ -309,7 +311,8 @@ def gap_between_classes(
     one, middle, other = vae.decode(path)
     return {
         "gap": gap, "median_pair": float(np.median(pairs)), "pairs_closer": int(np.sum(pairs < gap)),
-        "middle_to_first": mean_pixel_difference(middle, one), "middle_to_second": mean_pixel_difference(middle, other),
+        "middle_to_first": mean_pixel_difference(middle, one),
+        "middle_to_second": mean_pixel_difference(middle, other),
         "first_to_second": mean_pixel_difference(one, other),
     }
 
@@ -343,7 +346,7 @@ def far_from_the_prior(vae: VAE, codes: np.ndarray, radius: float, n_points: int
 
 
 def _explorer_codes(model: VAE, x: np.ndarray, labels: np.ndarray, scale: int) -> dict[str, Any]:
-    """The posterior means of ``x`` as integers ``round(scale * z)``, flattened, and the labels as one string."""
+    """The posterior means of ``x`` as flat integers ``round(scale * z)``; the labels as one string."""
     condition = one_hot_labels(labels, n=len(x)) if model.conditional else None
     codes = np.rint(model.encode(x, condition) * scale).astype(int)
     return {"codes": codes.ravel().tolist(), "labels": "".join(str(int(k)) for k in labels)}

@@ -32,12 +32,13 @@ def explorer(visit):
 
 
 def intensities(visit) -> np.ndarray:
-    values = visit.page.evaluate(f"() => Array.from(document.querySelector('{EXPLORER}').latentExplorer.intensities())")
+    script = f"() => Array.from(document.querySelector('{EXPLORER}').latentExplorer.intensities())"
+    values = visit.page.evaluate(script)
     return np.asarray(values, dtype=np.float64)
 
 
 def drawn_intensities(visit) -> np.ndarray:
-    """The drawn image read back from its canvas: the grey level at the centre of each of the 28 x 28 cells."""
+    """The image read back from its canvas: the grey level at the centre of each of the 28 x 28 cells."""
     greys = visit.page.evaluate(
         """([side, zoom]) => {
           const canvas = document.querySelector('div.latent-explorer canvas.latent-explorer-image');
