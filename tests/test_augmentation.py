@@ -213,7 +213,7 @@ def test_classifier_beats_chance_on_real_digits(mnist_small):
         (lambda x, y: few_labelled(x, y, 400), ValueError, r"class 0 has \d+ examples, fewer than n_per_class=400"),
         (lambda x, y: few_labelled(x, y[:5], 2), ValueError, r"labels has 5 entries"),
         (lambda x, y: small(VAE).fit(x, x[:10], epochs=1, verbose=0), ValueError,
-         r"y has 10 targets, expected one per example of x"),
+         r"\by has 10\b"),  # names the argument and its length
         (lambda x, y: small(VAE).fit(x, x * 255.0, epochs=1, verbose=0), ValueError,
          r"y must hold pixel intensities"),
         (lambda x, y: median_filter_images(x, size=0), ValueError, r"size must be an integer >= 1"),
