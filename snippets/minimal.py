@@ -1,4 +1,4 @@
-"""A first VAE in Keras 3: a dense encoder, the sampling step, a dense decoder and the loss.
+"""A first VAE in Keras 3: dense encoder, sampling step, dense decoder and the loss.
 
 The encoder maps an image ``x`` to the Gaussian ``q(z|x) = N(z_mean, exp(z_log_var))``;
 ``Sampling`` draws ``z`` from it; the decoder maps ``z`` to one logit per pixel,
@@ -20,36 +20,39 @@ from keras import layers, ops
 
 @keras.saving.register_keras_serializable(package="snippets.minimal")
 class Sampling(keras.layers.Layer):
-    """``z = z_mean + exp(z_log_var / 2) * eps`` with ``eps ~ N(0, I)``: the reparameterization trick.
+    """``z = z_mean + exp(z_log_var / 2) * eps``, ``eps ~ N(0, I)``: reparameterization.
 
-    Inputs ``[z_mean, z_log_var]`` and the output are ``(batch, latent_dim)``. The noise
-    comes from a seeded generator; a saved model keeps the seed, not the generator's state.
+    Inputs ``[z_mean, z_log_var]`` and the output are ``(batch, latent_dim)``. The
+    noise comes from a seeded generator; a saved model keeps the seed, not its state.
     """
     def __init__(self, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.seed, self.seed_generator = seed, keras.random.SeedGenerator(seed)
     def call(self, inputs):
         z_mean, z_log_var = inputs
-        epsilon = keras.random.normal(ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator)
+        shape, dtype = ops.shape(z_mean), z_mean.dtype
+        epsilon = keras.random.normal(shape, dtype=dtype, seed=self.seed_generator)
         return z_mean + ops.exp(0.5 * z_log_var) * epsilon
     def get_config(self) -> dict:
         return {**super().get_config(), "seed": self.seed}
 
 
-def build_encoder(latent_dim: int = 2, input_dim: int = 784, hidden_units: int = 256) -> keras.Model:
-    """Images ``(batch, input_dim)`` to ``[z_mean, z_log_var]``, each ``(batch, latent_dim)``."""
+def build_encoder(latent_dim: int = 2, input_dim: int = 784, units: int = 256):
+    """A model from images ``(batch, input_dim)`` to ``[z_mean, z_log_var]``, each
+    ``(batch, latent_dim)``."""
     x = keras.Input(shape=(input_dim,), name="x")
-    hidden = layers.Dense(hidden_units, activation="relu", name="encoder_hidden")(x)
+    hidden = layers.Dense(units, activation="relu", name="encoder_hidden")(x)
     z_mean = layers.Dense(latent_dim, name="z_mean")(hidden)
     z_log_var = layers.Dense(latent_dim, name="z_log_var")(hidden)
     return keras.Model(x, [z_mean, z_log_var], name="encoder")
 
 
-def build_decoder(latent_dim: int = 2, output_dim: int = 784, hidden_units: int = 256) -> keras.Model:
-    """Codes ``(batch, latent_dim)`` to logits ``(batch, output_dim)``, one per pixel."""
+def build_decoder(latent_dim: int = 2, output_dim: int = 784, units: int = 256):
+    """A model from codes ``(batch, latent_dim)`` to logits ``(batch, output_dim)``."""
     z = keras.Input(shape=(latent_dim,), name="z")
-    hidden = layers.Dense(hidden_units, activation="relu", name="decoder_hidden")(z)
-    return keras.Model(z, layers.Dense(output_dim, name="logits")(hidden), name="decoder")
+    hidden = layers.Dense(units, activation="relu", name="decoder_hidden")(z)
+    logits = layers.Dense(output_dim, name="logits")(hidden)
+    return keras.Model(z, logits, name="decoder")
 
 
 @keras.saving.register_keras_serializable(package="snippets.minimal")
@@ -60,7 +63,7 @@ class VAE(keras.Model):
     and ``logits`` (``(batch, output_dim)``); ``fit`` and ``evaluate`` report the
     loss and its two terms, ``reconstruction`` and ``kl``.
     """
-    def __init__(self, encoder: keras.Model, decoder: keras.Model, seed: int | None = None, **kwargs):
+    def __init__(self, encoder, decoder, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.encoder, self.decoder, self.seed = encoder, decoder, seed
         self.sampling = Sampling(seed=seed, name="sampling")
@@ -71,28 +74,28 @@ class VAE(keras.Model):
         z = self.sampling([z_mean, z_log_var])
         logits = self.decoder(z, training=training)
         return {"z_mean": z_mean, "z_log_var": z_log_var, "z": z, "logits": logits}
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """The batch mean of ``-log p(x|z) + KL``; each term is a sum, ``(batch,)`` before the mean.
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, **kwargs):
+        """The batch mean of ``-log p(x|z) + KL``, each term a sum: ``(batch,)``.
 
         ``log p(x|z) = sum_i x_i l_i - log(1 + exp(l_i))`` for logits ``l``, and
-        ``KL = 0.5 * sum_j (mu_j^2 + sigma_j^2 - log sigma_j^2 - 1)``. The input is
-        its own target, unweighted (``snippets.VAE`` takes targets and sample weights).
+        ``KL = 0.5 * sum_j (mu_j^2 + sigma_j^2 - log sigma_j^2 - 1)``. The input is its
+        own target, unweighted (``snippets.VAE`` takes targets and sample weights).
         """
-        logits, z_mean, z_log_var = y_pred["logits"], y_pred["z_mean"], y_pred["z_log_var"]
-        x = ops.cast(x, logits.dtype)  # a tensor of the logits' type, also when given a NumPy array
+        logits, mean, log_var = y_pred["logits"], y_pred["z_mean"], y_pred["z_log_var"]
+        x = ops.cast(x, logits.dtype)  # a tensor like the logits, even from NumPy
         # softplus(l) = log(1 + exp(l)) without overflow: no log(0) for any logit.
         reconstruction = -ops.sum(x * logits - ops.softplus(logits), axis=-1)
-        kl = 0.5 * ops.sum(ops.square(z_mean) + ops.exp(z_log_var) - z_log_var - 1.0, axis=-1)
+        kl = 0.5 * ops.sum(ops.square(mean) + ops.exp(log_var) - log_var - 1.0, axis=-1)
         self.reconstruction_tracker.update_state(reconstruction)
         self.kl_tracker.update_state(kl)
         return ops.mean(reconstruction + kl)
     def get_config(self) -> dict:
-        networks = {"encoder": self.encoder, "decoder": self.decoder}
-        serialized = {key: keras.saving.serialize_keras_object(net) for key, net in networks.items()}
-        return {**super().get_config(), **serialized, "seed": self.seed}
+        serialize = keras.saving.serialize_keras_object
+        encoder, decoder = serialize(self.encoder), serialize(self.decoder)
+        config = {"encoder": encoder, "decoder": decoder, "seed": self.seed}
+        return {**super().get_config(), **config}
     @classmethod
     def from_config(cls, config: dict) -> keras.Model:
-        config = dict(config)
-        encoder = keras.saving.deserialize_keras_object(config.pop("encoder"))
-        decoder = keras.saving.deserialize_keras_object(config.pop("decoder"))
-        return cls(encoder, decoder, **config)
+        config, deserialize = dict(config), keras.saving.deserialize_keras_object
+        encoder = deserialize(config.pop("encoder"))
+        return cls(encoder, deserialize(config.pop("decoder")), **config)

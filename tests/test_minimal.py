@@ -55,7 +55,7 @@ def test_minimal_vae_loss_decreases_on_binarised_digits_and_is_reconstruction_pl
 
 
 def test_minimal_vae_reloads_with_safe_mode_and_keeps_weights_and_seed(tmp_path):
-    vae = VAE(build_encoder(latent_dim=3, hidden_units=32), build_decoder(latent_dim=3, hidden_units=32), seed=5)
+    vae = VAE(build_encoder(latent_dim=3, units=32), build_decoder(latent_dim=3, units=32), seed=5)
     x = _binary_images()
     vae(x)
     vae.save(tmp_path / "vae.keras")
