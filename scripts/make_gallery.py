@@ -94,6 +94,13 @@ ENTRIES = (
         folded=(("data", "load_mnist"),),
     ),
     Entry(
+        "Decode without Keras",
+        "Write a dense decoder's weights as JSON and decode codes with NumPy alone, as a web "
+        "page or another language would.",
+        "export_decoder.py",
+        folded=(("export", "export_dense_decoder"), ("export", "exported_decoder_logits")),
+    ),
+    Entry(
         "Early stopping, checkpoints and resuming",
         "Stop when the validation loss stops improving, keep the best model on disk, and "
         "resume an interrupted `fit` where it stopped.",
@@ -143,6 +150,13 @@ def blocks(entry: Entry) -> list[str]:
     return [*shown, for_the_prompt((USAGE / entry.usage).read_text(encoding="utf-8"))]
 
 
+def check_folded(module: str, name: str) -> None:
+    """Refuse a folded object the module does not define at top level (Sphinx would only warn)."""
+    tree = ast.parse(module_path(module).read_text(encoding="utf-8"))
+    if not any(getattr(node, "name", None) == name for node in tree.body):
+        raise ValueError(f"snippets/{module}.py defines no top-level {name} to fold into the gallery")
+
+
 def _code_block(source: str) -> str:
     return f"```python\n{source}```\n"
 
@@ -152,10 +166,13 @@ def render() -> str:
     for entry in ENTRIES:
         parts.append(f"## {entry.title}\n\n{entry.summary}\n")
         parts.extend(_code_block(block) for block in blocks(entry))
+        for module, name in entry.folded:
+            check_folded(module, name)
         if entry.folded:
             names = ", ".join(f"`{name}`" for _, name in entry.folded)
             includes = "\n".join(
-                f"```{{literalinclude}} ../../snippets/{module}.py\n:pyobject: {name}\n```\n" for module, name in entry.folded
+                f"```{{literalinclude}} ../../snippets/{module}.py\n:pyobject: {name}\n```\n"
+                for module, name in entry.folded
             )
             parts.append(f"::::{{dropdown}} The source of {names}\n{includes}::::\n")
     return "\n".join(parts)

@@ -63,6 +63,11 @@ def test_committed_gallery_matches_the_package():
     )
 
 
+def test_a_folded_object_the_package_lacks_is_refused():
+    with pytest.raises(ValueError, match="defines no top-level NoSuchThing"):
+        GALLERY.check_folded("models", "NoSuchThing")
+
+
 def test_the_page_shows_every_entry_and_leads_with_the_minimal_vae():
     assert list(ENTRIES) == [entry.title for entry in GALLERY.ENTRIES]
     assert ENTRIES[GALLERY.ENTRIES[0].title].startswith(GALLERY.module_source("minimal"))

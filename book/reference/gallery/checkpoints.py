@@ -14,8 +14,9 @@ vae.compile(optimizer="adam")
 vae(x[:1])  # built before BackupAndRestore looks for a backup to restore
 with tempfile.TemporaryDirectory() as folder:
     callbacks = training_callbacks(folder, patience=2)
-    history = vae.fit(x[:448], epochs=3, batch_size=64, validation_data=x[448:], callbacks=callbacks, verbose=0)
+    history = vae.fit(x[:448], epochs=3, batch_size=64, validation_data=x[448:],
+                      callbacks=callbacks, verbose=0)
     best = keras.saving.load_model(Path(folder) / "best.keras", safe_mode=True)
 
-print("validation -ELBO per epoch:", [round(value, 1) for value in history.history["val_loss"]])
+print("validation -ELBO per epoch:", [round(v, 1) for v in history.history["val_loss"]])
 print("best model reloaded:", type(best).__name__)

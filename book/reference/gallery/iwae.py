@@ -2,7 +2,8 @@
 # and the single-sample ELBO, from the same draws, in nats and bits per pixel.
 import numpy as np
 
-from snippets import VAE, build_dense_decoder, build_dense_encoder, log_weight_statistics
+from snippets import VAE, build_dense_decoder, build_dense_encoder
+from snippets import log_weight_statistics
 from snippets import mean_and_standard_error, nats_to_bits_per_dim
 
 x = (np.random.default_rng(0).random((512, 784)) < 0.2).astype("float32")
@@ -13,4 +14,5 @@ summary = log_weight_statistics(vae, x[448:], k=100, seed=1)
 for name, values in (("-ELBO", -summary.elbo), ("-IWAE", -summary.iwae)):
     estimate = mean_and_standard_error(values)
     bits = nats_to_bits_per_dim(estimate.mean, 784)
-    print(f"{name}: {estimate.mean:.1f} ± {estimate.standard_error:.1f} nats, {bits:.3f} bits/dim")
+    error = estimate.standard_error
+    print(f"{name}: {estimate.mean:.1f} ± {error:.1f} nats, {bits:.3f} bits/dim")

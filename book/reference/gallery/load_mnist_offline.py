@@ -11,10 +11,12 @@ from snippets import DynamicBinarization, binarize, load_mnist
 rng = np.random.default_rng(0)
 with tempfile.TemporaryDirectory() as folder:
     path = Path(folder) / "mnist.npz"
-    np.savez(path, x_train=rng.integers(0, 256, (60, 28, 28), dtype=np.uint8), y_train=rng.integers(0, 10, 60),
-             x_test=rng.integers(0, 256, (20, 28, 28), dtype=np.uint8), y_test=rng.integers(0, 10, 20))
-    data = load_mnist(path)  # pixels scaled to [0, 1]; a tenth of x_train set aside as x_valid
+    images = rng.integers(0, 256, (80, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, 80)
+    np.savez(path, x_train=images[:60], y_train=labels[:60],
+             x_test=images[60:], y_test=labels[60:])
+    data = load_mnist(path)  # pixels in [0, 1]; a tenth of x_train set aside as x_valid
 
 fixed_test_set = binarize(data.x_test, seed=0)  # one binarisation, for every evaluation
-batches = DynamicBinarization(data.x_train, batch_size=32, seed=0)  # fresh binary pixels every epoch
+batches = DynamicBinarization(data.x_train, batch_size=32)  # fresh pixels every epoch
 print(data.x_train.shape, data.x_valid.shape, fixed_test_set.shape, batches[0].shape)

@@ -10,7 +10,8 @@ vae = VAE(build_encoder(latent_dim=2), build_decoder(latent_dim=2), seed=0)
 vae.compile(optimizer=keras.optimizers.Adam(1e-3))
 vae.fit(x, epochs=2, batch_size=128, verbose=0)
 scores = vae.evaluate(x[:128], batch_size=128, verbose=0, return_dict=True)
-print(f"-ELBO {scores['loss']:.1f} nats = {scores['reconstruction']:.1f} + {scores['kl']:.1f} KL")
+loss, reconstruction, kl = scores["loss"], scores["reconstruction"], scores["kl"]
+print(f"-ELBO {loss:.1f} nats = {reconstruction:.1f} + {kl:.1f} KL")
 
 with tempfile.TemporaryDirectory() as folder:
     vae.save(Path(folder) / "vae.keras")

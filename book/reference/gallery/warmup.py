@@ -1,7 +1,8 @@
 # Warm the KL weight up over three epochs and stop at the first non-finite loss.
 import numpy as np
 
-from snippets import VAE, KLWarmup, NonFiniteLossGuard, build_dense_decoder, build_dense_encoder
+from snippets import VAE, KLWarmup, NonFiniteLossGuard
+from snippets import build_dense_decoder, build_dense_encoder
 
 x = (np.random.default_rng(0).random((256, 784)) < 0.2).astype("float32")
 vae = VAE(build_dense_encoder(latent_dim=2), build_dense_decoder(latent_dim=2), seed=0)
