@@ -14,6 +14,7 @@ package itself::
 - data: MNIST with an offline fallback, binarisation;
 - callbacks and training: a NaN guard, KL warm-up, early stopping and checkpoints;
 - evaluation: the multi-sample ELBO and the importance-weighted bound;
+- export: a dense decoder's weights as versioned JSON, and its NumPy evaluation;
 - validation: input checks that name the argument at fault.
 
 Core modules import only Keras, NumPy, SciPy and each other. The code behind
@@ -33,6 +34,7 @@ from snippets.evaluation import (
     mean_and_standard_error,
     nats_to_bits_per_dim,
 )
+from snippets.export import export_dense_decoder, exported_decoder_logits
 from snippets.layers import Sampling
 from snippets.likelihoods import (
     Bernoulli,
@@ -93,6 +95,9 @@ __all__ = [
     "nats_to_bits_per_dim",
     "mean_and_standard_error",
     "MeanWithError",
+    # export
+    "export_dense_decoder",
+    "exported_decoder_logits",
     # validation
     "check_array",
     "check_images",

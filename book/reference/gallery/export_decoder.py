@@ -4,8 +4,7 @@ import json
 
 import numpy as np
 
-from snippets import VAE, build_dense_decoder, build_dense_encoder
-from snippets.export import export_dense_decoder, exported_decoder_logits
+from snippets import VAE, build_dense_decoder, build_dense_encoder, export_dense_decoder, exported_decoder_logits
 
 vae = VAE(build_dense_encoder(latent_dim=2), build_dense_decoder(latent_dim=2), seed=0)
 text = json.dumps(export_dense_decoder(vae.decoder))  # half precision, two bytes a weight
