@@ -98,8 +98,8 @@ def summary_text(notebook: nbformat.NotebookNode) -> str:
                      for output in cell.get("outputs", []))
 
 
-# About 6 minutes for the install alone on two busy cores (2.8 GB of packages), 16 in all
-# under load; `-m "not slow"` leaves it out of a quick run, `make test` runs it.
+# 3.7 minutes on two shared cores, 16 when they were busy (the install alone: 2.8 GB of
+# packages, 5.6 minutes then); `-m "not slow"` leaves it out of a quick run, `make test` runs it.
 @pytest.mark.slow
 def test_a_chapter_runs_in_a_fresh_venv_made_with_its_own_install_line_and_shows_its_numbers(tmp_path):
     chapter = tmp_path / CHAPTER.name
