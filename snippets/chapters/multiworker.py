@@ -251,7 +251,8 @@ def run_worker(
         _reducible_logs(vae)
     backup = AtomicBackupAndRestore(output_dir / "backup", write=index == 0)
     dataset = _batches(x, global_batch_size, range(backup.resume_epoch(), epochs), seed, len(cluster), index, engine)
-    callbacks = [backup, EpochSeededNoise([vae.sampling.seed_generator], seed), EpochLog(output_dir / f"worker-{index}.json")]
+    # The log first: an epoch's time is its training, not the checkpoint written after it.
+    callbacks = [EpochLog(output_dir / f"worker-{index}.json"), EpochSeededNoise([vae.sampling.seed_generator], seed), backup]
     vae.fit(dataset, epochs=epochs, steps_per_epoch=len(x) // global_batch_size, callbacks=callbacks, verbose=0)
     if index == 0:
         np.savez(output_dir / "weights.npz", *[_to_numpy(variable.value) for variable in vae.weights])
