@@ -212,9 +212,10 @@ class DataSpec:
                 raise ValueError(f"{name} was given but this model is not conditional")
             return None
         if condition is None:
-            raise ValueError(f"this model is conditional: pass {name} of shape ({n}, *{self.condition_shape})")
+            raise ValueError(f"this model is conditional: pass {name} of shape {(n, *self.condition_shape)}")
         condition = check_array(condition, name, self.condition_shape).astype(np.float32)
-        check_same_length({"x": range(n), name: condition})
+        if len(condition) != n:
+            raise ValueError(f"{name} has {len(condition)} rows, expected one per example ({n})")
         return condition
 
     def check_inputs(self, data: object, name: str = "x") -> np.ndarray | dict[str, np.ndarray]:
