@@ -80,7 +80,8 @@ def training_callbacks(
       backup. It restores the model, not the other callbacks: after a resume,
       early stopping's patience count and the checkpoint's best value start afresh.
 
-    ``monitor`` names a quantity in the epoch logs, ``"val_loss"`` by default,
+    ``monitor`` names a quantity to minimise in the epoch logs (every quantity a
+    VAE logs is a loss or one of its terms), ``"val_loss"`` by default,
     so ``fit`` needs validation data. Without it, or with a name that is not
     logged, early stopping raises ``ValueError`` listing the logged quantities
     (a :class:`snippets.VAE`'s ``fit`` does so before the first step; any
@@ -95,7 +96,9 @@ def training_callbacks(
         raise ValueError(f"monitor must name a logged quantity such as 'val_loss', got {monitor!r}")
     folder = Path(folder)
     return [
-        _EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True),
-        keras.callbacks.ModelCheckpoint(str(folder / BEST_MODEL_NAME), monitor=monitor, save_best_only=True),
+        _EarlyStopping(monitor=monitor, patience=patience, mode="min", restore_best_weights=True),
+        keras.callbacks.ModelCheckpoint(
+            str(folder / BEST_MODEL_NAME), monitor=monitor, mode="min", save_best_only=True
+        ),
         keras.callbacks.BackupAndRestore(str(folder / BACKUP_FOLDER_NAME)),
     ]

@@ -36,6 +36,8 @@ def test_callback_list_holds_early_stopping_checkpoint_and_backup_with_the_setti
     assert isinstance(checkpoint, keras.callbacks.ModelCheckpoint)
     assert checkpoint.filepath == str(tmp_path / "best.keras")
     assert (checkpoint.monitor, checkpoint.save_best_only) == ("val_kl", True)
+    # Every quantity a VAE logs is minimised, whatever its name says (Keras guesses "max" for val_kl).
+    assert stop.mode == checkpoint.mode == "min"
     assert isinstance(backup, keras.callbacks.BackupAndRestore)
     assert backup.backup_dir == str(tmp_path / "backup")
 

@@ -3,8 +3,9 @@
 A plain autoencoder places its codes wherever reconstruction is easiest, so the
 region they occupy has no known shape: a point drawn from its bounding box can
 land far from every training code (a "hole"), where the decoder was never
-trained. A VAE's KL term pulls the codes towards ``N(0, I)``, so draws from the
-prior stay near data. These functions make that difference measurable, and
+trained. A VAE's KL term, averaged over the data, pulls the aggregate posterior
+``q(z)`` (the mixture of every digit's ``q(z|x)``) towards ``N(0, I)`` without
+making the two equal, so fewer prior draws land in holes, but some still do. These functions make that difference measurable, and
 place points in a VAE's latent space where the prior expects them: on a grid of
 Normal quantiles, and along interpolation paths between two codes. Whether a
 larger latent space buys a better bound is asked of several seeds at once
