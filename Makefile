@@ -25,7 +25,7 @@ PYTEST_PARALLEL := -n $(TEST_JOBS)
 # gradient, the dense VAE, saving and reloading, the Lambda pitfall, checkpoints).
 BACKENDS := jax torch
 BACKEND_CHAPTERS := book/theory/reparameterization.ipynb book/keras/vae_dense.ipynb \
-	book/keras/seed_models.ipynb book/keras/vae_training.ipynb
+	book/keras/porting.ipynb book/keras/vae_training.ipynb
 
 .PHONY: setup setup-backends setup-actionlint setup-mathjax book check test test-units test-chapters test-browser $(BACKENDS:%=test-backend-%) clean
 
