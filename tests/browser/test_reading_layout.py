@@ -67,3 +67,10 @@ def test_figures_fill_the_text_column(chapter):
 def test_code_blocks_fit_the_text_column(chapter):
     overflowing = chapter.page.evaluate(_OVERFLOWING_CODE)
     assert not overflowing, f"{chapter.path}: code blocks wider than the column ([first line, px]): {overflowing}"
+
+
+def test_the_status_table_says_succeeded_in_words(tab):
+    # Emoji render as empty boxes where no emoji font is installed.
+    text = tab("book/status.html").page.inner_text("article")
+    assert "succeeded" in text
+    assert "\u2705" not in text and "\u274c" not in text
