@@ -118,11 +118,11 @@ def fail_with(findings: list[str], rule: str) -> None:
 
 
 def core_modules() -> list[Path]:
-    """The public core: the modules directly in snippets/."""
-    return sorted(PACKAGE.glob("*.py"))
+    """The public core: the modules directly in snippets/ and in snippets/applications/."""
+    return sorted([*PACKAGE.glob("*.py"), *(PACKAGE / "applications").glob("*.py")])
 
 
-CORE_NAMES = {p.stem for p in core_modules()} - {"__init__"}
+CORE_NAMES = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
 
 
 def package_modules() -> list[Path]:
@@ -320,7 +320,7 @@ def allowed_import(module: str, lazy: bool) -> bool:
     top = module.split(".")[0]
     if top == "snippets":
         parts = module.split(".")
-        return len(parts) == 1 or (len(parts) == 2 and parts[1] in CORE_NAMES)
+        return len(parts) == 1 or (len(parts) == 2 and parts[1] in CORE_NAMES) or parts[1] == "applications"
     if top in sys.stdlib_module_names:
         return True
     return top in CORE_THIRD_PARTY or (lazy and top in CORE_LAZY_THIRD_PARTY)

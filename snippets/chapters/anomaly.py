@@ -40,33 +40,42 @@ Likelihood scores are computed on binary pixels (the Bernoulli likelihood
 then gives a probability), so the protocol binarises the digits: the
 validation and test digits once (:func:`snippets.data.binarize`, seed 0), the
 training digits once per seed.
+
+The VAE scores and the threshold are :mod:`snippets.applications.anomaly`'s, for
+reuse; this module holds the protocol, the baselines and the metrics on labels.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from keras import ops
 from matplotlib.figure import Figure
-from scipy.special import logsumexp
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 from sklearn.neighbors import NearestNeighbors
 from sklearn.metrics import average_precision_score, precision_score, recall_score, roc_auc_score
 from threadpoolctl import threadpool_limits
 
+from snippets.applications.anomaly import (
+    THRESHOLD_QUANTILE,
+    anomaly_scores,
+    log_likelihood_of_draws,
+    log_mean_exp,
+    log_reconstruction_probability,
+    log_weight_terms,
+    standard_normal_draws,
+    validation_threshold,
+)
 from snippets.chapters.comparison import direction
 from snippets.chapters.diagnostics import fit_dense_vae
 from snippets.data import MnistData, binarize
-from snippets.evaluation import DEFAULT_BATCH_SIZE, MeanWithError, mean_and_standard_error
-from snippets.losses import diagonal_gaussian_log_density
-from snippets.models import VAE, predict_in_batches
+from snippets.evaluation import MeanWithError, mean_and_standard_error
+from snippets.models import VAE
 from snippets.validation import check_array, check_images, check_number, check_positive_int
 
 VAE_SCORES = ("neg_elbo", "neg_iwae", "neg_recon_prob", "squared_error")
@@ -91,7 +100,6 @@ METRIC_LABELS = {
     "false_alarm_rate": "false alarms",
 }
 NUM_DIGITS = 10
-THRESHOLD_QUANTILE = 0.95
 N_NEIGHBOURS = 5
 MAX_NEIGHBOUR_REFERENCES = 10_000  # a random subset beyond this: the search costs (references x queries x 784)
 
@@ -188,117 +196,6 @@ def split_out_digit(data: MnistData, digit: int) -> HeldOutSplit:
 
 
 # --- the scores ----------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=2)
-def standard_normal_draws(seed: int, n: int, n_draws: int, latent_dim: int) -> np.ndarray:
-    """The noise ``eps_l ~ N(0, I)`` of ``n`` examples: ``(n, n_draws, latent_dim)``, read-only.
-
-    Example ``i`` draws from ``np.random.default_rng([seed, i])``, as
-    :func:`snippets.evaluation.log_weight_statistics` does, so its noise
-    depends neither on ``n`` nor on the other examples. The last two results
-    are kept (``functools.lru_cache``): a protocol scores the same validation
-    and test digits with every detector of a seed and draws their noise once.
-    """
-    n, n_draws = check_positive_int(n, "n"), check_positive_int(n_draws, "n_draws")
-    shape = (n_draws, check_positive_int(latent_dim, "latent_dim"))
-    draws = np.stack([np.random.default_rng([seed, i]).standard_normal(shape) for i in range(n)])
-    draws.flags.writeable = False
-    return draws
-
-
-def log_weight_terms(
-    vae: VAE, x, n_draws: int, *, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE
-) -> tuple[np.ndarray, np.ndarray]:
-    """The two parts of the log importance weights of ``L = n_draws`` codes per example, each ``(n, L)`` nats.
-
-    With ``z_l = mu(x) + exp(log_var(x) / 2) * eps_l`` and the noise of
-    :func:`standard_normal_draws`: ``log p(x|z_l)``, and ``log p(z_l) - log q(z_l|x)``;
-    their sum is the ``log w_l`` of :func:`snippets.evaluation.log_weight_statistics`.
-    Each code is decoded once; about ``batch_size`` codes (at least the ``L``
-    of one example) at a time, so a value depends neither on ``batch_size``
-    nor on the other examples.
-    """
-    x = vae.check_examples(x)
-    n_draws = check_positive_int(n_draws, "n_draws")
-    rows = max(1, check_positive_int(batch_size, "batch_size") // n_draws)
-    z_mean, z_log_var = predict_in_batches(vae.encoder, x)
-    epsilon = standard_normal_draws(seed, len(x), n_draws, vae.latent_dim)
-    z = (z_mean[:, None] + np.exp(0.5 * z_log_var[:, None]) * epsilon).astype(np.float32)
-    flat_z, flat_mean = z.reshape(-1, vae.latent_dim), np.repeat(z_mean, n_draws, axis=0)
-    log_prior_over_posterior = (diagonal_gaussian_log_density(flat_z, np.zeros_like(flat_z), 0.0)
-                                - diagonal_gaussian_log_density(flat_z, flat_mean, np.repeat(z_log_var, n_draws, axis=0)))
-    parts = []
-    for start in range(0, len(x), rows):
-        block = slice(start, start + rows)
-        logits = ops.cast(vae.decoder(z[block].reshape(-1, vae.latent_dim), training=False), "float32")
-        log_px_z = vae.likelihood.log_prob(np.repeat(x[block], n_draws, axis=0), logits)
-        parts.append(ops.convert_to_numpy(log_px_z).astype(np.float64).reshape(-1, n_draws))
-    return np.concatenate(parts), ops.convert_to_numpy(log_prior_over_posterior).astype(np.float64).reshape(-1, n_draws)
-
-
-def log_likelihood_of_draws(
-    vae: VAE, x, n_draws: int, *, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE
-) -> np.ndarray:
-    """``log p(x|z_l)`` for ``L = n_draws`` codes ``z_l ~ q(z|x)`` per example: ``(n, L)`` nats.
-
-    The first part of :func:`log_weight_terms`: example ``i`` draws its noise
-    from ``np.random.default_rng([seed, i])``, so a value depends neither on
-    ``batch_size`` nor on the other examples.
-    """
-    return log_weight_terms(vae, x, n_draws, seed=seed, batch_size=batch_size)[0]
-
-
-def log_mean_exp(log_values: np.ndarray) -> np.ndarray:
-    """``log (1/L) sum_l exp(a_l)`` along the last axis of ``(..., L)``: ``scipy.special.logsumexp`` minus ``log L``.
-
-    Stable for values like ``-100`` that would underflow as probabilities; it
-    lies between the mean and the maximum of the ``a_l``.
-    """
-    return logsumexp(log_values, axis=-1) - math.log(log_values.shape[-1])
-
-
-def log_reconstruction_probability(
-    vae: VAE, x, n_draws: int, *, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE
-) -> np.ndarray:
-    """An & Cho's (2015) reconstruction probability, in log space: ``(n,)`` nats.
-
-    ``log (1/L) sum_l p(x|z_l)`` with ``z_l ~ q(z|x)``, the draws of
-    :func:`log_likelihood_of_draws`, computed by :func:`log_mean_exp` so that
-    probabilities like ``e^-100`` neither underflow nor lose precision. It
-    lies between the mean and the maximum of the ``log p(x|z_l)``.
-    """
-    return log_mean_exp(log_likelihood_of_draws(vae, x, n_draws, seed=seed, batch_size=batch_size))
-
-
-def anomaly_scores(
-    vae: VAE, x, *, k: int = 100, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE
-) -> dict[str, np.ndarray]:
-    """The four VAE scores of each example, higher = more anomalous: ``{name: (n,)}``.
-
-    ``neg_elbo`` (``-mean_i log w_i``), ``neg_iwae`` (``-log mean_i w_i``) and
-    ``neg_recon_prob`` (:func:`log_reconstruction_probability` with ``L = k``)
-    come from the same ``k`` codes per example (:func:`log_weight_terms`,
-    each decoded once), seeded per example by ``seed``, so
-    ``neg_iwae <= neg_elbo`` element by element; ``squared_error`` is
-    ``sum_j (x_j - x_hat_j)^2`` over the pixels of the reconstruction of the
-    posterior mean. See the module docstring.
-    """
-    x = vae.check_examples(x)
-    k = check_positive_int(k, "k")
-    log_px_z, log_prior_over_posterior = log_weight_terms(vae, x, k, seed=seed, batch_size=batch_size)
-    log_w = log_px_z + log_prior_over_posterior
-    error = np.sum((x.reshape(len(x), -1) - vae.reconstruct(x).reshape(len(x), -1)) ** 2, axis=1)
-    scores = {
-        "neg_elbo": -np.mean(log_w, axis=1),
-        "neg_iwae": -log_mean_exp(log_w),
-        "neg_recon_prob": -log_mean_exp(log_px_z),
-        "squared_error": error.astype(np.float64),
-    }
-    for name, values in scores.items():
-        if not np.all(np.isfinite(values)):
-            raise FloatingPointError(f"score {name} is not finite for {int(np.sum(~np.isfinite(values)))} examples")
-    return scores
 
 
 def fit_baselines(x_train, n_components: int, *, seed: int = 0) -> tuple[PCA, IsolationForest, NearestNeighbors]:
@@ -418,16 +315,6 @@ def average_precision(scores, is_anomaly) -> float:
     the chance level, which is small when anomalies are rare. Same checks as :func:`roc_auc`.
     """
     return float(average_precision_score(*reversed(_checked_scores_and_labels(scores, is_anomaly))))
-
-
-def validation_threshold(normal_scores, quantile: float = THRESHOLD_QUANTILE) -> float:
-    """The ``quantile`` of the scores of normal validation examples ``(n,)``: ``np.quantile``.
-
-    Flagging ``score > threshold`` then raises a false alarm on about
-    ``1 - quantile`` of normal data; no anomaly is needed to set it.
-    """
-    normal_scores = check_array(normal_scores, "normal_scores", ())
-    return float(np.quantile(normal_scores, check_number(quantile, "quantile", low=0.0, high=1.0)))
 
 
 def rates_at_threshold(scores, is_anomaly, threshold: float) -> ThresholdRates:

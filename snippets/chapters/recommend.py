@@ -15,6 +15,9 @@ part (given to the recommender) and a *held-out* part (to be found), and
 fold-in items are excluded from the ranking. The rivals are popularity,
 EASE^R (Steck, 2019; a closed-form item-item model) and Mult-DAE (the same
 networks as a denoising autoencoder).
+
+The models and the metrics are :mod:`snippets.applications.recommend`'s, for reuse;
+this module holds the chapter's data, training runs and comparisons.
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ from pathlib import Path
 import keras
 import numpy as np
 import scipy.linalg
-from keras import layers
 from matplotlib.figure import Figure
 from threadpoolctl import threadpool_limits
 
@@ -36,8 +38,20 @@ from snippets.chapters.comparison import detectable_difference, direction
 from snippets.callbacks import KLWarmup
 from snippets.data import DOWNLOAD_TIMEOUT_S, _socket_timeout
 from snippets.evaluation import MeanWithError, mean_and_standard_error
-from snippets.likelihoods import Multinomial
-from snippets.models import VAE, Autoencoder, build_dense_decoder, build_dense_encoder
+from snippets.applications.recommend import (
+    MULT_DAE_L2,
+    Recommender,
+    _ranked_hits,
+    _recall,
+    build_mult_dae,
+    build_mult_decoder,
+    build_mult_encoder,
+    build_mult_vae,
+    ndcg_at_k,
+    popularity_recommender,
+    recall_at_k,
+)
+from snippets.models import VAE, Autoencoder
 from snippets.validation import check_array, check_number, check_positive_int
 
 MOVIELENS_URL = "https://files.grouplens.org/datasets/movielens/ml-1m.zip"
@@ -46,9 +60,6 @@ SOURCES = ("auto", "movielens", "synthetic")
 POSITIVE_RATING = 4
 MIN_INTERACTIONS = 5
 RECALL_K, NDCG_K = 20, 100  # Liang et al.'s list lengths
-
-Recommender = Callable[[np.ndarray], np.ndarray]
-"""Fold-in clicks ``(n_users, n_items)`` to scores ``(n_users, n_items)``; higher is recommended first."""
 
 
 @dataclass(frozen=True)
@@ -270,93 +281,6 @@ def load_interactions(
     return InteractionData(train, validation, test, used, description)
 
 
-def build_mult_encoder(
-    n_items: int,
-    hidden_units: Sequence[int] = (600,),
-    latent_dim: int = 200,
-    *,
-    dropout: float = 0.5,
-    variational: bool = True,
-) -> keras.Model:
-    """Mult-VAE inference network: ``(batch, n_items)`` to ``[z_mean, z_log_var]``.
-
-    The click vector is scaled to unit length (users with many and few clicks
-    give inputs of the same size), ``dropout`` of its entries are zeroed
-    during training, then the book's dense encoder with tanh layers gives the
-    Gaussian's parameters, each ``(batch, latent_dim)``. With
-    ``variational=False`` it gives one code ``(batch, latent_dim)``: Mult-DAE's encoder.
-    """
-    n_items = check_positive_int(n_items, "n_items")
-    dropout = check_number(dropout, "dropout", low=0.0, high=1.0, high_open=True)
-    inputs = keras.Input(shape=(n_items,), name="clicks")
-    x = layers.UnitNormalization(name="unit_length")(inputs)
-    x = layers.Dropout(dropout, name="input_dropout")(x)
-    mlp = build_dense_encoder(
-        latent_dim,
-        input_dim=n_items,
-        hidden_units=hidden_units,
-        variational=variational,
-        activation="tanh",
-        name="mlp",
-    )
-    return keras.Model(inputs, mlp(x), name="encoder")
-
-
-def build_mult_decoder(
-    n_items: int, hidden_units: Sequence[int] = (600,), latent_dim: int = 200
-) -> keras.Model:
-    """Mult-VAE generative network: ``(batch, latent_dim)`` to item logits ``(batch, n_items)``."""
-    return build_dense_decoder(latent_dim, output_dim=n_items, hidden_units=hidden_units, activation="tanh")
-
-
-def build_mult_vae(
-    n_items: int,
-    hidden_units: Sequence[int] = (600,),
-    latent_dim: int = 200,
-    *,
-    dropout: float = 0.5,
-    beta: float = 0.2,
-    seed: int | None = None,
-) -> VAE:
-    """Mult-VAE: the package's :class:`snippets.VAE` with a multinomial likelihood over items.
-
-    The loss per user is ``-sum_i x_i log softmax(logits)_i + beta * KL``;
-    Liang et al. anneal ``beta`` from 0 to 0.2 (use :class:`snippets.KLWarmup`).
-    ``model.reconstruct(clicks)`` gives each user's item probabilities
-    ``(n_users, n_items)``, the scores to rank by.
-    """
-    encoder = build_mult_encoder(n_items, hidden_units, latent_dim, dropout=dropout)
-    decoder = build_mult_decoder(n_items, hidden_units, latent_dim)
-    return VAE(encoder, decoder, likelihood=Multinomial(), beta=beta, seed=seed)
-
-
-def build_mult_dae(
-    n_items: int, hidden_units: Sequence[int] = (600,), latent_dim: int = 200, *, dropout: float = 0.5, l2: float = 0.0
-) -> Autoencoder:
-    """Mult-DAE: Mult-VAE's networks and likelihood without the code's noise and the KL term.
-
-    A denoising autoencoder, :class:`snippets.Autoencoder`: the input dropout
-    corrupts the clicks, and the loss per user is ``-sum_i x_i log
-    softmax(logits)_i`` for the logits decoded from the one code. Each batch's
-    mean loss gets ``l2 * sum(W ** 2)`` over every weight matrix ``W`` (not the
-    biases), the penalty of Liang et al.'s code (:data:`MULT_DAE_L2`).
-    """
-    encoder = build_mult_encoder(n_items, hidden_units, latent_dim, dropout=dropout, variational=False)
-    decoder = build_mult_decoder(n_items, hidden_units, latent_dim)
-    l2 = check_number(l2, "l2", low=0.0)
-    if l2 > 0:
-        for network in (encoder, decoder):
-            for variable in network.trainable_weights:
-                if len(variable.shape) == 2:  # a Dense kernel
-                    variable.regularizer = keras.regularizers.L2(l2)
-    return Autoencoder(encoder, decoder, likelihood=Multinomial())
-
-
-MULT_DAE_L2 = 0.01
-"""Liang et al.'s weight penalty for Mult-DAE, per batch: their loss is the batch's mean negative
-log-likelihood plus ``(0.01 / batch_size) * sum(W ** 2)`` over the weight matrices."""
-
-
 def train_mult_model(
     train: np.ndarray,
     *,
@@ -388,16 +312,6 @@ def train_mult_model(
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate))
     model.fit(train, epochs=epochs, batch_size=batch_size, verbose=0, callbacks=callbacks)
     return model
-
-
-def popularity_recommender(train: np.ndarray) -> Recommender:
-    """The popularity baseline: every user gets the items' training counts as scores."""
-    counts = np.asarray(train, np.float64).sum(axis=0)
-
-    def recommend(fold_in: np.ndarray) -> np.ndarray:
-        return np.tile(counts, (len(fold_in), 1))
-
-    return recommend
 
 
 def ease_weights_from_gram(gram: np.ndarray, l2: float) -> np.ndarray:
@@ -441,80 +355,6 @@ def _linear_scores(weights: np.ndarray) -> Recommender:
         return np.asarray(fold_in, np.float64) @ weights
 
     return recommend
-
-
-def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """``(n_users, k)`` item indices of each row's ``k`` highest scores, best first.
-
-    The same as ``argsort(-scores, kind="stable")[:, :k]`` (ties go to the lower
-    item index) without sorting whole rows: the ``k``-th largest score is found
-    by partition, the items above it and the first tied ones are kept, and only
-    those ``k`` are sorted.
-    """
-    threshold = np.partition(scores, -k, axis=1)[:, [-k]]
-    above, tied = scores > threshold, scores == threshold
-    free_places = k - above.sum(axis=1, keepdims=True)
-    chosen = np.nonzero(above | (tied & (np.cumsum(tied, axis=1) <= free_places)))[1].reshape(len(scores), k)
-    order = np.argsort(-np.take_along_axis(scores, chosen, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(chosen, order, axis=1)
-
-
-def _ranked_hits(scores: np.ndarray, held_out: np.ndarray, k: int, exclude: np.ndarray | None) -> np.ndarray:
-    """``(n_users, k)`` booleans: is the item at rank ``r`` a held-out item?"""
-    scores = np.array(scores, dtype=np.float64)
-    held_out = np.asarray(held_out) > 0
-    if scores.ndim != 2 or scores.shape != held_out.shape:
-        raise ValueError(
-            f"scores and held_out must have the same 2-D shape, got {scores.shape} and {held_out.shape}"
-        )
-    k = check_positive_int(k, "k")
-    if k > scores.shape[1]:
-        raise ValueError(f"k must be <= the number of items ({scores.shape[1]}), got {k}")
-    if not held_out.any(axis=1).all():
-        raise ValueError("held_out has users without any held-out item; drop them before ranking")
-    if exclude is not None:
-        exclude = np.asarray(exclude) > 0
-        if exclude.shape != scores.shape:
-            raise ValueError(f"exclude must have shape {scores.shape}, got {exclude.shape}")
-        scores[exclude] = -np.inf
-    return np.take_along_axis(held_out, _top_k(scores, k), axis=1)
-
-
-def _recall(hits: np.ndarray, held_out: np.ndarray, k: int) -> np.ndarray:
-    """Recall@k per user from the first ``k`` columns of :func:`_ranked_hits`."""
-    n_relevant = (np.asarray(held_out) > 0).sum(axis=1)
-    return hits[:, :k].sum(axis=1) / np.minimum(k, n_relevant)
-
-
-def recall_at_k(scores, held_out, k: int, exclude=None) -> np.ndarray:
-    """Liang et al.'s Recall@k per user: ``hits in the top k / min(k, |held-out items|)``.
-
-    Args:
-        scores: ``(n_users, n_items)``, higher is recommended first (ties go to
-            the lower item index).
-        held_out: ``(n_users, n_items)`` binary, the items to be found.
-        exclude: ``(n_users, n_items)`` binary, items never recommended (the
-            fold-in items the model was given).
-
-    Returns:
-        ``(n_users,)`` values in ``[0, 1]``; 1 when the top k hold as many
-        held-out items as they can.
-    """
-    return _recall(_ranked_hits(scores, held_out, k, exclude), held_out, k)
-
-
-def ndcg_at_k(scores, held_out, k: int, exclude=None) -> np.ndarray:
-    """Normalised discounted cumulative gain at ``k`` per user, ``(n_users,)``.
-
-    ``DCG@k = sum_{r=1..k} hit_r / log2(r + 1)``, divided by its largest
-    possible value, ``sum_{r=1..min(k, |held-out|)} 1 / log2(r + 1)``.
-    Arguments as for :func:`recall_at_k`.
-    """
-    hits = _ranked_hits(scores, held_out, k, exclude)
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    n_relevant = np.minimum(k, (np.asarray(held_out) > 0).sum(axis=1))
-    ideal = np.cumsum(discounts)[n_relevant - 1]
-    return (hits * discounts).sum(axis=1) / ideal
 
 
 def ranking_quality(
