@@ -327,7 +327,7 @@ def test_the_collapse_findings_follow_the_kl_against_one_bit():
     assert collapse_finding(["a"], 3).startswith("1 of the 3 VAEs (a) have collapsed")
     with pytest.raises(ValueError, match="n_vaes"):
         collapse_finding(["a", "b"], 1)
-    assert code_use_finding(0.2).startswith("it has collapsed") and code_use_finding(2.0).startswith("it carries more")
+    assert code_use_finding(0.2).startswith("it has collapsed") and code_use_finding(2.0).startswith("its KL, an upper bound")
 
 
 def test_the_runs_figure_shows_every_seed_and_a_curve_per_model_with_a_kl():

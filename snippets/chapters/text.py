@@ -776,9 +776,11 @@ def collapse_finding(collapsed: Sequence[str], n_vaes: int) -> str:
         return (f"all {n_vaes} VAEs have collapsed: each carries less than one bit per word in its code, "
                 "too little to split the words into two equally likely groups")
     if not collapsed:
-        return f"none of the {n_vaes} VAEs has collapsed: each carries more than one bit per word in its code"
+        return (f"none of the {n_vaes} VAEs has collapsed by this test: each has a KL above one bit per word, "
+                "which, being an upper bound, allows a code that carries a bit but does not prove one")
     return (f"{len(collapsed)} of the {n_vaes} VAEs ({', '.join(collapsed)}) have collapsed, carrying less than "
-            "one bit per word in their codes; the others carry more")
+            "one bit per word in their codes; the others have a KL above one bit, an upper bound that leaves "
+            "room for a code that carries a bit")
 
 
 def code_use_finding(kl: float) -> str:
@@ -788,7 +790,8 @@ def code_use_finding(kl: float) -> str:
         return ("it has collapsed, carrying less than one bit per word in its code, so what follows shows what a "
                 "collapsed text VAE writes: its decoder works mostly from the prefix, and the code can steer it only "
                 "a little")
-    return "it carries more than one bit per word in its code, so different codes can steer what it writes"
+    return ("its KL, an upper bound on what its code carries, is above one bit per word, so the code may steer "
+            "what it writes; the strings decoded from different codes below show how much it does")
 
 
 def plot_text_runs(runs: Mapping[str, VariantRuns], *, warmup_epochs: int | None = None) -> Figure:
