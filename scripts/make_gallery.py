@@ -107,6 +107,14 @@ ENTRIES = (
         "checkpoints.py",
         folded=(("training", "training_callbacks"),),
     ),
+    Entry(
+        "Recommend with a Mult-VAE and score the rankings",
+        "Mult-VAE (Liang et al., 2018) ranks items by a multinomial over the catalogue; "
+        "`recall_at_k` and `ndcg_at_k` score each held-out user's ranking against the items "
+        "they hid, from `snippets.applications`.",
+        "recommend_metrics.py",
+        folded=(("applications/recommend", "build_mult_vae"), ("applications/recommend", "ndcg_at_k")),
+    ),
 )
 
 
