@@ -124,7 +124,8 @@ test-backend-jax: export JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES := 0
 $(BACKEND_TESTS): test-backend-%: setup setup-backends
 	@echo "== unit tests and $(words $(BACKEND_CHAPTERS)) chapters under KERAS_BACKEND=$*"
 	KERAS_BACKEND=$* $(BIN)/python -m pytest tests $(BACKEND_CHAPTERS) --ignore=tests/browser --ignore=tests/test_executed_chapters.py \
-		--nbval-lax --nbval-current-env $(PYTEST_PARALLEL) --dist loadfile -p no:cacheprovider
+		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+		$(PYTEST_PARALLEL) --dist loadfile -p no:cacheprovider
 
 clean:
 	rm -rf _build

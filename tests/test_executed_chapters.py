@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import nbformat
 import pytest
 from jupyter_cache import get_cache
 from myst_nb.core.utils import coalesce_streams
+from nbval.plugin import get_sanitize_patterns
 
 ROOT = Path(__file__).resolve().parents[1]
 EXECUTION_CACHE = ROOT / "_build" / "quick" / "_build" / ".jupyter_cache"
@@ -33,6 +35,7 @@ EXECUTED = os.environ.get("VAE_BOOK_EXECUTED")
 REQUIRE = os.environ.get("VAE_BOOK_REQUIRE_EXECUTED", "") not in ("", "0", "false", "no")
 CHAPTERS = sorted(p for p in (ROOT / "book").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
+SANITIZE_PATTERNS = get_sanitize_patterns((ROOT / "tests" / "nbval_sanitize.cfg").read_text())
 
 
 def comparable(outputs: list[dict]) -> dict[str, str]:
@@ -53,7 +56,15 @@ def comparable(outputs: list[dict]) -> dict[str, str]:
         for o in outputs
         if o["output_type"] in ("execute_result", "display_data")
     )
-    return {"stdout": "".join(merged[0]["text"]) if merged else "", "text/plain": results}
+    stdout = "".join(merged[0]["text"]) if merged else ""
+    return {"stdout": sanitized(stdout), "text/plain": sanitized(results)}
+
+
+def sanitized(text: str) -> str:
+    """``text`` after the replacements nbval applies (``tests/nbval_sanitize.cfg``)."""
+    for pattern, replacement in SANITIZE_PATTERNS:
+        text = re.sub(pattern, replacement, text)
+    return text
 
 
 def missing(message: str):
@@ -96,3 +107,13 @@ def test_every_cell_ran_and_checked_cells_match_their_reference(chapter):
                 f"cell {index} printed other output than its reference; if the change is intended, "
                 f"run scripts/refresh_notebooks.py {chapter.relative_to(ROOT)}"
             )
+
+
+def test_a_line_flushed_in_two_pieces_compares_equal_to_the_line_printed_whole():
+    whole = [{"output_type": "stream", "name": "stdout", "text": "a\nb\n"}]
+    pieces = [
+        {"output_type": "stream", "name": "stdout", "text": "a"},
+        {"output_type": "stream", "name": "stdout", "text": "\nb\n"},
+    ]
+    assert comparable(pieces) == comparable(whole)
+    assert comparable([{"output_type": "stream", "name": "stdout", "text": "a\nc\n"}]) != comparable(whole)
