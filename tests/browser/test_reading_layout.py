@@ -44,13 +44,27 @@ _OVERFLOWING_CODE = """() => [...document.querySelectorAll('article.bd-article d
 OVERFLOWING_TODAY = set(NOTEBOOK_DOCS)
 
 
+# sphinx-book-theme 1.3.0 (pydata-sphinx-theme 0.17.1) shows pydata's header search field above
+# the sidebar's. 1.1.4 (pydata 0.15.4) shows one, but loads Font Awesome's web fonts from CSS,
+# which a downloaded copy read from file:// is refused (CORS), so the book keeps 1.3.0 for now.
+@pytest.mark.xfail(strict=True, reason="the current book theme shows two search fields")
 @pytest.mark.parametrize("path", ["index.html", f"{NOTEBOOK_DOCS[0]}.html"])
 def test_one_search_box(tab, path):
     page = tab(path).page
     assert page.evaluate(_VISIBLE_SEARCH_FIELDS) == 1, f"{path}: not exactly one visible search field"
 
 
-@notebook_pages
+# Chapters with a figure drawn narrower than the column today (561 px where the column is
+# 688): figures not yet drawn at the page's width (snippets.chapters.plotting.page_figure).
+NARROW_FIGURES_TODAY = {"book/keras/recipes", "book/applications/denoising_augmentation",
+                        "book/applications/recommendation"}
+
+
+@pytest.mark.parametrize("chapter", [
+    pytest.param(doc, marks=pytest.mark.xfail(strict=True, reason="a figure narrower than the column"))
+    if doc in NARROW_FIGURES_TODAY else doc
+    for doc in NOTEBOOK_DOCS
+], indirect=True)
 def test_figures_fill_the_text_column(chapter):
     column = chapter.page.evaluate(_TEXT_COLUMN)
     assert column > 0, f"{chapter.path}: no paragraph to measure the text column by"
