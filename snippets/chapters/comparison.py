@@ -116,13 +116,15 @@ def student_interval(estimate: MeanWithError, confidence: float = 0.95) -> tuple
 
 
 def detectable_difference(estimate: MeanWithError, confidence: float = 0.95) -> float:
-    """The smallest difference the experiment behind ``estimate`` could have called non-zero.
+    """The smallest measured difference the experiment behind ``estimate`` would call non-zero.
 
     It is the half-width ``t * standard_error`` of :func:`student_interval`: a
-    verdict of "level" says only that the true difference lies within about this
-    much of the measured one, so a null result is stated with it. With three
-    seeds ``t = 4.30``, so a spread of 1.1 hides effects up to 4.7; more seeds
-    shrink both factors. One run detects nothing (``inf``).
+    measured difference inside it gets the verdict "level", so a null result is
+    stated with it. It is a threshold, not a guarantee: a true difference of
+    exactly this size is called clear only about half the time, and about
+    ``(t + 0.84) * standard_error`` is needed to be called clear in four runs
+    of five. With three seeds ``t = 4.30``, so a spread of 1.1 makes 4.7 the
+    threshold; more seeds shrink both factors. One run detects nothing (``inf``).
     """
     low, high = student_interval(estimate, confidence)
     return (high - low) / 2
