@@ -101,6 +101,10 @@ def summary_text(notebook: nbformat.NotebookNode) -> str:
 # 3.7 minutes on two shared cores, 16 when they were busy (the install alone: 2.8 GB of
 # packages, 5.6 minutes then); `-m "not slow"` leaves it out of a quick run, `make test` runs it.
 @pytest.mark.slow
+@pytest.mark.skipif(
+    os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow",
+    reason="the chapters' install line installs the TensorFlow extra; this runs in the TensorFlow stage",
+)
 def test_a_chapter_runs_in_a_fresh_venv_made_with_its_own_install_line_and_shows_its_numbers(tmp_path):
     chapter = tmp_path / CHAPTER.name
     shutil.copy(CHAPTER, chapter)
