@@ -44,7 +44,10 @@ from snippets.likelihoods import (
     Likelihood,
     Multinomial,
 )
-from snippets.losses import diagonal_gaussian_log_density, gaussian_kl_to_standard_normal
+from snippets.losses import (
+    diagonal_gaussian_log_density,
+    gaussian_kl_to_standard_normal,
+)
 from snippets.models import (
     VAE,
     Autoencoder,
@@ -54,7 +57,12 @@ from snippets.models import (
     predict_in_batches,
 )
 from snippets.training import training_callbacks
-from snippets.validation import check_array, check_images, check_number, check_positive_int
+from snippets.validation import (
+    check_array,
+    check_images,
+    check_number,
+    check_positive_int,
+)
 
 __version__ = "0.2.0"
 

@@ -26,7 +26,8 @@ def _check_image_shape(shape: object, name: str, factor: int) -> tuple[int, int,
     if not isinstance(shape, (tuple, list)) or len(shape) != 3:
         raise ValueError(f"{name} must be (height, width, channels), got {shape!r}")
     height, width, channels = (
-        check_positive_int(value, f"{name}[{index}]") for index, value in enumerate(shape)
+        check_positive_int(value, f"{name}[{index}]")
+        for index, value in enumerate(shape)
     )
     if height % factor or width % factor:
         raise ValueError(
@@ -37,12 +38,23 @@ def _check_image_shape(shape: object, name: str, factor: int) -> tuple[int, int,
 
 
 def _check_filters(filters: object, name: str) -> tuple[int, ...]:
-    if not isinstance(filters, Sequence) or isinstance(filters, str) or len(filters) == 0:
-        raise ValueError(f"{name} must be a non-empty sequence of integers, got {filters!r}")
-    return tuple(check_positive_int(value, f"{name}[{index}]") for index, value in enumerate(filters))
+    if (
+        not isinstance(filters, Sequence)
+        or isinstance(filters, str)
+        or len(filters) == 0
+    ):
+        raise ValueError(
+            f"{name} must be a non-empty sequence of integers, got {filters!r}"
+        )
+    return tuple(
+        check_positive_int(value, f"{name}[{index}]")
+        for index, value in enumerate(filters)
+    )
 
 
-def transposed_conv_output_size(size: int, kernel_size: int, stride: int, padding: str) -> int:
+def transposed_conv_output_size(
+    size: int, kernel_size: int, stride: int, padding: str
+) -> int:
     """Side length after a ``Conv2DTranspose`` (no ``output_padding``, dilation 1).
 
     ``"valid"``: ``(size - 1) * stride + kernel_size`` -- the kernel's full
@@ -90,7 +102,12 @@ def build_conv_encoder(
     x = inputs
     for index, count in enumerate(filters):
         x = layers.Conv2D(
-            count, kernel_size, strides=2, padding="same", activation="relu", name=f"{name}_conv_{index}"
+            count,
+            kernel_size,
+            strides=2,
+            padding="same",
+            activation="relu",
+            name=f"{name}_conv_{index}",
         )(x)
     x = layers.Flatten(name=f"{name}_flatten")(x)
     x = layers.Dense(dense_units, activation="relu", name=f"{name}_dense")(x)
@@ -126,11 +143,20 @@ def build_conv_decoder(
     height, width, channels = _check_image_shape(output_shape, "output_shape", factor)
     inputs = keras.Input(shape=(latent_dim,), name="z")
     start = (height // factor, width // factor, filters[0])
-    x = layers.Dense(start[0] * start[1] * start[2], activation="relu", name=f"{name}_dense")(inputs)
+    x = layers.Dense(
+        start[0] * start[1] * start[2], activation="relu", name=f"{name}_dense"
+    )(inputs)
     x = layers.Reshape(start, name=f"{name}_reshape")(x)
     for index, count in enumerate(filters):
         x = layers.Conv2DTranspose(
-            count, kernel_size, strides=2, padding="same", activation="relu", name=f"{name}_deconv_{index}"
+            count,
+            kernel_size,
+            strides=2,
+            padding="same",
+            activation="relu",
+            name=f"{name}_deconv_{index}",
         )(x)
-    logits = layers.Conv2DTranspose(channels, kernel_size, padding="same", name="logits")(x)
+    logits = layers.Conv2DTranspose(
+        channels, kernel_size, padding="same", name="logits"
+    )(x)
     return keras.Model(inputs, logits, name=name)

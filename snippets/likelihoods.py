@@ -59,7 +59,9 @@ class Likelihood(keras.layers.Layer):
         """
         return tuple(x_shape)
 
-    def check(self, x, name: str = "x", *, logits_shape: tuple | None = None) -> np.ndarray:
+    def check(
+        self, x, name: str = "x", *, logits_shape: tuple | None = None
+    ) -> np.ndarray:
         """``x`` as an array, after checking it lies in the support; raises ``ValueError`` naming ``name``.
 
         ``logits_shape`` is the decoder's output shape per example, where the
@@ -87,7 +89,9 @@ class Bernoulli(Likelihood):
     def mean(self, logits):
         return ops.sigmoid(logits)
 
-    def check(self, x, name: str = "x", *, logits_shape: tuple | None = None) -> np.ndarray:
+    def check(
+        self, x, name: str = "x", *, logits_shape: tuple | None = None
+    ) -> np.ndarray:
         return check_images(x, name)
 
 
@@ -95,7 +99,11 @@ def _continuous_bernoulli_log_norm(logits):
     """``log C`` with ``C = l / tanh(l / 2)``; near ``l = 0`` the Taylor form ``2 + l^2 / 6`` avoids 0/0."""
     small = ops.abs(logits) < 1e-3
     safe = ops.where(small, ops.ones_like(logits), logits)
-    return ops.where(small, ops.log(2.0 + ops.square(logits) / 6.0), ops.log(safe / ops.tanh(0.5 * safe)))
+    return ops.where(
+        small,
+        ops.log(2.0 + ops.square(logits) / 6.0),
+        ops.log(safe / ops.tanh(0.5 * safe)),
+    )
 
 
 @keras.saving.register_keras_serializable(package="snippets")
@@ -111,7 +119,9 @@ class ContinuousBernoulli(Bernoulli):
 
     def log_prob(self, x, logits):
         logits = ops.convert_to_tensor(logits)
-        return super().log_prob(x, logits) + _sum_over_example(_continuous_bernoulli_log_norm(logits))
+        return super().log_prob(x, logits) + _sum_over_example(
+            _continuous_bernoulli_log_norm(logits)
+        )
 
     def mean(self, logits):
         logits = ops.convert_to_tensor(logits)
@@ -145,10 +155,14 @@ class Gaussian(Likelihood):
             try:
                 variance = check_number(variance, "variance", low=0.0, low_open=True)
             except (TypeError, ValueError):
-                raise ValueError(f"variance must be a number > 0, 'learned' or None, got {variance!r}") from None
+                raise ValueError(
+                    f"variance must be a number > 0, 'learned' or None, got {variance!r}"
+                ) from None
         self.variance = variance
         if variance == "learned":
-            self.log_variance = self.add_weight(shape=(), initializer="zeros", name="log_variance")
+            self.log_variance = self.add_weight(
+                shape=(), initializer="zeros", name="log_variance"
+            )
 
     def log_variance_for(self, x, mean):
         """``log sigma^2`` as a scalar tensor, for targets ``x`` and means ``mean``."""
@@ -162,12 +176,16 @@ class Gaussian(Likelihood):
         mean = self.mean(ops.convert_to_tensor(logits))
         x = ops.cast(x, mean.dtype)
         log_var = self.log_variance_for(x, mean)
-        return _sum_over_example(-0.5 * (LOG_2PI + log_var + ops.square(x - mean) / ops.exp(log_var)))
+        return _sum_over_example(
+            -0.5 * (LOG_2PI + log_var + ops.square(x - mean) / ops.exp(log_var))
+        )
 
     def mean(self, logits):
         return ops.sigmoid(logits)
 
-    def check(self, x, name: str = "x", *, logits_shape: tuple | None = None) -> np.ndarray:
+    def check(
+        self, x, name: str = "x", *, logits_shape: tuple | None = None
+    ) -> np.ndarray:
         # The mean is a sigmoid of the logits: data outside [0, 1] could never be fitted.
         return check_images(x, name)
 
@@ -186,12 +204,16 @@ class Multinomial(Likelihood):
 
     def log_prob(self, x, logits):
         logits = ops.convert_to_tensor(logits)
-        return ops.sum(ops.cast(x, logits.dtype) * ops.log_softmax(logits, axis=-1), axis=-1)
+        return ops.sum(
+            ops.cast(x, logits.dtype) * ops.log_softmax(logits, axis=-1), axis=-1
+        )
 
     def mean(self, logits):
         return ops.softmax(logits, axis=-1)
 
-    def check(self, x, name: str = "x", *, logits_shape: tuple | None = None) -> np.ndarray:
+    def check(
+        self, x, name: str = "x", *, logits_shape: tuple | None = None
+    ) -> np.ndarray:
         return check_array(x, name, low=0.0)
 
 
@@ -211,7 +233,10 @@ class Categorical(Likelihood):
     def log_prob(self, x, logits):
         log_probs = ops.log_softmax(ops.convert_to_tensor(logits), axis=-1)
         x = ops.cast(x, "int32")
-        picked = ops.sum(ops.one_hot(x, ops.shape(log_probs)[-1], dtype=log_probs.dtype) * log_probs, axis=-1)
+        picked = ops.sum(
+            ops.one_hot(x, ops.shape(log_probs)[-1], dtype=log_probs.dtype) * log_probs,
+            axis=-1,
+        )
         if self.ignore_class is not None:
             picked = picked * ops.cast(x != self.ignore_class, picked.dtype)
         return _sum_over_example(picked)
@@ -223,9 +248,15 @@ class Categorical(Likelihood):
         """A vector of class logits per position: ``(*x_shape, n_classes)``, any number of classes."""
         return (*x_shape, None)
 
-    def check(self, x, name: str = "x", *, logits_shape: tuple | None = None) -> np.ndarray:
+    def check(
+        self, x, name: str = "x", *, logits_shape: tuple | None = None
+    ) -> np.ndarray:
         # one_hot would silently score an index past the last class as probability 0.
-        n_classes = None if not logits_shape or logits_shape[-1] is None else int(logits_shape[-1])
+        n_classes = (
+            None
+            if not logits_shape or logits_shape[-1] is None
+            else int(logits_shape[-1])
+        )
         high = None if n_classes is None else n_classes - 1
         return check_array(x, name, low=0, high=high, integer=True)
 

@@ -29,7 +29,9 @@ def gaussian_kl_to_standard_normal(z_mean, z_log_var):
     # NumPy inputs become tensors first: on PyTorch, ``tensor - ndarray`` would
     # otherwise fall back to a NumPy ufunc (CPU only, deprecated in NumPy 2).
     z_mean, z_log_var = ops.convert_to_tensor(z_mean), ops.convert_to_tensor(z_log_var)
-    return 0.5 * ops.sum(ops.square(z_mean) + ops.exp(z_log_var) - z_log_var - 1.0, axis=-1)
+    return 0.5 * ops.sum(
+        ops.square(z_mean) + ops.exp(z_log_var) - z_log_var - 1.0, axis=-1
+    )
 
 
 def diagonal_gaussian_log_density(z, mean, log_var):
@@ -42,4 +44,6 @@ def diagonal_gaussian_log_density(z, mean, log_var):
     z = ops.convert_to_tensor(z)
     mean = ops.cast(mean, z.dtype)
     log_var = ops.cast(log_var, z.dtype) + ops.zeros_like(z)
-    return ops.sum(-0.5 * (LOG_2PI + log_var + ops.square(z - mean) / ops.exp(log_var)), axis=-1)
+    return ops.sum(
+        -0.5 * (LOG_2PI + log_var + ops.square(z - mean) / ops.exp(log_var)), axis=-1
+    )

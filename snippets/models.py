@@ -39,7 +39,9 @@ from snippets.validation import (
 def _dense_stack(x, hidden_units: Sequence[int], prefix: str, activation: str = "relu"):
     for index, units in enumerate(hidden_units):
         units = check_positive_int(units, f"hidden_units[{index}]")
-        x = layers.Dense(units, activation=activation, name=f"{prefix}_hidden_{index}")(x)
+        x = layers.Dense(units, activation=activation, name=f"{prefix}_hidden_{index}")(
+            x
+        )
     return x
 
 
@@ -48,8 +50,12 @@ def _inputs_with_condition(shape: tuple, name: str, condition_dim: int):
     inputs = keras.Input(shape=shape, name=name)
     if not condition_dim:
         return inputs, inputs
-    condition = keras.Input(shape=(check_positive_int(condition_dim, "condition_dim"),), name="condition")
-    return [inputs, condition], layers.Concatenate(name="with_condition")([inputs, condition])
+    condition = keras.Input(
+        shape=(check_positive_int(condition_dim, "condition_dim"),), name="condition"
+    )
+    return [inputs, condition], layers.Concatenate(name="with_condition")(
+        [inputs, condition]
+    )
 
 
 def build_dense_encoder(
@@ -72,10 +78,14 @@ def build_dense_encoder(
     defaults give the 784-256-2 model of the classic Keras example.
     """
     latent_dim = check_positive_int(latent_dim, "latent_dim")
-    inputs, x = _inputs_with_condition((check_positive_int(input_dim, "input_dim"),), "x", condition_dim)
+    inputs, x = _inputs_with_condition(
+        (check_positive_int(input_dim, "input_dim"),), "x", condition_dim
+    )
     hidden = _dense_stack(x, hidden_units, name, activation)
     if not variational:
-        return keras.Model(inputs, layers.Dense(latent_dim, name="z")(hidden), name=name)
+        return keras.Model(
+            inputs, layers.Dense(latent_dim, name="z")(hidden), name=name
+        )
     z_mean = layers.Dense(latent_dim, name="z_mean")(hidden)
     z_log_var = layers.Dense(latent_dim, name="z_log_var")(hidden)
     return keras.Model(inputs, [z_mean, z_log_var], name=name)
@@ -98,7 +108,9 @@ def build_dense_decoder(
     latent_dim = check_positive_int(latent_dim, "latent_dim")
     inputs, z = _inputs_with_condition((latent_dim,), "z", condition_dim)
     hidden = _dense_stack(z, hidden_units, name, activation)
-    logits = layers.Dense(check_positive_int(output_dim, "output_dim"), name="logits")(hidden)
+    logits = layers.Dense(check_positive_int(output_dim, "output_dim"), name="logits")(
+        hidden
+    )
     return keras.Model(inputs, logits, name=name)
 
 
@@ -124,19 +136,36 @@ def predict_in_batches(model: keras.Model, inputs, *, batch_size: int = 512):
         arrays = inputs if isinstance(inputs, dict) else [inputs]
     else:
         arrays = _checked_network_inputs(model, inputs)
-    arrays = keras.tree.map_structure(lambda a: a.astype(np.float32) if a.dtype == np.float64 else a, arrays)
+    arrays = keras.tree.map_structure(
+        lambda a: a.astype(np.float32) if a.dtype == np.float64 else a, arrays
+    )
     as_numpy = lambda tensor: ops.convert_to_numpy(  # noqa: E731
-        ops.cast(tensor, "float32") if keras.backend.standardize_dtype(tensor.dtype) in ("float16", "bfloat16") else tensor
+        ops.cast(tensor, "float32")
+        if keras.backend.standardize_dtype(tensor.dtype) in ("float16", "bfloat16")
+        else tensor
     )
     n = len(keras.tree.flatten(arrays)[0])
     batches = []
     for start in range(0, n, batch_size):
-        batch = keras.tree.map_structure(lambda a: a[start : start + batch_size], arrays)  # noqa: B023
-        batches.append(model(batch[0] if isinstance(batch, list) and len(batch) == 1 else batch, training=False))
+        batch = keras.tree.map_structure(
+            lambda a: a[start : start + batch_size], arrays
+        )  # noqa: B023
+        batches.append(
+            model(
+                batch[0] if isinstance(batch, list) and len(batch) == 1 else batch,
+                training=False,
+            )
+        )
     if isinstance(batches[0], dict):
-        return {key: np.concatenate([as_numpy(b[key]) for b in batches]) for key in batches[0]}
+        return {
+            key: np.concatenate([as_numpy(b[key]) for b in batches])
+            for key in batches[0]
+        }
     if isinstance(batches[0], (list, tuple)):
-        return [np.concatenate([as_numpy(b[k]) for b in batches]) for k in range(len(batches[0]))]
+        return [
+            np.concatenate([as_numpy(b[k]) for b in batches])
+            for k in range(len(batches[0]))
+        ]
     return np.concatenate([as_numpy(b) for b in batches])
 
 
@@ -144,19 +173,27 @@ def _checked_network_inputs(model: keras.Model, inputs) -> list[np.ndarray]:
     """A network's inputs as a list of numeric, finite arrays of its input shapes, one row per example in each."""
     several = isinstance(inputs, (list, tuple))
     arrays = list(inputs) if several else [inputs]
-    names = [f"inputs[{index}]" for index in range(len(arrays))] if several else ["inputs"]
+    names = (
+        [f"inputs[{index}]" for index in range(len(arrays))] if several else ["inputs"]
+    )
     declared = getattr(model, "inputs", None) or []
     if declared and len(declared) != len(arrays):
-        raise ValueError(f"{model.name} takes {len(declared)} input(s), but inputs holds {len(arrays)} array(s)")
+        raise ValueError(
+            f"{model.name} takes {len(declared)} input(s), but inputs holds {len(arrays)} array(s)"
+        )
     shapes = [tuple(tensor.shape[1:]) for tensor in declared] or [None] * len(arrays)
-    arrays = [check_array(a, name, shape) for a, name, shape in zip(arrays, names, shapes)]
+    arrays = [
+        check_array(a, name, shape) for a, name, shape in zip(arrays, names, shapes)
+    ]
     check_same_length(dict(zip(names, arrays)))
     return arrays
 
 
 def _shapes_match(actual: tuple, expected: tuple) -> bool:
     """Whether two per-example shapes agree, ``None`` on either side matching any size."""
-    return len(actual) == len(expected) and all(a is None or e is None or a == e for a, e in zip(actual, expected))
+    return len(actual) == len(expected) and all(
+        a is None or e is None or a == e for a, e in zip(actual, expected)
+    )
 
 
 def _bound(method, *args, **kwargs) -> dict:
@@ -210,7 +247,12 @@ class LatentVariableModel(keras.Model):
     """
 
     def __init__(
-        self, encoder: keras.Model, decoder: keras.Model, *, likelihood: Likelihood | None = None, **kwargs
+        self,
+        encoder: keras.Model,
+        decoder: keras.Model,
+        *,
+        likelihood: Likelihood | None = None,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         if likelihood is not None and not isinstance(likelihood, Likelihood):
@@ -232,7 +274,11 @@ class LatentVariableModel(keras.Model):
                 f"latent_dim={self.latent_dim}; build both with the same latent_dim"
             )
         x_shape = tuple(self.encoder.inputs[0].shape[1:])
-        logits_shape = tuple(self.decoder.output_shape[1:]) if not isinstance(self.decoder.output_shape, list) else None
+        logits_shape = (
+            tuple(self.decoder.output_shape[1:])
+            if not isinstance(self.decoder.output_shape, list)
+            else None
+        )
         expected = self.likelihood.logits_shape(x_shape)
         if logits_shape is None or not _shapes_match(logits_shape, expected):
             raise ValueError(
@@ -242,10 +288,16 @@ class LatentVariableModel(keras.Model):
             )
         if type(self).decoder_inputs is not LatentVariableModel.decoder_inputs:
             return  # a subclass feeds its decoder more than z and the condition; it checks its own plumbing
-        encoder_conditions = [tuple(tensor.shape[1:]) for tensor in self.encoder.inputs[1:]]
-        decoder_conditions = [tuple(tensor.shape[1:]) for tensor in self.decoder.inputs[1:]]
+        encoder_conditions = [
+            tuple(tensor.shape[1:]) for tensor in self.encoder.inputs[1:]
+        ]
+        decoder_conditions = [
+            tuple(tensor.shape[1:]) for tensor in self.decoder.inputs[1:]
+        ]
         if encoder_conditions != decoder_conditions:
-            describe = lambda shapes: f"a condition of shape {shapes[0]}" if shapes else "no condition"  # noqa: E731
+            describe = lambda shapes: (
+                f"a condition of shape {shapes[0]}" if shapes else "no condition"
+            )  # noqa: E731
             raise ValueError(
                 f"the encoder takes {describe(encoder_conditions)} but the decoder takes "
                 f"{describe(decoder_conditions)}; build both with the same condition_dim"
@@ -261,8 +313,12 @@ class LatentVariableModel(keras.Model):
         logits_shape = tuple(self.decoder.output_shape[1:])
         return DataSpec(
             x_shape=tuple(self.encoder.inputs[0].shape[1:]),
-            check_values=lambda x, name: self.likelihood.check(x, name, logits_shape=logits_shape),
-            condition_shape=tuple(self.encoder.inputs[1].shape[1:]) if self.conditional else None,
+            check_values=lambda x, name: self.likelihood.check(
+                x, name, logits_shape=logits_shape
+            ),
+            condition_shape=tuple(self.encoder.inputs[1].shape[1:])
+            if self.conditional
+            else None,
         )
 
     @property
@@ -312,8 +368,17 @@ class LatentVariableModel(keras.Model):
         if validation_data is None:
             return None
         if isinstance(validation_data, tuple):
-            x, y, sample_weight = self._checked(*keras.utils.unpack_x_y_sample_weight(validation_data), "validation_data")
-            return (x, y, sample_weight) if sample_weight is not None else (x, y) if y is not None else (x,)
+            x, y, sample_weight = self._checked(
+                *keras.utils.unpack_x_y_sample_weight(validation_data),
+                "validation_data",
+            )
+            return (
+                (x, y, sample_weight)
+                if sample_weight is not None
+                else (x, y)
+                if y is not None
+                else (x,)
+            )
         return self._checked(validation_data, None, None, "validation_data")[0]
 
     def fit(self, x=None, y=None, *args, nonfinite_guard: bool = True, **kwargs):
@@ -325,19 +390,31 @@ class LatentVariableModel(keras.Model):
         of leaving broken weights; pass ``False`` to let such a run go on.
         """
         options = _bound(super().fit, x, y, *args, **kwargs)
-        options["batch_size"] = check_optional_positive_int(options["batch_size"], "batch_size")
+        options["batch_size"] = check_optional_positive_int(
+            options["batch_size"], "batch_size"
+        )
         options["epochs"] = check_positive_int(options["epochs"], "epochs")
         for name in ("steps_per_epoch", "validation_steps", "validation_batch_size"):
             options[name] = check_optional_positive_int(options[name], name)
         options["x"], options["y"], options["sample_weight"] = self._checked(
             options["x"], options["y"], options["sample_weight"]
         )
-        options["validation_data"] = self._checked_validation_data(options["validation_data"])
+        options["validation_data"] = self._checked_validation_data(
+            options["validation_data"]
+        )
         callbacks = list(options["callbacks"] or [])
-        if nonfinite_guard and not any(isinstance(callback, NonFiniteLossGuard) for callback in callbacks):
+        if nonfinite_guard and not any(
+            isinstance(callback, NonFiniteLossGuard) for callback in callbacks
+        ):
             callbacks.append(NonFiniteLossGuard())
-        has_validation = options["validation_data"] is not None or bool(options["validation_split"])
-        check_monitors(callbacks, self._logged_names(callbacks, has_validation), has_validation=has_validation)
+        has_validation = options["validation_data"] is not None or bool(
+            options["validation_split"]
+        )
+        check_monitors(
+            callbacks,
+            self._logged_names(callbacks, has_validation),
+            has_validation=has_validation,
+        )
         options["callbacks"] = callbacks
         return super().fit(**options)
 
@@ -353,9 +430,17 @@ class LatentVariableModel(keras.Model):
         for callback in callbacks:
             if hasattr(callback, "logged_names"):  # snippets.KLWarmup logs beta
                 names += list(callback.logged_names)
-            elif isinstance(callback, (keras.callbacks.ReduceLROnPlateau, keras.callbacks.LearningRateScheduler)):
+            elif isinstance(
+                callback,
+                (
+                    keras.callbacks.ReduceLROnPlateau,
+                    keras.callbacks.LearningRateScheduler,
+                ),
+            ):
                 names.append("learning_rate")
-        return set(names) | ({f"val_{name}" for name in names} if has_validation else set())
+        return set(names) | (
+            {f"val_{name}" for name in names} if has_validation else set()
+        )
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         """``keras.Model.evaluate`` after checking its inputs, ``batch_size`` and ``steps``."""
@@ -390,7 +475,12 @@ class LatentVariableModel(keras.Model):
     def encode(self, x, condition=None) -> np.ndarray:
         """The code of each example (the posterior mean ``E[z|x]`` for a VAE): ``(n, latent_dim)``."""
         x = self.check_examples(x)
-        codes = predict_in_batches(self.encoder, self._with_condition(x, self._check_condition(condition, len(x), "condition")))
+        codes = predict_in_batches(
+            self.encoder,
+            self._with_condition(
+                x, self._check_condition(condition, len(x), "condition")
+            ),
+        )
         return codes[0] if isinstance(codes, list) else codes
 
     def decode(self, z, condition=None) -> np.ndarray:
@@ -467,12 +557,21 @@ class Autoencoder(LatentVariableModel):
     def call(self, inputs, training=False):
         x, condition = self._split(inputs)
         z = self.encoder(self._with_condition(x, condition), training=training)
-        return {"z": z, "logits": self.decoder(self.decoder_inputs(z, x, condition, training), training=training)}
+        return {
+            "z": z,
+            "logits": self.decoder(
+                self.decoder_inputs(z, x, condition, training), training=training
+            ),
+        }
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
         target = self._target(x, y)
         # Under a mixed-precision policy the decoder computes in 16 bits; sum the pixels in float32.
-        reconstruction = -self.likelihood.log_prob(target, ops.cast(y_pred["logits"], "float32"))
+        reconstruction = -self.likelihood.log_prob(
+            target, ops.cast(y_pred["logits"], "float32")
+        )
         return self._reduce(reconstruction, x, y, y_pred, sample_weight, training)
 
 
@@ -512,7 +611,9 @@ class VAE(LatentVariableModel):
                 "a VAE's encoder returns [z_mean, z_log_var]; this one has "
                 f"{len(self._encoder_output_shapes())} output(s) (build it with variational=True)"
             )
-        self.beta = keras.Variable(check_number(beta, "beta", low=0.0), trainable=False, name="beta")
+        self.beta = keras.Variable(
+            check_number(beta, "beta", low=0.0), trainable=False, name="beta"
+        )
         self.seed = check_seed(seed, allow_none=True)
         self.sampling = Sampling(seed=seed, name="sampling")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction")
@@ -520,27 +621,41 @@ class VAE(LatentVariableModel):
 
     def call(self, inputs, training=False):
         x, condition = self._split(inputs)
-        z_mean, z_log_var = self.encoder(self._with_condition(x, condition), training=training)
+        z_mean, z_log_var = self.encoder(
+            self._with_condition(x, condition), training=training
+        )
         z = self.sampling([z_mean, z_log_var])
-        logits = self.decoder(self.decoder_inputs(z, x, condition, training), training=training)
+        logits = self.decoder(
+            self.decoder_inputs(z, x, condition, training), training=training
+        )
         return {"z_mean": z_mean, "z_log_var": z_log_var, "z": z, "logits": logits}
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
         target = self._target(x, y)
         # Under a mixed-precision policy the networks compute in 16 bits; sum in float32.
         y_pred = {name: ops.cast(value, "float32") for name, value in y_pred.items()}
         reconstruction = -self.likelihood.log_prob(target, y_pred["logits"])
         kl = gaussian_kl_to_standard_normal(y_pred["z_mean"], y_pred["z_log_var"])
         # Weighted like the loss, so that loss = reconstruction + beta * kl holds for the reports too.
-        self.reconstruction_tracker.update_state(self._weighted(reconstruction, sample_weight))
+        self.reconstruction_tracker.update_state(
+            self._weighted(reconstruction, sample_weight)
+        )
         self.kl_tracker.update_state(self._weighted(kl, sample_weight))
         per_example = reconstruction + ops.cast(self.beta, kl.dtype) * kl
         return self._reduce(per_example, x, y, y_pred, sample_weight, training)
 
     def generate(self, n: int, condition=None, *, seed: int = 0) -> np.ndarray:
         """Decode ``n`` draws from the prior ``N(0, I)``: the likelihood's means, ``(n, ...)``."""
-        z = np.random.default_rng(check_seed(seed)).standard_normal((check_positive_int(n, "n"), self.latent_dim))
+        z = np.random.default_rng(check_seed(seed)).standard_normal(
+            (check_positive_int(n, "n"), self.latent_dim)
+        )
         return self.decode(z, condition)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "beta": float(ops.convert_to_numpy(self.beta)), "seed": self.seed}
+        return {
+            **super().get_config(),
+            "beta": float(ops.convert_to_numpy(self.beta)),
+            "seed": self.seed,
+        }

@@ -16,7 +16,9 @@ BEST_MODEL_NAME = "best.keras"
 BACKUP_FOLDER_NAME = "backup"
 
 
-def check_monitor(monitor: str, logged: Iterable[str], owner: str = "a callback") -> None:
+def check_monitor(
+    monitor: str, logged: Iterable[str], owner: str = "a callback"
+) -> None:
     """Raise ``ValueError`` unless ``monitor`` is among the ``logged`` quantities, listing them.
 
     A ``val_`` quantity whose training counterpart is logged means the run
@@ -25,16 +27,23 @@ def check_monitor(monitor: str, logged: Iterable[str], owner: str = "a callback"
     logged = sorted(logged)
     if monitor in logged:
         return
-    if monitor.startswith("val_") and not any(name.startswith("val_") for name in logged):
+    if monitor.startswith("val_") and not any(
+        name.startswith("val_") for name in logged
+    ):
         raise ValueError(
             f"{owner} monitors {monitor!r}, which needs validation data: pass validation_data "
             f"(or validation_split) to fit, or monitor one of {logged}"
         )
-    raise ValueError(f"{owner} monitors {monitor!r}, which is not logged; known quantities: {logged}")
+    raise ValueError(
+        f"{owner} monitors {monitor!r}, which is not logged; known quantities: {logged}"
+    )
 
 
 def check_monitors(
-    callbacks: Iterable[keras.callbacks.Callback], logged: Iterable[str] | None, *, has_validation: bool
+    callbacks: Iterable[keras.callbacks.Callback],
+    logged: Iterable[str] | None,
+    *,
+    has_validation: bool,
 ) -> None:
     """Before training: every callback's ``monitor`` must be a quantity ``fit`` logs.
 
@@ -93,12 +102,19 @@ def training_callbacks(
     """
     patience = check_positive_int(patience, "patience")
     if not isinstance(monitor, str) or not monitor:
-        raise ValueError(f"monitor must name a logged quantity such as 'val_loss', got {monitor!r}")
+        raise ValueError(
+            f"monitor must name a logged quantity such as 'val_loss', got {monitor!r}"
+        )
     folder = Path(folder)
     return [
-        _EarlyStopping(monitor=monitor, patience=patience, mode="min", restore_best_weights=True),
+        _EarlyStopping(
+            monitor=monitor, patience=patience, mode="min", restore_best_weights=True
+        ),
         keras.callbacks.ModelCheckpoint(
-            str(folder / BEST_MODEL_NAME), monitor=monitor, mode="min", save_best_only=True
+            str(folder / BEST_MODEL_NAME),
+            monitor=monitor,
+            mode="min",
+            save_best_only=True,
         ),
         keras.callbacks.BackupAndRestore(str(folder / BACKUP_FOLDER_NAME)),
     ]

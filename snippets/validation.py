@@ -27,7 +27,9 @@ def check_positive_int(value: object, name: str) -> int:
     return int(value)
 
 
-def check_seed(value: object, name: str = "seed", *, allow_none: bool = False) -> int | None:
+def check_seed(
+    value: object, name: str = "seed", *, allow_none: bool = False
+) -> int | None:
     """Return ``value`` as an ``int`` if it is a non-negative integer (or ``None`` when allowed), else raise."""
     if value is None and allow_none:
         return None
@@ -59,21 +61,32 @@ def check_number(
     and ``high_open`` exclude the bound itself. The message states the
     interval, e.g. ``beta must be a finite number in [0, inf), got -1``.
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if isinstance(value, bool) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
         raise TypeError(f"{name} must be a number, got {value!r}")
     number = float(value)
     too_low = low is not None and (number <= low if low_open else number < low)
     too_high = high is not None and (number >= high if high_open else number > high)
     if not math.isfinite(number) or too_low or too_high:
-        interval = _interval(low, high, low_open or low is None, high_open or high is None)
+        interval = _interval(
+            low, high, low_open or low is None, high_open or high is None
+        )
         raise ValueError(f"{name} must be a finite number in {interval}, got {value!r}")
     return number
 
 
-def _interval(low: float | None, high: float | None, low_open: bool = False, high_open: bool = False) -> str:
+def _interval(
+    low: float | None,
+    high: float | None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> str:
     """``[0, 1)``-style text for an interval; a missing bound is written as infinity."""
     left = f"{'(' if low_open else '['}{'-inf' if low is None else f'{low:g}'}"
-    return f"{left}, {'inf' if high is None else f'{high:g}'}{')' if high_open else ']'}"
+    return (
+        f"{left}, {'inf' if high is None else f'{high:g}'}{')' if high_open else ']'}"
+    )
 
 
 def check_array(
@@ -107,20 +120,30 @@ def check_array(
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
         raise TypeError(f"{name} must be a numeric array, got dtype {array.dtype}")
     if array.ndim == 0 or array.shape[0] == 0 or array.size == 0:
-        raise ValueError(f"{name} is empty (shape {array.shape}); expected at least one example")
+        raise ValueError(
+            f"{name} is empty (shape {array.shape}); expected at least one example"
+        )
     if expected_shape is not None:
         expected = tuple(expected_shape)
         actual = array.shape[1:]
-        if len(actual) != len(expected) or any(e is not None and a != e for a, e in zip(actual, expected)):
+        if len(actual) != len(expected) or any(
+            e is not None and a != e for a, e in zip(actual, expected)
+        ):
             hint = ""
             if {actual, expected} <= MNIST_LAYOUTS:
                 hint = "; load_mnist(layout='flat') gives (784,), layout='image' gives (28, 28, 1)"
-            raise ValueError(f"{name} has per-example shape {actual}, but the model expects {expected}{hint}")
+            raise ValueError(
+                f"{name} has per-example shape {actual}, but the model expects {expected}{hint}"
+            )
     finite = np.isfinite(array)
     if not finite.all():
-        raise ValueError(f"{name} contains {int((~finite).sum())} NaN or infinite values; clean the data first")
+        raise ValueError(
+            f"{name} contains {int((~finite).sum())} NaN or infinite values; clean the data first"
+        )
     if integer and not np.array_equal(array, np.round(array)):
-        raise ValueError(f"{name} must hold whole numbers (class indices), got dtype {array.dtype}")
+        raise ValueError(
+            f"{name} must hold whole numbers (class indices), got dtype {array.dtype}"
+        )
     smallest, largest = float(array.min()), float(array.max())
     if (low is not None and smallest < low) or (high is not None and largest > high):
         raise ValueError(
@@ -160,7 +183,9 @@ def check_same_length(arrays: dict[str, np.ndarray]) -> int:
 
 def is_array_like(data: object) -> bool:
     """Whether ``data`` is held in memory as arrays: a NumPy array, a tensor, a list, a tuple or a dict of them."""
-    return isinstance(data, (np.ndarray, list, tuple, dict)) or hasattr(data, "__array__")
+    return isinstance(data, (np.ndarray, list, tuple, dict)) or hasattr(
+        data, "__array__"
+    )
 
 
 def first_batch(data: object) -> object | None:
@@ -172,7 +197,9 @@ def first_batch(data: object) -> object | None:
     """
     if isinstance(data, keras.utils.PyDataset):
         batch = data[0]
-    elif hasattr(data, "element_spec") and hasattr(data, "take"):  # tf.data, without importing TensorFlow
+    elif hasattr(data, "element_spec") and hasattr(
+        data, "take"
+    ):  # tf.data, without importing TensorFlow
         batch = next(iter(data.take(1)), None)
     else:
         return None
@@ -205,32 +232,56 @@ class DataSpec:
         """``x`` as an array ``(n, *x_shape)`` in the likelihood's support."""
         return check_array(self.check_values(x, name), name, self.x_shape)
 
-    def check_condition(self, condition: object, n: int, name: str = "condition") -> np.ndarray | None:
+    def check_condition(
+        self, condition: object, n: int, name: str = "condition"
+    ) -> np.ndarray | None:
         """The condition as float32 ``(n, *condition_shape)``; ``None`` for an unconditional model."""
         if self.condition_shape is None:
             if condition is not None:
                 raise ValueError(f"{name} was given but this model is not conditional")
             return None
         if condition is None:
-            raise ValueError(f"this model is conditional: pass {name} of shape {(n, *self.condition_shape)}")
-        condition = check_array(condition, name, self.condition_shape).astype(np.float32)
+            raise ValueError(
+                f"this model is conditional: pass {name} of shape {(n, *self.condition_shape)}"
+            )
+        condition = check_array(condition, name, self.condition_shape).astype(
+            np.float32
+        )
         if len(condition) != n:
-            raise ValueError(f"{name} has {len(condition)} rows, expected one per example ({n})")
+            raise ValueError(
+                f"{name} has {len(condition)} rows, expected one per example ({n})"
+            )
         return condition
 
-    def check_inputs(self, data: object, name: str = "x") -> np.ndarray | dict[str, np.ndarray]:
+    def check_inputs(
+        self, data: object, name: str = "x"
+    ) -> np.ndarray | dict[str, np.ndarray]:
         """Checked model inputs: ``x``, or ``{"x": x, "condition": c}`` for a conditional model."""
         if isinstance(data, dict):
             unknown = set(data) - {"x", "condition"}
             if "x" not in data or unknown:
-                raise ValueError(f"{name} must be x or a dict with keys 'x' and 'condition', got keys {sorted(data)}")
+                raise ValueError(
+                    f"{name} must be x or a dict with keys 'x' and 'condition', got keys {sorted(data)}"
+                )
             x = self.check_x(data["x"], f"{name}['x']")
-            return {"x": x, "condition": self.check_condition(data.get("condition"), len(x), f"{name}['condition']")}
+            return {
+                "x": x,
+                "condition": self.check_condition(
+                    data.get("condition"), len(x), f"{name}['condition']"
+                ),
+            }
         x = self.check_x(data, name)
         self.check_condition(None, len(x), f"{name}['condition']")
         return x
 
-    def check(self, x: object, y: object = None, sample_weight: object = None, *, name: str = "x"):
+    def check(
+        self,
+        x: object,
+        y: object = None,
+        sample_weight: object = None,
+        *,
+        name: str = "x",
+    ):
         """``(x, y, sample_weight)`` checked against the spec; a dataset is returned as it is after its first batch.
 
         ``y`` (reconstruction targets) is checked like ``x``, ``sample_weight``
@@ -238,7 +289,11 @@ class DataSpec:
         ``name`` names ``x`` in messages (``"validation_data"``); a dataset's
         batch is named ``"<name> (first batch)"``.
         """
-        names = (name, "y", "sample_weight") if name == "x" else (name, f"{name} y", f"{name} sample_weight")
+        names = (
+            (name, "y", "sample_weight")
+            if name == "x"
+            else (name, f"{name} y", f"{name} sample_weight")
+        )
         if not is_array_like(x):
             batch = first_batch(x)
             if batch is not None:
@@ -257,7 +312,9 @@ class DataSpec:
                 raise ValueError(
                     f"{names[2]} must hold one weight per example, shape (n,), got shape {np.shape(sample_weight)}"
                 )
-            sample_weight = check_array(sample_weight, names[2], (), low=0.0).astype(np.float32)
+            sample_weight = check_array(sample_weight, names[2], (), low=0.0).astype(
+                np.float32
+            )
             lengths[names[2]] = sample_weight
         check_same_length(lengths)
         return x, y, sample_weight

@@ -28,7 +28,9 @@ THRESHOLD_QUANTILE = 0.95
 
 
 @functools.lru_cache(maxsize=2)
-def standard_normal_draws(seed: int, n: int, n_draws: int, latent_dim: int) -> np.ndarray:
+def standard_normal_draws(
+    seed: int, n: int, n_draws: int, latent_dim: int
+) -> np.ndarray:
     """The noise ``eps_l ~ N(0, I)`` of ``n`` examples: ``(n, n_draws, latent_dim)``, read-only.
 
     Example ``i`` draws from ``np.random.default_rng([seed, i])``, as
@@ -39,7 +41,9 @@ def standard_normal_draws(seed: int, n: int, n_draws: int, latent_dim: int) -> n
     """
     n, n_draws = check_positive_int(n, "n"), check_positive_int(n_draws, "n_draws")
     shape = (n_draws, check_positive_int(latent_dim, "latent_dim"))
-    draws = np.stack([np.random.default_rng([seed, i]).standard_normal(shape) for i in range(n)])
+    draws = np.stack(
+        [np.random.default_rng([seed, i]).standard_normal(shape) for i in range(n)]
+    )
     draws.flags.writeable = False
     return draws
 
@@ -61,17 +65,31 @@ def log_weight_terms(
     rows = max(1, check_positive_int(batch_size, "batch_size") // n_draws)
     z_mean, z_log_var = predict_in_batches(vae.encoder, x)
     epsilon = standard_normal_draws(seed, len(x), n_draws, vae.latent_dim)
-    z = (z_mean[:, None] + np.exp(0.5 * z_log_var[:, None]) * epsilon).astype(np.float32)
-    flat_z, flat_mean = z.reshape(-1, vae.latent_dim), np.repeat(z_mean, n_draws, axis=0)
-    log_prior_over_posterior = (diagonal_gaussian_log_density(flat_z, np.zeros_like(flat_z), 0.0)
-                                - diagonal_gaussian_log_density(flat_z, flat_mean, np.repeat(z_log_var, n_draws, axis=0)))
+    z = (z_mean[:, None] + np.exp(0.5 * z_log_var[:, None]) * epsilon).astype(
+        np.float32
+    )
+    flat_z, flat_mean = (
+        z.reshape(-1, vae.latent_dim),
+        np.repeat(z_mean, n_draws, axis=0),
+    )
+    log_prior_over_posterior = diagonal_gaussian_log_density(
+        flat_z, np.zeros_like(flat_z), 0.0
+    ) - diagonal_gaussian_log_density(
+        flat_z, flat_mean, np.repeat(z_log_var, n_draws, axis=0)
+    )
     parts = []
     for start in range(0, len(x), rows):
         block = slice(start, start + rows)
-        logits = ops.cast(vae.decoder(z[block].reshape(-1, vae.latent_dim), training=False), "float32")
+        logits = ops.cast(
+            vae.decoder(z[block].reshape(-1, vae.latent_dim), training=False), "float32"
+        )
         log_px_z = vae.likelihood.log_prob(np.repeat(x[block], n_draws, axis=0), logits)
-        parts.append(ops.convert_to_numpy(log_px_z).astype(np.float64).reshape(-1, n_draws))
-    return np.concatenate(parts), ops.convert_to_numpy(log_prior_over_posterior).astype(np.float64).reshape(-1, n_draws)
+        parts.append(
+            ops.convert_to_numpy(log_px_z).astype(np.float64).reshape(-1, n_draws)
+        )
+    return np.concatenate(parts), ops.convert_to_numpy(log_prior_over_posterior).astype(
+        np.float64
+    ).reshape(-1, n_draws)
 
 
 def log_likelihood_of_draws(
@@ -105,7 +123,9 @@ def log_reconstruction_probability(
     probabilities like ``e^-100`` neither underflow nor lose precision. It
     lies between the mean and the maximum of the ``log p(x|z_l)``.
     """
-    return log_mean_exp(log_likelihood_of_draws(vae, x, n_draws, seed=seed, batch_size=batch_size))
+    return log_mean_exp(
+        log_likelihood_of_draws(vae, x, n_draws, seed=seed, batch_size=batch_size)
+    )
 
 
 def anomaly_scores(
@@ -123,9 +143,13 @@ def anomaly_scores(
     """
     x = vae.check_examples(x)
     k = check_positive_int(k, "k")
-    log_px_z, log_prior_over_posterior = log_weight_terms(vae, x, k, seed=seed, batch_size=batch_size)
+    log_px_z, log_prior_over_posterior = log_weight_terms(
+        vae, x, k, seed=seed, batch_size=batch_size
+    )
     log_w = log_px_z + log_prior_over_posterior
-    error = np.sum((x.reshape(len(x), -1) - vae.reconstruct(x).reshape(len(x), -1)) ** 2, axis=1)
+    error = np.sum(
+        (x.reshape(len(x), -1) - vae.reconstruct(x).reshape(len(x), -1)) ** 2, axis=1
+    )
     scores = {
         "neg_elbo": -np.mean(log_w, axis=1),
         "neg_iwae": -log_mean_exp(log_w),
@@ -134,7 +158,9 @@ def anomaly_scores(
     }
     for name, values in scores.items():
         if not np.all(np.isfinite(values)):
-            raise FloatingPointError(f"score {name} is not finite for {int(np.sum(~np.isfinite(values)))} examples")
+            raise FloatingPointError(
+                f"score {name} is not finite for {int(np.sum(~np.isfinite(values)))} examples"
+            )
     return scores
 
 
@@ -145,4 +171,8 @@ def validation_threshold(normal_scores, quantile: float = THRESHOLD_QUANTILE) ->
     ``1 - quantile`` of normal data; no anomaly is needed to set it.
     """
     normal_scores = check_array(normal_scores, "normal_scores", ())
-    return float(np.quantile(normal_scores, check_number(quantile, "quantile", low=0.0, high=1.0)))
+    return float(
+        np.quantile(
+            normal_scores, check_number(quantile, "quantile", low=0.0, high=1.0)
+        )
+    )

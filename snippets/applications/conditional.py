@@ -20,13 +20,20 @@ from keras import ops
 from scipy.special import logsumexp
 
 from snippets.losses import diagonal_gaussian_log_density
-from snippets.models import VAE, build_dense_decoder, build_dense_encoder, predict_in_batches
+from snippets.models import (
+    VAE,
+    build_dense_decoder,
+    build_dense_encoder,
+    predict_in_batches,
+)
 from snippets.validation import check_images, check_positive_int
 
 NUM_CLASSES = 10
 
 
-def one_hot_labels(labels, num_classes: int = NUM_CLASSES, n: int | None = None) -> np.ndarray:
+def one_hot_labels(
+    labels, num_classes: int = NUM_CLASSES, n: int | None = None
+) -> np.ndarray:
     """Check integer class labels and one-hot encode them.
 
     Args:
@@ -44,11 +51,17 @@ def one_hot_labels(labels, num_classes: int = NUM_CLASSES, n: int | None = None)
     num_classes = check_positive_int(num_classes, "num_classes")
     array = np.asarray(labels)
     if array.ndim != 1 or array.size == 0:
-        raise ValueError(f"labels must be a non-empty 1-D array of class indices, got shape {array.shape}")
+        raise ValueError(
+            f"labels must be a non-empty 1-D array of class indices, got shape {array.shape}"
+        )
     if not np.issubdtype(array.dtype, np.integer):
-        raise TypeError(f"labels must be integers in [0, {num_classes}), got dtype {array.dtype}")
+        raise TypeError(
+            f"labels must be integers in [0, {num_classes}), got dtype {array.dtype}"
+        )
     if n is not None and len(array) != n:
-        raise ValueError(f"labels has {len(array)} entries, expected one per example ({n})")
+        raise ValueError(
+            f"labels has {len(array)} entries, expected one per example ({n})"
+        )
     if array.min() < 0 or array.max() >= num_classes:
         raise ValueError(
             f"labels must lie in [0, {num_classes}), got values from {array.min()} to {array.max()}"
@@ -56,7 +69,9 @@ def one_hot_labels(labels, num_classes: int = NUM_CLASSES, n: int | None = None)
     return np.eye(num_classes, dtype=np.float32)[array]
 
 
-def conditional_inputs(x, labels, num_classes: int = NUM_CLASSES) -> dict[str, np.ndarray]:
+def conditional_inputs(
+    x, labels, num_classes: int = NUM_CLASSES
+) -> dict[str, np.ndarray]:
     """What a conditional VAE takes: ``{"x": (n, d) images, "condition": (n, num_classes) one-hot}``.
 
     ``labels`` are integer classes, one per image; pass the dict to ``fit``,
@@ -83,7 +98,10 @@ def build_conditional_vae(
     ``likelihood``, ``seed``, ...) go to :class:`snippets.VAE`; the model is
     returned uncompiled.
     """
-    sizes = dict(hidden_units=hidden_units, condition_dim=check_positive_int(num_classes, "num_classes"))
+    sizes = dict(
+        hidden_units=hidden_units,
+        condition_dim=check_positive_int(num_classes, "num_classes"),
+    )
     encoder = build_dense_encoder(latent_dim, input_dim=input_dim, **sizes)
     decoder = build_dense_decoder(latent_dim, output_dim=input_dim, **sizes)
     return VAE(encoder, decoder, **vae_kwargs)
@@ -98,10 +116,14 @@ def decode_every_label(model: VAE, z, num_classes: int = NUM_CLASSES) -> np.ndar
     """
     z = np.asarray(z, np.float32)
     labels = np.repeat(np.arange(num_classes), len(z))
-    return model.decode(np.tile(z, (num_classes, 1)), condition=one_hot_labels(labels, num_classes))
+    return model.decode(
+        np.tile(z, (num_classes, 1)), condition=one_hot_labels(labels, num_classes)
+    )
 
 
-def conditional_iwae(model: VAE, x, labels, k: int, *, seed: int = 0, batch_size: int = 1000) -> np.ndarray:
+def conditional_iwae(
+    model: VAE, x, labels, k: int, *, seed: int = 0, batch_size: int = 1000
+) -> np.ndarray:
     """The IWAE bound on ``log p(x | y)`` of each example under a CVAE, from ``k`` codes: ``(n,)`` nats.
 
     ``log (1/k) sum_i p(x | z_i, y) p(z_i) / q(z_i | x, y)`` with
@@ -112,20 +134,40 @@ def conditional_iwae(model: VAE, x, labels, k: int, *, seed: int = 0, batch_size
     same noise. About ``batch_size`` codes are decoded at a time.
     """
     x = model.check_examples(x)
-    k, batch_size = check_positive_int(k, "k"), check_positive_int(batch_size, "batch_size")
+    k, batch_size = (
+        check_positive_int(k, "k"),
+        check_positive_int(batch_size, "batch_size"),
+    )
     condition = one_hot_labels(labels, int(model.encoder.inputs[1].shape[-1]), n=len(x))
     z_mean, z_log_var = predict_in_batches(model.encoder, [x, condition])
     bounds, rows = [], max(1, batch_size // k)
     for start in range(0, len(x), rows):
         block = slice(start, start + rows)
-        epsilon = np.stack([np.random.default_rng([seed, i]).standard_normal((k, model.latent_dim))
-                            for i in range(start, min(start + rows, len(x)))]).astype(np.float32)
-        mean, log_var = (np.repeat(part[block], k, axis=0) for part in (z_mean, z_log_var))
+        epsilon = np.stack(
+            [
+                np.random.default_rng([seed, i]).standard_normal((k, model.latent_dim))
+                for i in range(start, min(start + rows, len(x)))
+            ]
+        ).astype(np.float32)
+        mean, log_var = (
+            np.repeat(part[block], k, axis=0) for part in (z_mean, z_log_var)
+        )
         z = mean + np.exp(0.5 * log_var) * epsilon.reshape(-1, model.latent_dim)
-        logits = ops.cast(model.decoder([z, np.repeat(condition[block], k, axis=0)], training=False), "float32")
-        log_w = (model.likelihood.log_prob(np.repeat(x[block], k, axis=0), logits)
-                 + diagonal_gaussian_log_density(z, np.zeros_like(z), 0.0) - diagonal_gaussian_log_density(z, mean, log_var))
-        bounds.append(logsumexp(ops.convert_to_numpy(log_w).astype(np.float64).reshape(-1, k), axis=1) - np.log(k))
+        logits = ops.cast(
+            model.decoder([z, np.repeat(condition[block], k, axis=0)], training=False),
+            "float32",
+        )
+        log_w = (
+            model.likelihood.log_prob(np.repeat(x[block], k, axis=0), logits)
+            + diagonal_gaussian_log_density(z, np.zeros_like(z), 0.0)
+            - diagonal_gaussian_log_density(z, mean, log_var)
+        )
+        bounds.append(
+            logsumexp(
+                ops.convert_to_numpy(log_w).astype(np.float64).reshape(-1, k), axis=1
+            )
+            - np.log(k)
+        )
     return np.concatenate(bounds)
 
 
@@ -142,9 +184,20 @@ def marginal_iwae(model: VAE, x, label_prior, k: int, *, seed: int = 0) -> np.nd
     x = model.check_examples(x)
     label_prior = np.asarray(label_prior, np.float64)
     num_classes = int(model.encoder.inputs[1].shape[-1])
-    if label_prior.shape != (num_classes,) or np.any(label_prior < 0) or not np.isclose(label_prior.sum(), 1.0):
-        raise ValueError(f"label_prior must be ({num_classes},) non-negative and sum to 1, got {label_prior}")
-    per_label = np.stack([conditional_iwae(model, x, np.full(len(x), label), k, seed=seed)
-                          for label in range(num_classes)], axis=1)
+    if (
+        label_prior.shape != (num_classes,)
+        or np.any(label_prior < 0)
+        or not np.isclose(label_prior.sum(), 1.0)
+    ):
+        raise ValueError(
+            f"label_prior must be ({num_classes},) non-negative and sum to 1, got {label_prior}"
+        )
+    per_label = np.stack(
+        [
+            conditional_iwae(model, x, np.full(len(x), label), k, seed=seed)
+            for label in range(num_classes)
+        ],
+        axis=1,
+    )
     with np.errstate(divide="ignore"):
         return logsumexp(per_label + np.log(label_prior), axis=1)

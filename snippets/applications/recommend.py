@@ -59,7 +59,9 @@ def build_mult_decoder(
     n_items: int, hidden_units: Sequence[int] = (600,), latent_dim: int = 200
 ) -> keras.Model:
     """Mult-VAE generative network: ``(batch, latent_dim)`` to item logits ``(batch, n_items)``."""
-    return build_dense_decoder(latent_dim, output_dim=n_items, hidden_units=hidden_units, activation="tanh")
+    return build_dense_decoder(
+        latent_dim, output_dim=n_items, hidden_units=hidden_units, activation="tanh"
+    )
 
 
 def build_mult_vae(
@@ -84,7 +86,12 @@ def build_mult_vae(
 
 
 def build_mult_dae(
-    n_items: int, hidden_units: Sequence[int] = (600,), latent_dim: int = 200, *, dropout: float = 0.5, l2: float = 0.0
+    n_items: int,
+    hidden_units: Sequence[int] = (600,),
+    latent_dim: int = 200,
+    *,
+    dropout: float = 0.5,
+    l2: float = 0.0,
 ) -> Autoencoder:
     """Mult-DAE: Mult-VAE's networks and likelihood without the code's noise and the KL term.
 
@@ -94,7 +101,9 @@ def build_mult_dae(
     mean loss gets ``l2 * sum(W ** 2)`` over every weight matrix ``W`` (not the
     biases), the penalty of Liang et al.'s code (:data:`MULT_DAE_L2`).
     """
-    encoder = build_mult_encoder(n_items, hidden_units, latent_dim, dropout=dropout, variational=False)
+    encoder = build_mult_encoder(
+        n_items, hidden_units, latent_dim, dropout=dropout, variational=False
+    )
     decoder = build_mult_decoder(n_items, hidden_units, latent_dim)
     l2 = check_number(l2, "l2", low=0.0)
     if l2 > 0:
@@ -131,12 +140,18 @@ def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
     threshold = np.partition(scores, -k, axis=1)[:, [-k]]
     above, tied = scores > threshold, scores == threshold
     free_places = k - above.sum(axis=1, keepdims=True)
-    chosen = np.nonzero(above | (tied & (np.cumsum(tied, axis=1) <= free_places)))[1].reshape(len(scores), k)
-    order = np.argsort(-np.take_along_axis(scores, chosen, axis=1), axis=1, kind="stable")
+    chosen = np.nonzero(above | (tied & (np.cumsum(tied, axis=1) <= free_places)))[
+        1
+    ].reshape(len(scores), k)
+    order = np.argsort(
+        -np.take_along_axis(scores, chosen, axis=1), axis=1, kind="stable"
+    )
     return np.take_along_axis(chosen, order, axis=1)
 
 
-def _ranked_hits(scores: np.ndarray, held_out: np.ndarray, k: int, exclude: np.ndarray | None) -> np.ndarray:
+def _ranked_hits(
+    scores: np.ndarray, held_out: np.ndarray, k: int, exclude: np.ndarray | None
+) -> np.ndarray:
     """``(n_users, k)`` booleans: is the item at rank ``r`` a held-out item?"""
     scores = np.array(scores, dtype=np.float64)
     held_out = np.asarray(held_out) > 0
@@ -146,13 +161,19 @@ def _ranked_hits(scores: np.ndarray, held_out: np.ndarray, k: int, exclude: np.n
         )
     k = check_positive_int(k, "k")
     if k > scores.shape[1]:
-        raise ValueError(f"k must be <= the number of items ({scores.shape[1]}), got {k}")
+        raise ValueError(
+            f"k must be <= the number of items ({scores.shape[1]}), got {k}"
+        )
     if not held_out.any(axis=1).all():
-        raise ValueError("held_out has users without any held-out item; drop them before ranking")
+        raise ValueError(
+            "held_out has users without any held-out item; drop them before ranking"
+        )
     if exclude is not None:
         exclude = np.asarray(exclude) > 0
         if exclude.shape != scores.shape:
-            raise ValueError(f"exclude must have shape {scores.shape}, got {exclude.shape}")
+            raise ValueError(
+                f"exclude must have shape {scores.shape}, got {exclude.shape}"
+            )
         scores[exclude] = -np.inf
     return np.take_along_axis(held_out, _top_k(scores, k), axis=1)
 

@@ -58,7 +58,12 @@ from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 from sklearn.neighbors import NearestNeighbors
-from sklearn.metrics import average_precision_score, precision_score, recall_score, roc_auc_score
+from sklearn.metrics import (
+    average_precision_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
 from threadpoolctl import threadpool_limits
 
 from snippets.applications.anomaly import (
@@ -76,7 +81,12 @@ from snippets.chapters.diagnostics import fit_dense_vae
 from snippets.data import MnistData, binarize
 from snippets.evaluation import MeanWithError, mean_and_standard_error
 from snippets.models import VAE
-from snippets.validation import check_array, check_images, check_number, check_positive_int
+from snippets.validation import (
+    check_array,
+    check_images,
+    check_number,
+    check_positive_int,
+)
 
 VAE_SCORES = ("neg_elbo", "neg_iwae", "neg_recon_prob", "squared_error")
 BASELINE_SCORES = ("pca_error", "isolation_forest", "knn_distance")
@@ -90,7 +100,14 @@ SCORE_LABELS = {
     "isolation_forest": "Isolation Forest",
     "knn_distance": "nearest-neighbour distance",
 }
-METRICS = ("valid_roc_auc", "roc_auc", "auprc", "precision", "recall", "false_alarm_rate")
+METRICS = (
+    "valid_roc_auc",
+    "roc_auc",
+    "auprc",
+    "precision",
+    "recall",
+    "false_alarm_rate",
+)
 METRIC_LABELS = {
     "valid_roc_auc": "ROC-AUC (validation)",
     "roc_auc": "ROC-AUC",
@@ -101,7 +118,9 @@ METRIC_LABELS = {
 }
 NUM_DIGITS = 10
 N_NEIGHBOURS = 5
-MAX_NEIGHBOUR_REFERENCES = 10_000  # a random subset beyond this: the search costs (references x queries x 784)
+MAX_NEIGHBOUR_REFERENCES = (
+    10_000  # a random subset beyond this: the search costs (references x queries x 784)
+)
 
 
 class HeldOutSplit(NamedTuple):
@@ -156,7 +175,9 @@ class DetectionRow(NamedTuple):
 def check_digit(digit: object, name: str = "digit") -> int:
     """Return ``digit`` as an ``int`` if it is an integer class ``0..9``, else raise naming ``name``."""
     if isinstance(digit, bool) or not isinstance(digit, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer in [0, {NUM_DIGITS}), got {digit!r}")
+        raise TypeError(
+            f"{name} must be an integer in [0, {NUM_DIGITS}), got {digit!r}"
+        )
     if not 0 <= digit < NUM_DIGITS:
         raise ValueError(f"{name} must be an integer in [0, {NUM_DIGITS}), got {digit}")
     return int(digit)
@@ -188,17 +209,30 @@ def split_out_digit(data: MnistData, digit: int) -> HeldOutSplit:
     normal = data.y_train != digit
     for split in ("valid", "test"):
         if not np.any(getattr(data, f"y_{split}") == digit):
-            raise ValueError(f"digit {digit} does not occur in data.y_{split}; there is no anomaly to score")
+            raise ValueError(
+                f"digit {digit} does not occur in data.y_{split}; there is no anomaly to score"
+            )
     if not normal.any():
-        raise ValueError(f"digit {digit} is every training digit; nothing is left to train on")
-    return HeldOutSplit(data.x_train[normal], data.x_valid, data.y_valid == digit,
-                        data.x_test, data.y_test, data.y_test == digit, digit)
+        raise ValueError(
+            f"digit {digit} is every training digit; nothing is left to train on"
+        )
+    return HeldOutSplit(
+        data.x_train[normal],
+        data.x_valid,
+        data.y_valid == digit,
+        data.x_test,
+        data.y_test,
+        data.y_test == digit,
+        digit,
+    )
 
 
 # --- the scores ----------------------------------------------------------------
 
 
-def fit_baselines(x_train, n_components: int, *, seed: int = 0) -> tuple[PCA, IsolationForest, NearestNeighbors]:
+def fit_baselines(
+    x_train, n_components: int, *, seed: int = 0
+) -> tuple[PCA, IsolationForest, NearestNeighbors]:
     """The three non-VAE detectors, fitted on normal examples ``x_train`` ``(n, d)``.
 
     ``sklearn.decomposition.PCA`` with ``n_components`` components,
@@ -212,17 +246,27 @@ def fit_baselines(x_train, n_components: int, *, seed: int = 0) -> tuple[PCA, Is
     x_train = check_array(x_train, "x_train", (None,))
     n_components = check_positive_int(n_components, "n_components")
     if n_components > min(x_train.shape):
-        raise ValueError(f"n_components must be at most min(n, d) = {min(x_train.shape)}, got {n_components}")
+        raise ValueError(
+            f"n_components must be at most min(n, d) = {min(x_train.shape)}, got {n_components}"
+        )
     with threadpool_limits(limits=1, user_api="blas"):
         pca = PCA(n_components, random_state=seed).fit(x_train)
     references = x_train
     if len(x_train) > MAX_NEIGHBOUR_REFERENCES:
-        references = x_train[np.random.default_rng(seed).choice(len(x_train), MAX_NEIGHBOUR_REFERENCES, replace=False)]
-    neighbours = NearestNeighbors(n_neighbors=min(N_NEIGHBOURS, len(references))).fit(references)
+        references = x_train[
+            np.random.default_rng(seed).choice(
+                len(x_train), MAX_NEIGHBOUR_REFERENCES, replace=False
+            )
+        ]
+    neighbours = NearestNeighbors(n_neighbors=min(N_NEIGHBOURS, len(references))).fit(
+        references
+    )
     return pca, IsolationForest(random_state=seed).fit(x_train), neighbours
 
 
-def baseline_scores(pca: PCA, forest: IsolationForest, neighbours: NearestNeighbors, x) -> dict[str, np.ndarray]:
+def baseline_scores(
+    pca: PCA, forest: IsolationForest, neighbours: NearestNeighbors, x
+) -> dict[str, np.ndarray]:
     """The three non-VAE scores of each example ``x`` ``(n, d)``, higher = more anomalous.
 
     ``pca_error``: ``||x - x_hat||^2`` with ``x_hat = mean + W W^T (x - mean)``,
@@ -234,8 +278,11 @@ def baseline_scores(pca: PCA, forest: IsolationForest, neighbours: NearestNeighb
     x = check_array(x, "x", (pca.n_features_in_,))
     error = np.sum((x - pca.inverse_transform(pca.transform(x))) ** 2, axis=1)
     distances, _ = neighbours.kneighbors(x)
-    return {"pca_error": error.astype(np.float64), "isolation_forest": -forest.score_samples(x).astype(np.float64),
-            "knn_distance": distances.mean(axis=1).astype(np.float64)}
+    return {
+        "pca_error": error.astype(np.float64),
+        "isolation_forest": -forest.score_samples(x).astype(np.float64),
+        "knn_distance": distances.mean(axis=1).astype(np.float64),
+    }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,13 +298,22 @@ class Detectors:
 
     def scores(self, x) -> dict[str, np.ndarray]:
         """``{name: (n,)}`` for every name in :data:`SCORE_NAMES`."""
-        return {**anomaly_scores(self.vae, x, k=self.k, seed=self.seed),
-                **baseline_scores(self.pca, self.forest, self.neighbours, x)}
+        return {
+            **anomaly_scores(self.vae, x, k=self.k, seed=self.seed),
+            **baseline_scores(self.pca, self.forest, self.neighbours, x),
+        }
 
 
 def fit_detectors(
-    x_train: np.ndarray, *, latent_dim: int, epochs: int, seed: int, k: int = 100,
-    hidden_units: Sequence[int] = (256,), batch_size: int = 128, learning_rate: float = 1e-3,
+    x_train: np.ndarray,
+    *,
+    latent_dim: int,
+    epochs: int,
+    seed: int,
+    k: int = 100,
+    hidden_units: Sequence[int] = (256,),
+    batch_size: int = 128,
+    learning_rate: float = 1e-3,
 ) -> Detectors:
     """Fit every detector on the binary normal digits ``x_train`` ``(n, 784)``.
 
@@ -265,9 +321,21 @@ def fit_detectors(
     seeded by ``seed``) and the baselines of :func:`fit_baselines`, the PCA
     with ``latent_dim`` components, as many as the VAE's code has dimensions.
     """
-    vae, _ = fit_dense_vae(x_train, latent_dim=latent_dim, hidden_units=hidden_units, epochs=epochs,
-                           batch_size=batch_size, learning_rate=learning_rate, seed=seed)
-    return Detectors(vae, *fit_baselines(x_train, latent_dim, seed=seed), check_positive_int(k, "k"), seed)
+    vae, _ = fit_dense_vae(
+        x_train,
+        latent_dim=latent_dim,
+        hidden_units=hidden_units,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        seed=seed,
+    )
+    return Detectors(
+        vae,
+        *fit_baselines(x_train, latent_dim, seed=seed),
+        check_positive_int(k, "k"),
+        seed,
+    )
 
 
 # --- the metrics ---------------------------------------------------------------
@@ -280,15 +348,21 @@ def _checked_scores_and_labels(scores, is_anomaly) -> tuple[np.ndarray, np.ndarr
     if scores.ndim != 1 or len(scores) == 0:
         raise ValueError(f"scores must have shape (n,) with n >= 1, got {scores.shape}")
     if labels.shape != scores.shape:
-        raise ValueError(f"is_anomaly must have the shape of scores {scores.shape}, got {labels.shape}")
+        raise ValueError(
+            f"is_anomaly must have the shape of scores {scores.shape}, got {labels.shape}"
+        )
     if not np.all(np.isfinite(scores)):
-        raise ValueError(f"scores contains {int(np.sum(~np.isfinite(scores)))} NaN or infinite values")
+        raise ValueError(
+            f"scores contains {int(np.sum(~np.isfinite(scores)))} NaN or infinite values"
+        )
     if labels.dtype != bool:
         if not np.all(np.isin(labels, (0, 1))):
             raise ValueError("is_anomaly must be boolean (or 0/1), one label per score")
         labels = labels.astype(bool)
     if labels.all() or not labels.any():
-        raise ValueError("is_anomaly must contain both anomalies (True) and normal examples (False)")
+        raise ValueError(
+            "is_anomaly must contain both anomalies (True) and normal examples (False)"
+        )
     return scores, labels
 
 
@@ -303,7 +377,9 @@ def roc_auc(scores, is_anomaly) -> float:
         ValueError: shapes differ, scores are not finite, labels are not
             boolean (or 0/1), or only one class is present.
     """
-    return float(roc_auc_score(*reversed(_checked_scores_and_labels(scores, is_anomaly))))
+    return float(
+        roc_auc_score(*reversed(_checked_scores_and_labels(scores, is_anomaly)))
+    )
 
 
 def average_precision(scores, is_anomaly) -> float:
@@ -314,7 +390,11 @@ def average_precision(scores, is_anomaly) -> float:
     that carries no information gets the share of anomalies, ``mean(is_anomaly)``,
     the chance level, which is small when anomalies are rare. Same checks as :func:`roc_auc`.
     """
-    return float(average_precision_score(*reversed(_checked_scores_and_labels(scores, is_anomaly))))
+    return float(
+        average_precision_score(
+            *reversed(_checked_scores_and_labels(scores, is_anomaly))
+        )
+    )
 
 
 def rates_at_threshold(scores, is_anomaly, threshold: float) -> ThresholdRates:
@@ -332,7 +412,12 @@ def rates_at_threshold(scores, is_anomaly, threshold: float) -> ThresholdRates:
 
 
 def evaluate_score(
-    valid_scores, valid_is_anomaly, test_scores, is_anomaly, *, quantile: float = THRESHOLD_QUANTILE
+    valid_scores,
+    valid_is_anomaly,
+    test_scores,
+    is_anomaly,
+    *,
+    quantile: float = THRESHOLD_QUANTILE,
 ) -> dict[str, float]:
     """Every metric of one score, ``{metric: value}`` for the names in :data:`METRICS`.
 
@@ -340,11 +425,16 @@ def evaluate_score(
     :func:`rates_at_threshold` of the :func:`validation_threshold` set on the
     *normal* validation scores, on the test digits.
     """
-    valid_scores, valid_labels = _checked_scores_and_labels(valid_scores, valid_is_anomaly)
+    valid_scores, valid_labels = _checked_scores_and_labels(
+        valid_scores, valid_is_anomaly
+    )
     threshold = validation_threshold(valid_scores[~valid_labels], quantile)
-    return {"valid_roc_auc": roc_auc(valid_scores, valid_labels), "roc_auc": roc_auc(test_scores, is_anomaly),
-            "auprc": average_precision(test_scores, is_anomaly),
-            **rates_at_threshold(test_scores, is_anomaly, threshold)._asdict()}
+    return {
+        "valid_roc_auc": roc_auc(valid_scores, valid_labels),
+        "roc_auc": roc_auc(test_scores, is_anomaly),
+        "auprc": average_precision(test_scores, is_anomaly),
+        **rates_at_threshold(test_scores, is_anomaly, threshold)._asdict(),
+    }
 
 
 # --- the protocol --------------------------------------------------------------
@@ -375,32 +465,53 @@ class ProtocolResult:
         """The held-out digits, in increasing order."""
         return sorted({row.digit for row in self.rows})
 
-    def per_seed(self, score: str, metric: str = "roc_auc", digit: int | None = None) -> np.ndarray:
+    def per_seed(
+        self, score: str, metric: str = "roc_auc", digit: int | None = None
+    ) -> np.ndarray:
         """``metric`` of ``score``, one value per seed ``(n_seeds,)``: averaged over the held-out digits, or of ``digit``."""
-        score, metric = _check_choice(score, "score", SCORE_NAMES), _check_choice(metric, "metric", METRICS)
+        score, metric = (
+            _check_choice(score, "score", SCORE_NAMES),
+            _check_choice(metric, "metric", METRICS),
+        )
         digits = self.digits if digit is None else [check_digit(digit)]
         if not set(digits) <= set(self.digits):
-            raise KeyError(f"digit {digit} was not held out; the held-out digits are {self.digits}")
-        table = {(row.seed, row.digit): getattr(row, metric) for row in self.rows if row.score == score}
-        return np.array([np.mean([table[(seed, d)] for d in digits]) for seed in self.seeds])
+            raise KeyError(
+                f"digit {digit} was not held out; the held-out digits are {self.digits}"
+            )
+        table = {
+            (row.seed, row.digit): getattr(row, metric)
+            for row in self.rows
+            if row.score == score
+        }
+        return np.array(
+            [np.mean([table[(seed, d)] for d in digits]) for seed in self.seeds]
+        )
 
-    def summary(self, score: str, metric: str = "roc_auc", digit: int | None = None) -> MeanWithError:
+    def summary(
+        self, score: str, metric: str = "roc_auc", digit: int | None = None
+    ) -> MeanWithError:
         """Mean and standard error over seeds of :meth:`per_seed`."""
         return mean_and_standard_error(self.per_seed(score, metric, digit))
 
-    def paired_difference(self, score: str, other: str, metric: str = "roc_auc") -> MeanWithError:
+    def paired_difference(
+        self, score: str, other: str, metric: str = "roc_auc"
+    ) -> MeanWithError:
         """Mean and standard error over seeds of ``metric(score) - metric(other)``, each averaged over the digits.
 
         Pairing by seed removes what the two share in a seed (the binarised
         training digits), so the error is that of the difference itself.
         """
-        return mean_and_standard_error(self.per_seed(score, metric) - self.per_seed(other, metric))
+        return mean_and_standard_error(
+            self.per_seed(score, metric) - self.per_seed(other, metric)
+        )
 
     def best(self, scores: Sequence[str]) -> str:
         """Of ``scores``, the one with the highest validation ROC-AUC, averaged over seeds and digits."""
         if len(scores) == 0:
             raise ValueError("scores must name at least one score")
-        return max(scores, key=lambda score: self.per_seed(score, "valid_roc_auc").mean())
+        return max(
+            scores, key=lambda score: self.per_seed(score, "valid_roc_auc").mean()
+        )
 
     def anomaly_share(self, digit: int | None = None) -> float:
         """The share of test digits that are anomalies: of ``digit``, or averaged over the held-out digits.
@@ -444,29 +555,63 @@ def held_out_protocol(
     check_positive_int(latent_dim, "latent_dim")
     check_positive_int(epochs, "epochs")
     check_images(data.x_train, "data.x_train", (None,))
-    binary = dataclasses.replace(data, x_valid=binarize(data.x_valid, seed=1), x_test=binarize(data.x_test))
+    binary = dataclasses.replace(
+        data, x_valid=binarize(data.x_valid, seed=1), x_test=binarize(data.x_test)
+    )
     rows, scores = [], {}
     for seed in seeds:
         seeded = dataclasses.replace(binary, x_train=binarize(data.x_train, seed=seed))
         for digit in digits:
             split = split_out_digit(seeded, digit)
-            detectors = fit_detectors(split.x_train, latent_dim=latent_dim, epochs=epochs, seed=seed, k=k,
-                                      hidden_units=hidden_units, batch_size=batch_size, learning_rate=learning_rate)
-            valid, scores[(seed, digit)] = detectors.scores(split.x_valid), detectors.scores(split.x_test)
-            rows += [DetectionRow(seed, digit, name, **evaluate_score(
-                valid[name], split.valid_is_anomaly, scores[(seed, digit)][name], split.is_anomaly, quantile=quantile))
-                for name in SCORE_NAMES]
-    return ProtocolResult(rows=rows, scores=scores, x_test=binary.x_test, y_test=binary.y_test)
+            detectors = fit_detectors(
+                split.x_train,
+                latent_dim=latent_dim,
+                epochs=epochs,
+                seed=seed,
+                k=k,
+                hidden_units=hidden_units,
+                batch_size=batch_size,
+                learning_rate=learning_rate,
+            )
+            valid, scores[(seed, digit)] = (
+                detectors.scores(split.x_valid),
+                detectors.scores(split.x_test),
+            )
+            rows += [
+                DetectionRow(
+                    seed,
+                    digit,
+                    name,
+                    **evaluate_score(
+                        valid[name],
+                        split.valid_is_anomaly,
+                        scores[(seed, digit)][name],
+                        split.is_anomaly,
+                        quantile=quantile,
+                    ),
+                )
+                for name in SCORE_NAMES
+            ]
+    return ProtocolResult(
+        rows=rows, scores=scores, x_test=binary.x_test, y_test=binary.y_test
+    )
 
 
 def verdict(value: MeanWithError, reference: float = 0.0) -> str:
     """``"clearly above"``, ``"clearly below"`` or ``"not clearly different from"`` ``reference``:
     :func:`snippets.chapters.comparison.direction`, whose 95 % interval must exclude ``reference``."""
-    return direction(value, below="clearly below", above="clearly above", level="not clearly different from",
-                     reference=reference)
+    return direction(
+        value,
+        below="clearly below",
+        above="clearly above",
+        level="not clearly different from",
+        reference=reference,
+    )
 
 
-def compare_scores(result: ProtocolResult, score: str, other: str, metric: str = "roc_auc") -> dict[str, float | int | str]:
+def compare_scores(
+    result: ProtocolResult, score: str, other: str, metric: str = "roc_auc"
+) -> dict[str, float | int | str]:
     """How ``score`` does against ``other`` in ``metric``, over seeds, each averaged over the held-out digits.
 
     Returns plain Python values, ready to glue into a sentence: ``mean``,
@@ -478,24 +623,45 @@ def compare_scores(result: ProtocolResult, score: str, other: str, metric: str =
     mine, theirs = result.summary(score, metric), result.summary(other, metric)
     difference = result.paired_difference(score, other, metric)
     ahead = int(np.sum(result.per_seed(score, metric) > result.per_seed(other, metric)))
-    return {"mean": mine.mean, "se": mine.standard_error, "other_mean": theirs.mean, "other_se": theirs.standard_error,
-            "difference": difference.mean, "difference_se": difference.standard_error,
-            "verdict": verdict(difference), "ahead": ahead, "seeds": len(result.seeds)}
+    return {
+        "mean": mine.mean,
+        "se": mine.standard_error,
+        "other_mean": theirs.mean,
+        "other_se": theirs.standard_error,
+        "difference": difference.mean,
+        "difference_se": difference.standard_error,
+        "verdict": verdict(difference),
+        "ahead": ahead,
+        "seeds": len(result.seeds),
+    }
 
 
-def summary_table(result: ProtocolResult, metrics: Sequence[str] = METRICS[1:]) -> pd.DataFrame:
+def summary_table(
+    result: ProtocolResult, metrics: Sequence[str] = METRICS[1:]
+) -> pd.DataFrame:
     """One row per score, one column per metric: ``"mean ± s.e."`` over seeds, averaged over the held-out digits.
 
     A last column, ``"ROC-AUC against chance"``, is the :func:`verdict` of each
     score's mean ROC-AUC against ``0.5``.
     """
-    cells = {METRIC_LABELS[metric]: [_format(result.summary(score, metric)) for score in SCORE_NAMES]
-             for metric in metrics}
-    cells["ROC-AUC against chance"] = [verdict(result.summary(score), reference=0.5) for score in SCORE_NAMES]
-    return pd.DataFrame(cells, index=pd.Index([SCORE_LABELS[score] for score in SCORE_NAMES], name="score"))
+    cells = {
+        METRIC_LABELS[metric]: [
+            _format(result.summary(score, metric)) for score in SCORE_NAMES
+        ]
+        for metric in metrics
+    }
+    cells["ROC-AUC against chance"] = [
+        verdict(result.summary(score), reference=0.5) for score in SCORE_NAMES
+    ]
+    return pd.DataFrame(
+        cells,
+        index=pd.Index([SCORE_LABELS[score] for score in SCORE_NAMES], name="score"),
+    )
 
 
-def false_alarm_spread(n_valid_normal: int, n_test_normal: int, quantile: float = THRESHOLD_QUANTILE) -> float:
+def false_alarm_spread(
+    n_valid_normal: int, n_test_normal: int, quantile: float = THRESHOLD_QUANTILE
+) -> float:
     """How far a false-alarm rate measured at a threshold set on normal validation digits may stray from ``1 - quantile``.
 
     The standard error, for a score whose normal validation and test values are
@@ -517,27 +683,37 @@ def unseen_digit_finding(word: str, digit: int) -> str:
     about the held-out ``digit``: rated more likely than the trained digits, as likely, or less likely."""
     finding = {
         "clearly below": "the VAE rates the unseen ${d}$s as *more* likely than normal digits of the classes it "
-                         "was trained on, so the phenomenon appears here, inside MNIST",
+        "was trained on, so the phenomenon appears here, inside MNIST",
         "not clearly different from": "the VAE does not tell the unseen ${d}$s from normal digits of the classes it "
-                                      "was trained on, a weaker form of the phenomenon",
+        "was trained on, a weaker form of the phenomenon",
         "clearly above": "the VAE rates the unseen ${d}$s as less likely than normal digits of the classes it was "
-                         "trained on, as a detector should, so the phenomenon does not appear for them here",
+        "trained on, as a detector should, so the phenomenon does not appear for them here",
     }
-    return finding[_check_choice(word, "word", tuple(finding))].replace("{d}", str(check_digit(digit)))
+    return finding[_check_choice(word, "word", tuple(finding))].replace(
+        "{d}", str(check_digit(digit))
+    )
 
 
 def simple_input_conclusion(words: Sequence[str]) -> str:
     """Markdown concluding from the verdicts (:func:`verdict` against 0.5) of several scores' ROC-AUC for a
     held-out digit: whether any of them rated the unseen digit as normal, or all flagged it."""
-    words = [_check_choice(word, "words", ("clearly below", "not clearly different from", "clearly above"))
-             for word in words]
+    words = [
+        _check_choice(
+            word,
+            "words",
+            ("clearly below", "not clearly different from", "clearly above"),
+        )
+        for word in words
+    ]
     if not words:
         raise ValueError("words must hold at least one verdict")
     if "clearly below" in words:
         return "a score of how much there is to explain rated a simple input as normal although it was never seen"
     if all(word == "clearly above" for word in words):
-        return ("each still flagged the unseen digit more often than chance, though the ink correlations show how "
-                "much of each score is how much there is to explain")
+        return (
+            "each still flagged the unseen digit more often than chance, though the ink correlations show how "
+            "much of each score is how much there is to explain"
+        )
     return "at least one of them could not tell the unseen digit from the normal ones"
 
 
@@ -548,7 +724,9 @@ def _format(value: MeanWithError) -> str:
 # --- figures -------------------------------------------------------------------
 
 
-def plot_metrics_per_digit(result: ProtocolResult, scores: Sequence[str] = SCORE_NAMES) -> Figure:
+def plot_metrics_per_digit(
+    result: ProtocolResult, scores: Sequence[str] = SCORE_NAMES
+) -> Figure:
     """ROC-AUC (left) and AUPRC (right) per held-out digit: mean ± s.e. over seeds, one marker per score.
 
     Chance is dashed: ``0.5`` for the ROC-AUC, the digit's share of the test
@@ -563,20 +741,35 @@ def plot_metrics_per_digit(result: ProtocolResult, scores: Sequence[str] = SCORE
     for ax, metric in zip(axes, ("roc_auc", "auprc")):
         for offset, score in zip(offsets, scores):
             values = [result.summary(score, metric, digit) for digit in result.digits]
-            ax.errorbar(digits + offset, [v.mean for v in values], yerr=[v.standard_error for v in values],
-                        fmt="o", ms=4, capsize=2, label=SCORE_LABELS[score])
+            ax.errorbar(
+                digits + offset,
+                [v.mean for v in values],
+                yerr=[v.standard_error for v in values],
+                fmt="o",
+                ms=4,
+                capsize=2,
+                label=SCORE_LABELS[score],
+            )
         ax.set_xticks(digits, [str(d) for d in result.digits])
         ax.set_ylim(0.0, 1.0)
         ax.set_xlabel("held-out digit (the anomaly)")
         ax.set_ylabel(METRIC_LABELS[metric])
     axes[0].axhline(0.5, ls="--", color="gray")
-    axes[1].hlines([result.anomaly_share(d) for d in result.digits], digits - 0.45, digits + 0.45,
-                   ls="--", color="gray", label="chance")
+    axes[1].hlines(
+        [result.anomaly_share(d) for d in result.digits],
+        digits - 0.45,
+        digits + 0.45,
+        ls="--",
+        color="gray",
+        label="chance",
+    )
     axes[1].legend(fontsize=7, loc="upper right")
     return fig
 
 
-def plot_score_histograms(scores: Mapping[str, np.ndarray], is_anomaly, bins: int = 40) -> Figure:
+def plot_score_histograms(
+    scores: Mapping[str, np.ndarray], is_anomaly, bins: int = 40
+) -> Figure:
     """Histograms of scores, normal test digits against held-out ones: one panel per named score.
 
     ``scores`` maps a name of :data:`SCORE_NAMES` to its values ``(n,)``;
@@ -593,11 +786,23 @@ def plot_score_histograms(scores: Mapping[str, np.ndarray], is_anomaly, bins: in
         _check_choice(name, "scores", SCORE_NAMES)
         values = np.asarray(values)
         if values.shape != is_anomaly.shape:
-            raise ValueError(f"is_anomaly has shape {is_anomaly.shape}, scores[{name!r}] {values.shape}")
+            raise ValueError(
+                f"is_anomaly has shape {is_anomaly.shape}, scores[{name!r}] {values.shape}"
+            )
         edges = np.histogram_bin_edges(values, bins=bins)
-        ax.hist(values[~is_anomaly], edges, density=True, alpha=0.6, label="normal (classes seen in training)")
-        ax.hist(values[is_anomaly], edges, density=True, alpha=0.6, label="held-out digit")
-        ax.set_title(f"{SCORE_LABELS[name]}: AUC {roc_auc(values, is_anomaly):.2f}", fontsize=9)
+        ax.hist(
+            values[~is_anomaly],
+            edges,
+            density=True,
+            alpha=0.6,
+            label="normal (classes seen in training)",
+        )
+        ax.hist(
+            values[is_anomaly], edges, density=True, alpha=0.6, label="held-out digit"
+        )
+        ax.set_title(
+            f"{SCORE_LABELS[name]}: AUC {roc_auc(values, is_anomaly):.2f}", fontsize=9
+        )
         ax.set_xlabel("score (higher = more anomalous)")
     axes[0].set_ylabel("density")
     axes[0].legend(fontsize=7)

@@ -29,10 +29,20 @@ from scipy.ndimage import gaussian_filter, median_filter
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from snippets.chapters.conditional import NUM_CLASSES, one_hot_labels, train_conditional_vae
+from snippets.chapters.conditional import (
+    NUM_CLASSES,
+    one_hot_labels,
+    train_conditional_vae,
+)
 from snippets.data import binarize
 from snippets.evaluation import MeanWithError, mean_and_standard_error
-from snippets.models import VAE, Autoencoder, LatentVariableModel, build_dense_decoder, build_dense_encoder
+from snippets.models import (
+    VAE,
+    Autoencoder,
+    LatentVariableModel,
+    build_dense_decoder,
+    build_dense_encoder,
+)
 from snippets.validation import check_images, check_number, check_positive_int
 
 IMAGE_SIDES = (28, 28)
@@ -64,7 +74,9 @@ def mask_pixels(x: np.ndarray, fraction: float, seed: int = 0) -> np.ndarray:
     return np.where(keep, x, np.float32(0.0))
 
 
-def corrupt(x: np.ndarray, noise_std: float = 0.0, mask_fraction: float = 0.0, seed: int = 0) -> np.ndarray:
+def corrupt(
+    x: np.ndarray, noise_std: float = 0.0, mask_fraction: float = 0.0, seed: int = 0
+) -> np.ndarray:
     """Mask ``mask_fraction`` of the pixels, then add clipped Gaussian noise of ``noise_std``."""
     return add_gaussian_noise(mask_pixels(x, mask_fraction, seed), noise_std, seed + 1)
 
@@ -86,7 +98,9 @@ def denoising_pairs(
     x = check_images(x, "x").astype(np.float32)
     settings = [(s, 0.0) for s in noise_stds] + [(0.0, f) for f in mask_fractions]
     if not settings:
-        raise ValueError("noise_stds and mask_fractions must name at least one corruption")
+        raise ValueError(
+            "noise_stds and mask_fractions must name at least one corruption"
+        )
     corrupted = [corrupt(x, s, f, seed + 2 * i) for i, (s, f) in enumerate(settings)]
     return np.concatenate(corrupted), np.tile(x, (len(settings), 1))
 
@@ -115,10 +129,14 @@ def gaussian_filter_images(x: np.ndarray, sigma: float = 1.0) -> np.ndarray:
     x = check_images(x, "x").astype(np.float32)
     sigma = check_number(sigma, "sigma", low=0.0, low_open=True)
     images = x.reshape(len(x), *IMAGE_SIDES)
-    return gaussian_filter(images, sigma=(0.0, sigma, sigma), mode="nearest").reshape(x.shape)
+    return gaussian_filter(images, sigma=(0.0, sigma, sigma), mode="nearest").reshape(
+        x.shape
+    )
 
 
-def denoising_models(hidden_units: Sequence[int], latent_dim: int, seed: int) -> dict[str, LatentVariableModel]:
+def denoising_models(
+    hidden_units: Sequence[int], latent_dim: int, seed: int
+) -> dict[str, LatentVariableModel]:
     """Three dense models of the same size, compiled with Adam: the plain VAE, the denoising VAE
     and the deterministic denoising autoencoder (Vincent et al., 2008), keyed by those names.
 
@@ -130,9 +148,15 @@ def denoising_models(hidden_units: Sequence[int], latent_dim: int, seed: int) ->
     for name in ("plain VAE", "denoising VAE", "denoising autoencoder"):
         keras.utils.set_random_seed(seed)
         variational = name != "denoising autoencoder"
-        encoder = build_dense_encoder(latent_dim, hidden_units=hidden_units, variational=variational)
+        encoder = build_dense_encoder(
+            latent_dim, hidden_units=hidden_units, variational=variational
+        )
         decoder = build_dense_decoder(latent_dim, hidden_units=hidden_units)
-        models[name] = VAE(encoder, decoder, seed=seed) if variational else Autoencoder(encoder, decoder)
+        models[name] = (
+            VAE(encoder, decoder, seed=seed)
+            if variational
+            else Autoencoder(encoder, decoder)
+        )
         models[name].compile(optimizer=keras.optimizers.Adam(1e-3))
     return models
 
@@ -172,7 +196,9 @@ def denoising_trial(
     ``TEST_SEED + seed``), and its error is the mean over pixels and digits of
     ``(x_hat - x)^2``.
     """
-    corruptions = dict(corruptions or {"noise_stds": (0.0, 0.25, 0.5), "mask_fractions": (0.5,)})
+    corruptions = dict(
+        corruptions or {"noise_stds": (0.0, 0.25, 0.5), "mask_fractions": (0.5,)}
+    )
     corrupted, clean = denoising_pairs(x_train, **corruptions, seed=seed)
     models = denoising_models(hidden_units, latent_dim, seed)
     epochs = check_positive_int(epochs, "epochs")
@@ -181,29 +207,49 @@ def denoising_trial(
         model.fit(inputs, clean, epochs=epochs, batch_size=batch_size, verbose=0)
     x_test = check_images(x_test, "x_test").astype(np.float32)
     test_seed = TEST_SEED + seed
-    damaged = {"noise": add_gaussian_noise(x_test, noise_std, test_seed),
-               "mask": mask_pixels(x_test, mask_fraction, test_seed)}
+    damaged = {
+        "noise": add_gaussian_noise(x_test, noise_std, test_seed),
+        "mask": mask_pixels(x_test, mask_fraction, test_seed),
+    }
     errors = {}
     for corruption, x_tilde in damaged.items():
-        estimates = {"corrupted input": x_tilde, "median filter": median_filter_images(x_tilde),
-                     "Gaussian filter": gaussian_filter_images(x_tilde)}
-        estimates.update({name: model.reconstruct(x_tilde) for name, model in models.items()})
-        errors[corruption] = {name: float(np.mean((x_hat - x_test) ** 2)) for name, x_hat in estimates.items()}
+        estimates = {
+            "corrupted input": x_tilde,
+            "median filter": median_filter_images(x_tilde),
+            "Gaussian filter": gaussian_filter_images(x_tilde),
+        }
+        estimates.update(
+            {name: model.reconstruct(x_tilde) for name, model in models.items()}
+        )
+        errors[corruption] = {
+            name: float(np.mean((x_hat - x_test) ** 2))
+            for name, x_hat in estimates.items()
+        }
     return DenoisingTrial(models, errors)
 
 
-def error_summary(trials: Sequence[DenoisingTrial]) -> dict[str, dict[str, MeanWithError]]:
+def error_summary(
+    trials: Sequence[DenoisingTrial],
+) -> dict[str, dict[str, MeanWithError]]:
     """Each method's error under each corruption, averaged over the trials (seeds), with its standard error."""
     if not trials:
         raise ValueError("trials must hold at least one DenoisingTrial")
     return {
-        corruption: {method: mean_and_standard_error([t.errors[corruption][method] for t in trials]) for method in errors}
+        corruption: {
+            method: mean_and_standard_error(
+                [t.errors[corruption][method] for t in trials]
+            )
+            for method in errors
+        }
         for corruption, errors in trials[0].errors.items()
     }
 
 
 def mse_per_noise_level(
-    models: Mapping[str, LatentVariableModel], x: np.ndarray, noise_stds: Sequence[float], seed: int = 0
+    models: Mapping[str, LatentVariableModel],
+    x: np.ndarray,
+    noise_stds: Sequence[float],
+    seed: int = 0,
 ) -> dict[str, np.ndarray]:
     """Mean squared error to the clean ``x`` after Gaussian noise of each level.
 
@@ -212,7 +258,10 @@ def mse_per_noise_level(
     model's reconstruction of it, averaged over pixels and images.
     """
     x = check_images(x, "x").astype(np.float32)
-    errors: dict[str, list[float]] = {"corrupted input": [], **{name: [] for name in models}}
+    errors: dict[str, list[float]] = {
+        "corrupted input": [],
+        **{name: [] for name in models},
+    }
     for std in noise_stds:
         noisy = add_gaussian_noise(x, std, seed)
         errors["corrupted input"].append(float(np.mean((noisy - x) ** 2)))
@@ -221,7 +270,9 @@ def mse_per_noise_level(
     return {name: np.array(values) for name, values in errors.items()}
 
 
-def plot_mse_per_noise_level(noise_stds: Sequence[float], errors: Mapping[str, np.ndarray]) -> Figure:
+def plot_mse_per_noise_level(
+    noise_stds: Sequence[float], errors: Mapping[str, np.ndarray]
+) -> Figure:
     """One line per entry of :func:`mse_per_noise_level`'s result, against the noise level."""
     fig = Figure(figsize=(5.5, 3.6), layout="constrained")
     ax = fig.subplots()
@@ -233,7 +284,9 @@ def plot_mse_per_noise_level(noise_stds: Sequence[float], errors: Mapping[str, n
     return fig
 
 
-def few_labelled(x: np.ndarray, y: np.ndarray, n_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def few_labelled(
+    x: np.ndarray, y: np.ndarray, n_per_class: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """``n_per_class`` examples of every class, drawn without replacement with ``seed``.
 
     Returns ``(x_few, y_few)`` sorted by class: ``(NUM_CLASSES * n_per_class, d)``.
@@ -245,13 +298,17 @@ def few_labelled(x: np.ndarray, y: np.ndarray, n_per_class: int, seed: int = 0) 
     for label in range(NUM_CLASSES):
         candidates = np.flatnonzero(y == label)
         if len(candidates) < n_per_class:
-            raise ValueError(f"class {label} has {len(candidates)} examples, fewer than n_per_class={n_per_class}")
+            raise ValueError(
+                f"class {label} has {len(candidates)} examples, fewer than n_per_class={n_per_class}"
+            )
         rows.append(rng.choice(candidates, size=n_per_class, replace=False))
     rows = np.concatenate(rows)
     return x[rows], y[rows]
 
 
-def generate_per_class(model: VAE, n_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def generate_per_class(
+    model: VAE, n_per_class: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """``n_per_class`` generated images of every class and their labels.
 
     Returns ``(images, labels)``: ``(num_classes * n_per_class, d)`` mean
@@ -261,7 +318,9 @@ def generate_per_class(model: VAE, n_per_class: int, seed: int = 0) -> tuple[np.
     n_per_class = check_positive_int(n_per_class, "n_per_class")
     num_classes = int(model.encoder.inputs[1].shape[-1])
     labels = np.repeat(np.arange(num_classes), n_per_class)
-    return model.generate(len(labels), condition=one_hot_labels(labels, num_classes), seed=seed), labels
+    return model.generate(
+        len(labels), condition=one_hot_labels(labels, num_classes), seed=seed
+    ), labels
 
 
 def classifier_accuracy(x_train, y_train, x_test, y_test) -> float:
@@ -275,7 +334,9 @@ def classifier_accuracy(x_train, y_train, x_test, y_test) -> float:
         return float(classifier.score(x_test, y_test))
 
 
-def code_classifier_accuracy(vae: VAE, x_train, y_train, x_test, y_test, seed: int = 0) -> float:
+def code_classifier_accuracy(
+    vae: VAE, x_train, y_train, x_test, y_test, seed: int = 0
+) -> float:
     """Test accuracy of :func:`classifier_accuracy` on a VAE's codes instead of pixels (M1).
 
     The M1 model of Kingma et al. (2014): a VAE trained on many *unlabelled*
@@ -284,7 +345,10 @@ def code_classifier_accuracy(vae: VAE, x_train, y_train, x_test, y_test, seed: i
     as the VAE saw binary digits in training; the two sets draw their coin
     flips from different streams.
     """
-    codes = [vae.encode(binarize(x, seed=seed + offset)) for offset, x in enumerate((x_train, x_test))]
+    codes = [
+        vae.encode(binarize(x, seed=seed + offset))
+        for offset, x in enumerate((x_train, x_test))
+    ]
     return classifier_accuracy(codes[0], y_train, codes[1], y_test)
 
 
@@ -331,16 +395,26 @@ def augmentation_trial(
     repeats = check_positive_int(repeats, "repeats")
     x_few, y_few = few_labelled(x, y, n_per_class, seed)
     model, _ = train_conditional_vae(
-        np.tile(x_few, (repeats, 1)), np.tile(y_few, repeats), seed=seed, dynamic_binarization=True, **cvae_kwargs
+        np.tile(x_few, (repeats, 1)),
+        np.tile(y_few, repeats),
+        seed=seed,
+        dynamic_binarization=True,
+        **cvae_kwargs,
     )
     x_gen, y_gen = generate_per_class(model, n_generated_per_class, seed=seed)
     y_both = np.concatenate([y_few, y_gen])
     training_sets = {
         "real only": (x_few, y_few),
         "real + generated means": (np.concatenate([x_few, x_gen]), y_both),
-        "real + generated samples": (np.concatenate([x_few, binarize(x_gen, seed=seed)]), y_both),
+        "real + generated samples": (
+            np.concatenate([x_few, binarize(x_gen, seed=seed)]),
+            y_both,
+        ),
     }
-    accuracy = {name: classifier_accuracy(*pair, x_test, y_test) for name, pair in training_sets.items()}
+    accuracy = {
+        name: classifier_accuracy(*pair, x_test, y_test)
+        for name, pair in training_sets.items()
+    }
     if unlabelled_vae is not None:
         accuracy["codes of a VAE of all digits (M1)"] = code_classifier_accuracy(
             unlabelled_vae, x_few, y_few, x_test, y_test, seed=seed
@@ -348,7 +422,9 @@ def augmentation_trial(
     return AugmentationTrial(accuracy, x_few, y_few, x_gen, y_gen)
 
 
-def plot_accuracy_per_seed(seeds: Sequence[int], results: Mapping[str, Sequence[float]]) -> Figure:
+def plot_accuracy_per_seed(
+    seeds: Sequence[int], results: Mapping[str, Sequence[float]]
+) -> Figure:
     """Test accuracy per seed, one marker per arm, with each arm's mean as a dashed line."""
     fig = Figure(figsize=(5.5, 3.4), layout="constrained")
     ax = fig.subplots()

@@ -31,7 +31,9 @@ def legacy_sampling(args):
     z_mean, z_log_var = args
     # ops.add rather than ``+``: called directly on NumPy arrays under the
     # PyTorch backend, ``ndarray + torch.Tensor`` is not defined.
-    return ops.add(z_mean, ops.exp(0.5 * z_log_var) * keras.random.normal(ops.shape(z_mean)))
+    return ops.add(
+        z_mean, ops.exp(0.5 * z_log_var) * keras.random.normal(ops.shape(z_mean))
+    )
 
 
 def broken_lambda_sampling_encoder(
@@ -50,14 +52,16 @@ def broken_lambda_sampling_encoder(
     input_dim = check_positive_int(input_dim, "input_dim")
     hidden_units = check_positive_int(hidden_units, "hidden_units")
     latent_dim = check_positive_int(latent_dim, "latent_dim")
-    function = (lambda args: legacy_sampling(args)) if python_lambda else legacy_sampling
+    function = (
+        (lambda args: legacy_sampling(args)) if python_lambda else legacy_sampling
+    )
     inputs = keras.Input(shape=(input_dim,), name="x")
     hidden = keras.layers.Dense(hidden_units, activation="relu", name="hidden")(inputs)
     z_mean = keras.layers.Dense(latent_dim, name="z_mean")(hidden)
     z_log_var = keras.layers.Dense(latent_dim, name="z_log_var")(hidden)
-    z = keras.layers.Lambda(function, output_shape=(latent_dim,), name="lambda_sampling")(
-        [z_mean, z_log_var]
-    )
+    z = keras.layers.Lambda(
+        function, output_shape=(latent_dim,), name="lambda_sampling"
+    )([z_mean, z_log_var])
     return keras.Model(inputs, z, name="lambda_encoder")
 
 
@@ -87,7 +91,12 @@ def broken_transposed_conv_decoder(
     x = layers.Reshape((7, 7, 64), name=f"{name}_reshape")(x)
     for index, count in enumerate((64, 32)):
         x = layers.Conv2DTranspose(
-            count, 3, strides=2, padding=padding, activation="relu", name=f"{name}_deconv_{index}"
+            count,
+            3,
+            strides=2,
+            padding=padding,
+            activation="relu",
+            name=f"{name}_deconv_{index}",
         )(x)
     logits = layers.Conv2DTranspose(1, 3, strides=2, padding=padding, name="logits")(x)
     return keras.Model(inputs, logits, name=name)

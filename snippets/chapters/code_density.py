@@ -15,7 +15,9 @@ from sklearn.mixture import GaussianMixture
 from snippets.validation import check_positive_int
 
 
-def sample_fitted_code_density(codes: np.ndarray, n: int, n_components: int = 10, seed: int = 0) -> np.ndarray:
+def sample_fitted_code_density(
+    codes: np.ndarray, n: int, n_components: int = 10, seed: int = 0
+) -> np.ndarray:
     """Fit a full-covariance Gaussian mixture to ``codes`` and draw ``n`` new codes from it.
 
     Args:
@@ -36,7 +38,11 @@ def sample_fitted_code_density(codes: np.ndarray, n: int, n_components: int = 10
             f"codes must have shape (m, latent_dim) with m >= n_components = {n_components}, got {codes.shape}"
         )
     if not np.all(np.isfinite(codes)):
-        raise ValueError("codes must be finite to fit a density; found NaN or infinite values")
-    mixture = GaussianMixture(n_components=n_components, covariance_type="full", random_state=seed).fit(codes)
+        raise ValueError(
+            "codes must be finite to fit a density; found NaN or infinite values"
+        )
+    mixture = GaussianMixture(
+        n_components=n_components, covariance_type="full", random_state=seed
+    ).fit(codes)
     draws, _ = mixture.sample(n)  # grouped by component, so shuffle
     return np.random.default_rng(seed).permutation(draws)

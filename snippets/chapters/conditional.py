@@ -72,13 +72,26 @@ def train_conditional_vae(
     the same model.
     """
     keras.utils.set_random_seed(seed)
-    model = build_conditional_vae(latent_dim, input_dim=x.shape[1], hidden_units=hidden_units, seed=seed)
-    model.compile(optimizer=keras.optimizers.Adam(check_number(learning_rate, "learning_rate", low=0.0, low_open=True)))
+    model = build_conditional_vae(
+        latent_dim, input_dim=x.shape[1], hidden_units=hidden_units, seed=seed
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(
+            check_number(learning_rate, "learning_rate", low=0.0, low_open=True)
+        )
+    )
     inputs = conditional_inputs(x, labels)
     batch_size = check_positive_int(batch_size, "batch_size")
     data = dict(x=inputs, batch_size=batch_size)
     if dynamic_binarization:
-        data = dict(x=DynamicBinarization(inputs["x"], condition=inputs["condition"], batch_size=batch_size, seed=seed))
+        data = dict(
+            x=DynamicBinarization(
+                inputs["x"],
+                condition=inputs["condition"],
+                batch_size=batch_size,
+                seed=seed,
+            )
+        )
     history = model.fit(
         **data,
         epochs=check_positive_int(epochs, "epochs"),
@@ -89,7 +102,10 @@ def train_conditional_vae(
 
 
 def label_from_code_percent(
-    model: VAE, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], n_neighbors: int = 15
+    model: VAE,
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    n_neighbors: int = 15,
 ) -> float:
     """How much of the label a code holds: test accuracy, in percent, of a ``n_neighbors``-nearest-neighbour
     classifier that predicts a digit's label from its posterior mean alone.
@@ -97,10 +113,17 @@ def label_from_code_percent(
     ``train`` and ``test`` are ``(x, labels)`` pairs of binary images ``(n, 784)``
     and integer labels; a conditional model encodes each image with its own label.
     """
-    def codes(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        return model.encode(x, one_hot_labels(labels, n=len(x))) if model.conditional else model.encode(x)
 
-    knn = KNeighborsClassifier(n_neighbors=check_positive_int(n_neighbors, "n_neighbors"))
+    def codes(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        return (
+            model.encode(x, one_hot_labels(labels, n=len(x)))
+            if model.conditional
+            else model.encode(x)
+        )
+
+    knn = KNeighborsClassifier(
+        n_neighbors=check_positive_int(n_neighbors, "n_neighbors")
+    )
     return 100.0 * float(knn.fit(codes(*train), train[1]).score(codes(*test), test[1]))
 
 
@@ -132,22 +155,42 @@ def compare_cvae_with_vae(
     ``p(y)`` the training labels' frequencies, so the two bound the same quantity.
     The first seed also tracks the validation loss after every epoch.
     """
-    settings = dict(hidden_units=hidden_units, latent_dim=latent_dim, epochs=epochs, batch_size=batch_size,
-                    learning_rate=learning_rate, dynamic_binarization=True)
-    label_prior = np.bincount(np.asarray(train[1]), minlength=NUM_CLASSES) / len(train[1])
+    settings = dict(
+        hidden_units=hidden_units,
+        latent_dim=latent_dim,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        dynamic_binarization=True,
+    )
+    label_prior = np.bincount(np.asarray(train[1]), minlength=NUM_CLASSES) / len(
+        train[1]
+    )
 
     def fit(arm: str, seed: int, first: bool) -> tuple[VAE, keras.callbacks.History]:
         if arm == "cvae":
-            return train_conditional_vae(*train, seed=seed, validation=validation if first else None, **settings)
-        return fit_dense_vae(train[0], seed=seed, validation_data=validation[0] if first else None, **settings)
+            return train_conditional_vae(
+                *train, seed=seed, validation=validation if first else None, **settings
+            )
+        return fit_dense_vae(
+            train[0],
+            seed=seed,
+            validation_data=validation[0] if first else None,
+            **settings,
+        )
 
     def score(arm: str, model: VAE) -> dict[str, float]:
-        scores = held_out_terms(model, conditional_inputs(*test) if arm == "cvae" else test[0])
+        scores = held_out_terms(
+            model, conditional_inputs(*test) if arm == "cvae" else test[0]
+        )
         if code_train is not None:
             scores["label_percent"] = label_from_code_percent(model, code_train, test)
         if k is not None:
-            bound = (marginal_iwae(model, test[0], label_prior, k) if arm == "cvae"
-                     else log_weight_statistics(model, test[0], k).iwae)
+            bound = (
+                marginal_iwae(model, test[0], label_prior, k)
+                if arm == "cvae"
+                else log_weight_statistics(model, test[0], k).iwae
+            )
             scores["neg_marginal_iwae"] = -float(np.mean(bound))
         return scores
 

@@ -50,7 +50,9 @@ class BookConfig:
         if self.profile not in PROFILES:
             raise ValueError(f"profile must be one of {PROFILES}, got {self.profile!r}")
         if not isinstance(self.mnist_source, str) or not self.mnist_source:
-            raise ValueError(f"mnist_source must be {NAMED_SOURCES} or a file path, got {self.mnist_source!r}")
+            raise ValueError(
+                f"mnist_source must be {NAMED_SOURCES} or a file path, got {self.mnist_source!r}"
+            )
 
     def pick(self, *, quick: T, full: T) -> T:
         """Return ``quick`` in the quick profile and ``full`` in the full one."""
@@ -74,7 +76,9 @@ def book_config() -> BookConfig:
     """
     profile = os.environ.get(PROFILE_VARIABLE, "full").strip().lower()
     if profile not in PROFILES:
-        raise ValueError(f"environment variable {PROFILE_VARIABLE} must be one of {PROFILES}, got {profile!r}")
+        raise ValueError(
+            f"environment variable {PROFILE_VARIABLE} must be one of {PROFILES}, got {profile!r}"
+        )
     source = os.environ.get(DATA_VARIABLE, "auto").strip()
     if source.lower() in NAMED_SOURCES:
         source = source.lower()
@@ -88,7 +92,11 @@ def epochs_for_steps(steps: int, *, n_examples: int, batch_size: int) -> int:
     A budget in steps rather than epochs lets sixty thousand digits take fewer passes
     than four thousand for the same number of parameter updates.
     """
-    for value, name in ((steps, "steps"), (n_examples, "n_examples"), (batch_size, "batch_size")):
+    for value, name in (
+        (steps, "steps"),
+        (n_examples, "n_examples"),
+        (batch_size, "batch_size"),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return math.ceil(steps / math.ceil(n_examples / batch_size))

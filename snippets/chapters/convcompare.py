@@ -28,9 +28,15 @@ from snippets.validation import check_images, check_number, check_positive_int
 NetworkBuilder = Callable[..., keras.Model]
 """A function ``builder(latent_dim=...)`` returning an encoder or a decoder."""
 
-SCORES = {"loss": "held-out -ELBO (nats)", "neg_iwae": "-IWAE_k (nats)", "neg_elbo_k": "-ELBO_k, same codes (nats)",
-          "reconstruction": "reconstruction (nats)", "kl": "KL (nats)",
-          "first_epoch_seconds": "first epoch (s)", "seconds_per_epoch": "later epochs (s/epoch)"}
+SCORES = {
+    "loss": "held-out -ELBO (nats)",
+    "neg_iwae": "-IWAE_k (nats)",
+    "neg_elbo_k": "-ELBO_k, same codes (nats)",
+    "reconstruction": "reconstruction (nats)",
+    "kl": "KL (nats)",
+    "first_epoch_seconds": "first epoch (s)",
+    "seconds_per_epoch": "later epochs (s/epoch)",
+}
 """The per-run numbers of :class:`ArchitectureRun` and their column labels in :func:`summary_table`
 (which leaves out ``neg_iwae`` and ``neg_elbo_k`` where the runs did not compute them)."""
 
@@ -82,20 +88,47 @@ def train_architecture(
     x_train, x_test = check_images(x_train, "x_train"), check_images(x_test, "x_test")
     iwae_k, iwae_examples = check_iwae_setting(iwae_k, iwae_examples)
     keras.utils.set_random_seed(seed)
-    encoder, decoder = build_encoder(latent_dim=latent_dim), build_decoder(latent_dim=latent_dim)
+    encoder, decoder = (
+        build_encoder(latent_dim=latent_dim),
+        build_decoder(latent_dim=latent_dim),
+    )
     shape = (-1, *encoder.input_shape[1:])
     vae = VAE(encoder, decoder, seed=seed)
-    vae.compile(optimizer=keras.optimizers.Adam(learning_rate=check_number(learning_rate, "learning_rate", low=0.0, low_open=True)))
+    vae.compile(
+        optimizer=keras.optimizers.Adam(
+            learning_rate=check_number(
+                learning_rate, "learning_rate", low=0.0, low_open=True
+            )
+        )
+    )
     timer = EpochTimer()
-    batches = DynamicBinarization(x_train.reshape(shape), batch_size=batch_size, seed=seed)
-    vae.fit(batches, epochs=check_positive_int(epochs, "epochs"), verbose=0, callbacks=[timer])
-    scores = vae.evaluate(x_test.reshape(shape), batch_size=100, verbose=0, return_dict=True)
+    batches = DynamicBinarization(
+        x_train.reshape(shape), batch_size=batch_size, seed=seed
+    )
+    vae.fit(
+        batches,
+        epochs=check_positive_int(epochs, "epochs"),
+        verbose=0,
+        callbacks=[timer],
+    )
+    scores = vae.evaluate(
+        x_test.reshape(shape), batch_size=100, verbose=0, return_dict=True
+    )
     bounds = {}
     if iwae_k is not None:
-        measured = held_out_iwae(vae, x_test.reshape(shape), iwae_k, examples=iwae_examples)
+        measured = held_out_iwae(
+            vae, x_test.reshape(shape), iwae_k, examples=iwae_examples
+        )
         bounds = {name: measured[name] for name in ("neg_iwae", "neg_elbo_k")}
-    return ArchitectureRun(vae, float(scores["loss"]), float(scores["reconstruction"]), float(scores["kl"]),
-                           float(timer.first_epoch_seconds), float(timer.seconds_per_epoch()), **bounds)
+    return ArchitectureRun(
+        vae,
+        float(scores["loss"]),
+        float(scores["reconstruction"]),
+        float(scores["kl"]),
+        float(timer.first_epoch_seconds),
+        float(timer.seconds_per_epoch()),
+        **bounds,
+    )
 
 
 def compare_architectures(
@@ -110,9 +143,16 @@ def compare_architectures(
     pair; ``training`` (``epochs``, ``batch_size``, ...) is the same for all, so the runs of one seed are paired.
     """
     if not architectures or not seeds:
-        raise ValueError(f"architectures and seeds must not be empty, got {len(architectures)} and {len(seeds)}")
-    return {name: [train_architecture(*builders, x_train, x_test, seed=seed, **training) for seed in seeds]
-            for name, builders in architectures.items()}
+        raise ValueError(
+            f"architectures and seeds must not be empty, got {len(architectures)} and {len(seeds)}"
+        )
+    return {
+        name: [
+            train_architecture(*builders, x_train, x_test, seed=seed, **training)
+            for seed in seeds
+        ]
+        for name, builders in architectures.items()
+    }
 
 
 def scores(runs: Sequence[ArchitectureRun], name: str) -> np.ndarray:
@@ -128,7 +168,9 @@ def summary_table(runs: Mapping[str, Sequence[ArchitectureRun]]) -> pd.DataFrame
     rows = {}
     for architecture, seed_runs in runs.items():
         model = seed_runs[0].vae
-        row = {"weights": f"{model.encoder.count_params() + model.decoder.count_params():,}"}
+        row = {
+            "weights": f"{model.encoder.count_params() + model.decoder.count_params():,}"
+        }
         for name, label in SCORES.items():
             values = scores(seed_runs, name)
             if np.isnan(values).all():

@@ -23,12 +23,21 @@ from snippets.data import DynamicBinarization
 from snippets.evaluation import log_weight_statistics, mean_and_standard_error
 from snippets.likelihoods import Bernoulli, ContinuousBernoulli, Gaussian
 from snippets.losses import gaussian_kl_to_standard_normal
-from snippets.models import VAE, build_dense_decoder, build_dense_encoder, predict_in_batches
+from snippets.models import (
+    VAE,
+    build_dense_decoder,
+    build_dense_encoder,
+    predict_in_batches,
+)
 from snippets.validation import check_number, check_positive_int
 
 
 # The likelihoods fit_dense_vae trains by name; the Gaussian's variance is calibrated per batch.
-LIKELIHOODS = {"bernoulli": Bernoulli, "continuous_bernoulli": ContinuousBernoulli, "gaussian": Gaussian}
+LIKELIHOODS = {
+    "bernoulli": Bernoulli,
+    "continuous_bernoulli": ContinuousBernoulli,
+    "gaussian": Gaussian,
+}
 # The held-out numbers of held_out_summary that seed_table averages by default.
 SUMMARY_KEYS = ("neg_elbo", "reconstruction", "kl", "active_units")
 
@@ -75,8 +84,11 @@ def fit_dense_vae(
     if dynamic_binarization:
         data = dict(x=DynamicBinarization(x_train, batch_size=batch_size, seed=seed))
     history = vae.fit(
-        **data, epochs=epochs, validation_data=validation_data,
-        callbacks=[*callbacks, NonFiniteLossGuard()], verbose=0,
+        **data,
+        epochs=epochs,
+        validation_data=validation_data,
+        callbacks=[*callbacks, NonFiniteLossGuard()],
+        verbose=0,
     )
     return vae, history
 
@@ -96,7 +108,9 @@ def unit_activity(z_mean: np.ndarray) -> np.ndarray:
     """
     z_mean = np.asarray(z_mean, dtype=np.float64)
     if z_mean.ndim != 2 or len(z_mean) == 0:
-        raise ValueError(f"z_mean must have shape (n, latent_dim) with n >= 1, got {z_mean.shape}")
+        raise ValueError(
+            f"z_mean must have shape (n, latent_dim) with n >= 1, got {z_mean.shape}"
+        )
     return z_mean.var(axis=0)
 
 
@@ -128,7 +142,9 @@ def kl_per_dimension(vae: VAE, x: np.ndarray) -> np.ndarray:
     z_mean, z_log_var = _posterior(vae, x)
     n, latent_dim = z_mean.shape
     # Each (example, unit) pair as a 1-D Gaussian, so the package's KL applies unchanged.
-    per_unit = gaussian_kl_to_standard_normal(z_mean.reshape(-1, 1), z_log_var.reshape(-1, 1))
+    per_unit = gaussian_kl_to_standard_normal(
+        z_mean.reshape(-1, 1), z_log_var.reshape(-1, 1)
+    )
     return keras.ops.convert_to_numpy(per_unit).reshape(n, latent_dim).mean(axis=0)
 
 
@@ -157,7 +173,9 @@ def gaussian_held_out_reconstruction(
     ``x_score`` under that fixed variance.
     """
     if not isinstance(vae.likelihood, Gaussian):
-        raise TypeError(f"vae must have a Gaussian likelihood, got {type(vae.likelihood).__name__}")
+        raise TypeError(
+            f"vae must have a Gaussian likelihood, got {type(vae.likelihood).__name__}"
+        )
     rng = np.random.default_rng(seed)
 
     def sampled_logits(x: np.ndarray) -> np.ndarray:
@@ -165,20 +183,29 @@ def gaussian_held_out_reconstruction(
         z = z_mean + np.exp(0.5 * z_log_var) * rng.standard_normal(z_mean.shape)
         return predict_in_batches(vae.decoder, z.astype(np.float32))
 
-    x_fit, x_score = vae.check_examples(x_fit, "x_fit"), vae.check_examples(x_score, "x_score")
+    x_fit, x_score = (
+        vae.check_examples(x_fit, "x_fit"),
+        vae.check_examples(x_score, "x_score"),
+    )
     fit_means = keras.ops.convert_to_numpy(vae.likelihood.mean(sampled_logits(x_fit)))
     variance = float(np.mean((x_fit - fit_means) ** 2))
     log_prob = Gaussian(variance=variance).log_prob(x_score, sampled_logits(x_score))
     return variance, -float(np.mean(keras.ops.convert_to_numpy(log_prob)))
 
 
-def check_iwae_setting(k: int | None, examples: int | None) -> tuple[int | None, int | None]:
+def check_iwae_setting(
+    k: int | None, examples: int | None
+) -> tuple[int | None, int | None]:
     """``(k, examples)`` of :func:`held_out_iwae` checked: each ``None`` or an integer ``>= 1``."""
-    return (None if k is None else check_positive_int(k, "iwae_k"),
-            None if examples is None else check_positive_int(examples, "iwae_examples"))
+    return (
+        None if k is None else check_positive_int(k, "iwae_k"),
+        None if examples is None else check_positive_int(examples, "iwae_examples"),
+    )
 
 
-def held_out_iwae(vae: VAE, x: np.ndarray, k: int, *, examples: int | None = None, seed: int = 0) -> dict[str, float]:
+def held_out_iwae(
+    vae: VAE, x: np.ndarray, k: int, *, examples: int | None = None, seed: int = 0
+) -> dict[str, float]:
     """The held-out ``-IWAE_k`` (Burda et al., 2016) and the ``-ELBO`` of the same draws, nats per example.
 
     ``x`` is ``(n, *input_shape)``; both are computed on its first ``examples``
@@ -195,10 +222,16 @@ def held_out_iwae(vae: VAE, x: np.ndarray, k: int, *, examples: int | None = Non
     k, examples = check_iwae_setting(k, examples)
     weights = log_weight_statistics(vae, x[:examples], k, seed=seed)
     bound = mean_and_standard_error(-weights.iwae)
-    return {"neg_iwae": bound.mean, "neg_iwae_se": bound.standard_error, "neg_elbo_k": float(-weights.elbo.mean())}
+    return {
+        "neg_iwae": bound.mean,
+        "neg_iwae_se": bound.standard_error,
+        "neg_elbo_k": float(-weights.elbo.mean()),
+    }
 
 
-def held_out_summary(vae: VAE, x: np.ndarray, threshold: float = 0.01, batch_size: int = 500) -> dict:
+def held_out_summary(
+    vae: VAE, x: np.ndarray, threshold: float = 0.01, batch_size: int = 500
+) -> dict:
     """Held-out numbers of a VAE, per example in nats.
 
     Returns a dict with ``neg_elbo`` (reconstruction + KL, the ``beta = 1``
@@ -271,32 +304,49 @@ def fit_over_seeds(
     """
     seeds = list(seeds)
     iwae_k, iwae_examples = check_iwae_setting(iwae_k, iwae_examples)
-    valid = all(isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0 for seed in seeds)
+    valid = all(
+        isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0
+        for seed in seeds
+    )
     if not seeds or not valid or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be a non-empty sequence of distinct integers >= 0, got {seeds}")
+        raise ValueError(
+            f"seeds must be a non-empty sequence of distinct integers >= 0, got {seeds}"
+        )
     rows, first = [], None
     for seed in map(int, seeds):
         tracked = x_valid if first is None else None
-        vae, history = fit_dense_vae(x_train, seed=seed, validation_data=tracked, **settings)
+        vae, history = fit_dense_vae(
+            x_train, seed=seed, validation_data=tracked, **settings
+        )
         row = {"seed": seed, **held_out_summary(vae, x_test)}
         if x_valid is not None:
             row["valid_neg_elbo"] = held_out_summary(vae, x_valid)["neg_elbo"]
         if iwae_k is not None:
             row.update(held_out_iwae(vae, x_test, iwae_k, examples=iwae_examples))
             if x_valid is not None:
-                row["valid_neg_iwae"] = held_out_iwae(vae, x_valid, iwae_k, examples=iwae_examples)["neg_iwae"]
+                row["valid_neg_iwae"] = held_out_iwae(
+                    vae, x_valid, iwae_k, examples=iwae_examples
+                )["neg_iwae"]
         rows.append(row)
         first = first or (vae, history)
     return SeedRuns(rows, *first)
 
 
-def seed_table(runs: Mapping[Hashable, SeedRuns], keys: Sequence[str] = SUMMARY_KEYS) -> pd.DataFrame:
+def seed_table(
+    runs: Mapping[Hashable, SeedRuns], keys: Sequence[str] = SUMMARY_KEYS
+) -> pd.DataFrame:
     """Mean over seeds of each of ``keys`` and its standard error (column ``"<key> s.e."``), one row per run."""
     table = {}
     for name, run in runs.items():
         estimates = {key: mean_and_standard_error(run.values(key)) for key in keys}
-        table[name] = {column: value for key, estimate in estimates.items()
-                       for column, value in ((key, estimate.mean), (f"{key} s.e.", estimate.standard_error))}
+        table[name] = {
+            column: value
+            for key, estimate in estimates.items()
+            for column, value in (
+                (key, estimate.mean),
+                (f"{key} s.e.", estimate.standard_error),
+            )
+        }
     return pd.DataFrame.from_dict(table, orient="index")
 
 
@@ -308,7 +358,9 @@ def lowest(runs: Mapping[Hashable, SeedRuns], key: str) -> Hashable:
     return min(means, key=means.get)
 
 
-def plot_rate_distortion(rates: Sequence[float], distortions: Sequence[float], betas: Sequence[float]) -> Figure:
+def plot_rate_distortion(
+    rates: Sequence[float], distortions: Sequence[float], betas: Sequence[float]
+) -> Figure:
     """Distortion against rate, one labelled point per ``beta``.
 
     Dotted lines mark a constant ``-ELBO = D + R`` through the lowest-``D + R``
@@ -316,16 +368,32 @@ def plot_rate_distortion(rates: Sequence[float], distortions: Sequence[float], b
     """
     rates, distortions = np.asarray(rates, float), np.asarray(distortions, float)
     if not len(rates) == len(distortions) == len(betas) or len(rates) == 0:
-        raise ValueError("rates, distortions and betas must be non-empty and of equal length")
+        raise ValueError(
+            "rates, distortions and betas must be non-empty and of equal length"
+        )
     fig = Figure(figsize=(5.5, 4.0), layout="constrained")
     ax = fig.subplots()
     ax.plot(rates, distortions, marker="o")
     for rate, distortion, beta in zip(rates, distortions, betas):
-        ax.annotate(f"β = {beta:g}", (rate, distortion), textcoords="offset points", xytext=(6, 4))
+        ax.annotate(
+            f"β = {beta:g}",
+            (rate, distortion),
+            textcoords="offset points",
+            xytext=(6, 4),
+        )
     best = np.argmin(rates + distortions)
     span = np.linspace(0.0, rates.max() * 1.25, 2)
-    ax.plot(span, rates[best] + distortions[best] - span, ls=":", color="grey", label="constant −ELBO")
-    ax.set_ylim(distortions.min() - 0.1 * np.ptp(distortions) - 1.0, distortions.max() + 0.1 * np.ptp(distortions) + 1.0)
+    ax.plot(
+        span,
+        rates[best] + distortions[best] - span,
+        ls=":",
+        color="grey",
+        label="constant −ELBO",
+    )
+    ax.set_ylim(
+        distortions.min() - 0.1 * np.ptp(distortions) - 1.0,
+        distortions.max() + 0.1 * np.ptp(distortions) + 1.0,
+    )
     ax.set_xlabel("rate R = KL (nats per digit)")
     ax.set_ylabel("distortion D = reconstruction (nats)")
     ax.legend()
@@ -333,7 +401,9 @@ def plot_rate_distortion(rates: Sequence[float], distortions: Sequence[float], b
 
 
 def plot_unit_activity(
-    activities: Mapping[str, np.ndarray], kls: Mapping[str, np.ndarray], threshold: float = 0.01
+    activities: Mapping[str, np.ndarray],
+    kls: Mapping[str, np.ndarray],
+    threshold: float = 0.01,
 ) -> Figure:
     """Per-unit activity (top, log scale) and KL (bottom) of several models, one column each.
 
@@ -343,7 +413,9 @@ def plot_unit_activity(
     """
     threshold = check_number(threshold, "threshold", low=0.0)
     if not activities or set(activities) != set(kls):
-        raise ValueError("activities and kls must name the same, non-empty set of models")
+        raise ValueError(
+            "activities and kls must name the same, non-empty set of models"
+        )
     fig = Figure(figsize=(3.4 * len(activities), 4.6), layout="constrained")
     axes = fig.subplots(2, len(activities), squeeze=False)
     for column, name in enumerate(activities):
@@ -351,7 +423,11 @@ def plot_unit_activity(
         order = np.argsort(activity)[::-1]
         units = np.arange(1, len(order) + 1)
         top, bottom = axes[0, column], axes[1, column]
-        top.bar(units, np.maximum(activity[order], 1e-6), color=np.where(activity[order] > threshold, "C0", "C3"))
+        top.bar(
+            units,
+            np.maximum(activity[order], 1e-6),
+            color=np.where(activity[order] > threshold, "C0", "C3"),
+        )
         top.axhline(threshold, ls="--", color="grey")
         top.set_yscale("log")
         top.set_title(f"{name}: {int(np.sum(activity > threshold))} active")
@@ -362,7 +438,9 @@ def plot_unit_activity(
     return fig
 
 
-def plot_warmup(histories: Mapping[str, Mapping[str, Sequence[float]]], default_beta: float = 1.0) -> Figure:
+def plot_warmup(
+    histories: Mapping[str, Mapping[str, Sequence[float]]], default_beta: float = 1.0
+) -> Figure:
     """KL warm-up at a glance: ``beta``, training KL and held-out ``-ELBO`` per epoch.
 
     ``histories`` maps a label to ``keras.callbacks.History.history``; a history
@@ -375,16 +453,22 @@ def plot_warmup(histories: Mapping[str, Mapping[str, Sequence[float]]], default_
     fig = Figure(figsize=(11.0, 3.2), layout="constrained")
     axes = fig.subplots(1, 3)
     for label, history in histories.items():
-        missing = [key for key in ("kl", "val_reconstruction", "val_kl") if key not in history]
+        missing = [
+            key for key in ("kl", "val_reconstruction", "val_kl") if key not in history
+        ]
         if missing:
-            raise KeyError(f"history {label!r} has no {missing}; train with validation_data")
+            raise KeyError(
+                f"history {label!r} has no {missing}; train with validation_data"
+            )
         epochs = np.arange(1, len(history["kl"]) + 1)
         beta = history.get("beta", [default_beta] * len(epochs))
         axes[0].plot(epochs, beta, marker="o", label=label)
         axes[1].plot(epochs, history["kl"], marker="o", label=label)
         neg_elbo = np.add(history["val_reconstruction"], history["val_kl"])
         axes[2].plot(epochs, neg_elbo, marker="o", label=label)
-    for ax, title in zip(axes, ("β (KL weight)", "KL, training (nats)", "held-out −ELBO (nats)")):
+    for ax, title in zip(
+        axes, ("β (KL weight)", "KL, training (nats)", "held-out −ELBO (nats)")
+    ):
         ax.set_title(title)
         ax.set_xlabel("epoch")
     axes[0].legend()

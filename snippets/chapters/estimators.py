@@ -83,8 +83,12 @@ def sine_objective(frequency: float) -> Objective:
 
     def gradient(mu: float, sigma: float) -> np.ndarray:
         damping = np.exp(-0.5 * (frequency * sigma) ** 2)
-        return np.array([frequency * np.cos(frequency * mu) * damping,
-                         -frequency**2 * sigma * np.sin(frequency * mu) * damping])
+        return np.array(
+            [
+                frequency * np.cos(frequency * mu) * damping,
+                -(frequency**2) * sigma * np.sin(frequency * mu) * damping,
+            ]
+        )
 
     return Objective(
         f"sin {frequency:g}z",
@@ -105,11 +109,15 @@ def _check_parameters(mu: float, sigma: float, epsilon) -> np.ndarray:
         raise ValueError(f"sigma must be a finite number > 0, got {sigma}")
     epsilon = np.asarray(epsilon, dtype=np.float64)
     if epsilon.ndim != 1 or epsilon.size == 0:
-        raise ValueError(f"epsilon must have shape (n,) with n >= 1, got {epsilon.shape}")
+        raise ValueError(
+            f"epsilon must have shape (n,) with n >= 1, got {epsilon.shape}"
+        )
     return epsilon
 
 
-def pathwise_gradient(objective: Objective, mu: float, sigma: float, epsilon) -> np.ndarray:
+def pathwise_gradient(
+    objective: Objective, mu: float, sigma: float, epsilon
+) -> np.ndarray:
     """Per-sample pathwise gradients ``f'(z) * (1, eps)`` at ``z = mu + sigma * eps``.
 
     Args:
@@ -124,7 +132,9 @@ def pathwise_gradient(objective: Objective, mu: float, sigma: float, epsilon) ->
     return np.stack([slope, slope * epsilon], axis=1)
 
 
-def score_function_gradient(objective: Objective, mu: float, sigma: float, epsilon) -> np.ndarray:
+def score_function_gradient(
+    objective: Objective, mu: float, sigma: float, epsilon
+) -> np.ndarray:
     """Per-sample score-function (REINFORCE) gradients ``f(z) * grad log N(z; mu, sigma^2)``.
 
     With ``z = mu + sigma * eps`` the score is ``(eps / sigma, (eps^2 - 1) / sigma)``.
@@ -137,7 +147,9 @@ def score_function_gradient(objective: Objective, mu: float, sigma: float, epsil
     """
     epsilon = _check_parameters(mu, sigma, epsilon)
     value = objective.value(mu + sigma * epsilon)
-    return np.stack([value * epsilon / sigma, value * (epsilon**2 - 1.0) / sigma], axis=1)
+    return np.stack(
+        [value * epsilon / sigma, value * (epsilon**2 - 1.0) / sigma], axis=1
+    )
 
 
 @dataclass(frozen=True)
@@ -151,16 +163,26 @@ class GradientSummary:
 
 
 def summarize_gradient(
-    estimator: Estimator, objective: Objective, mu: float, sigma: float, n: int, seed: int = 0
+    estimator: Estimator,
+    objective: Objective,
+    mu: float,
+    sigma: float,
+    n: int,
+    seed: int = 0,
 ) -> GradientSummary:
     """Draw ``n`` per-sample gradients with ``estimator`` and summarise them."""
     n = check_positive_int(n, "n")
     if n < 2:
         raise ValueError(f"n must be >= 2 to give a variance, got {n}")
-    samples = estimator(objective, mu, sigma, np.random.default_rng(seed).standard_normal(n))
+    samples = estimator(
+        objective, mu, sigma, np.random.default_rng(seed).standard_normal(n)
+    )
     variance = samples.var(axis=0, ddof=1)
     return GradientSummary(
-        mean=samples.mean(axis=0), variance=variance, standard_error=np.sqrt(variance / n), n=n
+        mean=samples.mean(axis=0),
+        variance=variance,
+        standard_error=np.sqrt(variance / n),
+        n=n,
     )
 
 
@@ -190,7 +212,9 @@ def estimate_variance_by_sample_size(
     for index, n in enumerate(sample_sizes):
         n = check_positive_int(n, f"sample_sizes[{index}]")
         epsilon = rng.standard_normal((repeats, n))
-        averages = np.stack([estimator(objective, mu, sigma, row).mean(axis=0) for row in epsilon])
+        averages = np.stack(
+            [estimator(objective, mu, sigma, row).mean(axis=0) for row in epsilon]
+        )
         result.append(averages.var(axis=0, ddof=1))
     return np.array(result)
 
@@ -200,7 +224,9 @@ def estimate_variance_by_sample_size(
 # --------------------------------------------------------------------------
 
 
-def _check_latent_pair(z_mean, z_log_var, dtype: str = "float32") -> tuple[np.ndarray, np.ndarray]:
+def _check_latent_pair(
+    z_mean, z_log_var, dtype: str = "float32"
+) -> tuple[np.ndarray, np.ndarray]:
     z_mean = np.asarray(z_mean, dtype=dtype)
     z_log_var = np.asarray(z_log_var, dtype=dtype)
     if z_mean.ndim != 2 or z_mean.shape != z_log_var.shape:
@@ -213,7 +239,9 @@ def _check_latent_pair(z_mean, z_log_var, dtype: str = "float32") -> tuple[np.nd
     return z_mean, z_log_var
 
 
-def sampling_noise(shape: tuple[int, int], seed: int, dtype: str = "float32") -> np.ndarray:
+def sampling_noise(
+    shape: tuple[int, int], seed: int, dtype: str = "float32"
+) -> np.ndarray:
     """The ``eps`` a fresh ``Sampling(seed=seed, dtype=dtype)`` layer draws on its first call.
 
     Read off the layer itself: with ``z_mean = 0`` and ``z_log_var = 0`` its
@@ -232,11 +260,16 @@ def sampling_output(z_mean, z_log_var, seed: int) -> np.ndarray:
 
 def reparameterized_loss(z_mean, z_log_var, epsilon) -> float:
     """The check's loss ``L = 1/2 sum z^2`` at ``z = z_mean + exp(z_log_var / 2) * epsilon``, in float64."""
-    z = np.asarray(z_mean, np.float64) + np.exp(0.5 * np.asarray(z_log_var, np.float64)) * epsilon
+    z = (
+        np.asarray(z_mean, np.float64)
+        + np.exp(0.5 * np.asarray(z_log_var, np.float64)) * epsilon
+    )
     return float(0.5 * np.sum(z**2))
 
 
-def analytic_sampling_gradient(z_mean, z_log_var, epsilon) -> tuple[np.ndarray, np.ndarray]:
+def analytic_sampling_gradient(
+    z_mean, z_log_var, epsilon
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact gradient of :func:`reparameterized_loss` for fixed ``epsilon``.
 
     ``dL/dz_mean = z`` and ``dL/dz_log_var = z * exp(z_log_var / 2) * epsilon / 2``.
@@ -264,7 +297,9 @@ def layer_dtype(dtype: str) -> str:
     JAX without ``jax_enable_x64`` computes float64 layers in float32.
     """
     zeros = np.zeros((1, 1), dtype=dtype)
-    return str(keras.ops.convert_to_numpy(Sampling(seed=0, dtype=dtype)([zeros, zeros])).dtype)
+    return str(
+        keras.ops.convert_to_numpy(Sampling(seed=0, dtype=dtype)([zeros, zeros])).dtype
+    )
 
 
 def finite_difference_sampling_gradient(
@@ -312,19 +347,26 @@ class LayerGradientCheck:
     @property
     def finite_difference_error(self) -> float:
         """Largest difference between the finite-difference and the autodiff gradient."""
-        return max(float(np.abs(a - b).max()) for a, b in zip(self.finite_difference, self.autodiff))
+        return max(
+            float(np.abs(a - b).max())
+            for a, b in zip(self.finite_difference, self.autodiff)
+        )
 
     @property
     def analytic_error(self) -> float:
         """Largest difference between the analytic and the autodiff gradient."""
-        return max(float(np.abs(a - b).max()) for a, b in zip(self.analytic, self.autodiff))
+        return max(
+            float(np.abs(a - b).max()) for a, b in zip(self.analytic, self.autodiff)
+        )
 
     @property
     def passed(self) -> bool:
         return max(self.finite_difference_error, self.analytic_error) < self.tolerance
 
 
-def check_sampling_gradient(z_mean, z_log_var, seed: int, dtype: str = "float64") -> LayerGradientCheck:
+def check_sampling_gradient(
+    z_mean, z_log_var, seed: int, dtype: str = "float64"
+) -> LayerGradientCheck:
     """Differentiate a loss through ``Sampling(seed=seed)`` three ways and compare them.
 
     In float64 the three agree to about ``1e-8``; where the backend computes in
@@ -335,13 +377,17 @@ def check_sampling_gradient(z_mean, z_log_var, seed: int, dtype: str = "float64"
     return LayerGradientCheck(
         dtype=realized,
         autodiff=sampling_loss_gradient(z_mean, z_log_var, seed=seed, dtype=dtype),
-        finite_difference=finite_difference_sampling_gradient(z_mean, z_log_var, seed=seed, dtype=dtype),
+        finite_difference=finite_difference_sampling_gradient(
+            z_mean, z_log_var, seed=seed, dtype=dtype
+        ),
         analytic=analytic_sampling_gradient(z_mean, z_log_var, epsilon),
         tolerance=1e-6 if realized == "float64" else 1e-3,
     )
 
 
-def sampling_loss_gradient(z_mean, z_log_var, seed: int, dtype: str = "float32") -> tuple[np.ndarray, np.ndarray]:
+def sampling_loss_gradient(
+    z_mean, z_log_var, seed: int, dtype: str = "float32"
+) -> tuple[np.ndarray, np.ndarray]:
     """Autodiff gradient of ``L = 1/2 sum z^2`` through a fresh ``Sampling(seed=seed, dtype=dtype)``.
 
     Returns ``(dL/dz_mean, dL/dz_log_var)``, each ``(batch, latent_dim)``.
@@ -352,7 +398,9 @@ def sampling_loss_gradient(z_mean, z_log_var, seed: int, dtype: str = "float32")
     """
     backend = keras.backend.backend()
     if backend not in ("tensorflow", "jax", "torch"):
-        raise RuntimeError(f"sampling_loss_gradient needs the tensorflow, jax or torch backend, got {backend!r}")
+        raise RuntimeError(
+            f"sampling_loss_gradient needs the tensorflow, jax or torch backend, got {backend!r}"
+        )
     z_mean, z_log_var = _check_latent_pair(z_mean, z_log_var, dtype)
     sampling = Sampling(seed=seed, dtype=dtype)
 
@@ -374,6 +422,8 @@ def sampling_loss_gradient(z_mean, z_log_var, seed: int, dtype: str = "float32")
     else:
         import torch
 
-        mean, log_var = (keras.ops.convert_to_tensor(a).requires_grad_() for a in (z_mean, z_log_var))
+        mean, log_var = (
+            keras.ops.convert_to_tensor(a).requires_grad_() for a in (z_mean, z_log_var)
+        )
         gradients = torch.autograd.grad(loss_of(mean, log_var), [mean, log_var])
     return tuple(keras.ops.convert_to_numpy(g) for g in gradients)

@@ -18,7 +18,11 @@ import keras
 from keras import layers
 
 _CONVOLUTIONS = (layers.Conv1D, layers.Conv2D, layers.Conv3D)
-_TRANSPOSED_CONVOLUTIONS = (layers.Conv1DTranspose, layers.Conv2DTranspose, layers.Conv3DTranspose)
+_TRANSPOSED_CONVOLUTIONS = (
+    layers.Conv1DTranspose,
+    layers.Conv2DTranspose,
+    layers.Conv3DTranspose,
+)
 _COUNTED = (layers.Dense, *_CONVOLUTIONS, *_TRANSPOSED_CONVOLUTIONS)
 
 #: The forward+backward rule of thumb: a training step costs about three forward passes.
@@ -36,7 +40,9 @@ def _recorded_shape(layer: keras.layers.Layer, which: str, model_name: str) -> t
             "keras.Input, or a model whose counted layers were called on one"
         ) from None
     if isinstance(tensor, (list, tuple)):
-        raise ValueError(f"model {model_name!r}: layer {layer.name!r} has several {which}s")
+        raise ValueError(
+            f"model {model_name!r}: layer {layer.name!r} has several {which}s"
+        )
     shape = tuple(tensor.shape[1:])
     if any(size is None for size in shape):
         raise ValueError(
@@ -72,24 +78,36 @@ def layer_flops(layer: keras.layers.Layer, model_name: str = "model") -> int:
         TypeError: ``layer`` is not a Keras layer.
     """
     if not isinstance(layer, keras.layers.Layer):
-        raise TypeError(f"layer must be a keras.layers.Layer, got {type(layer).__name__}")
+        raise TypeError(
+            f"layer must be a keras.layers.Layer, got {type(layer).__name__}"
+        )
     if not isinstance(layer, _COUNTED):
         return 0
     if not layer.built:
-        raise ValueError(f"model {model_name!r}: layer {layer.name!r} is not built; call it on a keras.Input first")
+        raise ValueError(
+            f"model {model_name!r}: layer {layer.name!r} is not built; call it on a keras.Input first"
+        )
     kernel = math.prod(int(size) for size in layer.kernel.shape)
     if isinstance(layer, layers.Dense):
         positions = math.prod(_recorded_shape(layer, "output", model_name)[:-1])
     elif isinstance(layer, _TRANSPOSED_CONVOLUTIONS):
-        positions = math.prod(_spatial(_recorded_shape(layer, "input", model_name), layer))
+        positions = math.prod(
+            _spatial(_recorded_shape(layer, "input", model_name), layer)
+        )
     else:
-        positions = math.prod(_spatial(_recorded_shape(layer, "output", model_name), layer))
+        positions = math.prod(
+            _spatial(_recorded_shape(layer, "output", model_name), layer)
+        )
     return 2 * kernel * positions
 
 
 def _spatial(shape: tuple, layer: keras.layers.Layer) -> tuple:
     """The spatial sizes of a per-example shape, for either data format."""
-    return shape[1:] if getattr(layer, "data_format", "channels_last") == "channels_first" else shape[:-1]
+    return (
+        shape[1:]
+        if getattr(layer, "data_format", "channels_last") == "channels_first"
+        else shape[:-1]
+    )
 
 
 def forward_flops(model: keras.Model) -> int:
@@ -125,7 +143,9 @@ def forward_flops(model: keras.Model) -> int:
         raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
     # A subclassed model (the VAE) is unbuilt until called, yet countable when the
     # layers that do the work are built; a Sequential model without an Input is not.
-    working = [layer for layer in model.layers if isinstance(layer, (keras.Model, *_COUNTED))]
+    working = [
+        layer for layer in model.layers if isinstance(layer, (keras.Model, *_COUNTED))
+    ]
     if not model.built and not (working and all(layer.built for layer in working)):
         raise ValueError(
             f"model {model.name!r} is not built: give it a keras.Input (or call it on data) before counting FLOPs"

@@ -58,8 +58,10 @@ def format_value(value: Any) -> str:
 def glued_table(entries: list[Glued]) -> pd.DataFrame:
     """The scalar ``entries`` as a one-column table of formatted values, indexed by glue name."""
     scalars = [entry for entry in entries if is_scalar(entry.value)]
-    return pd.DataFrame({"value": [format_value(entry.value) for entry in scalars]},
-                        index=pd.Index([entry.name for entry in scalars], name="glued"))
+    return pd.DataFrame(
+        {"value": [format_value(entry.value) for entry in scalars]},
+        index=pd.Index([entry.name for entry in scalars], name="glued"),
+    )
 
 
 def show_glued() -> None:

@@ -31,7 +31,11 @@ from scipy.spatial import cKDTree
 from snippets.chapters.comparison import SeedComparison, compare_over_seeds
 from snippets.chapters.conditional import one_hot_labels
 from snippets.chapters.diagnostics import fit_dense_vae, held_out_terms
-from snippets.evaluation import MeanWithError, log_weight_statistics, mean_and_standard_error
+from snippets.evaluation import (
+    MeanWithError,
+    log_weight_statistics,
+    mean_and_standard_error,
+)
 from snippets.export import export_dense_decoder
 from snippets.models import VAE
 from snippets.validation import check_number, check_positive_int
@@ -40,7 +44,9 @@ from snippets.validation import check_number, check_positive_int
 def _check_codes(codes: np.ndarray, name: str) -> np.ndarray:
     codes = np.asarray(codes, dtype=np.float64)
     if codes.ndim != 2 or len(codes) == 0:
-        raise ValueError(f"{name} must have shape (n, latent_dim) with n >= 1, got {codes.shape}")
+        raise ValueError(
+            f"{name} must have shape (n, latent_dim) with n >= 1, got {codes.shape}"
+        )
     return codes
 
 
@@ -66,7 +72,9 @@ def sample_standard_normal(n: int, latent_dim: int, seed: int = 0) -> np.ndarray
     return np.random.default_rng(seed).standard_normal((n, latent_dim))
 
 
-def _check_codes_and_points(codes: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _check_codes_and_points(
+    codes: np.ndarray, points: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Codes and points as float arrays of one latent size, finite, so distances exist."""
     codes = _check_codes(codes, "codes")
     points = _check_codes(points, "points")
@@ -76,7 +84,9 @@ def _check_codes_and_points(codes: np.ndarray, points: np.ndarray) -> tuple[np.n
         )
     for array, name in ((codes, "codes"), (points, "points")):
         if not np.all(np.isfinite(array)):
-            raise ValueError(f"{name} must be finite to measure distances; found NaN or infinite values")
+            raise ValueError(
+                f"{name} must be finite to measure distances; found NaN or infinite values"
+            )
     return codes, points
 
 
@@ -96,7 +106,9 @@ def nearest_code_distance(codes: np.ndarray, points: np.ndarray) -> np.ndarray:
     return _nearest_distance(cKDTree(codes), points)
 
 
-def hole_fraction(codes: np.ndarray, points: np.ndarray, quantile: float = 0.99) -> float:
+def hole_fraction(
+    codes: np.ndarray, points: np.ndarray, quantile: float = 0.99
+) -> float:
     """Fraction of ``points`` that fall in holes between the training codes.
 
     A point is in a hole when its nearest training code is farther away than
@@ -118,7 +130,9 @@ def hole_fraction(codes: np.ndarray, points: np.ndarray, quantile: float = 0.99)
     return float(np.mean(_nearest_distance(tree, points) > spacing))
 
 
-def normal_quantile_grid(n_per_side: int, low: float = 0.05, high: float = 0.95) -> np.ndarray:
+def normal_quantile_grid(
+    n_per_side: int, low: float = 0.05, high: float = 0.95
+) -> np.ndarray:
     """A square grid of 2-D latent points at standard-Normal quantiles.
 
     Each axis takes the values ``Phi^{-1}(p)`` for ``n_per_side`` evenly spaced
@@ -134,7 +148,9 @@ def normal_quantile_grid(n_per_side: int, low: float = 0.05, high: float = 0.95)
     """
     n_per_side = check_positive_int(n_per_side, "n_per_side")
     if not 0.0 < low < high < 1.0:
-        raise ValueError(f"low and high must satisfy 0 < low < high < 1, got low={low}, high={high}")
+        raise ValueError(
+            f"low and high must satisfy 0 < low < high < 1, got low={low}, high={high}"
+        )
     if n_per_side == 1:
         probabilities = np.array([(low + high) / 2.0])
     else:
@@ -149,14 +165,22 @@ def _check_interpolation(z0, z1, t) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     z0 = np.asarray(z0, dtype=np.float64)
     z1 = np.asarray(z1, dtype=np.float64)
     if z0.ndim not in (1, 2) or z0.size == 0:
-        raise ValueError(f"z0 must have shape (latent_dim,) or (n, latent_dim), got {z0.shape}")
+        raise ValueError(
+            f"z0 must have shape (latent_dim,) or (n, latent_dim), got {z0.shape}"
+        )
     if z1.shape != z0.shape:
-        raise ValueError(f"z0 and z1 must have the same shape, got {z0.shape} and {z1.shape}")
+        raise ValueError(
+            f"z0 and z1 must have the same shape, got {z0.shape} and {z1.shape}"
+        )
     t = np.asarray(t, dtype=np.float64)
     if t.ndim != 1 or len(t) == 0:
-        raise ValueError(f"t must be a non-empty 1-D array of weights, got shape {t.shape}")
+        raise ValueError(
+            f"t must be a non-empty 1-D array of weights, got shape {t.shape}"
+        )
     if not np.all((t >= 0.0) & (t <= 1.0)):
-        raise ValueError(f"t must lie in [0, 1], got values from {np.min(t)} to {np.max(t)}")
+        raise ValueError(
+            f"t must lie in [0, 1], got values from {np.min(t)} to {np.max(t)}"
+        )
     return z0, z1, t.reshape(-1, *([1] * z0.ndim))
 
 
@@ -192,7 +216,9 @@ def slerp(z0: np.ndarray, z1: np.ndarray, t: np.ndarray) -> np.ndarray:
     Arguments and result as for :func:`lerp`.
     """
     z0, z1, t = _check_interpolation(z0, z1, t)
-    norms = np.linalg.norm(z0, axis=-1, keepdims=True) * np.linalg.norm(z1, axis=-1, keepdims=True)
+    norms = np.linalg.norm(z0, axis=-1, keepdims=True) * np.linalg.norm(
+        z1, axis=-1, keepdims=True
+    )
     cosine = np.sum(z0 * z1, axis=-1, keepdims=True) / np.where(norms > 0.0, norms, 1.0)
     omega = np.arccos(np.clip(cosine, -1.0, 1.0))
     sin_omega = np.sin(omega)
@@ -234,11 +260,19 @@ def compare_latent_sizes(
     if x_iwae is not None:
         iwae_samples = check_positive_int(iwae_samples, "iwae_samples")
 
-    def fit(latent_dim: int, seed: int, first: bool) -> tuple[Any, keras.callbacks.History]:
+    def fit(
+        latent_dim: int, seed: int, first: bool
+    ) -> tuple[Any, keras.callbacks.History]:
         return fit_dense_vae(
-            x_train, latent_dim=check_positive_int(latent_dim, "latent_dim"), hidden_units=hidden_units,
-            epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
-            validation_data=x_valid if first else None, dynamic_binarization=True,
+            x_train,
+            latent_dim=check_positive_int(latent_dim, "latent_dim"),
+            hidden_units=hidden_units,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            seed=seed,
+            validation_data=x_valid if first else None,
+            dynamic_binarization=True,
         )
 
     def score(_: int, model: VAE) -> dict[str, float]:
@@ -261,13 +295,19 @@ def class_centres(codes: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """
     codes = _check_codes(codes, "codes")
     labels = np.asarray(labels)
-    if labels.shape != (len(codes),) or not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
+    if (
+        labels.shape != (len(codes),)
+        or not np.issubdtype(labels.dtype, np.integer)
+        or labels.min() < 0
+    ):
         raise ValueError(
             f"labels must be {len(codes)} non-negative integers, one per code, got shape {labels.shape}"
         )
     missing = sorted(set(range(labels.max() + 1)) - set(labels.tolist()))
     if missing:
-        raise ValueError(f"labels has no code of class {missing}; every class needs one for its centre")
+        raise ValueError(
+            f"labels has no code of class {missing}; every class needs one for its centre"
+        )
     return np.stack([codes[labels == k].mean(axis=0) for k in range(labels.max() + 1)])
 
 
@@ -277,7 +317,9 @@ def confident_pixel_percent(images: np.ndarray, margin: float = 0.1) -> float:
     A decoder that draws a crisp digit is confident almost everywhere; grey,
     undecided pixels lower the share.
     """
-    margin = check_number(margin, "margin", low=0.0, high=0.5, low_open=True, high_open=True)
+    margin = check_number(
+        margin, "margin", low=0.0, high=0.5, low_open=True, high_open=True
+    )
     images = np.asarray(images, dtype=np.float64)
     return 100.0 * float(np.mean((images <= margin) | (images >= 1.0 - margin)))
 
@@ -285,7 +327,9 @@ def confident_pixel_percent(images: np.ndarray, margin: float = 0.1) -> float:
 def prior_mass_within(radius: float, latent_dim: int) -> float:
     """The probability ``P(|z| <= radius)`` under ``N(0, I_d)``: the chi-squared CDF of ``radius**2``."""
     radius = check_number(radius, "radius", low=0.0)
-    return float(stats.chi2.cdf(radius**2, check_positive_int(latent_dim, "latent_dim")))
+    return float(
+        stats.chi2.cdf(radius**2, check_positive_int(latent_dim, "latent_dim"))
+    )
 
 
 def mean_pixel_difference(a: np.ndarray, b: np.ndarray) -> float:
@@ -306,19 +350,27 @@ def gap_between_classes(
     decoded centres (``"first_to_second"``).
     """
     centres = class_centres(codes, labels)
-    pairs = np.linalg.norm(centres[:, None] - centres[None], axis=-1)[np.triu_indices(len(centres), 1)]
+    pairs = np.linalg.norm(centres[:, None] - centres[None], axis=-1)[
+        np.triu_indices(len(centres), 1)
+    ]
     gap = float(np.linalg.norm(centres[first] - centres[second]))
-    path = np.stack([centres[first], (centres[first] + centres[second]) / 2, centres[second]])
+    path = np.stack(
+        [centres[first], (centres[first] + centres[second]) / 2, centres[second]]
+    )
     one, middle, other = vae.decode(path)
     return {
-        "gap": gap, "median_pair": float(np.median(pairs)), "pairs_closer": int(np.sum(pairs < gap)),
+        "gap": gap,
+        "median_pair": float(np.median(pairs)),
+        "pairs_closer": int(np.sum(pairs < gap)),
         "middle_to_first": mean_pixel_difference(middle, one),
         "middle_to_second": mean_pixel_difference(middle, other),
         "first_to_second": mean_pixel_difference(one, other),
     }
 
 
-def far_from_the_prior(vae: VAE, codes: np.ndarray, radius: float, n_points: int = 36) -> dict[str, float]:
+def far_from_the_prior(
+    vae: VAE, codes: np.ndarray, radius: float, n_points: int = 36
+) -> dict[str, float]:
     """What a two-dimensional VAE decodes on the circle ``|z| = radius``, against its data's codes.
 
     Returns ``"prior_outside_percent"``, the prior's mass beyond the circle;
@@ -331,9 +383,13 @@ def far_from_the_prior(vae: VAE, codes: np.ndarray, radius: float, n_points: int
     """
     codes = _check_codes(codes, "codes")
     if codes.shape[1] != 2:
-        raise ValueError(f"codes must be two-dimensional, got latent_dim {codes.shape[1]}")
+        raise ValueError(
+            f"codes must be two-dimensional, got latent_dim {codes.shape[1]}"
+        )
     radius = check_number(radius, "radius", low=0.0, low_open=True)
-    angles = np.linspace(0.0, 2 * np.pi, check_positive_int(n_points, "n_points"), endpoint=False)
+    angles = np.linspace(
+        0.0, 2 * np.pi, check_positive_int(n_points, "n_points"), endpoint=False
+    )
     circle = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
     tree = cKDTree(codes)
     own, _ = tree.query(codes, k=2)
@@ -346,15 +402,26 @@ def far_from_the_prior(vae: VAE, codes: np.ndarray, radius: float, n_points: int
     }
 
 
-def _explorer_codes(model: VAE, x: np.ndarray, labels: np.ndarray, scale: int) -> dict[str, Any]:
+def _explorer_codes(
+    model: VAE, x: np.ndarray, labels: np.ndarray, scale: int
+) -> dict[str, Any]:
     """The posterior means of ``x`` as flat integers ``round(scale * z)``; the labels as one string."""
     condition = one_hot_labels(labels, n=len(x)) if model.conditional else None
     codes = np.rint(model.encode(x, condition) * scale).astype(int)
-    return {"codes": codes.ravel().tolist(), "labels": "".join(str(int(k)) for k in labels)}
+    return {
+        "codes": codes.ravel().tolist(),
+        "labels": "".join(str(int(k)) for k in labels),
+    }
 
 
 def explorer_payload(
-    vae: VAE, cvae: VAE, x: np.ndarray, labels: np.ndarray, *, extent: float = 4.0, scale: int = 100
+    vae: VAE,
+    cvae: VAE,
+    x: np.ndarray,
+    labels: np.ndarray,
+    *,
+    extent: float = 4.0,
+    scale: int = 100,
 ) -> dict[str, Any]:
     """What the chapter's interactive explorer needs: two exported decoders and the codes of ``x``.
 
@@ -373,16 +440,31 @@ def explorer_payload(
         (``n`` characters).
     """
     for name, model, conditional in (("vae", vae, False), ("cvae", cvae, True)):
-        if not isinstance(model, VAE) or model.latent_dim != 2 or model.conditional != conditional:
+        if (
+            not isinstance(model, VAE)
+            or model.latent_dim != 2
+            or model.conditional != conditional
+        ):
             kind = "a conditional" if conditional else "an unconditional"
-            raise ValueError(f"{name} must be {kind} VAE with a two-dimensional latent space")
+            raise ValueError(
+                f"{name} must be {kind} VAE with a two-dimensional latent space"
+            )
     extent = check_number(extent, "extent", low=0.0, low_open=True)
     scale = check_positive_int(scale, "scale")
     models = {
-        name: {"decoder": export_dense_decoder(model.decoder), **_explorer_codes(model, x, labels, scale)}
+        name: {
+            "decoder": export_dense_decoder(model.decoder),
+            **_explorer_codes(model, x, labels, scale),
+        }
         for name, model in (("vae", vae), ("cvae", cvae))
     }
-    return {"format": "latent-explorer", "version": 1, "extent": extent, "scale": scale, "models": models}
+    return {
+        "format": "latent-explorer",
+        "version": 1,
+        "extent": extent,
+        "scale": scale,
+        "models": models,
+    }
 
 
 def explorer_html(payload: Mapping[str, Any]) -> str:

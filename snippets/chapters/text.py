@@ -27,7 +27,11 @@ from matplotlib.figure import Figure
 from scipy.special import softmax
 
 from snippets.callbacks import KLWarmup
-from snippets.chapters.comparison import detectable_difference, direction, paired_difference
+from snippets.chapters.comparison import (
+    detectable_difference,
+    direction,
+    paired_difference,
+)
 from snippets.chapters.diagnostics import unit_activity
 from snippets.evaluation import (
     DEFAULT_BATCH_SIZE,
@@ -37,7 +41,10 @@ from snippets.evaluation import (
     summarize_log_weights,
 )
 from snippets.likelihoods import Categorical
-from snippets.losses import diagonal_gaussian_log_density, gaussian_kl_to_standard_normal
+from snippets.losses import (
+    diagonal_gaussian_log_density,
+    gaussian_kl_to_standard_normal,
+)
 from snippets.models import VAE, predict_in_batches, share_per_replica
 from snippets.validation import check_array, check_number, check_positive_int
 
@@ -73,16 +80,24 @@ def frequent_words(n: int, min_length: int = 3, max_length: int = 10) -> list[st
     min_length = check_positive_int(min_length, "min_length")
     max_length = check_positive_int(max_length, "max_length")
     if min_length > max_length:
-        raise ValueError(f"min_length ({min_length}) must be <= max_length ({max_length})")
+        raise ValueError(
+            f"min_length ({min_length}) must be <= max_length ({max_length})"
+        )
     pattern = re.compile(f"[a-z]{{{min_length},{max_length}}}")
     words = [w for w in top_n_list("en", 200_000) if pattern.fullmatch(w)]
     if len(words) < n:
-        raise ValueError(f"n must be at most {len(words)} (the words wordfreq has), got {n}")
+        raise ValueError(
+            f"n must be at most {len(words)} (the words wordfreq has), got {n}"
+        )
     return words[:n]
 
 
 def load_words(
-    n: int = 3000, test_fraction: float = 0.1, max_length: int = 10, seed: int = 0, verbose: bool = True
+    n: int = 3000,
+    test_fraction: float = 0.1,
+    max_length: int = 10,
+    seed: int = 0,
+    verbose: bool = True,
 ) -> WordData:
     """The ``n`` most frequent English words (3 to ``max_length`` letters), split at random.
 
@@ -120,7 +135,9 @@ class CharVocabulary:
             )
         self.alphabet = alphabet
         self.max_length = check_positive_int(max_length, "max_length")
-        self.ids = {char: index + len(SPECIAL_TOKENS) for index, char in enumerate(alphabet)}
+        self.ids = {
+            char: index + len(SPECIAL_TOKENS) for index, char in enumerate(alphabet)
+        }
 
     @property
     def size(self) -> int:
@@ -136,10 +153,14 @@ class CharVocabulary:
         tokens = np.full((len(words), self.sequence_length), PAD, np.int32)
         for row, word in enumerate(words):
             if not 0 < len(word) <= self.max_length:
-                raise ValueError(f"words[{row}] = {word!r} must have 1 to {self.max_length} characters")
+                raise ValueError(
+                    f"words[{row}] = {word!r} must have 1 to {self.max_length} characters"
+                )
             unknown = sorted(set(word) - set(self.ids))
             if unknown:
-                raise UnknownCharacterError(f"words[{row}] = {word!r} has characters {unknown} outside the alphabet")
+                raise UnknownCharacterError(
+                    f"words[{row}] = {word!r} has characters {unknown} outside the alphabet"
+                )
             tokens[row, : len(word)] = [self.ids[char] for char in word]
             tokens[row, len(word)] = END
         return tokens
@@ -179,13 +200,19 @@ class WordDropout(keras.layers.Layer):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.hidden_share = self.add_weight(
-            shape=(), initializer=keras.initializers.Constant(self.rate), trainable=False, name="rate"
+            shape=(),
+            initializer=keras.initializers.Constant(self.rate),
+            trainable=False,
+            name="rate",
         )
 
     def call(self, tokens, training=False):
         if not training:
             return tokens
-        hide = keras.random.uniform(ops.shape(tokens), seed=self.seed_generator) < self.hidden_share
+        hide = (
+            keras.random.uniform(ops.shape(tokens), seed=self.seed_generator)
+            < self.hidden_share
+        )
         hide = ops.logical_and(hide, tokens >= len(SPECIAL_TOKENS))
         return ops.where(hide, ops.cast(UNK, tokens.dtype), tokens)
 
@@ -194,7 +221,12 @@ class WordDropout(keras.layers.Layer):
 
 
 def build_text_encoder(
-    vocabulary_size: int, sequence_length: int, *, embedding_dim: int = 32, units: int = 128, latent_dim: int = 16
+    vocabulary_size: int,
+    sequence_length: int,
+    *,
+    embedding_dim: int = 32,
+    units: int = 128,
+    latent_dim: int = 16,
 ) -> keras.Model:
     """Token ids ``(batch, sequence_length)`` to ``[z_mean, z_log_var]``, each ``(batch, latent_dim)``.
 
@@ -206,10 +238,16 @@ def build_text_encoder(
     embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
     latent_dim = check_positive_int(latent_dim, "latent_dim")
     inputs = keras.Input(shape=(sequence_length,), dtype="int32", name="tokens")
-    x = layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True, name="embedding")(inputs)
-    h = layers.Bidirectional(layers.GRU(check_positive_int(units, "units")), name="bigru")(x)
+    x = layers.Embedding(
+        vocabulary_size, embedding_dim, mask_zero=True, name="embedding"
+    )(inputs)
+    h = layers.Bidirectional(
+        layers.GRU(check_positive_int(units, "units")), name="bigru"
+    )(x)
     z_mean = layers.Dense(latent_dim, name="z_mean")(h)
-    return keras.Model(inputs, [z_mean, layers.Dense(latent_dim, name="z_log_var")(h)], name="encoder")
+    return keras.Model(
+        inputs, [z_mean, layers.Dense(latent_dim, name="z_log_var")(h)], name="encoder"
+    )
 
 
 def build_text_decoder(
@@ -241,7 +279,9 @@ def build_text_decoder(
         x = layers.Concatenate(name="with_code")([x, code_per_step])
     state = layers.Dense(units, activation="tanh", name="initial_state")(z)
     h = layers.GRU(units, return_sequences=True, name="gru")(x, initial_state=[state])
-    return keras.Model([tokens, z], layers.Dense(vocabulary_size, name="logits")(h), name="decoder")
+    return keras.Model(
+        [tokens, z], layers.Dense(vocabulary_size, name="logits")(h), name="decoder"
+    )
 
 
 def shift_right(tokens):
@@ -264,11 +304,20 @@ class TextVAE(VAE):
     :meth:`CharVocabulary.decode` turns into strings.
     """
 
-    def __init__(self, encoder: keras.Model, decoder: keras.Model, *, word_dropout: float = 0.0, **kwargs):
+    def __init__(
+        self,
+        encoder: keras.Model,
+        decoder: keras.Model,
+        *,
+        word_dropout: float = 0.0,
+        **kwargs,
+    ):
         kwargs.setdefault("likelihood", Categorical(ignore_class=PAD))
         super().__init__(encoder, decoder, **kwargs)
         dropout_seed = None if self.seed is None else self.seed + 1
-        self.word_dropout = WordDropout(word_dropout, seed=dropout_seed, name="word_dropout")
+        self.word_dropout = WordDropout(
+            word_dropout, seed=dropout_seed, name="word_dropout"
+        )
 
     @property
     def latent_dim(self) -> int:
@@ -290,11 +339,15 @@ class TextVAE(VAE):
         z = check_array(z, "z", (self.latent_dim,)).astype(np.float32)
         inputs = [ops.convert_to_numpy(shift_right(tokens)), z]
         logits = predict_in_batches(self.decoder, inputs, batch_size=DEFAULT_BATCH_SIZE)
-        return ops.convert_to_numpy(self.likelihood.log_prob(tokens, logits)).astype(np.float64)
+        return ops.convert_to_numpy(self.likelihood.log_prob(tokens, logits)).astype(
+            np.float64
+        )
 
     def kl_per_word(self, tokens) -> np.ndarray:
         """``KL(q(z|x) || N(0, I))`` of each word in nats: ``(n,)``."""
-        z_mean, z_log_var = predict_in_batches(self.encoder, self.check_examples(tokens, "tokens"))
+        z_mean, z_log_var = predict_in_batches(
+            self.encoder, self.check_examples(tokens, "tokens")
+        )
         return ops.convert_to_numpy(gaussian_kl_to_standard_normal(z_mean, z_log_var))
 
     def decode(self, z, condition=None) -> np.ndarray:
@@ -317,7 +370,9 @@ class TextVAE(VAE):
         for t in range(self.sequence_length):
             # One decoder pass per character: Keras's compiled predict step is traced once and
             # reused, where a direct call would run the recurrent layer eagerly every time.
-            logits = np.asarray(self.decoder.predict_on_batch([inputs, z]))[:, t].astype(np.float64)
+            logits = np.asarray(self.decoder.predict_on_batch([inputs, z]))[
+                :, t
+            ].astype(np.float64)
             logits[:, [PAD, START, UNK]] = -np.inf
             if temperature == 0.0:
                 outputs[:, t] = logits.argmax(axis=-1)
@@ -356,7 +411,13 @@ def build_text_vae(
         latent_dim=latent_dim,
     )
     decoder = build_text_decoder(**sizes, code_at_every_step=code_at_every_step)
-    return TextVAE(build_text_encoder(**sizes), decoder, beta=beta, word_dropout=word_dropout, seed=seed)
+    return TextVAE(
+        build_text_encoder(**sizes),
+        decoder,
+        beta=beta,
+        word_dropout=word_dropout,
+        seed=seed,
+    )
 
 
 @keras.saving.register_keras_serializable(package="snippets")
@@ -379,24 +440,41 @@ class CharLanguageModel(keras.Model):
         code = ops.zeros((ops.shape(tokens)[0], int(self.decoder.inputs[1].shape[-1])))
         return self.decoder([shift_right(tokens), code], training=training)
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        return share_per_replica(ops.mean(-self.likelihood.log_prob(x, ops.cast(y_pred, "float32"))))
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        return share_per_replica(
+            ops.mean(-self.likelihood.log_prob(x, ops.cast(y_pred, "float32")))
+        )
 
     def log_likelihood(self, tokens) -> np.ndarray:
         """``log p(x)`` of each word: ``(n,)`` nats for ids ``(n, sequence_length)``."""
         sequence_length, vocabulary_size = self.decoder.output_shape[1:]
-        tokens = check_array(tokens, "tokens", (sequence_length,), low=0, high=vocabulary_size - 1,
-                             integer=True)
+        tokens = check_array(
+            tokens,
+            "tokens",
+            (sequence_length,),
+            low=0,
+            high=vocabulary_size - 1,
+            integer=True,
+        )
         logits = predict_in_batches(self, tokens, batch_size=DEFAULT_BATCH_SIZE)
-        return ops.convert_to_numpy(self.likelihood.log_prob(tokens, logits)).astype(np.float64)
+        return ops.convert_to_numpy(self.likelihood.log_prob(tokens, logits)).astype(
+            np.float64
+        )
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "decoder": keras.saving.serialize_keras_object(self.decoder)}
+        return {
+            **super().get_config(),
+            "decoder": keras.saving.serialize_keras_object(self.decoder),
+        }
 
     @classmethod
     def from_config(cls, config: dict):
         config = dict(config)
-        return cls(keras.saving.deserialize_keras_object(config.pop("decoder")), **config)
+        return cls(
+            keras.saving.deserialize_keras_object(config.pop("decoder")), **config
+        )
 
 
 def build_char_language_model(
@@ -404,7 +482,11 @@ def build_char_language_model(
 ) -> CharLanguageModel:
     """A :class:`CharLanguageModel` whose decoder has the sizes :func:`build_text_vae` gives a VAE's."""
     decoder = build_text_decoder(
-        vocabulary.size, vocabulary.sequence_length, embedding_dim=embedding_dim, units=units, latent_dim=1,
+        vocabulary.size,
+        vocabulary.sequence_length,
+        embedding_dim=embedding_dim,
+        units=units,
+        latent_dim=1,
         code_at_every_step=False,
     )
     return CharLanguageModel(decoder, name="language_model")
@@ -426,7 +508,12 @@ def text_log_weights(model: TextVAE, tokens, z_mean, z_log_var, epsilon) -> np.n
 
 
 def text_log_weight_statistics(
-    model: TextVAE, tokens, k: int, *, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE
+    model: TextVAE,
+    tokens,
+    k: int,
+    *,
+    seed: int = 0,
+    batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> LogWeightSummary:
     """The IWAE bound and the multi-sample ELBO of each word from ``k`` shared codes ``z_i ~ q(z|x)``.
 
@@ -442,7 +529,10 @@ def text_log_weight_statistics(
         A :class:`snippets.LogWeightSummary`: ``iwae`` and ``elbo``, ``(n,)`` nats.
     """
     tokens = model.check_examples(tokens, "tokens")
-    k, batch_size = check_positive_int(k, "k"), check_positive_int(batch_size, "batch_size")
+    k, batch_size = (
+        check_positive_int(k, "k"),
+        check_positive_int(batch_size, "batch_size"),
+    )
     z_mean, z_log_var = predict_in_batches(model.encoder, tokens)
     rng, n = np.random.default_rng(seed), len(tokens)
     draws_per_chunk = max(1, batch_size // n)
@@ -451,12 +541,16 @@ def text_log_weight_statistics(
         s = min(draws_per_chunk, k - start)
         # Draw j of word i is row j * n + i.
         stacked = [np.tile(array, (s, 1)) for array in (tokens, z_mean, z_log_var)]
-        log_w = text_log_weights(model, *stacked, rng.standard_normal((s * n, model.latent_dim)))
+        log_w = text_log_weights(
+            model, *stacked, rng.standard_normal((s * n, model.latent_dim))
+        )
         chunks.append(log_w.reshape(s, n).T)
     return summarize_log_weights(chunks)
 
 
-def word_novelty(generated: list[str], train: list[str], known: list[str]) -> dict[str, float]:
+def word_novelty(
+    generated: list[str], train: list[str], known: list[str]
+) -> dict[str, float]:
     """Fractions of ``generated`` strings that copy a training word, are other known words, or are new.
 
     ``known`` is a larger list of real words (e.g. :func:`frequent_words` with
@@ -469,12 +563,18 @@ def word_novelty(generated: list[str], train: list[str], known: list[str]) -> di
     other_real = sum(w in known_set and w not in train_set for w in generated)
     n = len(generated)
     new = n - copied - other_real
-    return {"training word": copied / n, "other real word": other_real / n, "new string": new / n}
+    return {
+        "training word": copied / n,
+        "other real word": other_real / n,
+        "new string": new / n,
+    }
 
 
 # --- the comparison: where the code enters, the remedies, the language model -------------
 
-ACTIVITY_THRESHOLD = 0.01  # a unit is active when Var_x E[z_u | x] exceeds this (Burda et al., 2016)
+ACTIVITY_THRESHOLD = (
+    0.01  # a unit is active when Var_x E[z_u | x] exceeds this (Burda et al., 2016)
+)
 TextModel = TextVAE | CharLanguageModel
 
 
@@ -501,22 +601,36 @@ class TextVariant:
         return self.latent, self.code_at_every_step
 
     def __post_init__(self) -> None:
-        check_number(self.word_dropout, "word_dropout", low=0.0, high=1.0, high_open=True)
-        if not self.latent and (self.code_at_every_step or self.warmup or self.word_dropout):
+        check_number(
+            self.word_dropout, "word_dropout", low=0.0, high=1.0, high_open=True
+        )
+        if not self.latent and (
+            self.code_at_every_step or self.warmup or self.word_dropout
+        ):
             raise ValueError(
                 "a language model (latent=False) has no code: "
                 "code_at_every_step, warmup and word_dropout must keep their defaults"
             )
 
     def build(
-        self, vocabulary: CharVocabulary, *, units: int, latent_dim: int, seed: int | None = None
+        self,
+        vocabulary: CharVocabulary,
+        *,
+        units: int,
+        latent_dim: int,
+        seed: int | None = None,
     ) -> TextModel:
         """The untrained model, sized by ``vocabulary``, ``units`` and (for a VAE) ``latent_dim``."""
         if not self.latent:
             return build_char_language_model(vocabulary, units=units)
         return build_text_vae(
-            vocabulary, units=units, latent_dim=latent_dim, beta=0.0 if self.warmup else 1.0,
-            word_dropout=self.word_dropout, code_at_every_step=self.code_at_every_step, seed=seed,
+            vocabulary,
+            units=units,
+            latent_dim=latent_dim,
+            beta=0.0 if self.warmup else 1.0,
+            word_dropout=self.word_dropout,
+            code_at_every_step=self.code_at_every_step,
+            seed=seed,
         )
 
 
@@ -547,8 +661,12 @@ class VariantRuns:
     def per_seed(self, metric: str) -> np.ndarray:
         """``metric`` (``"nll"``, ``"kl"`` or ``"active_units"``) of each seed: ``(n_seeds,)``."""
         if metric not in ("nll", "kl", "active_units"):
-            raise ValueError(f"metric must be 'nll', 'kl' or 'active_units', got {metric!r}")
-        return np.array([getattr(score, metric) for score in self.scores], dtype=np.float64)
+            raise ValueError(
+                f"metric must be 'nll', 'kl' or 'active_units', got {metric!r}"
+            )
+        return np.array(
+            [getattr(score, metric) for score in self.scores], dtype=np.float64
+        )
 
     def summary(self, metric: str) -> MeanWithError:
         """Mean and standard error over seeds of :meth:`per_seed`."""
@@ -558,14 +676,18 @@ class VariantRuns:
 def score_text_model(model: TextModel, tokens, *, k: int, seed: int = 0) -> TextScores:
     """:class:`TextScores` of ``model`` on ids ``(n, sequence_length)``; a VAE's bound uses ``k`` codes."""
     if isinstance(model, CharLanguageModel):
-        return TextScores(nll=float(-model.log_likelihood(tokens).mean()), kl=0.0, active_units=0)
+        return TextScores(
+            nll=float(-model.log_likelihood(tokens).mean()), kl=0.0, active_units=0
+        )
     iwae = text_log_weight_statistics(model, tokens, k, seed=seed).iwae
     active = int(np.sum(unit_activity(model.encode(tokens)) > ACTIVITY_THRESHOLD))
     kl = float(model.kl_per_word(tokens).mean())
     return TextScores(nll=float(-iwae.mean()), kl=kl, active_units=active)
 
 
-def restart(model: keras.Model, fresh: keras.Model, optimizer_start: list[np.ndarray]) -> None:
+def restart(
+    model: keras.Model, fresh: keras.Model, optimizer_start: list[np.ndarray]
+) -> None:
     """Put a compiled ``model`` back to the start of training: ``fresh``'s variables, a fresh optimizer.
 
     ``fresh`` is an untrained model of the same architecture (weights, KL
@@ -607,10 +729,15 @@ def compile_text_model(
     if jit_compile is None:
         jit_compile = keras.backend.backend() != "torch"
     model = variant.build(vocabulary, units=units, latent_dim=latent_dim)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), jit_compile=jit_compile)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        jit_compile=jit_compile,
+    )
     model(np.full((1, vocabulary.sequence_length), PAD, np.int32))
     model.optimizer.build(model.trainable_variables)
-    return model, [ops.convert_to_numpy(variable) for variable in model.optimizer.variables]
+    return model, [
+        ops.convert_to_numpy(variable) for variable in model.optimizer.variables
+    ]
 
 
 def run_text_variants(
@@ -653,15 +780,27 @@ def run_text_variants(
     for name, variant in variants.items():
         if variant.architecture not in compiled:
             compiled[variant.architecture] = compile_text_model(
-                variant, vocabulary, **sizes, learning_rate=learning_rate, jit_compile=jit_compile
+                variant,
+                vocabulary,
+                **sizes,
+                learning_rate=learning_rate,
+                jit_compile=jit_compile,
             )
         model, optimizer_start = compiled[variant.architecture]
         callbacks = [KLWarmup(warmup_epochs)] if variant.warmup else []
         scores, histories = [], []
         for seed in seeds:
             keras.utils.set_random_seed(seed)
-            restart(model, variant.build(vocabulary, **sizes, seed=seed), optimizer_start)
-            history = model.fit(x_train, epochs=epochs, batch_size=batch_size, callbacks=callbacks, verbose=0)
+            restart(
+                model, variant.build(vocabulary, **sizes, seed=seed), optimizer_start
+            )
+            history = model.fit(
+                x_train,
+                epochs=epochs,
+                batch_size=batch_size,
+                callbacks=callbacks,
+                verbose=0,
+            )
             histories.append(history.history)
             scores.append(score_text_model(model, x_test, k=k, seed=seed))
         trained = variant.build(vocabulary, **sizes, seed=seeds[-1])
@@ -675,7 +814,9 @@ def _format(value: MeanWithError, digits: int) -> str:
     return f"{value.mean:.{digits}f} ± {value.standard_error:.{digits}f}"
 
 
-def comparison_table(runs: Mapping[str, VariantRuns], *, reference: str) -> pd.DataFrame:
+def comparison_table(
+    runs: Mapping[str, VariantRuns], *, reference: str
+) -> pd.DataFrame:
     """One row per variant, each entry "mean ± standard error" over seeds, in nats per held-out word.
 
     Columns: ``-log p(x)`` (the IWAE bound's for a VAE), its paired
@@ -688,7 +829,9 @@ def comparison_table(runs: Mapping[str, VariantRuns], *, reference: str) -> pd.D
     rows = {
         name: {
             "−log p(x)": _format(result.summary("nll"), 2),
-            f"−log p(x) minus {reference}'s": _format(paired_difference(result.per_seed("nll"), base), 2),
+            f"−log p(x) minus {reference}'s": _format(
+                paired_difference(result.per_seed("nll"), base), 2
+            ),
             "KL": _format(result.summary("kl"), 2),
             "active units": _format(result.summary("active_units"), 1),
         }
@@ -702,17 +845,32 @@ def glue_key(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
-def _paired_findings(tag: str, a: np.ndarray, b: np.ndarray, confidence: float) -> dict[str, float | str]:
+def _paired_findings(
+    tag: str, a: np.ndarray, b: np.ndarray, confidence: float
+) -> dict[str, float | str]:
     """``tag``, ``tag_se``, ``tag_word``: the paired difference ``a - b`` over seeds, its error, its verdict."""
     change = paired_difference(a, b)
-    word = direction(change, below="clearly lower", above="clearly higher", level="not clearly different from zero",
-                     confidence=confidence)
-    return {tag: change.mean, f"{tag}_se": change.standard_error, f"{tag}_word": word,
-            f"{tag}_detectable": detectable_difference(change, confidence)}
+    word = direction(
+        change,
+        below="clearly lower",
+        above="clearly higher",
+        level="not clearly different from zero",
+        confidence=confidence,
+    )
+    return {
+        tag: change.mean,
+        f"{tag}_se": change.standard_error,
+        f"{tag}_word": word,
+        f"{tag}_detectable": detectable_difference(change, confidence),
+    }
 
 
 def findings(
-    runs: Mapping[str, VariantRuns], *, baseline: str, reference: str, confidence: float = 0.95
+    runs: Mapping[str, VariantRuns],
+    *,
+    baseline: str,
+    reference: str,
+    confidence: float = 0.95,
 ) -> dict[str, float | int | str]:
     """The numbers and words a chapter's sentences are built from, keyed by :func:`glue_key` names.
 
@@ -734,7 +892,9 @@ def findings(
     (:func:`collapse_finding`).
     """
     if baseline not in runs or reference not in runs:
-        raise KeyError(f"baseline and reference must be among {sorted(runs)}, got {baseline!r} and {reference!r}")
+        raise KeyError(
+            f"baseline and reference must be among {sorted(runs)}, got {baseline!r} and {reference!r}"
+        )
     values: dict[str, float | int | str] = {}
     for name, result in runs.items():
         for metric in ("nll", "kl", "active_units"):
@@ -746,15 +906,31 @@ def findings(
                 tag = f"{metric}_{glue_key(name)}_vs_{glue_key(other)}"
                 pair = result.per_seed(metric), runs[other].per_seed(metric)
                 values.update(_paired_findings(tag, *pair, confidence))
-    verdicts = [values[f"nll_{glue_key(name)}_vs_{glue_key(reference)}_word"] for name in runs if name != reference]
-    values.update(vaes_higher=verdicts.count("clearly higher"), vaes_lower=verdicts.count("clearly lower"))
+    verdicts = [
+        values[f"nll_{glue_key(name)}_vs_{glue_key(reference)}_word"]
+        for name in runs
+        if name != reference
+    ]
+    values.update(
+        vaes_higher=verdicts.count("clearly higher"),
+        vaes_lower=verdicts.count("clearly lower"),
+    )
     values["vaes_level"] = len(verdicts) - values["vaes_higher"] - values["vaes_lower"]
     values["n_vaes"] = len(verdicts)
     for metric in ("kl", "nll"):
         values[f"{metric}_detectable"] = max(
-            (values[f"{metric}_{glue_key(name)}_vs_{glue_key(baseline)}_detectable"] for name in runs
-             if name not in (baseline, reference)), default=float("inf"))
-    collapsed = [name for name in runs if name != reference and values[f"kl_{glue_key(name)}"] < COLLAPSE_NATS]
+            (
+                values[f"{metric}_{glue_key(name)}_vs_{glue_key(baseline)}_detectable"]
+                for name in runs
+                if name not in (baseline, reference)
+            ),
+            default=float("inf"),
+        )
+    collapsed = [
+        name
+        for name in runs
+        if name != reference and values[f"kl_{glue_key(name)}"] < COLLAPSE_NATS
+    ]
     values["n_collapsed"] = len(collapsed)
     values["collapse_finding"] = collapse_finding(collapsed, len(verdicts))
     return values
@@ -771,30 +947,44 @@ def collapse_finding(collapsed: Sequence[str], n_vaes: int) -> str:
     a mean KL under :data:`COLLAPSE_NATS`."""
     n_vaes = check_positive_int(n_vaes, "n_vaes")
     if len(collapsed) > n_vaes:
-        raise ValueError(f"collapsed names {len(collapsed)} VAEs, more than n_vaes = {n_vaes}")
+        raise ValueError(
+            f"collapsed names {len(collapsed)} VAEs, more than n_vaes = {n_vaes}"
+        )
     if len(collapsed) == n_vaes:
-        return (f"all {n_vaes} VAEs have collapsed: each carries less than one bit per word in its code, "
-                "too little to split the words into two equally likely groups")
+        return (
+            f"all {n_vaes} VAEs have collapsed: each carries less than one bit per word in its code, "
+            "too little to split the words into two equally likely groups"
+        )
     if not collapsed:
-        return (f"none of the {n_vaes} VAEs has collapsed by this test: each has a KL above one bit per word, "
-                "which, being an upper bound, allows a code that carries a bit but does not prove one")
-    return (f"{len(collapsed)} of the {n_vaes} VAEs ({', '.join(collapsed)}) have collapsed, carrying less than "
-            "one bit per word in their codes; the others have a KL above one bit, an upper bound that leaves "
-            "room for a code that carries a bit")
+        return (
+            f"none of the {n_vaes} VAEs has collapsed by this test: each has a KL above one bit per word, "
+            "which, being an upper bound, allows a code that carries a bit but does not prove one"
+        )
+    return (
+        f"{len(collapsed)} of the {n_vaes} VAEs ({', '.join(collapsed)}) have collapsed, carrying less than "
+        "one bit per word in their codes; the others have a KL above one bit, an upper bound that leaves "
+        "room for a code that carries a bit"
+    )
 
 
 def code_use_finding(kl: float) -> str:
     """What a model's mean KL per word, in nats, says about the strings its decoder writes from different codes."""
     kl = check_number(kl, "kl", low=0.0)
     if kl < COLLAPSE_NATS:
-        return ("it has collapsed, carrying less than one bit per word in its code, so what follows shows what a "
-                "collapsed text VAE writes: its decoder works mostly from the prefix, and the code can steer it only "
-                "a little")
-    return ("its KL, an upper bound on what its code carries, is above one bit per word, so the code may steer "
-            "what it writes; the strings decoded from different codes below show how much it does")
+        return (
+            "it has collapsed, carrying less than one bit per word in its code, so what follows shows what a "
+            "collapsed text VAE writes: its decoder works mostly from the prefix, and the code can steer it only "
+            "a little"
+        )
+    return (
+        "its KL, an upper bound on what its code carries, is above one bit per word, so the code may steer "
+        "what it writes; the strings decoded from different codes below show how much it does"
+    )
 
 
-def plot_text_runs(runs: Mapping[str, VariantRuns], *, warmup_epochs: int | None = None) -> Figure:
+def plot_text_runs(
+    runs: Mapping[str, VariantRuns], *, warmup_epochs: int | None = None
+) -> Figure:
     """Left: each VAE's training KL per epoch, mean over seeds; right: each run's held-out NLL against its KL.
 
     A dotted line marks the epoch where a warm-up reaches ``beta = 1``; a
@@ -806,13 +996,28 @@ def plot_text_runs(runs: Mapping[str, VariantRuns], *, warmup_epochs: int | None
     for index, (name, result) in enumerate(runs.items()):
         if "kl" in result.histories[0]:
             kl = np.mean([history["kl"] for history in result.histories], axis=0)
-            curves.plot(np.arange(1, len(kl) + 1), kl, marker="o", markersize=3, color=f"C{index}")
-        scatter.scatter(result.per_seed("kl"), result.per_seed("nll"), color=f"C{index}", label=name)
+            curves.plot(
+                np.arange(1, len(kl) + 1),
+                kl,
+                marker="o",
+                markersize=3,
+                color=f"C{index}",
+            )
+        scatter.scatter(
+            result.per_seed("kl"), result.per_seed("nll"), color=f"C{index}", label=name
+        )
     if warmup_epochs is not None:
         curves.axvline(warmup_epochs, color="grey", linestyle=":", label="β reaches 1")
         curves.legend(fontsize="small")
-    curves.set(xlabel="epoch", ylabel="KL per word, training (nats)", title="training KL, mean over seeds")
-    scatter.set(xlabel="KL per held-out word (nats)", ylabel="−log p(x) per held-out word (nats)")
+    curves.set(
+        xlabel="epoch",
+        ylabel="KL per word, training (nats)",
+        title="training KL, mean over seeds",
+    )
+    scatter.set(
+        xlabel="KL per held-out word (nats)",
+        ylabel="−log p(x) per held-out word (nats)",
+    )
     scatter.set_title("every run")
     scatter.legend(fontsize="small")
     return fig

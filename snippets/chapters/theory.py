@@ -172,7 +172,9 @@ class MonteCarloEstimate:
     n: int
 
 
-def monte_carlo_kl(mean_p, var_p, mean_q, var_q, n: int, seed: int = 0) -> MonteCarloEstimate:
+def monte_carlo_kl(
+    mean_p, var_p, mean_q, var_q, n: int, seed: int = 0
+) -> MonteCarloEstimate:
     """Estimate KL(p || q) = E_p[log p(z) - log q(z)] from ``n`` draws of p.
 
     Args:
@@ -184,13 +186,17 @@ def monte_carlo_kl(mean_p, var_p, mean_q, var_q, n: int, seed: int = 0) -> Monte
     """
     mean_p, var_p, mean_q, var_q = _check_diagonal_pair(mean_p, var_p, mean_q, var_q)
     if mean_p.ndim != 1:
-        raise ValueError(f"means and variances must have shape (dim,), got {mean_p.shape}")
+        raise ValueError(
+            f"means and variances must have shape (dim,), got {mean_p.shape}"
+        )
     n = check_positive_int(n, "n")
     if n < 2:
         raise ValueError(f"n must be >= 2 to give a standard error, got {n}")
     rng = np.random.default_rng(seed)
     z = mean_p + np.sqrt(var_p) * rng.standard_normal((n, mean_p.size))
-    log_ratio = gaussian_log_density(z, mean_p, var_p) - gaussian_log_density(z, mean_q, var_q)
+    log_ratio = gaussian_log_density(z, mean_p, var_p) - gaussian_log_density(
+        z, mean_q, var_q
+    )
     return MonteCarloEstimate(
         mean=float(log_ratio.mean()),
         standard_error=float(log_ratio.std(ddof=1) / np.sqrt(n)),
@@ -203,7 +209,9 @@ def monte_carlo_kl(mean_p, var_p, mean_q, var_q, n: int, seed: int = 0) -> Monte
 # --------------------------------------------------------------------------
 
 
-def occupied_cell_fraction(dim: int, n_samples: int, bins_per_axis: int = 10, seed: int = 0) -> float:
+def occupied_cell_fraction(
+    dim: int, n_samples: int, bins_per_axis: int = 10, seed: int = 0
+) -> float:
     """Fraction of a histogram's cells that receive at least one sample.
 
     ``n_samples`` points are drawn uniformly from the unit cube ``[0, 1]^dim``,
@@ -221,7 +229,9 @@ def occupied_cell_fraction(dim: int, n_samples: int, bins_per_axis: int = 10, se
     return occupied / float(bins_per_axis) ** dim
 
 
-def distance_contrast(dim: int, n_points: int, n_queries: int, seed: int = 0) -> np.ndarray:
+def distance_contrast(
+    dim: int, n_points: int, n_queries: int, seed: int = 0
+) -> np.ndarray:
     """Ratio of nearest to farthest distance from each of ``n_queries`` random queries.
 
     Queries and the ``n_points`` points are uniform in ``[0, 1]^dim``; the result,
@@ -237,7 +247,11 @@ def distance_contrast(dim: int, n_points: int, n_queries: int, seed: int = 0) ->
     rng = np.random.default_rng(seed)
     queries, points = rng.random((n_queries, dim)), rng.random((n_points, dim))
     # ||p - q||^2 = ||p||^2 - 2 p.q + ||q||^2, clipped at 0 against rounding.
-    squared = np.sum(queries**2, axis=1)[:, None] - 2.0 * queries @ points.T + np.sum(points**2, axis=1)
+    squared = (
+        np.sum(queries**2, axis=1)[:, None]
+        - 2.0 * queries @ points.T
+        + np.sum(points**2, axis=1)
+    )
     distances = np.sqrt(np.maximum(squared, 0.0))
     return distances.min(axis=1) / distances.max(axis=1)
 
@@ -263,10 +277,14 @@ class LinearGaussianModel:
     def __post_init__(self) -> None:
         weights = _check_finite(self.weights, "weights")
         if weights.ndim != 2:
-            raise ValueError(f"weights must have shape (data_dim, latent_dim), got {weights.shape}")
+            raise ValueError(
+                f"weights must have shape (data_dim, latent_dim), got {weights.shape}"
+            )
         bias = _check_finite(self.bias, "bias")
         if bias.shape != (weights.shape[0],):
-            raise ValueError(f"bias must have shape ({weights.shape[0]},), got {bias.shape}")
+            raise ValueError(
+                f"bias must have shape ({weights.shape[0]},), got {bias.shape}"
+            )
         noise_var = float(_check_variance(self.noise_var, "noise_var"))
         object.__setattr__(self, "weights", weights)
         object.__setattr__(self, "bias", bias)
@@ -300,7 +318,9 @@ class LinearGaussianModel:
         x = self.check_x(x)
         z = _check_finite(z, "z")
         if z.ndim == 0 or z.shape[-1] != self.latent_dim:
-            raise ValueError(f"z must have shape (..., {self.latent_dim}), got {z.shape}")
+            raise ValueError(
+                f"z must have shape (..., {self.latent_dim}), got {z.shape}"
+            )
         return gaussian_log_density(x, z @ self.weights.T + self.bias, self.noise_var)
 
     def marginal_covariance(self) -> np.ndarray:
@@ -347,10 +367,14 @@ class LinearGaussianModel:
         ``p(x)`` is the same for every x: only the meaning of the latent axes changes.
         """
         _, _, v_transposed = np.linalg.svd(self.weights, full_matrices=True)
-        return LinearGaussianModel(self.weights @ v_transposed.T, self.bias, self.noise_var)
+        return LinearGaussianModel(
+            self.weights @ v_transposed.T, self.bias, self.noise_var
+        )
 
 
-def log_marginal_by_prior_sampling(model: LinearGaussianModel, x, n: int, seed: int = 0) -> float:
+def log_marginal_by_prior_sampling(
+    model: LinearGaussianModel, x, n: int, seed: int = 0
+) -> float:
     """Naive Monte Carlo log p(x) ~ log (1/n) sum_i p(x | z_i), z_i ~ p(z).
 
     Consistent but biased low for finite ``n`` (Jensen), and it needs many
@@ -420,9 +444,14 @@ def gaussian_kl_full(mean_p, cov_p, mean_q, cov_q) -> float:
     """
     mean_p, mean_q = _check_finite(mean_p, "mean_p"), _check_finite(mean_q, "mean_q")
     if mean_p.ndim != 1 or mean_q.shape != mean_p.shape:
-        raise ValueError(f"mean_p and mean_q must share a shape (k,), got {mean_p.shape} and {mean_q.shape}")
+        raise ValueError(
+            f"mean_p and mean_q must share a shape (k,), got {mean_p.shape} and {mean_q.shape}"
+        )
     k = mean_p.size
-    cov_p, cov_q = _check_covariance(cov_p, "cov_p", k), _check_covariance(cov_q, "cov_q", k)
+    cov_p, cov_q = (
+        _check_covariance(cov_p, "cov_p", k),
+        _check_covariance(cov_q, "cov_q", k),
+    )
     difference = mean_q - mean_p
     trace = np.trace(np.linalg.solve(cov_q, cov_p))
     mahalanobis = difference @ np.linalg.solve(cov_q, difference)
@@ -443,7 +472,9 @@ class PosteriorFit:
     cov: np.ndarray
 
 
-def fit_gaussian_posterior(model: LinearGaussianModel, x, steps: int, learning_rate: float) -> PosteriorFit:
+def fit_gaussian_posterior(
+    model: LinearGaussianModel, x, steps: int, learning_rate: float
+) -> PosteriorFit:
     """Gradient ascent on the exact ELBO over q(z) = N(m, L L^T), starting from the prior.
 
     ``L`` is lower triangular with a positive diagonal, kept positive by
@@ -464,7 +495,9 @@ def fit_gaussian_posterior(model: LinearGaussianModel, x, steps: int, learning_r
         raise ValueError(f"x must have shape ({model.data_dim},), got {x.shape}")
     steps = check_positive_int(steps, "steps")
     if not 0.0 < learning_rate < np.inf:
-        raise ValueError(f"learning_rate must be a finite number > 0, got {learning_rate}")
+        raise ValueError(
+            f"learning_rate must be a finite number > 0, got {learning_rate}"
+        )
     k, w, sigma2 = model.latent_dim, model.weights, model.noise_var
     precision = w.T @ w / sigma2 + np.eye(k)
     target = w.T @ (x - model.bias) / sigma2
@@ -478,11 +511,15 @@ def fit_gaussian_posterior(model: LinearGaussianModel, x, steps: int, learning_r
         grad_chol = np.linalg.inv(chol).T - precision @ chol
         mean = mean + learning_rate * (target - precision @ mean)
         off_diagonal = off_diagonal + learning_rate * np.tril(grad_chol, -1)
-        log_diagonal = log_diagonal + learning_rate * np.diag(grad_chol) * np.exp(log_diagonal)
+        log_diagonal = log_diagonal + learning_rate * np.diag(grad_chol) * np.exp(
+            log_diagonal
+        )
     return PosteriorFit(elbo=np.array(history), mean=mean, cov=chol @ chol.T)
 
 
-def random_linear_gaussian_model(data_dim: int, latent_dim: int, noise_var: float, seed: int = 0) -> LinearGaussianModel:
+def random_linear_gaussian_model(
+    data_dim: int, latent_dim: int, noise_var: float, seed: int = 0
+) -> LinearGaussianModel:
     """A linear-Gaussian model with standard normal weights ``(d, k)`` and bias ``(d,)``."""
     data_dim = check_positive_int(data_dim, "data_dim")
     latent_dim = check_positive_int(latent_dim, "latent_dim")
@@ -535,7 +572,9 @@ class JointElboDecomposition:
     marginal_kl: float
 
 
-def joint_elbo_decomposition(n_x: int, n_z: int, seed: int = 0) -> JointElboDecomposition:
+def joint_elbo_decomposition(
+    n_x: int, n_z: int, seed: int = 0
+) -> JointElboDecomposition:
     """Draw a random discrete model and compute its ELBO terms by enumeration.
 
     ``x`` takes ``n_x`` values and ``z`` takes ``n_z``; the prior ``p(z)``, the decoder
@@ -561,16 +600,26 @@ def joint_elbo_decomposition(n_x: int, n_z: int, seed: int = 0) -> JointElboDeco
     )
 
 
-def format_table(header: Sequence[str], rows: Sequence[Sequence[object]], digits: int = 4) -> str:
+def format_table(
+    header: Sequence[str], rows: Sequence[Sequence[object]], digits: int = 4
+) -> str:
     """A plain-text table: numbers rounded to ``digits`` decimals, columns right-aligned."""
     if any(len(row) != len(header) for row in rows):
         raise ValueError(f"every row must have {len(header)} entries, like header")
     cells = [list(map(str, header))] + [
         # Adding 0.0 turns a rounded -0.0 into 0.0, so a vanishing gap prints without a sign.
-        [f"{round(float(value), digits) + 0.0:.{digits}f}" if isinstance(value, (float, np.floating)) else str(value) for value in row]
+        [
+            f"{round(float(value), digits) + 0.0:.{digits}f}"
+            if isinstance(value, (float, np.floating))
+            else str(value)
+            for value in row
+        ]
         for row in rows
     ]
     widths = [max(len(row[col]) for row in cells) for col in range(len(header))]
-    lines = ["  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in cells]
+    lines = [
+        "  ".join(cell.rjust(width) for cell, width in zip(row, widths))
+        for row in cells
+    ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)

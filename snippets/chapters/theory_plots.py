@@ -14,12 +14,16 @@ from matplotlib.figure import Figure
 from snippets.chapters.theory import gaussian_kl, gaussian_log_density
 
 
-def plot_gaussian_pair(mean_p: float, var_p: float, mean_q: float, var_q: float) -> Figure:
+def plot_gaussian_pair(
+    mean_p: float, var_p: float, mean_q: float, var_q: float
+) -> Figure:
     """Two 1-D Gaussian densities p and q, titled with KL in both directions."""
     kl_pq = float(gaussian_kl([mean_p], [var_p], [mean_q], [var_q]))
     kl_qp = float(gaussian_kl([mean_q], [var_q], [mean_p], [var_p]))
     spread = 4.0 * np.sqrt(max(var_p, var_q))
-    z = np.linspace(min(mean_p, mean_q) - spread, max(mean_p, mean_q) + spread, 600)[:, None]
+    z = np.linspace(min(mean_p, mean_q) - spread, max(mean_p, mean_q) + spread, 600)[
+        :, None
+    ]
     fig = Figure(figsize=(6.0, 3.4), layout="constrained")
     ax = fig.subplots()
     for mean, var, label in ((mean_p, var_p, "p"), (mean_q, var_q, "q")):
@@ -56,7 +60,14 @@ def plot_curse_of_dimensionality(
     left.set_ylabel("fraction of cells with a sample")
     left.set_title(f"{n_samples:,} samples, {bins_per_axis} bins per axis")
     right.plot(dims, mean, marker="o", color="C1", label="mean over query points")
-    right.fill_between(dims, mean - spread, mean + spread, color="C1", alpha=0.2, label="± one standard deviation")
+    right.fill_between(
+        dims,
+        mean - spread,
+        mean + spread,
+        color="C1",
+        alpha=0.2,
+        label="± one standard deviation",
+    )
     right.set_ylim(0.0, 1.0)
     right.set_xlabel("dimension")
     right.set_ylabel("nearest / farthest distance")
@@ -87,7 +98,9 @@ def plot_elbo_trace(elbo: np.ndarray, log_marginal: float) -> Figure:
     return fig
 
 
-def plot_estimator_variance(sample_sizes: Sequence[int], variances: Mapping[str, np.ndarray], parameter: str) -> Figure:
+def plot_estimator_variance(
+    sample_sizes: Sequence[int], variances: Mapping[str, np.ndarray], parameter: str
+) -> Figure:
     """Variance of n-sample gradient estimates against n, log-log, one line per estimator.
 
     ``variances`` maps an estimator's name to an array of shape ``(len(sample_sizes),)``.
@@ -97,7 +110,9 @@ def plot_estimator_variance(sample_sizes: Sequence[int], variances: Mapping[str,
     for name, values in variances.items():
         values = np.asarray(values)
         if values.shape != (len(sample_sizes),):
-            raise ValueError(f"variances[{name!r}] must have shape ({len(sample_sizes)},), got {values.shape}")
+            raise ValueError(
+                f"variances[{name!r}] must have shape ({len(sample_sizes)},), got {values.shape}"
+            )
         ax.loglog(sample_sizes, values, marker="o", label=name)
     ax.set_xlabel("samples per estimate $n$")
     ax.set_ylabel(f"variance of the estimate of {parameter}")

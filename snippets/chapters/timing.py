@@ -32,7 +32,9 @@ class EpochTimer(keras.callbacks.Callback):
     def first_epoch_seconds(self) -> float:
         """Seconds of the first epoch, tracing and compilation included."""
         if not self.epoch_seconds:
-            raise ValueError("no epoch has been timed yet; pass the timer to fit(callbacks=[...])")
+            raise ValueError(
+                "no epoch has been timed yet; pass the timer to fit(callbacks=[...])"
+            )
         return self.epoch_seconds[0]
 
     def seconds_per_epoch(self) -> float:

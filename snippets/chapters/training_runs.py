@@ -16,7 +16,11 @@ import keras
 import numpy as np
 
 from snippets.chapters.comparison import SeedComparison, compare_over_seeds
-from snippets.chapters.diagnostics import check_iwae_setting, held_out_iwae, held_out_terms
+from snippets.chapters.diagnostics import (
+    check_iwae_setting,
+    held_out_iwae,
+    held_out_terms,
+)
 from snippets.data import DynamicBinarization
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder
 from snippets.validation import check_images, check_number, check_positive_int
@@ -40,7 +44,9 @@ class DenseConfiguration:
         check_positive_int(self.hidden_units, "hidden_units")
         check_positive_int(self.latent_dim, "latent_dim")
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}")
+            raise ValueError(
+                f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}"
+            )
         check_number(self.learning_rate, "learning_rate", low=0.0, low_open=True)
 
     def build(self, seed: int) -> VAE:
@@ -50,9 +56,14 @@ class DenseConfiguration:
         """
         keras.utils.set_random_seed(seed)
         units = (self.hidden_units,)
-        vae = VAE(build_dense_encoder(self.latent_dim, hidden_units=units),
-                  build_dense_decoder(self.latent_dim, hidden_units=units), seed=seed)
-        vae.compile(optimizer=OPTIMIZERS[self.optimizer](learning_rate=self.learning_rate))
+        vae = VAE(
+            build_dense_encoder(self.latent_dim, hidden_units=units),
+            build_dense_decoder(self.latent_dim, hidden_units=units),
+            seed=seed,
+        )
+        vae.compile(
+            optimizer=OPTIMIZERS[self.optimizer](learning_rate=self.learning_rate)
+        )
         return vae
 
 
@@ -86,8 +97,14 @@ def train_over_seeds(
     with the same noise for every run, so runs differing in their code size or
     architecture are compared on bounds that approach ``-log p(x)``.
     """
-    x_train, x_test = check_images(x_train, "x_train", (784,)), check_images(x_test, "x_test", (784,))
-    epochs, batch_size = check_positive_int(epochs, "epochs"), check_positive_int(batch_size, "batch_size")
+    x_train, x_test = (
+        check_images(x_train, "x_train", (784,)),
+        check_images(x_test, "x_test", (784,)),
+    )
+    epochs, batch_size = (
+        check_positive_int(epochs, "epochs"),
+        check_positive_int(batch_size, "batch_size"),
+    )
     if not configurations:
         raise ValueError("configurations must name at least one model to train")
     iwae_k, iwae_examples = check_iwae_setting(iwae_k, iwae_examples)
@@ -100,6 +117,12 @@ def train_over_seeds(
 
     def fit(name: str, seed: int, first: bool) -> tuple[VAE, keras.callbacks.History]:
         vae = configurations[name].build(seed)
-        return vae, vae.fit(DynamicBinarization(x_train, batch_size=batch_size, seed=seed), epochs=epochs, verbose=0)
+        return vae, vae.fit(
+            DynamicBinarization(x_train, batch_size=batch_size, seed=seed),
+            epochs=epochs,
+            verbose=0,
+        )
 
-    return compare_over_seeds(fit, lambda _, vae: score(vae), list(configurations), seeds)
+    return compare_over_seeds(
+        fit, lambda _, vae: score(vae), list(configurations), seeds
+    )
