@@ -10,6 +10,7 @@ from snippets.chapters.comparison import (
     compare_over_seeds,
     detectable_difference,
     direction,
+    independent_errors,
     paired_difference,
     student_interval,
     unpaired_difference,
@@ -62,6 +63,16 @@ def test_an_unpaired_difference_adds_the_two_errors_and_uses_welchs_degrees_of_f
     assert difference.n - 1 == int(result.df)
     with pytest.raises(ValueError, match="a and b must be 1-D samples of at least two values"):
         unpaired_difference([1.0], [1.0, 2.0])
+
+
+def test_independent_errors_add_in_quadrature_and_a_dominant_well_measured_part_sets_the_degrees_of_freedom():
+    few_runs, many_users = MeanWithError(0.0, 0.01, 3), MeanWithError(0.0, 0.1, 1000)
+    combined = independent_errors(0.5, [few_runs, many_users])
+    assert combined.mean == 0.5 and combined.standard_error == pytest.approx(np.hypot(0.01, 0.1))
+    assert combined.n > 900  # the users' error dominates, and it rests on a thousand values
+    assert independent_errors(0.5, [MeanWithError(0.0, 0.1, 3), MeanWithError(0.0, 0.001, 1000)]).n == 3
+    assert independent_errors(0.5, [MeanWithError(0.0, 0.0, 1), many_users]).n == many_users.n
+    assert independent_errors(0.5, [MeanWithError(0.0, 0.0, 3), MeanWithError(0.0, 0.0, 4)]) == MeanWithError(0.5, 0.0, 6)
 
 
 def test_unpaired_samples_two_standard_errors_apart_are_level_and_five_apart_are_not():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from scipy import stats
 
 from snippets import VAE, Autoencoder, Multinomial
 from snippets.chapters import recommend
@@ -275,7 +276,7 @@ def test_runs_hold_one_row_per_run_and_one_run_has_no_spread():
     assert np.allclose(recall_curve([perfect, worst], data.test, [1, 2]), [0.5, 0.5])  # the mean of 1 and 0
 
 
-def test_paired_user_difference_reads_the_direction_only_beyond_twice_the_error():
+def test_paired_user_difference_adds_the_runs_and_users_errors_before_reading_the_direction():
     rng = np.random.default_rng(6)
     baseline = rng.random((3, 200))
     ahead = paired_user_difference(baseline + 0.1 + 0.01 * rng.standard_normal((3, 200)), baseline)
@@ -284,8 +285,11 @@ def test_paired_user_difference_reads_the_direction_only_beyond_twice_the_error(
     spread = 0.1 * rng.standard_normal((3, 200))
     noise = paired_user_difference(baseline + spread - spread.mean(), baseline)  # differences averaging 0
     assert noise.across_users > 0 and noise.verdict == "level with"
-    larger = max(noise.across_runs, noise.across_users)
-    assert noise.detectable == pytest.approx(4.302653 * larger, rel=1e-5)  # Student's t for three runs, 95 %
+    variance = noise.across_runs**2 + noise.across_users**2  # both sources, Welch's degrees of freedom
+    degrees = variance**2 / (noise.across_runs**4 / 2 + noise.across_users**4 / 199)
+    t = stats.t.ppf(0.975, int(degrees))
+    assert noise.detectable == pytest.approx(t * np.sqrt(variance), rel=1e-6)
+    assert noise.error.n == int(degrees + 1e-9) + 1 and noise.n_users == 200
     one_run = paired_user_difference(baseline, baseline[:1])  # a deterministic baseline meets every run
     assert one_run.n_runs == 3 and np.isclose(one_run.mean, (baseline - baseline[0]).mean())
 

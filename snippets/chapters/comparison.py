@@ -30,33 +30,59 @@ def paired_difference(a: Sequence[float], b: Sequence[float]) -> MeanWithError:
     """
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape or a.ndim != 1:
-        raise ValueError(f"a and b must be (n_runs,) results of the same runs, got shapes {a.shape} and {b.shape}")
+        raise ValueError(
+            f"a and b must be (n_runs,) results of the same runs, got shapes {a.shape} and {b.shape}"
+        )
     return mean_and_standard_error(a - b)
+
+
+def independent_errors(mean: float, parts: Sequence[MeanWithError]) -> MeanWithError:
+    """``mean`` with the error of independent sources of spread added: ``sqrt(sum_j se_j^2)``.
+
+    Each part is a standard error ``se_j`` estimated from ``n_j`` values. The
+    result's ``n`` is one more than the Welch-Satterthwaite degrees of freedom
+    ``(sum_j se_j^2)^2 / sum_j (se_j^4 / (n_j - 1))``, rounded down, so that
+    :func:`direction` and :func:`detectable_difference` use Student's ``t`` for
+    them: a large, well-measured part dominates both the error and the degrees of
+    freedom. Parts from fewer than two values carry no spread and are skipped;
+    with no spread at all ``n`` is the values counted, less one.
+    """
+    spread = [(part.standard_error**2, part.n) for part in parts if part.n >= 2]
+    variance = sum(part_variance for part_variance, _ in spread)
+    if variance == 0.0:
+        return MeanWithError(
+            float(mean), 0.0, max(sum(part.n for part in parts) - 1, 1)
+        )
+    degrees = variance**2 / sum(
+        part_variance**2 / (n - 1) for part_variance, n in spread if part_variance > 0
+    )
+    return MeanWithError(float(mean), math.sqrt(variance), int(degrees + 1e-9) + 1)
 
 
 def unpaired_difference(a: Sequence[float], b: Sequence[float]) -> MeanWithError:
     """``mean(a) - mean(b)`` for two independent samples ``a`` ``(n_a,)`` and ``b`` ``(n_b,)``, with its standard error.
 
-    The error is ``sqrt(se_a^2 + se_b^2)`` (Welch); the result's ``n`` is one more
-    than the Welch-Satterthwaite degrees of freedom, rounded down, so that
-    :func:`direction` and :func:`detectable_difference` use Student's ``t`` for
-    them. Use it where the two means come from different examples, such as a
-    model's loss on its training digits and on test digits.
+    The error is ``sqrt(se_a^2 + se_b^2)`` with Welch's degrees of freedom
+    (:func:`independent_errors`). Use it where the two means come from different
+    examples, such as a model's loss on its training digits and on test digits.
     """
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.ndim != 1 or b.ndim != 1 or len(a) < 2 or len(b) < 2:
-        raise ValueError(f"a and b must be 1-D samples of at least two values, got shapes {a.shape} and {b.shape}")
+        raise ValueError(
+            f"a and b must be 1-D samples of at least two values, got shapes {a.shape} and {b.shape}"
+        )
     first, second = mean_and_standard_error(a), mean_and_standard_error(b)
-    variance_a, variance_b = first.standard_error**2, second.standard_error**2
-    variance = variance_a + variance_b
-    if variance == 0.0:
-        return MeanWithError(first.mean - second.mean, 0.0, len(a) + len(b) - 1)
-    degrees = variance**2 / (variance_a**2 / (len(a) - 1) + variance_b**2 / (len(b) - 1))
-    return MeanWithError(first.mean - second.mean, math.sqrt(variance), int(degrees) + 1)
+    return independent_errors(first.mean - second.mean, [first, second])
 
 
 def direction(
-    estimate: MeanWithError, *, below: str, above: str, level: str, reference: float = 0.0, confidence: float = 0.95
+    estimate: MeanWithError,
+    *,
+    below: str,
+    above: str,
+    level: str,
+    reference: float = 0.0,
+    confidence: float = 0.95,
 ) -> str:
     """``below`` or ``above`` when the ``confidence`` interval of ``estimate`` lies wholly under or
     over ``reference``, else ``level``.
@@ -101,17 +127,24 @@ class SeedComparison:
         return paired_difference(self.scores[arm][name], self.scores[baseline][name])
 
 
-def student_interval(estimate: MeanWithError, confidence: float = 0.95) -> tuple[float, float]:
+def student_interval(
+    estimate: MeanWithError, confidence: float = 0.95
+) -> tuple[float, float]:
     """The ``confidence`` interval ``mean +- t * standard_error`` of a mean over ``estimate.n`` runs.
 
     ``t`` is Student's quantile for ``n - 1`` degrees of freedom, the interval
     :func:`snippets.chapters.comparison.direction` tests against its reference;
     one run gives no spread, so its interval is the whole line.
     """
-    confidence = check_number(confidence, "confidence", low=0.0, high=1.0, low_open=True, high_open=True)
+    confidence = check_number(
+        confidence, "confidence", low=0.0, high=1.0, low_open=True, high_open=True
+    )
     if estimate.n < 2:
         return -math.inf, math.inf
-    half_width = float(stats.t.ppf(0.5 + confidence / 2, estimate.n - 1)) * estimate.standard_error
+    half_width = (
+        float(stats.t.ppf(0.5 + confidence / 2, estimate.n - 1))
+        * estimate.standard_error
+    )
     return estimate.mean - half_width, estimate.mean + half_width
 
 
@@ -131,7 +164,12 @@ def detectable_difference(estimate: MeanWithError, confidence: float = 0.95) -> 
 
 
 def verdict_numbers(
-    estimate: MeanWithError, *, below: str, above: str, level: str, confidence: float = 0.95
+    estimate: MeanWithError,
+    *,
+    below: str,
+    above: str,
+    level: str,
+    confidence: float = 0.95,
 ) -> dict[str, float | str]:
     """What a sentence about a difference quotes, keyed by the suffix of its glue name.
 
@@ -141,17 +179,28 @@ def verdict_numbers(
     A chapter glues ``f"{name}{suffix}"`` for each, so every verdict sentence reads
     the same four numbers.
     """
-    return {"": float(estimate.mean), "_se": float(estimate.standard_error),
-            "_detectable": detectable_difference(estimate, confidence),
-            "_word": direction(estimate, below=below, above=above, level=level, confidence=confidence)}
+    return {
+        "": float(estimate.mean),
+        "_se": float(estimate.standard_error),
+        "_detectable": detectable_difference(estimate, confidence),
+        "_word": direction(
+            estimate, below=below, above=above, level=level, confidence=confidence
+        ),
+    }
 
 
 def _check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
     seeds = tuple(seeds)
     if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be a non-empty sequence of distinct integers, got {seeds}")
+        raise ValueError(
+            f"seeds must be a non-empty sequence of distinct integers, got {seeds}"
+        )
     for seed in seeds:
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        if (
+            isinstance(seed, bool)
+            or not isinstance(seed, (int, np.integer))
+            or seed < 0
+        ):
             raise ValueError(f"seeds must be non-negative integers, got {seed!r}")
     return tuple(int(seed) for seed in seeds)
 
@@ -182,5 +231,8 @@ def compare_over_seeds(
                 scores[arm].setdefault(name, []).append(float(value))
             if seed == seeds[0]:
                 models[arm], histories[arm] = model, dict(history.history)
-    arrays = {arm: {name: np.asarray(values) for name, values in named.items()} for arm, named in scores.items()}
+    arrays = {
+        arm: {name: np.asarray(values) for name, values in named.items()}
+        for arm, named in scores.items()
+    }
     return SeedComparison(seeds, arrays, models, histories)

@@ -34,7 +34,11 @@ import scipy.linalg
 from matplotlib.figure import Figure
 from threadpoolctl import threadpool_limits
 
-from snippets.chapters.comparison import detectable_difference, direction
+from snippets.chapters.comparison import (
+    detectable_difference,
+    direction,
+    independent_errors,
+)
 from snippets.callbacks import KLWarmup
 from snippets.data import DOWNLOAD_TIMEOUT_S, _socket_timeout
 from snippets.evaluation import MeanWithError, mean_and_standard_error
@@ -112,7 +116,9 @@ def parse_movielens_ratings(raw: bytes) -> np.ndarray:
     return table[:, :3]
 
 
-def binarize_ratings(ratings: np.ndarray, threshold: int = POSITIVE_RATING) -> np.ndarray:
+def binarize_ratings(
+    ratings: np.ndarray, threshold: int = POSITIVE_RATING
+) -> np.ndarray:
     """Keep ratings ``>= threshold`` as interactions and drop users with fewer than 5.
 
     Args:
@@ -136,11 +142,17 @@ def _load_movielens(path: str | Path | None = None) -> np.ndarray:
         with _socket_timeout(DOWNLOAD_TIMEOUT_S):
             path = keras.utils.get_file("ml-1m.zip", MOVIELENS_URL)
     elif not Path(path).is_file():
-        raise FileNotFoundError(f"source {str(path)!r} is not a file; expected MovieLens-1M's ml-1m.zip")
+        raise FileNotFoundError(
+            f"source {str(path)!r} is not a file; expected MovieLens-1M's ml-1m.zip"
+        )
     with zipfile.ZipFile(path) as archive:
         if MOVIELENS_RATINGS not in archive.namelist():
-            raise KeyError(f"{path} holds no {MOVIELENS_RATINGS}; expected the ml-1m.zip of MovieLens-1M")
-        return binarize_ratings(parse_movielens_ratings(archive.read(MOVIELENS_RATINGS)))
+            raise KeyError(
+                f"{path} holds no {MOVIELENS_RATINGS}; expected the ml-1m.zip of MovieLens-1M"
+            )
+        return binarize_ratings(
+            parse_movielens_ratings(archive.read(MOVIELENS_RATINGS))
+        )
 
 
 def make_synthetic_interactions(
@@ -176,18 +188,24 @@ def make_synthetic_interactions(
     popularity = rng.permutation(1.0 / (np.arange(n_items) + 10.0))
     blocks = np.array_split(rng.permutation(n_items), n_groups)
     groups = rng.integers(n_groups, size=n_users)
-    counts = np.clip(rng.poisson(items_per_user, size=n_users), MIN_INTERACTIONS, n_items)
+    counts = np.clip(
+        rng.poisson(items_per_user, size=n_users), MIN_INTERACTIONS, n_items
+    )
     matrix = np.zeros((n_users, n_items), np.float32)
     for user, (group, count) in enumerate(zip(groups, counts)):
         taste = np.zeros(n_items)
         taste[blocks[group]] = popularity[blocks[group]]
-        weights = (1.0 - noise) * taste / taste.sum() + noise * popularity / popularity.sum()
+        weights = (
+            1.0 - noise
+        ) * taste / taste.sum() + noise * popularity / popularity.sum()
         count = min(count, int(np.sum(weights > 0)))
         matrix[user, rng.choice(n_items, size=count, replace=False, p=weights)] = 1.0
     return matrix, groups
 
 
-def split_fold_in(users: np.ndarray, test_fraction: float, rng: np.random.Generator) -> HeldOutUsers:
+def split_fold_in(
+    users: np.ndarray, test_fraction: float, rng: np.random.Generator
+) -> HeldOutUsers:
     """Hide a random ``test_fraction`` of each user's items (at least one) from the recommender.
 
     Users with fewer than 2 items are dropped; the rest keep the other items as fold-in.
@@ -196,13 +214,18 @@ def split_fold_in(users: np.ndarray, test_fraction: float, rng: np.random.Genera
     fold_in, held_out = users.copy(), np.zeros_like(users)
     for user, row in enumerate(users):
         items = np.flatnonzero(row)
-        chosen = rng.choice(items, size=max(1, int(round(test_fraction * len(items)))), replace=False)
+        chosen = rng.choice(
+            items, size=max(1, int(round(test_fraction * len(items)))), replace=False
+        )
         fold_in[user, chosen], held_out[user, chosen] = 0.0, 1.0
     return HeldOutUsers(fold_in, held_out)
 
 
 def split_heldout_users(
-    matrix: np.ndarray, heldout_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0
+    matrix: np.ndarray,
+    heldout_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    seed: int = 0,
 ) -> tuple[np.ndarray, HeldOutUsers, HeldOutUsers]:
     """Split users into training, validation and test users; split the last two's items.
 
@@ -228,8 +251,12 @@ def split_heldout_users(
         )
     train = matrix[order[n_heldout:]]
     seen = train.sum(axis=0) > 0
-    validation, test = (matrix[part][:, seen] for part in np.array_split(order[:n_heldout], 2))
-    validation, test = (split_fold_in(users, test_fraction, rng) for users in (validation, test))
+    validation, test = (
+        matrix[part][:, seen] for part in np.array_split(order[:n_heldout], 2)
+    )
+    validation, test = (
+        split_fold_in(users, test_fraction, rng) for users in (validation, test)
+    )
     return train[:, seen], validation, test
 
 
@@ -252,9 +279,13 @@ def load_interactions(
         seed: fixes the synthetic data and the split of users and items.
         verbose: print one line naming the data that was used.
     """
-    is_file = isinstance(source, Path) or (isinstance(source, str) and source.endswith(".zip"))
+    is_file = isinstance(source, Path) or (
+        isinstance(source, str) and source.endswith(".zip")
+    )
     if not is_file and source not in SOURCES:
-        raise ValueError(f"source must be one of {SOURCES} or the path of ml-1m.zip, got {source!r}")
+        raise ValueError(
+            f"source must be one of {SOURCES} or the path of ml-1m.zip, got {source!r}"
+        )
     used, reason = ("movielens", "") if is_file else (source, "")
     if is_file:
         matrix = _load_movielens(source)
@@ -305,12 +336,19 @@ def train_mult_model(
     epochs = check_positive_int(epochs, "epochs")
     n_items = train.shape[1]
     if beta is None:
-        model, callbacks = build_mult_dae(n_items, hidden_units, latent_dim, l2=MULT_DAE_L2 / batch_size), []
+        model, callbacks = (
+            build_mult_dae(
+                n_items, hidden_units, latent_dim, l2=MULT_DAE_L2 / batch_size
+            ),
+            [],
+        )
     else:
         model = build_mult_vae(n_items, hidden_units, latent_dim, beta=beta, seed=seed)
         callbacks = [KLWarmup(warmup_epochs=max(1, epochs // 2), final_beta=beta)]
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate))
-    model.fit(train, epochs=epochs, batch_size=batch_size, verbose=0, callbacks=callbacks)
+    model.fit(
+        train, epochs=epochs, batch_size=batch_size, verbose=0, callbacks=callbacks
+    )
     return model
 
 
@@ -339,13 +377,17 @@ def _gram(train: np.ndarray) -> np.ndarray:
         return x.T @ x
 
 
-def ease_recommenders(train: np.ndarray, l2_grid: Sequence[float]) -> dict[float, Recommender]:
+def ease_recommenders(
+    train: np.ndarray, l2_grid: Sequence[float]
+) -> dict[float, Recommender]:
     """EASE^R for each weight in ``l2_grid``: a user's scores are ``fold_in @ B``.
 
     ``X^T X`` is formed once for the whole grid; each weight costs one inverse.
     """
     gram = _gram(train)
-    return {float(l2): _linear_scores(ease_weights_from_gram(gram, l2)) for l2 in l2_grid}
+    return {
+        float(l2): _linear_scores(ease_weights_from_gram(gram, l2)) for l2 in l2_grid
+    }
 
 
 def _linear_scores(weights: np.ndarray) -> Recommender:
@@ -376,7 +418,10 @@ class Choice:
 
     def describe(self, symbol: str) -> str:
         """``"symbol = value: NDCG"`` for every candidate, e.g. ``"β = 0.2: 0.412, β = 1: 0.398"``."""
-        return ", ".join(f"{symbol} = {value:g}: {ndcg:.3f}" for value, ndcg in self.validation_ndcg.items())
+        return ", ".join(
+            f"{symbol} = {value:g}: {ndcg:.3f}"
+            for value, ndcg in self.validation_ndcg.items()
+        )
 
 
 def choose_on_validation(
@@ -408,8 +453,13 @@ class RankingRuns:
 
     def test_summary(self) -> dict[str, MeanWithError]:
         """Mean test Recall@20 and NDCG@100 over runs, with their standard errors across runs."""
-        per_run = {"recall": self.test_recall.mean(axis=1), "ndcg": self.test_ndcg.mean(axis=1)}
-        return {name: mean_and_standard_error(values) for name, values in per_run.items()}
+        per_run = {
+            "recall": self.test_recall.mean(axis=1),
+            "ndcg": self.test_ndcg.mean(axis=1),
+        }
+        return {
+            name: mean_and_standard_error(values) for name, values in per_run.items()
+        }
 
 
 def evaluate_runs(
@@ -423,8 +473,12 @@ def evaluate_runs(
     if not recommenders:
         raise ValueError("recommenders must hold at least one run")
 
-    def rows(users: HeldOutUsers, metric: Callable[..., np.ndarray], k: int) -> np.ndarray:
-        return np.stack([ranking_quality(recommend, users, metric, k) for recommend in recommenders])
+    def rows(
+        users: HeldOutUsers, metric: Callable[..., np.ndarray], k: int
+    ) -> np.ndarray:
+        return np.stack(
+            [ranking_quality(recommend, users, metric, k) for recommend in recommenders]
+        )
 
     return RankingRuns(
         validation_ndcg=rows(data.validation, ndcg_at_k, ndcg_k),
@@ -442,9 +496,10 @@ def best_on_validation(runs: Mapping[str, RankingRuns]) -> str:
 class PairedDifference:
     """A model's metric minus a baseline's on the same test users, with two standard errors.
 
-    ``across_runs`` is the spread from training (the runs' mean differences);
-    ``across_users`` the spread from which users were drawn (each user's
-    difference averaged over runs). ``runs_ahead`` counts runs with a positive mean difference.
+    ``across_runs`` is the spread from training (the runs' mean differences, over
+    ``n_runs`` runs); ``across_users`` the spread from which users were drawn
+    (each user's difference averaged over runs, over ``n_users`` users).
+    ``runs_ahead`` counts runs with a positive mean difference.
     """
 
     mean: float
@@ -452,22 +507,37 @@ class PairedDifference:
     across_users: float
     runs_ahead: int
     n_runs: int
+    n_users: int
+
+    @property
+    def error(self) -> MeanWithError:
+        """The difference with both sources of spread added and Welch's degrees of freedom
+        (:func:`snippets.chapters.comparison.independent_errors`).
+
+        The users' error is computed from run-averaged differences, so it holds a
+        little of the runs' spread too: the sum is slightly conservative.
+        """
+        return independent_errors(
+            self.mean,
+            [
+                MeanWithError(self.mean, self.across_runs, self.n_runs),
+                MeanWithError(self.mean, self.across_users, self.n_users),
+            ],
+        )
 
     @property
     def verdict(self) -> str:
-        """``"ahead of"``, ``"behind"`` or ``"level with"``: does the 95 % Student-t interval over the
-        ``n_runs`` runs, built on the larger of the two errors, exclude zero
-        (:func:`snippets.chapters.comparison.direction`)?"""
-        return direction(self._larger_error(), below="behind", above="ahead of", level="level with")
+        """``"ahead of"``, ``"behind"`` or ``"level with"``: does the 95 % Student-t interval of
+        :attr:`error` exclude zero (:func:`snippets.chapters.comparison.direction`)?"""
+        return direction(
+            self.error, below="behind", above="ahead of", level="level with"
+        )
 
     @property
     def detectable(self) -> float:
-        """The half-width of the interval :attr:`verdict` reads: the smallest difference it could call non-zero
-        (:func:`snippets.chapters.comparison.detectable_difference`)."""
-        return detectable_difference(self._larger_error())
-
-    def _larger_error(self) -> MeanWithError:
-        return MeanWithError(self.mean, max(self.across_runs, self.across_users), n=self.n_runs)
+        """The half-width of the interval :attr:`verdict` reads: a measured difference inside it is
+        called level (:func:`snippets.chapters.comparison.detectable_difference`)."""
+        return detectable_difference(self.error)
 
 
 def paired_user_difference(model: np.ndarray, baseline: np.ndarray) -> PairedDifference:
@@ -475,15 +545,24 @@ def paired_user_difference(model: np.ndarray, baseline: np.ndarray) -> PairedDif
     model, baseline = np.asarray(model, np.float64), np.asarray(baseline, np.float64)
     if model.ndim != 2 or baseline.ndim != 2 or model.shape[1] != baseline.shape[1]:
         shapes = f"{model.shape} and {baseline.shape}"
-        raise ValueError(f"model and baseline must be (n_runs, n_users), same users, got {shapes}")
+        raise ValueError(
+            f"model and baseline must be (n_runs, n_users), same users, got {shapes}"
+        )
     if len(baseline) not in (1, len(model)):
-        raise ValueError(f"baseline must have one run or as many as model ({len(model)}): {len(baseline)}")
+        raise ValueError(
+            f"baseline must have one run or as many as model ({len(model)}): {len(baseline)}"
+        )
     differences = model - baseline
     per_run = mean_and_standard_error(differences.mean(axis=1))
     per_user = mean_and_standard_error(differences.mean(axis=0))
     ahead = int(np.sum(differences.mean(axis=1) > 0))
     return PairedDifference(
-        per_run.mean, per_run.standard_error, per_user.standard_error, ahead, n_runs=len(differences)
+        per_run.mean,
+        per_run.standard_error,
+        per_user.standard_error,
+        ahead,
+        n_runs=len(differences),
+        n_users=differences.shape[1],
     )
 
 
@@ -496,7 +575,9 @@ def recall_curve(
     """
     per_run = []
     for recommend in recommenders:
-        hits = _ranked_hits(recommend(users.fold_in), users.held_out, max(ks), users.fold_in)
+        hits = _ranked_hits(
+            recommend(users.fold_in), users.held_out, max(ks), users.fold_in
+        )
         per_run.append([_recall(hits, users.held_out, k).mean() for k in ks])
     return np.mean(per_run, axis=0)
 
