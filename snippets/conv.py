@@ -57,8 +57,10 @@ def transposed_conv_output_size(
 ) -> int:
     """Side length after a ``Conv2DTranspose`` (no ``output_padding``, dilation 1).
 
-    ``"valid"``: ``(size - 1) * stride + kernel_size`` -- the kernel's full
-    footprint around every input pixel spread ``stride`` apart.
+    ``"valid"``: ``(size - 1) * stride + max(kernel_size, stride)`` -- the
+    kernel's full footprint around every input pixel spread ``stride`` apart; a
+    kernel smaller than the stride leaves gaps, and Keras pads the last one, so
+    the output is then ``size * stride``.
     ``"same"``: ``size * stride`` -- exactly ``stride`` times larger.
     """
     size = check_positive_int(size, "size")
@@ -68,7 +70,7 @@ def transposed_conv_output_size(
         raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
     if padding == "same":
         return size * stride
-    return (size - 1) * stride + kernel_size
+    return (size - 1) * stride + max(kernel_size, stride)
 
 
 def build_conv_encoder(

@@ -69,9 +69,11 @@ def test_seed_article_decoder_does_not_return_28_by_28(padding, side):
 
 
 @pytest.mark.parametrize("padding", ["valid", "same"])
-@pytest.mark.parametrize(("size", "kernel", "stride"), [(7, 3, 2), (15, 3, 2), (5, 4, 3), (7, 3, 1)])
+@pytest.mark.parametrize(
+    ("size", "kernel", "stride"), [(7, 3, 2), (15, 3, 2), (5, 4, 3), (7, 3, 1), (7, 1, 2), (7, 2, 3)]
+)
 def test_transposed_conv_arithmetic_matches_keras(size, kernel, stride, padding):
-    """valid: (in - 1) * stride + kernel; same: in * stride."""
+    """valid: (in - 1) * stride + max(kernel, stride); same: in * stride."""
     layer = keras.layers.Conv2DTranspose(1, kernel, strides=stride, padding=padding)
     measured = layer(np.zeros((1, size, size, 1), np.float32)).shape[1]
     assert transposed_conv_output_size(size, kernel, stride, padding) == measured
