@@ -14,6 +14,11 @@ committed outputs from the same run, and the slowest cells are listed at the end
 
     VAE_BOOK_EXECUTED=_build/full_profile python -m pytest tests/test_executed_chapters.py
 
+Each chapter's result is also written to ``--record`` (JSON, one entry per chapter,
+replacing that chapter's earlier entry): its time, memory and status, when and on
+what it ran (machine, load average, backend, commit, the data file's content hash)
+and the values the chapter glued, which the book's status page reads.
+
     python scripts/make_fullsize_standin.py
     python benchmarks/full_profile.py --data _build/standin/mnist_standin.npz
     python benchmarks/full_profile.py --chapters book/keras/vae_dense.ipynb --timeout 900
@@ -22,6 +27,8 @@ committed outputs from the same run, and the slowest cells are listed at the end
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import platform
 import subprocess
@@ -32,12 +39,14 @@ from datetime import datetime
 from pathlib import Path
 
 import nbformat
-
+import numpy as np
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT / "_build" / "standin" / "mnist_standin.npz"
 DEFAULT_EXECUTED = ROOT / "_build" / "full_profile"
+DEFAULT_RECORD = ROOT / "benchmarks" / "results" / "full_profile.json"
+GLUE_MIME = "application/papermill.record/"
 RUNNER = (
     "import sys, nbformat\n"
     "from nbclient import NotebookClient\n"
@@ -105,6 +114,50 @@ def cell_seconds(executed: Path) -> list[tuple[float, int]]:
     return timings
 
 
+def data_fingerprint(path: Path) -> str:
+    """SHA-256 of the four arrays of an MNIST ``.npz`` (their bytes, in the keras.datasets
+    order), which names the digits whatever the file's compression."""
+    digest = hashlib.sha256()
+    with np.load(path) as arrays:
+        for key in ("x_train", "y_train", "x_test", "y_test"):
+            digest.update(np.ascontiguousarray(arrays[key]).tobytes())
+    return digest.hexdigest()
+
+
+def glued_values(executed: Path) -> dict[str, str]:
+    """Every value an executed chapter glued, by name: its plain text (Markdown where it
+    has no plain form)."""
+    if not executed.is_file():
+        return {}
+    values = {}
+    for cell in nbformat.read(executed, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            data = output.get("data", {})
+            text = data.get(GLUE_MIME + "text/plain", "")
+            if name and (not text or text.startswith("<")):
+                text = data.get(GLUE_MIME + "text/markdown", text)
+            if name:
+                values[name] = text
+    return values
+
+
+def git_commit() -> str:
+    """The checkout's commit, with ``+`` when it has uncommitted changes."""
+    def git(*arguments: str) -> str:
+        result = subprocess.run(["git", *arguments], cwd=ROOT, capture_output=True, text=True)
+        return result.stdout.strip()
+    return git("rev-parse", "--short", "HEAD") + ("+" if git("status", "--porcelain", "--", "snippets", "book") else "")
+
+
+def record_chapter(record: Path, name: str, entry: dict) -> None:
+    """Write ``entry`` as chapter ``name``'s result in the JSON file ``record``."""
+    record.parent.mkdir(parents=True, exist_ok=True)
+    results = json.loads(record.read_text()) if record.is_file() else {}
+    results[name] = entry
+    record.write_text(json.dumps(dict(sorted(results.items())), indent=1) + "\n")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="MNIST .npz in the keras.datasets layout")
@@ -112,6 +165,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed per chapter")
     parser.add_argument("--executed", type=Path, default=DEFAULT_EXECUTED, help="folder for the executed notebooks")
     parser.add_argument("--slowest", type=int, default=10, help="how many of the slowest cells to list")
+    parser.add_argument("--record", type=Path, default=DEFAULT_RECORD, help="JSON file of the chapters' results")
     args = parser.parse_args()
     if not args.data.is_file():
         print(f"no data file {args.data}: run `python scripts/make_fullsize_standin.py` first", file=sys.stderr)
@@ -123,11 +177,22 @@ def main() -> int:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB; "
           f"Keras backend {backend}; data {args.data}")
     print(f"{'chapter':45s} {'wall (s)':>9s} {'peak (MB)':>10s}  status")
+    machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+               "memory_gib": round(psutil.virtual_memory().total / 2**30)}
+    data = {"file": args.data.name, "sha256": data_fingerprint(args.data)}
     total, cells = 0.0, []
     for chapter in chapters:
         name = chapter.resolve().relative_to(ROOT)
         executed = args.executed / name
+        load_before, began = os.getloadavg(), datetime.now().astimezone()
         seconds, peak, status = run_chapter(chapter.resolve(), executed, environment, args.timeout)
+        record_chapter(args.record, str(name), {
+            "wall_s": round(seconds, 1), "peak_mb": round(peak / 2**20), "status": status,
+            "started": began.isoformat(timespec="seconds"), "commit": git_commit(),
+            "backend": backend, "machine": machine, "data": data,
+            "load_average": {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)},
+            "glued": glued_values(executed),
+        })
         total += seconds
         cells += [(cell_time, str(name), index) for cell_time, index in cell_seconds(executed)]
         print(f"{str(name):45s} {seconds:9.1f} {peak / 2**20:10.0f}  {status}", flush=True)

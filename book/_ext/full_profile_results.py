@@ -1,0 +1,190 @@
+"""The status page's tables of the book at full size, read from the recorded runs.
+
+``benchmarks/full_profile.py`` writes each chapter's full-size run to
+``benchmarks/results/full_profile.json``: its time, memory, status, when, at which
+commit and on which data it ran, and the values the chapter glued. Two directives
+turn that record into tables, so the page shows what was measured and nothing
+typed by hand::
+
+    ```{full-profile-runs}
+    ```
+
+    ```{full-profile-headlines}
+    ```
+
+A chapter without a recorded run, or one whose run used other data than the real
+MNIST, says so in its row.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from docutils import nodes
+from sphinx.util.docutils import SphinxDirective
+
+ROOT = Path(__file__).resolve().parents[2]
+RECORD = ROOT / "benchmarks" / "results" / "full_profile.json"
+# SHA-256 of the four arrays of keras.datasets.mnist (x_train, y_train, x_test, y_test).
+REAL_MNIST = "06b0d1f124c4e5fa796686ade41a9b778edacc8622f2195a352ef479ad44fc16"
+
+# One headline per chapter: what it is, how to write it from the chapter's glued
+# values, and the published figure it can be set beside (empty where none compares).
+HEADLINES = {
+    "book/keras/evaluation.ipynb": (
+        "held-out −IWAE, k = {k_max:,.0f}, after {epochs:.0f} epochs",
+        "{iwae_nats:.2f} ± {iwae_se:.2f} nats",
+        "Burda et al. (2016): 86.76 nats, 784-200-200-50, k = 5,000, 3,280 epochs",
+    ),
+    "book/keras/vae_dense.ipynb": (
+        "test −ELBO of the first 2-D VAE after {vae_epochs:.0f} epochs",
+        "{vae_test_loss:.1f} nats",
+        "",
+    ),
+    "book/keras/latent_space.ipynb": (
+        "test −IWAE, 16-D minus 2-D code, {latent_epochs:.0f} epochs",
+        "{latent_neg_iwae_change:.1f} ± {latent_neg_iwae_change_se:.1f} nats",
+        "",
+    ),
+    "book/applications/anomaly.ipynb": (
+        "ROC-AUC, {best_vae} against {best_baseline}",
+        "{vs_roc_mean:.3f} ± {vs_roc_se:.3f} vs {vs_roc_other_mean:.3f} ± {vs_roc_other_se:.3f}",
+        "",
+    ),
+    "book/applications/conditional.ipynb": (
+        "marginal −IWAE, CVAE minus VAE",
+        "{marginal_difference:.1f} ± {marginal_difference_se:.1f} nats",
+        "",
+    ),
+    "book/applications/recommendation.ipynb": (
+        "test NDCG@100, Mult-VAE minus {rec_baseline}",
+        "{rec_difference:+.3f} ({rec_verdict})",
+        "",
+    ),
+}
+
+
+def _value(text: str):
+    """A glued value's plain text as a number where it is one, else without quotes."""
+    try:
+        return float(text)
+    except ValueError:
+        return text.strip("'\"")
+
+
+def _fill(template: str, glued: dict[str, str]) -> str | None:
+    try:
+        return template.format(**{name: _value(text) for name, text in glued.items()})
+    except (KeyError, ValueError, IndexError):
+        return None
+
+
+def chapters_in_order(root: Path = ROOT) -> list[str]:
+    """Every chapter notebook ``_toc.yml`` lists, as ``book/...ipynb``, in reading order."""
+    found = []
+
+    def walk(entries):
+        for entry in entries:
+            if "file" in entry:
+                path = root / (entry["file"] + ".ipynb")
+                if path.is_file():
+                    found.append(path.relative_to(root).as_posix())
+            for key in ("parts", "chapters", "sections"):
+                walk(entry.get(key, []))
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    walk(toc.get("parts", []) + toc.get("chapters", []))
+    return found
+
+
+def _data_words(entry: dict) -> str:
+    return "real MNIST" if entry["data"]["sha256"] == REAL_MNIST else f"other data ({entry['data']['file']})"
+
+
+def runs_rows(record: dict, chapters: list[str]) -> list[list[str]]:
+    """One row per chapter: time, memory, status, data, date, commit and load average."""
+    rows = []
+    for chapter in chapters:
+        name = chapter.removeprefix("book/").removesuffix(".ipynb")
+        entry = record.get(chapter)
+        if entry is None:
+            rows.append([name, "", "", "not yet run at full size", "", "", ""])
+            continue
+        load = entry.get("load_average")
+        load_words = f"{load['before']:.1f} / {load['after']:.1f}" if load else "not sampled"
+        rows.append([
+            name, f"{entry['wall_s']:,.0f}", f"{entry['peak_mb']:,}",
+            "succeeded" if entry["status"] == "ok" else entry["status"], _data_words(entry),
+            f"{entry['started'][:10]}, {entry['commit']}", load_words,
+        ])
+    return rows
+
+
+def headline_rows(record: dict, chapters: list[str]) -> list[list[str]]:
+    """One row per chapter with a headline: what it is, its value in the recorded run,
+    the data that run used, and the published figure beside it."""
+    rows = []
+    for chapter in chapters:
+        if chapter not in HEADLINES:
+            continue
+        what, value, published = HEADLINES[chapter]
+        entry = record.get(chapter)
+        glued = entry["glued"] if entry else {}
+        rows.append([
+            chapter.removeprefix("book/").removesuffix(".ipynb"),
+            _fill(what, glued) or what.split(",")[0],
+            (_fill(value, glued) or "not in the recorded run") if entry else "not yet run at full size",
+            _data_words(entry) if entry else "", published,
+        ])
+    return rows
+
+
+def _table(header: list[str], rows: list[list[str]]) -> nodes.table:
+    table = nodes.table(classes=["full-profile"])
+    group = nodes.tgroup(cols=len(header))
+    table += group
+    group.extend(nodes.colspec(colwidth=1) for _ in header)
+
+    def row(cells: list[str]) -> nodes.row:
+        line = nodes.row()
+        for text in cells:
+            entry = nodes.entry()
+            entry += nodes.paragraph(text=text)
+            line += entry
+        return line
+
+    head, body = nodes.thead(), nodes.tbody()
+    head += row(header)
+    body.extend(row(cells) for cells in rows)
+    group += head
+    group += body
+    return table
+
+
+class FullProfileRuns(SphinxDirective):
+    """The table of every chapter's recorded full-size run."""
+
+    def run(self):
+        self.env.note_dependency(str(RECORD))
+        record = json.loads(RECORD.read_text()) if RECORD.is_file() else {}
+        header = ["chapter", "wall time (s)", "peak memory (MB)", "status", "data",
+                  "date, commit", "load average before / after"]
+        return [_table(header, runs_rows(record, chapters_in_order()))]
+
+
+class FullProfileHeadlines(SphinxDirective):
+    """The table of each chapter's headline figure in its recorded full-size run."""
+
+    def run(self):
+        self.env.note_dependency(str(RECORD))
+        record = json.loads(RECORD.read_text()) if RECORD.is_file() else {}
+        header = ["chapter", "figure", "value", "data", "published"]
+        return [_table(header, headline_rows(record, chapters_in_order()))]
+
+
+def setup(app):
+    app.add_directive("full-profile-runs", FullProfileRuns)
+    app.add_directive("full-profile-headlines", FullProfileHeadlines)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
