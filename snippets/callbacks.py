@@ -45,7 +45,10 @@ def warmup_beta(epoch: int, warmup_epochs: int, final_beta: float = 1.0) -> floa
 
 
 class KLWarmup(keras.callbacks.Callback):
-    """Raise a VAE's KL weight ``beta`` linearly from near 0 to ``final_beta``.
+    """Raise a VAE's KL weight ``beta`` linearly to ``final_beta``, once per epoch.
+
+    In epoch ``e`` (from 0) ``beta = final_beta * min(1, (e + 1) / warmup_epochs)``:
+    it starts at ``final_beta / warmup_epochs``, near 0 only for a long warm-up.
 
     Down-weighting the KL term early lets the decoder learn to use the code
     before the KL pulls every posterior onto the prior, a common remedy for
