@@ -25,7 +25,7 @@ def test_a_seed_fixes_the_initial_weights_and_the_configuration_fixes_shapes_and
     stronger = STRONGER.build(seed=0)
     assert isinstance(stronger.optimizer, keras.optimizers.Adam)
     assert stronger.encoder.count_params() > CLASSIC.build(seed=0).encoder.count_params()
-    assert stronger.encode(np.zeros((2, 784), dtype="float32")).shape == (2, 16)
+    assert stronger.encode(np.zeros((2, 784), dtype="float32")).shape == (2, 20)
 
 
 @pytest.fixture(scope="module")
