@@ -34,6 +34,7 @@ from snippets.chapters.conditional import (
     one_hot_labels,
     train_conditional_vae,
 )
+from snippets.chapters.plotting import page_figure
 from snippets.data import binarize
 from snippets.evaluation import MeanWithError, mean_and_standard_error
 from snippets.models import (
@@ -274,7 +275,7 @@ def plot_mse_per_noise_level(
     noise_stds: Sequence[float], errors: Mapping[str, np.ndarray]
 ) -> Figure:
     """One line per entry of :func:`mse_per_noise_level`'s result, against the noise level."""
-    fig = Figure(figsize=(5.5, 3.6), layout="constrained")
+    fig = page_figure(3.6)
     ax = fig.subplots()
     for name, values in errors.items():
         ax.plot(noise_stds, values, marker="o", label=name)
@@ -426,7 +427,7 @@ def plot_accuracy_per_seed(
     seeds: Sequence[int], results: Mapping[str, Sequence[float]]
 ) -> Figure:
     """Test accuracy per seed, one marker per arm, with each arm's mean as a dashed line."""
-    fig = Figure(figsize=(5.5, 3.4), layout="constrained")
+    fig = page_figure(3.4)
     ax = fig.subplots()
     for (name, values), marker in zip(results.items(), "os^Dv"):
         line = ax.plot(seeds, values, marker=marker, linestyle="none", label=name)[0]

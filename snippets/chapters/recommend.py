@@ -40,6 +40,7 @@ from snippets.chapters.comparison import (
     independent_errors,
 )
 from snippets.callbacks import KLWarmup
+from snippets.chapters.plotting import page_figure
 from snippets.data import DOWNLOAD_TIMEOUT_S, _socket_timeout
 from snippets.evaluation import MeanWithError, mean_and_standard_error
 from snippets.applications.recommend import (
@@ -586,7 +587,7 @@ def plot_recall_curves(curves: Mapping[str, np.ndarray], ks: Sequence[int]) -> F
     """Mean Recall@k against ``k``, one line per recommender: ``curves[name]`` is ``(len(ks),)``."""
     if not curves:
         raise ValueError("curves must hold at least one recommender")
-    fig = Figure(figsize=(5.5, 3.6), layout="constrained")
+    fig = page_figure(3.6)
     ax = fig.subplots()
     for name, values in curves.items():
         ax.plot(ks, values, marker=".", label=name)
