@@ -19,6 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from snippets.callbacks import NonFiniteLossGuard
+from snippets.chapters.plotting import page_figure
 from snippets.data import DynamicBinarization
 from snippets.evaluation import log_weight_statistics, mean_and_standard_error
 from snippets.likelihoods import Bernoulli, ContinuousBernoulli, Gaussian
@@ -371,7 +372,7 @@ def plot_rate_distortion(
         raise ValueError(
             "rates, distortions and betas must be non-empty and of equal length"
         )
-    fig = Figure(figsize=(5.5, 4.0), layout="constrained")
+    fig = page_figure(4.0)
     ax = fig.subplots()
     ax.plot(rates, distortions, marker="o")
     for rate, distortion, beta in zip(rates, distortions, betas):
