@@ -66,8 +66,8 @@ class KLWarmup(keras.callbacks.Callback):
     def on_train_begin(self, logs: dict | None = None) -> None:
         if not isinstance(getattr(self.model, "beta", None), keras.Variable):
             raise TypeError(
-                f"KLWarmup needs a model with a KL weight `beta` (a keras.Variable), such as "
-                f"snippets.VAE; got {type(self.model).__name__}"
+                "KLWarmup needs a model with a KL weight `beta` (a keras.Variable), "
+                f"such as snippets.VAE; got {type(self.model).__name__}"
             )
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:

@@ -126,7 +126,7 @@ def build_conv_decoder(
     kernel_size: int = 3,
     name: str = "conv_decoder",
 ) -> keras.Model:
-    """A convolutional decoder: codes ``(batch, latent_dim)`` to logits of ``output_shape``.
+    """Convolutional decoder: codes ``(batch, latent_dim)`` to ``output_shape`` logits.
 
     A ReLU ``Dense`` layer fills a ``(height / s, width / s, filters[0])``
     block, ``s = 2 ** len(filters)`` (7 x 7 x 64 by default); one ReLU

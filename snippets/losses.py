@@ -1,4 +1,4 @@
-"""The latent-variable terms of the VAE objective, written with ``keras.ops`` for every backend.
+"""The latent-variable terms of the VAE objective, in ``keras.ops`` for every backend.
 
 Everything is per example and in nats (natural-log units): sums run over every
 non-batch axis, never averages, so a reconstruction term from

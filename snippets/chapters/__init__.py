@@ -1,4 +1,4 @@
-"""The book's own code: the experiments, figures and deliberately broken examples of its chapters.
+"""The book's own code: its chapters' experiments, figures and deliberately broken code.
 
 Each module serves the chapters named in its docstring and is tested like the core,
 but it is not the library a reader copies from (that is :mod:`snippets` itself, whose

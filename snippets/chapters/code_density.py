@@ -18,7 +18,7 @@ from snippets.validation import check_positive_int
 def sample_fitted_code_density(
     codes: np.ndarray, n: int, n_components: int = 10, seed: int = 0
 ) -> np.ndarray:
-    """Fit a full-covariance Gaussian mixture to ``codes`` and draw ``n`` new codes from it.
+    """Fit a full-covariance Gaussian mixture to ``codes``; draw ``n`` codes from it.
 
     Args:
         codes: ``(m, latent_dim)`` codes of training examples, finite, with
@@ -35,7 +35,8 @@ def sample_fitted_code_density(
     n_components = check_positive_int(n_components, "n_components")
     if codes.ndim != 2 or len(codes) < n_components:
         raise ValueError(
-            f"codes must have shape (m, latent_dim) with m >= n_components = {n_components}, got {codes.shape}"
+            "codes must have shape (m, latent_dim) with m >= n_components = "
+            f"{n_components}, got {codes.shape}"
         )
     if not np.all(np.isfinite(codes)):
         raise ValueError(

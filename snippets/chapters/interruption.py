@@ -9,11 +9,11 @@ from snippets.validation import check_positive_int
 
 
 class TrainingInterrupted(RuntimeError):
-    """Raised by :class:`InterruptAfter` to stand in for a crash in the middle of ``fit``."""
+    """Raised by :class:`InterruptAfter`: a stand-in for a crash during ``fit``."""
 
 
 class InterruptAfter(keras.callbacks.Callback):
-    """Abort ``fit`` with :class:`TrainingInterrupted` once ``epochs`` epochs have finished.
+    """Abort ``fit`` with :class:`TrainingInterrupted` once ``epochs`` epochs have run.
 
     A stand-in for a real interruption, to demonstrate resuming. The exception
     is raised at the *start* of the next epoch, after every callback has

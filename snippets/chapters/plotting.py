@@ -24,7 +24,7 @@ PAGE_WIDTH = 7.2
 
 
 def page_figure(height: float) -> Figure:
-    """An empty figure :data:`PAGE_WIDTH` wide and ``height`` inches high, with constrained layout."""
+    """An empty figure :data:`PAGE_WIDTH` by ``height`` inches, constrained layout."""
     return Figure(figsize=(PAGE_WIDTH, height), layout="constrained")
 
 
@@ -148,7 +148,7 @@ def plot_bounds_by_k(
     iwae: Sequence[Sequence[float]],
     elbo: Sequence[float] | None = None,
 ) -> Figure:
-    """The IWAE bound against ``k`` (log axis): its level, and its gain over the first ``k``.
+    """The IWAE bound against ``k`` (log axis): its level and gain over the first ``k``.
 
     ``iwae[j]`` holds the per-example bounds ``(n,)`` for ``ks[j]``, on the same
     examples for every ``k``; ``elbo``, if given, the per-example multi-sample
