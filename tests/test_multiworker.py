@@ -155,3 +155,31 @@ def test_a_reader_never_writes_the_backup(tmp_path):
 def test_bad_arguments_raise_named_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+THROUGHPUT = (
+    Path(__file__).resolve().parents[1] / "benchmarks/results/multiworker_throughput.json"
+)
+
+
+def test_measured_throughput_names_its_machine_and_is_consistent():
+    result = json.loads(THROUGHPUT.read_text())
+    machine = result["machine"]
+    assert {"cores", "cpu", "tensorflow", "jax", "keras", "date"} <= set(machine)
+    assert {"load_average_at_start", "load_average_at_end"} <= set(machine)
+    rows = result["rows"]
+    setups = {"1 process", "2 logical devices", "2 processes"}
+    for engine in ("tensorflow", "jax"):
+        for batch in {row["batch"] for row in rows}:
+            group = {
+                row["setup"]: row
+                for row in rows
+                if row["engine"] == engine and row["batch"] == batch
+            }
+            assert set(group) == setups
+            base = group["1 process"]["samples_per_second"]
+            for setup, row in group.items():
+                assert row["min"] <= row["samples_per_second"] <= row["max"]
+                assert row["speedup"] == pytest.approx(row["samples_per_second"] / base)
+                workers = 1 if setup == "1 process" else 2
+                assert row["efficiency"] == pytest.approx(row["speedup"] / workers)
