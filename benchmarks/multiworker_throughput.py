@@ -14,7 +14,7 @@ restart) would be measured instead of training: 5,000 digits at batch 1024 are
 only 4 steps, so use the full MNIST (``--data _build/mnist.npz``).
 
     .venv/bin/python benchmarks/multiworker_throughput.py --data _build/mnist.npz \
-        --n-train 30000 --epochs 3 --output benchmarks/results/multiworker_throughput.json
+        --n-train 30000 --epochs 4 --output benchmarks/results/multiworker_throughput.json
 """
 
 from __future__ import annotations
