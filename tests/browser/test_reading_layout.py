@@ -51,17 +51,7 @@ def test_one_search_box(tab, path):
     assert page.evaluate(_VISIBLE_SEARCH_FIELDS) == 1, f"{path}: not exactly one visible search field"
 
 
-# Chapters with a figure drawn narrower than the column today (561 px where the column is
-# 688): figures not yet drawn at the page's width (snippets.chapters.plotting.page_figure).
-NARROW_FIGURES_TODAY = {"book/keras/recipes", "book/applications/denoising_augmentation",
-                        "book/applications/recommendation"}
-
-
-@pytest.mark.parametrize("chapter", [
-    pytest.param(doc, marks=pytest.mark.xfail(strict=True, reason="a figure narrower than the column"))
-    if doc in NARROW_FIGURES_TODAY else doc
-    for doc in NOTEBOOK_DOCS
-], indirect=True)
+@pytest.mark.parametrize("chapter", NOTEBOOK_DOCS, indirect=True)
 def test_figures_fill_the_text_column(chapter):
     column = chapter.page.evaluate(_TEXT_COLUMN)
     assert column > 0, f"{chapter.path}: no paragraph to measure the text column by"
