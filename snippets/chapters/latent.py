@@ -5,9 +5,10 @@ region they occupy has no known shape: a point drawn from its bounding box can
 land far from every training code (a "hole"), where the decoder was never
 trained. A VAE's KL term, averaged over the data, pulls the aggregate posterior
 ``q(z)`` (the mixture of every digit's ``q(z|x)``) towards ``N(0, I)`` without
-making the two equal, so fewer prior draws land in holes, but some still do. These functions make that difference measurable, and
-place points in a VAE's latent space where the prior expects them: on a grid of
-Normal quantiles, and along interpolation paths between two codes. Whether a
+making the two equal, so fewer prior draws land in holes, but some still do.
+These functions make that difference measurable, and place points in a VAE's
+latent space where the prior expects them: on a grid of Normal quantiles, and
+along interpolation paths between two codes. Whether a
 larger latent space buys a better bound is asked of several seeds at once
 (:func:`compare_over_seeds`, :func:`compare_latent_sizes`), by the ELBO and by
 the tighter importance-weighted bound. The interactive explorer of the chapter
@@ -17,9 +18,7 @@ decodes in the reader's browser from the payload :func:`explorer_payload` builds
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from statistics import NormalDist
 from typing import Any
 
@@ -32,9 +31,7 @@ from snippets.chapters.comparison import SeedComparison, compare_over_seeds
 from snippets.chapters.conditional import one_hot_labels
 from snippets.chapters.diagnostics import fit_dense_vae, held_out_terms
 from snippets.evaluation import (
-    MeanWithError,
     log_weight_statistics,
-    mean_and_standard_error,
 )
 from snippets.export import export_dense_decoder
 from snippets.models import VAE
@@ -75,7 +72,7 @@ def sample_standard_normal(n: int, latent_dim: int, seed: int = 0) -> np.ndarray
 def _check_codes_and_points(
     codes: np.ndarray, points: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Codes and points as float arrays of one latent size, finite, so distances exist."""
+    """Codes and points as finite float arrays of one latent size: distances exist."""
     codes = _check_codes(codes, "codes")
     points = _check_codes(points, "points")
     if points.shape[1] != codes.shape[1]:
@@ -85,7 +82,8 @@ def _check_codes_and_points(
     for array, name in ((codes, "codes"), (points, "points")):
         if not np.all(np.isfinite(array)):
             raise ValueError(
-                f"{name} must be finite to measure distances; found NaN or infinite values"
+                f"{name} must be finite to measure distances; "
+                "found NaN or infinite values"
             )
     return codes, points
 
@@ -185,12 +183,13 @@ def _check_interpolation(z0, z1, t) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def lerp(z0: np.ndarray, z1: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Linear interpolation ``(1 - t) z0 + t z1``: the straight line from ``z0`` to ``z1``.
+    """Linear interpolation ``(1 - t) z0 + t z1``: the straight line from z0 to z1.
 
     Args:
         z0, z1: codes of the same shape, ``(latent_dim,)`` or ``(n, latent_dim)``
             (then ``n`` pairs are interpolated at once).
-        t: ``(m,)`` weights in ``[0, 1]``; ``t = 0`` gives ``z0``, ``t = 1`` gives ``z1``.
+        t: ``(m,)`` weights in ``[0, 1]``; ``t = 0`` gives ``z0``, ``t = 1``
+            gives ``z1``.
 
     Returns:
         ``(m, *z0.shape)``: one point (or one row of ``n`` points) per weight.
@@ -200,11 +199,11 @@ def lerp(z0: np.ndarray, z1: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def slerp(z0: np.ndarray, z1: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Spherical linear interpolation (White, 2016): the great-circle arc from ``z0`` to ``z1``.
+    """Spherical linear interpolation (White, 2016): the great-circle arc z0 to z1.
 
     With ``omega`` the angle between the two codes,
 
-    ``slerp(z0, z1, t) = sin((1 - t) omega) / sin(omega) z0 + sin(t omega) / sin(omega) z1``.
+    ``slerp(z0, z1, t) = (sin((1 - t) omega) z0 + sin(t omega) z1) / sin(omega)``.
 
     When ``|z0| = |z1|`` every point of the path keeps that norm, so a path
     between two typical draws of ``N(0, I_d)`` (norm near ``sqrt(d)``) stays
@@ -242,7 +241,7 @@ def compare_latent_sizes(
     x_iwae: np.ndarray | None = None,
     iwae_samples: int = 1000,
 ) -> SeedComparison:
-    """Dense Bernoulli VAEs ``784-hidden_units-d``, one per latent size ``d`` and seed, scored held out.
+    """Dense Bernoulli VAEs ``784-hidden-d``, one per latent size d and seed, scored.
 
     Each run is :func:`snippets.chapters.diagnostics.fit_dense_vae` with dynamic
     binarisation (the same epochs, batch size and Adam rate for every arm, so the
@@ -301,18 +300,20 @@ def class_centres(codes: np.ndarray, labels: np.ndarray) -> np.ndarray:
         or labels.min() < 0
     ):
         raise ValueError(
-            f"labels must be {len(codes)} non-negative integers, one per code, got shape {labels.shape}"
+            f"labels must be {len(codes)} non-negative integers, one per code, "
+            f"got shape {labels.shape}"
         )
     missing = sorted(set(range(labels.max() + 1)) - set(labels.tolist()))
     if missing:
         raise ValueError(
-            f"labels has no code of class {missing}; every class needs one for its centre"
+            f"labels has no code of class {missing}; "
+            "every class needs one for its centre"
         )
     return np.stack([codes[labels == k].mean(axis=0) for k in range(labels.max() + 1)])
 
 
 def confident_pixel_percent(images: np.ndarray, margin: float = 0.1) -> float:
-    """Percentage of the pixels of ``images`` (Bernoulli means in ``[0, 1]``) within ``margin`` of 0 or 1.
+    """Percentage of pixels of ``images`` (Bernoulli means) within ``margin`` of 0 or 1.
 
     A decoder that draws a crisp digit is confident almost everywhere; grey,
     undecided pixels lower the share.
@@ -325,7 +326,7 @@ def confident_pixel_percent(images: np.ndarray, margin: float = 0.1) -> float:
 
 
 def prior_mass_within(radius: float, latent_dim: int) -> float:
-    """The probability ``P(|z| <= radius)`` under ``N(0, I_d)``: the chi-squared CDF of ``radius**2``."""
+    """``P(|z| <= radius)`` under ``N(0, I_d)``: chi-squared CDF at ``radius**2``."""
     radius = check_number(radius, "radius", low=0.0)
     return float(
         stats.chi2.cdf(radius**2, check_positive_int(latent_dim, "latent_dim"))
@@ -333,14 +334,14 @@ def prior_mass_within(radius: float, latent_dim: int) -> float:
 
 
 def mean_pixel_difference(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean absolute difference of two images (or batches of them) of Bernoulli means."""
+    """Mean absolute difference of two images (or batches) of Bernoulli means."""
     return float(np.mean(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
 
 
 def gap_between_classes(
     vae: VAE, codes: np.ndarray, labels: np.ndarray, first: int, second: int
 ) -> dict[str, float]:
-    """How far apart two classes' codes lie, and what the decoder draws halfway between them.
+    """How far apart two classes' codes lie, and what the decoder draws halfway.
 
     Returns, for the class centres ``c_1, c_2`` (:func:`class_centres`):
     ``"gap"``, ``|c_1 - c_2|``; ``"median_pair"``, the median distance over all
@@ -371,7 +372,7 @@ def gap_between_classes(
 def far_from_the_prior(
     vae: VAE, codes: np.ndarray, radius: float, n_points: int = 36
 ) -> dict[str, float]:
-    """What a two-dimensional VAE decodes on the circle ``|z| = radius``, against its data's codes.
+    """What a 2-D VAE decodes on the circle ``|z| = radius``, against its data's codes.
 
     Returns ``"prior_outside_percent"``, the prior's mass beyond the circle;
     ``"nearest_code"``, the median distance from the circle's ``n_points`` evenly
@@ -405,7 +406,7 @@ def far_from_the_prior(
 def _explorer_codes(
     model: VAE, x: np.ndarray, labels: np.ndarray, scale: int
 ) -> dict[str, Any]:
-    """The posterior means of ``x`` as flat integers ``round(scale * z)``; the labels as one string."""
+    """Posterior means of ``x`` as flat ints ``round(scale * z)``; labels, a string."""
     condition = one_hot_labels(labels, n=len(x)) if model.conditional else None
     codes = np.rint(model.encode(x, condition) * scale).astype(int)
     return {
@@ -423,21 +424,23 @@ def explorer_payload(
     extent: float = 4.0,
     scale: int = 100,
 ) -> dict[str, Any]:
-    """What the chapter's interactive explorer needs: two exported decoders and the codes of ``x``.
+    """What the chapter's explorer needs: two exported decoders and the codes of ``x``.
 
     Args:
         vae: a VAE with a two-dimensional latent space and a dense Bernoulli decoder.
         cvae: the same for a conditional VAE whose condition is a one-hot digit.
         x: ``(n, 784)`` binary held-out digits, whose codes are drawn as dots.
-        labels: ``(n,)`` integer labels ``0, ..., 9``; the CVAE encodes each digit with its own.
+        labels: ``(n,)`` integer labels ``0, ..., 9``; the CVAE encodes each digit
+            with its own.
         extent: the panel shows ``[-extent, extent]`` on both axes.
-        scale: codes are stored as integers ``round(scale * z)``, so ``100`` keeps two decimals.
+        scale: codes are stored as integers ``round(scale * z)``, so ``100`` keeps
+            two decimals.
 
     Returns:
-        ``{"format": "latent-explorer", "version": 1, "extent", "scale", "models": {"vae", "cvae"}}``;
-        each model holds ``"decoder"`` (:func:`snippets.export.export_dense_decoder`, half
-        precision), ``"codes"`` (``2 n`` integers, ``z_1, z_2`` per digit) and ``"labels"``
-        (``n`` characters).
+        ``{"format": "latent-explorer", "version": 1, "extent", "scale",
+        "models": {"vae", "cvae"}}``; each model holds ``"decoder"``
+        (:func:`snippets.export.export_dense_decoder`, half precision), ``"codes"``
+        (``2 n`` integers, ``z_1, z_2`` per digit) and ``"labels"`` (``n`` characters).
     """
     for name, model, conditional in (("vae", vae, False), ("cvae", cvae, True)):
         if (
@@ -468,7 +471,7 @@ def explorer_payload(
 
 
 def explorer_html(payload: Mapping[str, Any]) -> str:
-    """The explorer's element: an empty ``div.latent-explorer`` holding the payload as inline JSON.
+    """The explorer's element: an empty ``div.latent-explorer`` with the payload JSON.
 
     ``book/_static/latent-explorer.js`` finds the element, reads the JSON and builds
     the panel; inline data loads from a downloaded copy of the book too (``file://``),
@@ -480,5 +483,6 @@ def explorer_html(payload: Mapping[str, Any]) -> str:
     text = json.dumps(payload, separators=(",", ":")).replace("</", "<\\/")
     return (
         '<div class="latent-explorer">'
-        f'<script type="application/json" class="latent-explorer-data">{text}</script></div>'
+        '<script type="application/json" class="latent-explorer-data">'
+        f"{text}</script></div>"
     )
