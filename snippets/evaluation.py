@@ -61,10 +61,10 @@ def summarize_log_weights(chunks: Iterable[np.ndarray]) -> LogWeightSummary:
             ``n`` examples for ``s_j`` further samples each.
 
     Returns:
-        The IWAE bound and the multi-sample ELBO over all ``k = sum_j s_j``
-        samples. Only one chunk is held at a time: each is reduced to its
-        log-sum-exp and its sum, and the partial log-sum-exps are combined by
-        NumPy's stable ``np.logaddexp.reduce`` at the end, which equals the log-sum-exp of the
+        The IWAE bound and the multi-sample ELBO over all ``k = sum_j s_j`` samples.
+        Only one chunk is held at a time: each is reduced to its log-sum-exp and its
+        sum, and the partial log-sum-exps are combined by NumPy's stable
+        ``np.logaddexp.reduce`` at the end, which equals the log-sum-exp of the
         concatenated weights.
     """
     partial_lse, total, k, n = [], 0.0, 0, None
@@ -126,7 +126,8 @@ def _log_weight_chunks(
     k: int,
     sample_chunk: int,
 ) -> Iterator[np.ndarray]:
-    """The ``(n, s)`` log-weights of ``x`` for consecutive chunks of at most ``sample_chunk`` samples."""
+    """The ``(n, s)`` log-weights of ``x`` for consecutive chunks of at most
+    ``sample_chunk`` samples."""
     for start in range(0, k, sample_chunk):
         s = min(sample_chunk, k - start)
         epsilon = np.stack([rng.standard_normal((s, vae.latent_dim)) for rng in rngs])
@@ -142,7 +143,8 @@ def log_weight_statistics(
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_codes: int = MAX_DECODED_CODES,
 ) -> LogWeightSummary:
-    """The IWAE bound and the multi-sample ELBO of every example, from ``k`` shared draws.
+    """The IWAE bound and the multi-sample ELBO of every example, from ``k`` shared
+    draws.
 
     Args:
         vae: a trained VAE (any likelihood it supports).
@@ -169,9 +171,10 @@ def log_weight_statistics(
         or vae.conditional
         or type(vae).decoder_inputs is not VAE.decoder_inputs
     ):
+        conditional = " (conditional)" if getattr(vae, "conditional", False) else ""
         raise TypeError(
-            f"log_weight_statistics needs an unconditional VAE whose decoder reads z alone, "
-            f"got {type(vae).__name__}{' (conditional)' if getattr(vae, 'conditional', False) else ''}"
+            "log_weight_statistics needs an unconditional VAE whose decoder reads z "
+            f"alone, got {type(vae).__name__}{conditional}"
         )
     x = vae.check_examples(x)
     k = check_positive_int(k, "k")
@@ -180,8 +183,9 @@ def log_weight_statistics(
     max_codes = check_positive_int(max_codes, "max_codes")
     if len(x) * k > max_codes:
         raise ValueError(
-            f"k={k} codes for each of {len(x)} examples would decode {len(x) * k:.3g} codes, over the bound "
-            f"max_codes={max_codes:.3g} (time grows with k * n): lower k, pass fewer examples, or raise max_codes"
+            f"k={k} codes for each of {len(x)} examples would decode {len(x) * k:.3g} "
+            f"codes, over the bound max_codes={max_codes:.3g} (time grows with k * "
+            "n): lower k, pass fewer examples, or raise max_codes"
         )
     sample_chunk = min(k, batch_size)
     example_chunk = max(1, batch_size // sample_chunk)
@@ -213,7 +217,8 @@ def iwae_bound(
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_codes: int = MAX_DECODED_CODES,
 ) -> np.ndarray:
-    """The importance-weighted bound ``log (1/k) sum_i p(x, z_i) / q(z_i|x)`` per example: ``(n,)`` nats.
+    """The importance-weighted bound ``log (1/k) sum_i p(x, z_i) / q(z_i|x)`` per
+    example: ``(n,)`` nats.
 
     ``z_i ~ q(z|x)``. Its expectation is a lower bound on ``log p(x)`` that
     never decreases with ``k`` and reaches ``log p(x)`` as ``k -> infinity``;
@@ -235,7 +240,8 @@ def elbo_estimate(
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_codes: int = MAX_DECODED_CODES,
 ) -> np.ndarray:
-    """The ELBO of each example estimated from ``n_samples`` codes: ``(1/k) sum_i log w_i``, ``(n,)`` nats.
+    """The ELBO of each example estimated from ``n_samples`` codes:
+    ``(1/k) sum_i log w_i``, ``(n,)`` nats.
 
     Averaging more samples lowers its noise, not its expectation, which is
     the ELBO for any ``n_samples``. With the same ``seed`` it uses the draws
@@ -262,7 +268,8 @@ def nats_to_bits_per_dim(nats, n_dims: int):
 
 @dataclass(frozen=True)
 class MeanWithError:
-    """A sample mean, its standard error (both in the values' unit) and the number of values ``n``."""
+    """A sample mean, its standard error (both in the values' unit) and the number of
+    values ``n``."""
 
     mean: float
     standard_error: float
@@ -270,7 +277,8 @@ class MeanWithError:
 
 
 def mean_and_standard_error(values) -> MeanWithError:
-    """Mean of per-example values ``(n,)`` and its standard error ``std / sqrt(n)`` (0 when ``n = 1``).
+    """Mean of per-example values ``(n,)`` and its standard error ``std / sqrt(n)`` (0
+    when ``n = 1``).
 
     ``std`` is the sample standard deviation (``ddof=1``). For many independent
     values ``mean +- 2 * standard_error`` covers the expectation about 95 % of

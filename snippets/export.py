@@ -60,7 +60,8 @@ def _decode(text: str, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _check_chain(decoder: keras.Model, dense_layers: list) -> None:
-    """Each Dense layer reads the previous one's output, the first ``[z, y]``; the last is the output."""
+    """Each Dense layer reads the previous one's output, the first ``[z, y]``; the last
+    is the output."""
     first_input = decoder.inputs[0] if len(decoder.inputs) == 1 else None
     concatenations = [
         layer for layer in decoder.layers if isinstance(layer, keras.layers.Concatenate)
@@ -72,8 +73,8 @@ def _check_chain(decoder: keras.Model, dense_layers: list) -> None:
     for layer in dense_layers:
         if layer.input is not expected:
             raise ValueError(
-                f"layer {layer.name!r} does not read the output of the layer before it; "
-                "the format holds a plain chain of Dense layers only"
+                f"layer {layer.name!r} does not read the output of the layer before "
+                "it; the format holds a plain chain of Dense layers only"
             )
         expected = layer.output
     if expected is not decoder.outputs[0]:
@@ -83,26 +84,29 @@ def _check_chain(decoder: keras.Model, dense_layers: list) -> None:
 
 
 def _check_concatenation(decoder: keras.Model, layer) -> None:
-    """The one Concatenate allowed joins the model's two inputs, code first, on the last axis."""
+    """The one Concatenate allowed joins the model's two inputs, code first, on the last
+    axis."""
     inputs = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
     joins_the_inputs = [id(t) for t in inputs] == [id(t) for t in decoder.inputs]
     if len(decoder.inputs) != 2 or not joins_the_inputs or layer.axis != -1:
         raise ValueError(
-            f"layer {layer.name!r}: the format concatenates only the decoder's inputs [z, condition], "
-            "in that order, on the last axis"
+            f"layer {layer.name!r}: the format concatenates only the decoder's inputs "
+            "[z, condition], in that order, on the last axis"
         )
 
 
 def export_dense_decoder(
     decoder: keras.Model, *, dtype: str = "float16"
 ) -> dict[str, Any]:
-    """The weights of a dense decoder as a JSON-ready dict (format ``"dense-decoder"``, version 1).
+    """The weights of a dense decoder as a JSON-ready dict (format ``"dense-decoder"``,
+    version 1).
 
     Args:
-        decoder: a functional Keras model ``z -> outputs`` or ``[z, condition] -> outputs``
-            (e.g. :func:`snippets.build_dense_decoder`, with or without ``condition_dim``)
-            made of Dense layers in a chain, each with activation relu, sigmoid or
-            linear; a conditional decoder joins its inputs with one Concatenate.
+        decoder: a functional Keras model ``z -> outputs`` or
+            ``[z, condition] -> outputs`` (e.g. :func:`snippets.build_dense_decoder`,
+            with or without ``condition_dim``) made of Dense layers in a chain, each
+            with activation relu, sigmoid or linear; a conditional decoder joins its
+            inputs with one Concatenate.
         dtype: ``"float16"`` (half the size) or ``"float32"`` (exact).
 
     Returns:
@@ -120,8 +124,9 @@ def export_dense_decoder(
         raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
     if len(decoder.inputs) not in (1, 2) or len(decoder.outputs) != 1:
         raise ValueError(
-            f"decoder {decoder.name!r} must take z or [z, condition] and give one output, "
-            f"got {len(decoder.inputs)} inputs and {len(decoder.outputs)} outputs"
+            f"decoder {decoder.name!r} must take z or [z, condition] and give one "
+            f"output, got {len(decoder.inputs)} inputs and {len(decoder.outputs)} "
+            "outputs"
         )
     dense_layers = []
     for layer in decoder.layers:
@@ -132,12 +137,14 @@ def export_dense_decoder(
             continue
         if type(layer) is not keras.layers.Dense:
             raise ValueError(
-                f"layer {layer.name!r} is a {type(layer).__name__}; the format holds Dense layers only"
+                f"layer {layer.name!r} is a {type(layer).__name__}; the format holds "
+                "Dense layers only"
             )
         activation = layer.get_config()["activation"]
         if activation not in ACTIVATIONS:
             raise ValueError(
-                f"layer {layer.name!r} has activation {activation!r}; the format holds {sorted(ACTIVATIONS)}"
+                f"layer {layer.name!r} has activation {activation!r}; the format "
+                f"holds {sorted(ACTIVATIONS)}"
             )
         dense_layers.append(layer)
     if not dense_layers:
@@ -176,7 +183,8 @@ def export_dense_decoder(
 def exported_decoder_logits(
     exported: Mapping[str, Any], z, condition=None
 ) -> np.ndarray:
-    """Evaluate an exported decoder in NumPy (float64): ``(n, latent_dim)`` codes to ``(n, units)`` outputs.
+    """Evaluate an exported decoder in NumPy (float64): ``(n, latent_dim)`` codes to
+    ``(n, units)`` outputs.
 
     ``condition`` is ``(n, condition_dim)`` (a one-hot label per code) for a
     conditional decoder and ``None`` otherwise. This is the arithmetic a page
@@ -195,7 +203,8 @@ def exported_decoder_logits(
     if exported["condition_dim"]:
         if condition is None:
             raise ValueError(
-                f"this decoder needs a condition of shape (n, {exported['condition_dim']})"
+                "this decoder needs a condition of shape (n, "
+                f"{exported['condition_dim']})"
             )
         condition = check_array(condition, "condition", (exported["condition_dim"],))
         if len(condition) != len(z):

@@ -28,7 +28,8 @@ LOG_2PI = math.log(2.0 * math.pi)
 
 
 def _sum_over_example(values):
-    """Sum a ``(batch, ...)`` tensor over everything but the batch axis: ``(batch,)``."""
+    """Sum a ``(batch, ...)`` tensor over everything but the batch axis:
+    ``(batch,)``."""
     return ops.sum(ops.reshape(values, (ops.shape(values)[0], -1)), axis=-1)
 
 
@@ -45,7 +46,8 @@ class Likelihood(keras.layers.Layer):
         self.built = True
 
     def log_prob(self, x, logits):
-        """``log p(x | z)`` per example, from the decoder's ``logits`` for ``z``: ``(batch,)`` nats."""
+        """``log p(x | z)`` per example, from the decoder's ``logits`` for ``z``:
+        ``(batch,)`` nats."""
         raise NotImplementedError
 
     def mean(self, logits):
@@ -53,7 +55,8 @@ class Likelihood(keras.layers.Layer):
         raise NotImplementedError
 
     def logits_shape(self, x_shape: tuple) -> tuple:
-        """The per-example shape of the logits that score data of per-example shape ``x_shape``.
+        """The per-example shape of the logits that score data of per-example shape
+        ``x_shape``.
 
         One logit per value by default; ``None`` entries match any size.
         """
@@ -62,7 +65,8 @@ class Likelihood(keras.layers.Layer):
     def check(
         self, x, name: str = "x", *, logits_shape: tuple | None = None
     ) -> np.ndarray:
-        """``x`` as an array, after checking it lies in the support; raises ``ValueError`` naming ``name``.
+        """``x`` as an array, after checking it lies in the support; raises
+        ``ValueError`` naming ``name``.
 
         ``logits_shape`` is the decoder's output shape per example, where the
         support depends on it (the number of classes of :class:`Categorical`).
@@ -96,7 +100,8 @@ class Bernoulli(Likelihood):
 
 
 def _continuous_bernoulli_log_norm(logits):
-    """``log C`` with ``C = l / tanh(l / 2)``; near ``l = 0`` the Taylor form ``2 + l^2 / 6`` avoids 0/0."""
+    """``log C`` with ``C = l / tanh(l / 2)``; near ``l = 0`` the Taylor form
+    ``2 + l^2 / 6`` avoids 0/0."""
     small = ops.abs(logits) < 1e-3
     safe = ops.where(small, ops.ones_like(logits), logits)
     return ops.where(
@@ -108,7 +113,8 @@ def _continuous_bernoulli_log_norm(logits):
 
 @keras.saving.register_keras_serializable(package="snippets")
 class ContinuousBernoulli(Bernoulli):
-    """The Bernoulli formula made a proper density on ``[0, 1]`` (Loaiza-Ganem & Cunningham, 2019).
+    """The Bernoulli formula made a proper density on ``[0, 1]`` (Loaiza-Ganem &
+    Cunningham, 2019).
 
     ``p(x | lambda) = C(lambda) lambda^x (1 - lambda)^(1 - x)`` with
     ``lambda = sigmoid(l)`` and ``C = 2 atanh(1 - 2 lambda) / (1 - 2 lambda)
@@ -133,7 +139,8 @@ class ContinuousBernoulli(Bernoulli):
 
 @keras.saving.register_keras_serializable(package="snippets")
 class Gaussian(Likelihood):
-    """Independent Gaussian pixels ``N(x_i | sigmoid(l_i), sigma^2)`` with one variance for all.
+    """Independent Gaussian pixels ``N(x_i | sigmoid(l_i), sigma^2)`` with one variance
+    for all.
 
     ``variance`` chooses ``sigma^2``:
 
@@ -156,7 +163,8 @@ class Gaussian(Likelihood):
                 variance = check_number(variance, "variance", low=0.0, low_open=True)
             except (TypeError, ValueError):
                 raise ValueError(
-                    f"variance must be a number > 0, 'learned' or None, got {variance!r}"
+                    "variance must be a number > 0, 'learned' or None, got "
+                    f"{variance!r}"
                 ) from None
         self.variance = variance
         if variance == "learned":
@@ -186,7 +194,8 @@ class Gaussian(Likelihood):
     def check(
         self, x, name: str = "x", *, logits_shape: tuple | None = None
     ) -> np.ndarray:
-        # The mean is a sigmoid of the logits: data outside [0, 1] could never be fitted.
+        # The mean is a sigmoid of the logits: data outside [0, 1] could never be
+        # fitted.
         return check_images(x, name)
 
     def get_config(self) -> dict:
@@ -195,7 +204,8 @@ class Gaussian(Likelihood):
 
 @keras.saving.register_keras_serializable(package="snippets")
 class Multinomial(Likelihood):
-    """Counts over categories: ``log p(x|z) = sum_i x_i log softmax(l)_i`` (Liang et al., 2018).
+    """Counts over categories: ``log p(x|z) = sum_i x_i log softmax(l)_i`` (Liang et
+    al., 2018).
 
     The multinomial coefficient ``log(N! / prod_i x_i!)`` does not depend on the
     model and is left out. ``x`` and ``logits`` are ``(batch, n_items)``; the
@@ -219,7 +229,8 @@ class Multinomial(Likelihood):
 
 @keras.saving.register_keras_serializable(package="snippets")
 class Categorical(Likelihood):
-    """One class per position: ``log p(x|z) = sum_t log softmax(l_t)[x_t]``, e.g. the characters of a word.
+    """One class per position: ``log p(x|z) = sum_t log softmax(l_t)[x_t]``, e.g. the
+    characters of a word.
 
     ``x`` holds integer classes ``(batch, length)`` and ``logits`` are
     ``(batch, length, n_classes)``; positions whose target is ``ignore_class``
@@ -245,7 +256,8 @@ class Categorical(Likelihood):
         return ops.softmax(logits, axis=-1)
 
     def logits_shape(self, x_shape: tuple) -> tuple:
-        """A vector of class logits per position: ``(*x_shape, n_classes)``, any number of classes."""
+        """A vector of class logits per position: ``(*x_shape, n_classes)``, any number
+        of classes."""
         return (*x_shape, None)
 
     def check(

@@ -46,7 +46,8 @@ def _dense_stack(x, hidden_units: Sequence[int], prefix: str, activation: str = 
 
 
 def _inputs_with_condition(shape: tuple, name: str, condition_dim: int):
-    """``(model inputs, tensor to feed the layers)``: the input alone, or it concatenated with a condition."""
+    """``(model inputs, tensor to feed the layers)``: the input alone, or it
+    concatenated with a condition."""
     inputs = keras.Input(shape=shape, name=name)
     if not condition_dim:
         return inputs, inputs
@@ -100,7 +101,8 @@ def build_dense_decoder(
     activation: str = "relu",
     name: str = "decoder",
 ) -> keras.Model:
-    """A multilayer-perceptron decoder: ``(batch, latent_dim)`` to logits ``(batch, output_dim)``.
+    """A multilayer-perceptron decoder: ``(batch, latent_dim)`` to logits
+    ``(batch, output_dim)``.
 
     With ``condition_dim > 0`` it takes ``[z, condition]``. The logits are the
     parameters of the model's likelihood, e.g. ``p(x_i = 1 | z) = sigmoid(l_i)``.
@@ -115,7 +117,8 @@ def build_dense_decoder(
 
 
 def predict_in_batches(model: keras.Model, inputs, *, batch_size: int = 512):
-    """Run ``model`` on ``inputs`` batch by batch, outside ``fit``, and return NumPy arrays.
+    """Run ``model`` on ``inputs`` batch by batch, outside ``fit``, and return NumPy
+    arrays.
 
     ``inputs`` is an array ``(n, ...)`` or a list of such arrays (a model with
     several inputs). Outputs computed in 16 bits (a mixed-precision policy) come back
@@ -170,7 +173,8 @@ def predict_in_batches(model: keras.Model, inputs, *, batch_size: int = 512):
 
 
 def _checked_network_inputs(model: keras.Model, inputs) -> list[np.ndarray]:
-    """A network's inputs as a list of numeric, finite arrays of its input shapes, one row per example in each."""
+    """A network's inputs as a list of numeric, finite arrays of its input shapes, one
+    row per example in each."""
     several = isinstance(inputs, (list, tuple))
     arrays = list(inputs) if several else [inputs]
     names = (
@@ -179,7 +183,8 @@ def _checked_network_inputs(model: keras.Model, inputs) -> list[np.ndarray]:
     declared = getattr(model, "inputs", None) or []
     if declared and len(declared) != len(arrays):
         raise ValueError(
-            f"{model.name} takes {len(declared)} input(s), but inputs holds {len(arrays)} array(s)"
+            f"{model.name} takes {len(declared)} input(s), but inputs holds "
+            f"{len(arrays)} array(s)"
         )
     shapes = [tuple(tensor.shape[1:]) for tensor in declared] or [None] * len(arrays)
     arrays = [
@@ -190,14 +195,16 @@ def _checked_network_inputs(model: keras.Model, inputs) -> list[np.ndarray]:
 
 
 def _shapes_match(actual: tuple, expected: tuple) -> bool:
-    """Whether two per-example shapes agree, ``None`` on either side matching any size."""
+    """Whether two per-example shapes agree, ``None`` on either side matching any
+    size."""
     return len(actual) == len(expected) and all(
         a is None or e is None or a == e for a, e in zip(actual, expected)
     )
 
 
 def _bound(method, *args, **kwargs) -> dict:
-    """Every argument of a bound Keras method by name, defaults filled in, as ``method(**result)`` takes them."""
+    """Every argument of a bound Keras method by name, defaults filled in, as
+    ``method(**result)`` takes them."""
     arguments = inspect.signature(method).bind(*args, **kwargs)
     arguments.apply_defaults()
     options = dict(arguments.arguments)
@@ -257,8 +264,8 @@ class LatentVariableModel(keras.Model):
         super().__init__(**kwargs)
         if likelihood is not None and not isinstance(likelihood, Likelihood):
             raise TypeError(
-                f"likelihood must be a snippets Likelihood such as Bernoulli() or Gaussian(variance=0.1), "
-                f"got {likelihood!r}"
+                "likelihood must be a snippets Likelihood such as Bernoulli() or "
+                f"Gaussian(variance=0.1), got {likelihood!r}"
             )
         self.encoder = encoder
         self.decoder = decoder
@@ -266,12 +273,14 @@ class LatentVariableModel(keras.Model):
         self._check_networks()
 
     def _check_networks(self) -> None:
-        """Raise, naming both shapes, unless the decoder can score what the encoder reads and read what it writes."""
+        """Raise, naming both shapes, unless the decoder can score what the encoder
+        reads and read what it writes."""
         code_sizes = {int(shape[-1]) for shape in self._encoder_output_shapes()}
         if code_sizes != {self.latent_dim}:
             raise ValueError(
-                f"the encoder's codes have size {sorted(code_sizes)} but the decoder takes "
-                f"latent_dim={self.latent_dim}; build both with the same latent_dim"
+                f"the encoder's codes have size {sorted(code_sizes)} but the decoder "
+                f"takes latent_dim={self.latent_dim}; build both with the same "
+                "latent_dim"
             )
         x_shape = tuple(self.encoder.inputs[0].shape[1:])
         logits_shape = (
@@ -282,12 +291,16 @@ class LatentVariableModel(keras.Model):
         expected = self.likelihood.logits_shape(x_shape)
         if logits_shape is None or not _shapes_match(logits_shape, expected):
             raise ValueError(
-                f"the decoder returns logits of shape {logits_shape} per example, but the encoder reads x of "
-                f"shape {x_shape}, which {type(self.likelihood).__name__} scores with logits of shape {expected}; "
-                f"build the decoder for the encoder's input (output_dim or output_shape)"
+                f"the decoder returns logits of shape {logits_shape} per example, but "
+                f"the encoder reads x of shape {x_shape}, which "
+                f"{type(self.likelihood).__name__} scores with logits of shape "
+                f"{expected}; build the decoder for the encoder's input (output_dim "
+                "or output_shape)"
             )
         if type(self).decoder_inputs is not LatentVariableModel.decoder_inputs:
-            return  # a subclass feeds its decoder more than z and the condition; it checks its own plumbing
+            # a subclass feeds its decoder more than z and the condition; it checks its
+            # own plumbing
+            return
         encoder_conditions = [
             tuple(tensor.shape[1:]) for tensor in self.encoder.inputs[1:]
         ]
@@ -299,8 +312,9 @@ class LatentVariableModel(keras.Model):
                 f"a condition of shape {shapes[0]}" if shapes else "no condition"
             )  # noqa: E731
             raise ValueError(
-                f"the encoder takes {describe(encoder_conditions)} but the decoder takes "
-                f"{describe(decoder_conditions)}; build both with the same condition_dim"
+                f"the encoder takes {describe(encoder_conditions)} but the decoder "
+                f"takes {describe(decoder_conditions)}; build both with the same "
+                "condition_dim"
             )
 
     def _encoder_output_shapes(self) -> list[tuple]:
@@ -309,7 +323,8 @@ class LatentVariableModel(keras.Model):
 
     @property
     def data_spec(self) -> DataSpec:
-        """What the model reads: the encoder's input shapes and the likelihood's support (see :class:`DataSpec`)."""
+        """What the model reads: the encoder's input shapes and the likelihood's support
+        (see :class:`DataSpec`)."""
         logits_shape = tuple(self.decoder.output_shape[1:])
         return DataSpec(
             x_shape=tuple(self.encoder.inputs[0].shape[1:]),
@@ -347,18 +362,19 @@ class LatentVariableModel(keras.Model):
         """
         return self._with_condition(z, condition)
 
-    # -- checked entry points -------------------------------------------------------------
+    # -- checked entry points ----------------------------------------------------------
 
     def _check_condition(self, condition, n: int, name: str):
         return self.data_spec.check_condition(condition, n, name)
 
     def check_examples(self, x, name: str = "x") -> np.ndarray:
-        """``x`` as an array after checking it fits the encoder's input and the likelihood's support."""
+        """``x`` as an array after checking it fits the encoder's input and the
+        likelihood's support."""
         return self.data_spec.check_x(x, name)
 
     def _checked(self, x, y, sample_weight, name: str = "x"):
-        """``(x, y, sample_weight)`` checked by :attr:`data_spec`; Keras drops sample weights given without
-        targets, so ``x`` stands in as the target then."""
+        """``(x, y, sample_weight)`` checked by :attr:`data_spec`; Keras drops sample
+        weights given without targets, so ``x`` stands in as the target then."""
         x, y, sample_weight = self.data_spec.check(x, y, sample_weight, name=name)
         if sample_weight is not None and y is None:
             y = x["x"] if isinstance(x, dict) else x
@@ -382,7 +398,8 @@ class LatentVariableModel(keras.Model):
         return self._checked(validation_data, None, None, "validation_data")[0]
 
     def fit(self, x=None, y=None, *args, nonfinite_guard: bool = True, **kwargs):
-        """``keras.Model.fit`` after checking every input and option (see the class docstring).
+        """``keras.Model.fit`` after checking every input and option (see the class
+        docstring).
 
         ``nonfinite_guard`` (default ``True``) adds a
         :class:`snippets.NonFiniteLossGuard` unless ``callbacks`` holds one:
@@ -419,7 +436,8 @@ class LatentVariableModel(keras.Model):
         return super().fit(**options)
 
     def _logged_names(self, callbacks, has_validation: bool) -> set[str] | None:
-        """The quantities ``fit`` will log; ``None`` where compiled metrics make them unknown before training.
+        """The quantities ``fit`` will log; ``None`` where compiled metrics make them
+        unknown before training.
 
         A callback that adds to the logs names what it adds in ``logged_names``
         (as :class:`snippets.KLWarmup` does), so that it can be monitored.
@@ -443,7 +461,8 @@ class LatentVariableModel(keras.Model):
         )
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
-        """``keras.Model.evaluate`` after checking its inputs, ``batch_size`` and ``steps``."""
+        """``keras.Model.evaluate`` after checking its inputs, ``batch_size`` and
+        ``steps``."""
         options = _bound(super().evaluate, x, y, *args, **kwargs)
         for name in ("batch_size", "steps"):
             options[name] = check_optional_positive_int(options[name], name)
@@ -453,7 +472,8 @@ class LatentVariableModel(keras.Model):
         return super().evaluate(**options)
 
     def predict(self, x, *args, **kwargs):
-        """``keras.Model.predict`` after checking ``x``, ``batch_size`` and ``steps``."""
+        """``keras.Model.predict`` after checking ``x``, ``batch_size`` and
+        ``steps``."""
         options = _bound(super().predict, x, *args, **kwargs)
         for name in ("batch_size", "steps"):
             options[name] = check_optional_positive_int(options[name], name)
@@ -473,7 +493,8 @@ class LatentVariableModel(keras.Model):
         return super().predict_on_batch(self._checked(x, None, None)[0])
 
     def encode(self, x, condition=None) -> np.ndarray:
-        """The code of each example (the posterior mean ``E[z|x]`` for a VAE): ``(n, latent_dim)``."""
+        """The code of each example (the posterior mean ``E[z|x]`` for a VAE):
+        ``(n, latent_dim)``."""
         x = self.check_examples(x)
         codes = predict_in_batches(
             self.encoder,
@@ -484,7 +505,8 @@ class LatentVariableModel(keras.Model):
         return codes[0] if isinstance(codes, list) else codes
 
     def decode(self, z, condition=None) -> np.ndarray:
-        """The likelihood's mean for codes ``z`` of shape ``(n, latent_dim)``: images for pixels."""
+        """The likelihood's mean for codes ``z`` of shape ``(n, latent_dim)``: images
+        for pixels."""
         z = check_array(z, "z", (self.latent_dim,)).astype(np.float32)
         condition = self._check_condition(condition, len(z), "condition")
         logits = predict_in_batches(self.decoder, self._with_condition(z, condition))
@@ -496,22 +518,26 @@ class LatentVariableModel(keras.Model):
 
     @staticmethod
     def _weighted(values, sample_weight):
-        """``values * sample_weight`` per example (Keras's convention: the batch mean of weighted losses)."""
+        """``values * sample_weight`` per example (Keras's convention: the batch mean of
+        weighted losses)."""
         if sample_weight is None:
             return values
         return values * ops.cast(ops.reshape(sample_weight, (-1,)), values.dtype)
 
     def _target(self, x, y):
-        """What the likelihood scores: ``y`` when ``fit``/``evaluate`` got one, else the input ``x``."""
+        """What the likelihood scores: ``y`` when ``fit``/``evaluate`` got one, else the
+        input ``x``."""
         return self._split(x if y is None else y)[0]
 
     def _reduce(self, per_example, x, y, y_pred, sample_weight, training):
-        """The batch loss: the mean of the (weighted) ``per_example`` losses, plus ``self.losses``."""
+        """The batch loss: the mean of the (weighted) ``per_example`` losses, plus
+        ``self.losses``."""
         if getattr(self, "_compile_loss", None) is not None:
-            # (compile itself is not overridden: Keras would then skip it when reloading a model.)
+            # (compile itself is not overridden: Keras would then skip it when reloading
+            # a model.)
             raise ValueError(
-                f"{type(self).__name__} computes its own loss; compile it without loss= "
-                f"(add terms with add_loss or regularisers instead)"
+                f"{type(self).__name__} computes its own loss; compile it without "
+                "loss= (add terms with add_loss or regularisers instead)"
             )
         loss = share_per_replica(ops.mean(self._weighted(per_example, sample_weight)))
         if self.losses:  # regularisers and add_loss terms, aggregated as Keras does
@@ -551,7 +577,8 @@ class Autoencoder(LatentVariableModel):
         if len(self._encoder_output_shapes()) != 1:
             raise ValueError(
                 "an Autoencoder's encoder returns one code z; this one has "
-                f"{len(self._encoder_output_shapes())} outputs (build it with variational=False)"
+                f"{len(self._encoder_output_shapes())} outputs (build it with "
+                "variational=False)"
             )
 
     def call(self, inputs, training=False):
@@ -568,7 +595,8 @@ class Autoencoder(LatentVariableModel):
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):
         target = self._target(x, y)
-        # Under a mixed-precision policy the decoder computes in 16 bits; sum the pixels in float32.
+        # Under a mixed-precision policy the decoder computes in 16 bits; sum the pixels
+        # in float32.
         reconstruction = -self.likelihood.log_prob(
             target, ops.cast(y_pred["logits"], "float32")
         )
@@ -609,7 +637,8 @@ class VAE(LatentVariableModel):
         if len(self._encoder_output_shapes()) != 2:
             raise ValueError(
                 "a VAE's encoder returns [z_mean, z_log_var]; this one has "
-                f"{len(self._encoder_output_shapes())} output(s) (build it with variational=True)"
+                f"{len(self._encoder_output_shapes())} output(s) (build it with "
+                "variational=True)"
             )
         self.beta = keras.Variable(
             check_number(beta, "beta", low=0.0), trainable=False, name="beta"
@@ -634,11 +663,13 @@ class VAE(LatentVariableModel):
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):
         target = self._target(x, y)
-        # Under a mixed-precision policy the networks compute in 16 bits; sum in float32.
+        # Under a mixed-precision policy the networks compute in 16 bits; sum in
+        # float32.
         y_pred = {name: ops.cast(value, "float32") for name, value in y_pred.items()}
         reconstruction = -self.likelihood.log_prob(target, y_pred["logits"])
         kl = gaussian_kl_to_standard_normal(y_pred["z_mean"], y_pred["z_log_var"])
-        # Weighted like the loss, so that loss = reconstruction + beta * kl holds for the reports too.
+        # Weighted like the loss, so that loss = reconstruction + beta * kl holds for
+        # the reports too.
         self.reconstruction_tracker.update_state(
             self._weighted(reconstruction, sample_weight)
         )
@@ -647,7 +678,8 @@ class VAE(LatentVariableModel):
         return self._reduce(per_example, x, y, y_pred, sample_weight, training)
 
     def generate(self, n: int, condition=None, *, seed: int = 0) -> np.ndarray:
-        """Decode ``n`` draws from the prior ``N(0, I)``: the likelihood's means, ``(n, ...)``."""
+        """Decode ``n`` draws from the prior ``N(0, I)``: the likelihood's means,
+        ``(n, ...)``."""
         z = np.random.default_rng(check_seed(seed)).standard_normal(
             (check_positive_int(n, "n"), self.latent_dim)
         )

@@ -1,4 +1,5 @@
-"""Callbacks for real training runs: stop early, keep the best model, survive interruptions.
+"""Callbacks for real training runs: stop early, keep the best model, survive
+interruptions.
 
 :func:`training_callbacks` is the list a reader copies into a long ``fit``.
 """
@@ -19,7 +20,8 @@ BACKUP_FOLDER_NAME = "backup"
 def check_monitor(
     monitor: str, logged: Iterable[str], owner: str = "a callback"
 ) -> None:
-    """Raise ``ValueError`` unless ``monitor`` is among the ``logged`` quantities, listing them.
+    """Raise ``ValueError`` unless ``monitor`` is among the ``logged`` quantities,
+    listing them.
 
     A ``val_`` quantity whose training counterpart is logged means the run
     has no validation data: the message says to pass ``validation_data``.
@@ -31,8 +33,8 @@ def check_monitor(
         name.startswith("val_") for name in logged
     ):
         raise ValueError(
-            f"{owner} monitors {monitor!r}, which needs validation data: pass validation_data "
-            f"(or validation_split) to fit, or monitor one of {logged}"
+            f"{owner} monitors {monitor!r}, which needs validation data: pass "
+            f"validation_data (or validation_split) to fit, or monitor one of {logged}"
         )
     raise ValueError(
         f"{owner} monitors {monitor!r}, which is not logged; known quantities: {logged}"
@@ -62,7 +64,8 @@ def check_monitors(
 
 
 class _EarlyStopping(keras.callbacks.EarlyStopping):
-    """Keras's early stopping, which raises when its quantity is missing from the logs instead of warning."""
+    """Keras's early stopping, which raises when its quantity is missing from the logs
+    instead of warning."""
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         check_monitor(self.monitor, logs or {}, "EarlyStopping")
@@ -72,7 +75,8 @@ class _EarlyStopping(keras.callbacks.EarlyStopping):
 def training_callbacks(
     folder: str | Path, *, patience: int = 5, monitor: str = "val_loss"
 ) -> list[keras.callbacks.Callback]:
-    """Early stopping, a best-model checkpoint and an interruption backup, all in ``folder``.
+    """Early stopping, a best-model checkpoint and an interruption backup, all in
+    ``folder``.
 
     - ``EarlyStopping(monitor, patience, restore_best_weights=True)``: stop
       once ``monitor`` has not improved for ``patience`` epochs, and leave the

@@ -30,7 +30,8 @@ def check_positive_int(value: object, name: str) -> int:
 def check_seed(
     value: object, name: str = "seed", *, allow_none: bool = False
 ) -> int | None:
-    """Return ``value`` as an ``int`` if it is a non-negative integer (or ``None`` when allowed), else raise."""
+    """Return ``value`` as an ``int`` if it is a non-negative integer (or ``None`` when
+    allowed), else raise."""
     if value is None and allow_none:
         return None
     expected = "a non-negative integer" + (" or None" if allow_none else "")
@@ -42,7 +43,8 @@ def check_seed(
 
 
 def check_optional_positive_int(value: object, name: str) -> int | None:
-    """``None``, or ``value`` checked by :func:`check_positive_int` (a ``batch_size`` Keras may choose)."""
+    """``None``, or ``value`` checked by :func:`check_positive_int` (a ``batch_size``
+    Keras may choose)."""
     return None if value is None else check_positive_int(value, name)
 
 
@@ -55,7 +57,8 @@ def check_number(
     low_open: bool = False,
     high_open: bool = False,
 ) -> float:
-    """Return ``value`` as a ``float`` if it is a finite number in the given interval, else raise.
+    """Return ``value`` as a ``float`` if it is a finite number in the given interval,
+    else raise.
 
     ``low``/``high`` bound the interval (``None``: unbounded); ``low_open``
     and ``high_open`` exclude the bound itself. The message states the
@@ -98,7 +101,8 @@ def check_array(
     high: float | None = None,
     integer: bool = False,
 ) -> np.ndarray:
-    """Check a batch of examples: numeric, non-empty, finite, of the right shape and range.
+    """Check a batch of examples: numeric, non-empty, finite, of the right shape and
+    range.
 
     Args:
         x: array-like of shape ``(n, *expected_shape)``.
@@ -131,14 +135,19 @@ def check_array(
         ):
             hint = ""
             if {actual, expected} <= MNIST_LAYOUTS:
-                hint = "; load_mnist(layout='flat') gives (784,), layout='image' gives (28, 28, 1)"
+                hint = (
+                    "; load_mnist(layout='flat') gives (784,), layout='image' gives "
+                    "(28, 28, 1)"
+                )
             raise ValueError(
-                f"{name} has per-example shape {actual}, but the model expects {expected}{hint}"
+                f"{name} has per-example shape {actual}, but the model expects "
+                f"{expected}{hint}"
             )
     finite = np.isfinite(array)
     if not finite.all():
         raise ValueError(
-            f"{name} contains {int((~finite).sum())} NaN or infinite values; clean the data first"
+            f"{name} contains {int((~finite).sum())} NaN or infinite values; clean "
+            "the data first"
         )
     if integer and not np.array_equal(array, np.round(array)):
         raise ValueError(
@@ -147,7 +156,8 @@ def check_array(
     smallest, largest = float(array.min()), float(array.max())
     if (low is not None and smallest < low) or (high is not None and largest > high):
         raise ValueError(
-            f"{name} must hold values in {_interval(low, high)}, got values in [{smallest:g}, {largest:g}]"
+            f"{name} must hold values in {_interval(low, high)}, got values in "
+            f"[{smallest:g}, {largest:g}]"
         )
     return array
 
@@ -167,13 +177,15 @@ def check_images(
     if smallest < 0.0 or largest > 1.0:
         hint = " (looks like 0-255 pixels: divide by 255)" if largest > 1.0 else ""
         raise ValueError(
-            f"{name} must hold pixel intensities in [0, 1], got values in [{smallest:g}, {largest:g}]{hint}"
+            f"{name} must hold pixel intensities in [0, 1], got values in "
+            f"[{smallest:g}, {largest:g}]{hint}"
         )
     return array
 
 
 def check_same_length(arrays: dict[str, np.ndarray]) -> int:
-    """The common number of examples of named arrays; raises naming each length when they differ."""
+    """The common number of examples of named arrays; raises naming each length when
+    they differ."""
     lengths = {name: len(array) for name, array in arrays.items()}
     if len(set(lengths.values())) > 1:
         listed = ", ".join(f"{name} has {length}" for name, length in lengths.items())
@@ -182,14 +194,16 @@ def check_same_length(arrays: dict[str, np.ndarray]) -> int:
 
 
 def is_array_like(data: object) -> bool:
-    """Whether ``data`` is held in memory as arrays: a NumPy array, a tensor, a list, a tuple or a dict of them."""
+    """Whether ``data`` is held in memory as arrays: a NumPy array, a tensor, a list, a
+    tuple or a dict of them."""
     return isinstance(data, (np.ndarray, list, tuple, dict)) or hasattr(
         data, "__array__"
     )
 
 
 def first_batch(data: object) -> object | None:
-    """The first batch of a ``keras.utils.PyDataset`` or a ``tf.data.Dataset`` as NumPy arrays; ``None`` otherwise.
+    """The first batch of a ``keras.utils.PyDataset`` or a ``tf.data.Dataset`` as NumPy
+    arrays; ``None`` otherwise.
 
     A ``PyDataset`` is indexed (``data[0]``); a ``tf.data`` pipeline is read
     through a fresh iterator (``data.take(1)``), which leaves the iterator of
@@ -208,7 +222,8 @@ def first_batch(data: object) -> object | None:
 
 @dataclass(frozen=True)
 class DataSpec:
-    """What a model reads, derived from its networks and likelihood, and the one check of data against it.
+    """What a model reads, derived from its networks and likelihood, and the one check
+    of data against it.
 
     Attributes:
         x_shape: the per-example shape of the encoder's input ``x``, e.g. ``(784,)``.
@@ -235,14 +250,16 @@ class DataSpec:
     def check_condition(
         self, condition: object, n: int, name: str = "condition"
     ) -> np.ndarray | None:
-        """The condition as float32 ``(n, *condition_shape)``; ``None`` for an unconditional model."""
+        """The condition as float32 ``(n, *condition_shape)``; ``None`` for an
+        unconditional model."""
         if self.condition_shape is None:
             if condition is not None:
                 raise ValueError(f"{name} was given but this model is not conditional")
             return None
         if condition is None:
             raise ValueError(
-                f"this model is conditional: pass {name} of shape {(n, *self.condition_shape)}"
+                f"this model is conditional: pass {name} of shape "
+                f"{(n, *self.condition_shape)}"
             )
         condition = check_array(condition, name, self.condition_shape).astype(
             np.float32
@@ -256,12 +273,14 @@ class DataSpec:
     def check_inputs(
         self, data: object, name: str = "x"
     ) -> np.ndarray | dict[str, np.ndarray]:
-        """Checked model inputs: ``x``, or ``{"x": x, "condition": c}`` for a conditional model."""
+        """Checked model inputs: ``x``, or ``{"x": x, "condition": c}`` for a
+        conditional model."""
         if isinstance(data, dict):
             unknown = set(data) - {"x", "condition"}
             if "x" not in data or unknown:
                 raise ValueError(
-                    f"{name} must be x or a dict with keys 'x' and 'condition', got keys {sorted(data)}"
+                    f"{name} must be x or a dict with keys 'x' and 'condition', got "
+                    f"keys {sorted(data)}"
                 )
             x = self.check_x(data["x"], f"{name}['x']")
             return {
@@ -282,7 +301,8 @@ class DataSpec:
         *,
         name: str = "x",
     ):
-        """``(x, y, sample_weight)`` checked against the spec; a dataset is returned as it is after its first batch.
+        """``(x, y, sample_weight)`` checked against the spec; a dataset is returned as
+        it is after its first batch.
 
         ``y`` (reconstruction targets) is checked like ``x``, ``sample_weight``
         must be ``(n,)`` and non-negative, and all hold one row per example.
@@ -310,7 +330,8 @@ class DataSpec:
         if sample_weight is not None:
             if np.ndim(sample_weight) != 1:
                 raise ValueError(
-                    f"{names[2]} must hold one weight per example, shape (n,), got shape {np.shape(sample_weight)}"
+                    f"{names[2]} must hold one weight per example, shape (n,), got "
+                    f"shape {np.shape(sample_weight)}"
                 )
             sample_weight = check_array(sample_weight, names[2], (), low=0.0).astype(
                 np.float32
