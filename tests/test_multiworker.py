@@ -1,4 +1,4 @@
-"""Data-parallel training in real worker processes over localhost, and a job that survives a killed worker.
+"""Data-parallel training in worker processes on localhost; a killed worker survived.
 
 Every job is started by the launcher's command line exactly as
 ``book/scaling/cluster.md`` shows it (``python -m snippets.chapters.multiworker
@@ -19,9 +19,7 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -38,7 +36,7 @@ from snippets.chapters.multiworker import (
 )
 from snippets.chapters.scaling import max_relative_difference
 
-# One xdist worker runs the whole module (make test: --dist loadgroup), so the jobs run once.
+# One xdist worker runs the whole module (make test: --dist loadgroup): jobs run once.
 pytestmark = [pytest.mark.tensorflow_only, pytest.mark.xdist_group("multiworker")]
 
 EPOCHS = 4
@@ -51,18 +49,22 @@ TOLERANCE = {"tensorflow": 2e-2, "jax": 1e-4}
 # checkpoint and the same job uninterrupted (same batches, same noise, same sums).
 RESUME_TOLERANCE = 1e-4
 
-needs_jax = pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+needs_jax = pytest.mark.skipif(
+    importlib.util.find_spec("jax") is None, reason="JAX is not installed"
+)
 
 
 @pytest.fixture(scope="module")
 def jobs(tmp_path_factory):
-    """One and two worker processes per engine, the same seed, global batch and data order."""
+    """One and two worker processes per engine: same seed, global batch, data order."""
     engines = ["tensorflow"] + (["jax"] if importlib.util.find_spec("jax") else [])
     results = {}
     for engine in engines:
         for workers in (1, 2):
             output_dir = tmp_path_factory.mktemp(f"{engine}-{workers}")
-            results[engine, workers] = run_local_job(engine, workers, output_dir, epochs=EPOCHS)
+            results[engine, workers] = run_local_job(
+                engine, workers, output_dir, epochs=EPOCHS
+            )
     return results
 
 
@@ -76,20 +78,33 @@ def test_two_worker_processes_follow_the_one_process_trajectory(jobs, engine):
 
 @pytest.mark.parametrize("engine", ["tensorflow", pytest.param("jax", marks=needs_jax)])
 def test_every_worker_reports_the_same_global_loss(jobs, engine):
-    """Each worker's logs are the loss over the whole global batch, not its own share's."""
+    """Each worker logs the loss over the whole global batch, not its own share's."""
     chief, other = jobs[engine, 2]["logs"]
     for epoch in map(str, range(EPOCHS)):
         assert chief[epoch]["loss"] == pytest.approx(other[epoch]["loss"], rel=1e-6)
-        assert chief[epoch]["loss"] == pytest.approx(chief[epoch]["reconstruction"] + chief[epoch]["kl"], rel=1e-4)
+        assert chief[epoch]["loss"] == pytest.approx(
+            chief[epoch]["reconstruction"] + chief[epoch]["kl"], rel=1e-4
+        )
 
 
-def test_a_killed_worker_is_restarted_and_the_job_resumes_to_the_uninterrupted_weights(jobs, tmp_path):
-    """SIGKILL one worker after the first checkpoint; the launcher restarts the job from it."""
-    job = subprocess.Popen(launch_command("tensorflow", 2, tmp_path, epochs=EPOCHS, max_restarts=1),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    metadata, deadline = tmp_path / "backup" / "training_metadata.json", time.monotonic() + 300
+def test_a_killed_worker_is_restarted_and_the_job_resumes_to_the_uninterrupted_weights(
+    jobs, tmp_path
+):
+    """SIGKILL one worker after the first checkpoint; the launcher restarts the job."""
+    job = subprocess.Popen(
+        launch_command("tensorflow", 2, tmp_path, epochs=EPOCHS, max_restarts=1),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    metadata, deadline = (
+        tmp_path / "backup" / "training_metadata.json",
+        time.monotonic() + 300,
+    )
     while not (metadata.exists() and json.loads(metadata.read_text())["epoch"] >= 1):
-        assert job.poll() is None and time.monotonic() < deadline, "the job ended before its first checkpoint"
+        assert job.poll() is None and time.monotonic() < deadline, (
+            "the job ended before its first checkpoint"
+        )
         time.sleep(0.01)
     first_attempt = json.loads((tmp_path / "launcher.json").read_text())["attempts"][0]
     os.kill(first_attempt["pids"][1], signal.SIGKILL)
@@ -101,15 +116,28 @@ def test_a_killed_worker_is_restarted_and_the_job_resumes_to_the_uninterrupted_w
     assert len(attempts) == 2 and attempts[0]["exit_codes"][1] == -signal.SIGKILL
     writers = [resumed["logs"][0][str(epoch)]["process"] for epoch in range(EPOCHS)]
     assert writers[0] == attempts[0]["pids"][0], "the first epoch is not trained again"
-    assert writers[-1] == attempts[1]["pids"][0], "the restarted job finished the training"
+    assert writers[-1] == attempts[1]["pids"][0], (
+        "the restarted job finished the training"
+    )
     reference = jobs["tensorflow", 2]["weights"]
     assert len(resumed["weights"]) == len(reference)
-    assert max(np.max(np.abs(a - b)) for a, b in zip(resumed["weights"], reference)) < RESUME_TOLERANCE
+    assert (
+        max(np.max(np.abs(a - b)) for a, b in zip(resumed["weights"], reference))
+        < RESUME_TOLERANCE
+    )
 
 
-def test_epoch_batches_depend_only_on_seed_and_epoch_and_cover_each_example_at_most_once():
-    first, again, other = epoch_batches(100, 32, 3, 0), epoch_batches(100, 32, 3, 0), epoch_batches(100, 32, 4, 0)
-    assert first.shape == (3, 32) and np.array_equal(first, again) and not np.array_equal(first, other)
+def test_epoch_batches_depend_on_seed_and_epoch_and_hold_each_example_at_most_once():
+    first, again, other = (
+        epoch_batches(100, 32, 3, 0),
+        epoch_batches(100, 32, 3, 0),
+        epoch_batches(100, 32, 4, 0),
+    )
+    assert (
+        first.shape == (3, 32)
+        and np.array_equal(first, again)
+        and not np.array_equal(first, other)
+    )
     assert len(np.unique(first)) == first.size
 
 
@@ -129,7 +157,10 @@ def test_the_backup_is_replaced_whole_and_names_weights_that_exist(tmp_path):
     model.fit(x, x[:, :2], epochs=2, verbose=0, callbacks=[backup])
     metadata = json.loads((tmp_path / "training_metadata.json").read_text())
     assert metadata == {"epoch": 2, "weights": "epoch-2.weights.h5"}
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["epoch-2.weights.h5", "training_metadata.json"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "epoch-2.weights.h5",
+        "training_metadata.json",
+    ]
     assert AtomicBackupAndRestore(tmp_path, write=False).resume_epoch() == 2
 
 
@@ -139,47 +170,36 @@ def test_a_reader_never_writes_the_backup(tmp_path):
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     model.compile(optimizer="adam", loss="mse")
     x = np.ones((8, 3), np.float32)
-    model.fit(x, x[:, :2], epochs=1, verbose=0, callbacks=[AtomicBackupAndRestore(tmp_path / "b", write=False)])
+    model.fit(
+        x,
+        x[:, :2],
+        epochs=1,
+        verbose=0,
+        callbacks=[AtomicBackupAndRestore(tmp_path / "b", write=False)],
+    )
     assert not (tmp_path / "b").exists()  # it saved, to a private folder it removed
 
 
 @pytest.mark.parametrize(
     ("call", "message"),
-    [(lambda: epoch_batches(10, 0, 0, 0), "global_batch_size must be an integer >= 1"),
-     (lambda: epoch_batches(10, 11, 0, 0), r"global_batch_size must be <= n_examples \(10\)"),
-     (lambda: process_share(np.zeros((2, 5)), 2, 0), r"global batch \(5\) must be divisible by n_processes \(2\)"),
-     (lambda: local_cluster(0, 12345), "n_workers must be an integer >= 1"),
-     (lambda: local_cluster(2, 80), r"port must be an integer in \[1024, 65533\]"),
-     (lambda: free_port(0), "n_ports must be an integer >= 1")],
+    [
+        (
+            lambda: epoch_batches(10, 0, 0, 0),
+            "global_batch_size must be an integer >= 1",
+        ),
+        (
+            lambda: epoch_batches(10, 11, 0, 0),
+            r"global_batch_size must be <= n_examples \(10\)",
+        ),
+        (
+            lambda: process_share(np.zeros((2, 5)), 2, 0),
+            r"global batch \(5\) must be divisible by n_processes \(2\)",
+        ),
+        (lambda: local_cluster(0, 12345), "n_workers must be an integer >= 1"),
+        (lambda: local_cluster(2, 80), r"port must be an integer in \[1024, 65533\]"),
+        (lambda: free_port(0), "n_ports must be an integer >= 1"),
+    ],
 )
 def test_bad_arguments_raise_named_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
-
-
-THROUGHPUT = (
-    Path(__file__).resolve().parents[1] / "benchmarks/results/multiworker_throughput.json"
-)
-
-
-def test_measured_throughput_names_its_machine_and_is_consistent():
-    result = json.loads(THROUGHPUT.read_text())
-    machine = result["machine"]
-    assert {"cores", "cpu", "tensorflow", "jax", "keras", "date"} <= set(machine)
-    assert {"load_average_at_start", "load_average_at_end"} <= set(machine)
-    rows = result["rows"]
-    setups = {"1 process", "2 logical devices", "2 processes"}
-    for engine in ("tensorflow", "jax"):
-        for batch in {row["batch"] for row in rows}:
-            group = {
-                row["setup"]: row
-                for row in rows
-                if row["engine"] == engine and row["batch"] == batch
-            }
-            assert set(group) == setups
-            base = group["1 process"]["samples_per_second"]
-            for setup, row in group.items():
-                assert row["min"] <= row["samples_per_second"] <= row["max"]
-                assert row["speedup"] == pytest.approx(row["samples_per_second"] / base)
-                workers = 1 if setup == "1 process" else 2
-                assert row["efficiency"] == pytest.approx(row["speedup"] / workers)

@@ -1,4 +1,4 @@
-"""Data-parallel training: the input pipeline, TF_CONFIG, and mirrored vs single-device runs.
+"""Data-parallel training: the input pipeline, TF_CONFIG, mirrored vs one-device runs.
 
 TensorFlow fixes its device list at its first use, and the test session has
 long used it, so the run on two logical CPUs happens in a fresh subprocess
@@ -41,7 +41,8 @@ TOLERANCE = 2e-2
 
 MIRRORED_RUN = """
 import json
-from snippets.chapters.scaling import fit_with_strategy, negative_elbo_per_epoch, split_cpu
+from snippets.chapters.scaling import fit_with_strategy, negative_elbo_per_epoch
+from snippets.chapters.scaling import split_cpu
 devices = split_cpu(2)
 import tensorflow as tf
 from snippets.data import load_mnist
@@ -59,7 +60,12 @@ print(json.dumps(runs))
 
 @pytest.fixture(scope="module")
 def mirrored_and_single():
-    result = subprocess.run([sys.executable, "-c", MIRRORED_RUN], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", MIRRORED_RUN],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -74,10 +80,16 @@ def test_mirrored_per_epoch_losses_match_the_single_device_run(mirrored_and_sing
     assert max_relative_difference(mirrored, one) < TOLERANCE
 
 
-def test_keras_reports_the_negative_elbo_on_two_replicas_not_twice_it(mirrored_and_single):
-    """compute_loss divides by the replicas, as Keras's reduction across them expects."""
+def test_keras_reports_the_negative_elbo_on_two_replicas_not_twice_it(
+    mirrored_and_single,
+):
+    """compute_loss divides by the replicas, as Keras's cross-replica sum expects."""
     for run in ("one", "mirrored"):
-        np.testing.assert_allclose(mirrored_and_single[run + "_keras_loss"], mirrored_and_single[run], rtol=1e-4)
+        np.testing.assert_allclose(
+            mirrored_and_single[run + "_keras_loss"],
+            mirrored_and_single[run],
+            rtol=1e-4,
+        )
 
 
 def test_dataset_yields_global_batches_covering_every_example_once_per_epoch():
@@ -88,22 +100,29 @@ def test_dataset_yields_global_batches_covering_every_example_once_per_epoch():
         assert [len(b) for b in batches] == [32, 32, 32, 4]
         seen = np.concatenate(batches)
         assert np.array_equal(seen[np.lexsort(seen.T)], x[np.lexsort(x.T)])
-    assert not np.array_equal(epochs[0][0], epochs[1][0]), "the order is reshuffled every epoch"
+    assert not np.array_equal(epochs[0][0], epochs[1][0]), (
+        "the order is reshuffled every epoch"
+    )
 
 
 def test_tf_config_is_valid_json_naming_the_cluster_and_this_task():
     workers = ["localhost:12345", "localhost:23456"]
     configs = [json.loads(tf_config(workers, index)) for index in range(2)]
     for index, config in enumerate(configs):
-        assert config == {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        assert config == {
+            "cluster": {"worker": workers},
+            "task": {"type": "worker", "index": index},
+        }
 
 
 @pytest.mark.parametrize(
     ("workers", "index", "message"),
-    [([], 0, "workers must be a non-empty list"),
-     (["localhost"], 0, "'host:port'"),
-     (["a:1", "b:2"], 2, r"index must be an integer in \[0, 1\]"),
-     (["a:1"], -1, "index must be")],
+    [
+        ([], 0, "workers must be a non-empty list"),
+        (["localhost"], 0, "'host:port'"),
+        (["a:1", "b:2"], 2, r"index must be an integer in \[0, 1\]"),
+        (["a:1"], -1, "index must be"),
+    ],
 )
 def test_tf_config_rejects_bad_arguments(workers, index, message):
     with pytest.raises(ValueError, match=message):
@@ -124,7 +143,9 @@ def test_bad_arguments_raise_named_errors():
 def test_splitting_after_tensorflow_started_names_the_constraint():
     """This session already initialised TensorFlow with one CPU device."""
     split_cpu(1)
-    with pytest.raises(RuntimeError, match="call split_cpu before any other TensorFlow use"):
+    with pytest.raises(
+        RuntimeError, match="call split_cpu before any other TensorFlow use"
+    ):
         split_cpu(3)
 
 
@@ -133,10 +154,12 @@ def test_vae_loss_stays_float32_and_finite_under_mixed_bfloat16(mnist_small):
     assert dtype == "float32" and np.isfinite(loss)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None,
-                    reason="JAX is not installed (optional: pip install 'jax[cpu]')")
+@pytest.mark.skipif(
+    importlib.util.find_spec("jax") is None,
+    reason="JAX is not installed (optional: pip install 'jax[cpu]')",
+)
 def test_keras_data_parallel_on_jax_follows_the_one_device_loss_trajectory():
-    """DataParallel over two forced host devices gives the one-device run's per-epoch losses.
+    """DataParallel over two forced host devices gives the one-device per-epoch losses.
 
     Unlike the mirrored run above, the SPMD step sees the whole global batch and
     JAX draws the same noise however the batch is sharded, so the two runs differ
@@ -150,10 +173,13 @@ def test_keras_data_parallel_on_jax_follows_the_one_device_loss_trajectory():
     assert max_relative_difference(one["loss"], two["loss"]) < 1e-4
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None,
-                    reason="JAX is not installed (optional: pip install 'jax[cpu]')")
-def test_model_parallel_splits_the_decoder_across_devices_and_keeps_the_one_device_losses():
-    """ModelParallel with the decoder's LayoutMap: each device holds half of every split weight."""
+@pytest.mark.skipif(
+    importlib.util.find_spec("jax") is None,
+    reason="JAX is not installed (optional: pip install 'jax[cpu]')",
+)
+def test_model_parallel_splits_the_decoder_and_keeps_the_one_device_losses():
+    """ModelParallel with the decoder's LayoutMap: each device holds half of every
+    split weight, and the losses are those of one device."""
     one = keras_model_parallel_fit(n_devices=1, n_train=256, epochs=2, hidden_units=512)
     two = keras_model_parallel_fit(n_devices=2, n_train=256, epochs=2, hidden_units=512)
     assert len(two["devices"]) == 2
@@ -179,13 +205,21 @@ def test_the_documented_distribution_backends_match_the_installed_keras():
     for name in ("jax", "tensorflow", "torch", "numpy", "openvino"):
         library = backends / name / "distribution_lib.py"
         if name in KERAS_DISTRIBUTION_BACKENDS:
-            assert library.exists(), f"{name} is listed but Keras ships no distribution library for it"
+            assert library.exists(), (
+                f"{name} is listed but Keras ships no distribution library for it"
+            )
         elif library.exists():
-            assert "DO NOT USE" in library.read_text()[:200], f"Keras now ships a distribution library for {name}"
+            assert "DO NOT USE" in library.read_text()[:200], (
+                f"Keras now ships a distribution library for {name}"
+            )
 
 
 def test_negative_elbo_per_epoch_adds_the_tracked_terms_with_the_kl_weight():
-    history = {"reconstruction": [150.0, 140.0], "kl": [5.0, 6.0], "loss": [310.0, 292.0]}
+    history = {
+        "reconstruction": [150.0, 140.0],
+        "kl": [5.0, 6.0],
+        "loss": [310.0, 292.0],
+    }
     assert np.array_equal(negative_elbo_per_epoch(history), [155.0, 146.0])
     assert np.array_equal(negative_elbo_per_epoch(history, beta=0.5), [152.5, 143.0])
 
@@ -194,7 +228,10 @@ def test_fit_with_strategy_trains_a_vae_under_a_one_device_strategy(mnist_small)
     import tensorflow as tf
 
     vae, history = fit_with_strategy(
-        tf.distribute.OneDeviceStrategy("/cpu:0"), mnist_small.x_train[:256], epochs=2, global_batch_size=64
+        tf.distribute.OneDeviceStrategy("/cpu:0"),
+        mnist_small.x_train[:256],
+        epochs=2,
+        global_batch_size=64,
     )
     assert vae.latent_dim == 2 and len(history["loss"]) == 2
     assert np.all(np.isfinite(negative_elbo_per_epoch(history)))

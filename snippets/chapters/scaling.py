@@ -1,4 +1,4 @@
-"""Training the VAE on several devices: ``tf.distribute``, ``tf.data`` and ``TF_CONFIG``.
+"""Training the VAE on several devices: ``tf.distribute``, ``tf.data``, ``TF_CONFIG``.
 
 **TensorFlow only.** The rest of the package is backend-agnostic; this module
 is about TensorFlow's distribution strategies and input pipelines, so it
@@ -118,7 +118,7 @@ def fit_with_strategy(
 
 
 def negative_elbo_per_epoch(history: dict, beta: float = 1.0) -> np.ndarray:
-    """Per-epoch ``reconstruction + beta * kl`` from a VAE's ``fit`` history: ``(epochs,)``.
+    """Per-epoch ``reconstruction + beta * kl`` of a ``fit`` history: ``(epochs,)``.
 
     The two terms are ``keras.metrics.Mean`` trackers, which average over
     replicas whatever ``compute_loss`` returns; Keras's own ``loss`` entry is
@@ -171,7 +171,7 @@ def tf_config(workers: Sequence[str], index: int) -> str:
 def multi_worker_strategy(
     workers: Sequence[str], index: int
 ) -> tf.distribute.MultiWorkerMirroredStrategy:
-    """Export this process's ``TF_CONFIG`` (:func:`tf_config`) and create the multi-worker strategy.
+    """Export this process's ``TF_CONFIG`` (:func:`tf_config`); create the strategy.
 
     Like :func:`split_cpu`, this must come before any other TensorFlow use in
     the process. The strategy connects to the other workers over gRPC and
@@ -182,7 +182,7 @@ def multi_worker_strategy(
 
 
 def backend_environment(backend: str, **variables: str) -> dict[str, str]:
-    """This process's environment for a child process: ``KERAS_BACKEND=backend`` and ``variables`` set.
+    """This process's environment with ``KERAS_BACKEND=backend`` and ``variables`` set.
 
     Keras reads its backend, and XLA its flags, when they start, so a run on
     another backend or device count is a new process with this environment.
@@ -193,7 +193,7 @@ def backend_environment(backend: str, **variables: str) -> dict[str, str]:
 def loss_under_policy(
     x, policy: str = "mixed_bfloat16", seed: int = 0
 ) -> tuple[str, float]:
-    """One epoch of a small VAE under a dtype ``policy``: the loss's dtype name and value.
+    """One epoch of a small VAE under a dtype ``policy``: the loss's dtype and value.
 
     Under ``"mixed_bfloat16"`` layers compute in bfloat16 and keep float32
     weights; the VAE sums its loss in float32, since bfloat16's 8-bit
@@ -222,7 +222,7 @@ def loss_under_policy(
 
 
 def pixel_sum_errors(x, seed: int = 0) -> dict[str, float]:
-    """How far a Bernoulli loss summed over pixels in bfloat16 and in float32 lands from float64.
+    """How far a Bernoulli loss summed in bfloat16 and in float32 lands from float64.
 
     The per-pixel terms ``softplus(l) - x * l`` of plausible logits ``l`` (the
     pixels pushed towards their value, plus unit Gaussian noise) are summed over
@@ -316,10 +316,10 @@ def _jax_data_parallel_main() -> None:
 def keras_model_parallel_fit(
     n_devices: int = 2, n_train: int = 256, epochs: int = 2, hidden_units: int = 512
 ) -> dict:
-    """Train the VAE with Keras 3's ``ModelParallel`` on JAX, the decoder split across devices, in a subprocess.
+    """Train the VAE with ``ModelParallel`` on JAX, the decoder split across devices.
 
-    Runs :func:`_jax_model_parallel_main` on ``n_devices`` forced host
-    devices. Returns the JSON it prints: the per-epoch losses and, for every
+    Runs :func:`_jax_model_parallel_main` in a subprocess, on ``n_devices``
+    forced host devices. Returns the JSON it prints: the per-epoch losses and, for every
     decoder variable, its shape and the shape of the block one device holds.
     """
     n_devices = check_positive_int(n_devices, "n_devices")
@@ -361,7 +361,7 @@ def decoder_layout_map(mesh) -> "keras.distribution.LayoutMap":
 
 
 def _jax_model_parallel_main() -> None:
-    """Entry point of the JAX subprocess: ``ModelParallel`` with :func:`decoder_layout_map`."""
+    """The JAX subprocess: ``ModelParallel`` with :func:`decoder_layout_map`."""
     from snippets.data import binarize, load_mnist
 
     n_train, epochs, units = (int(arg) for arg in sys.argv[1:4])
