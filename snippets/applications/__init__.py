@@ -1,4 +1,5 @@
-"""What a practitioner reuses from the book's applications: recommending, anomaly scores, a conditional VAE.
+"""What a practitioner reuses from the book's applications: recommending, anomaly
+scores, a conditional VAE.
 
 Like the core, these modules import only Keras, NumPy, SciPy and :mod:`snippets`,
 never read the environment and never seed global state; the experiments that use
@@ -10,7 +11,8 @@ them live in :mod:`snippets.chapters`.
   −IWAE, minus the log reconstruction probability, squared error) and a threshold
   set at a quantile of normal validation scores.
 - :mod:`snippets.applications.conditional`: a dense conditional VAE, its inputs,
-  decoding one code as every label, and IWAE bounds on ``log p(x | y)`` and ``log p(x)``.
+  decoding one code as every label, and IWAE bounds on ``log p(x | y)`` and
+  ``log p(x)``.
 """
 
 from snippets.applications.anomaly import (

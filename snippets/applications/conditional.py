@@ -52,7 +52,8 @@ def one_hot_labels(
     array = np.asarray(labels)
     if array.ndim != 1 or array.size == 0:
         raise ValueError(
-            f"labels must be a non-empty 1-D array of class indices, got shape {array.shape}"
+            "labels must be a non-empty 1-D array of class indices, got shape "
+            f"{array.shape}"
         )
     if not np.issubdtype(array.dtype, np.integer):
         raise TypeError(
@@ -64,7 +65,8 @@ def one_hot_labels(
         )
     if array.min() < 0 or array.max() >= num_classes:
         raise ValueError(
-            f"labels must lie in [0, {num_classes}), got values from {array.min()} to {array.max()}"
+            f"labels must lie in [0, {num_classes}), got values from {array.min()} to "
+            f"{array.max()}"
         )
     return np.eye(num_classes, dtype=np.float32)[array]
 
@@ -72,7 +74,8 @@ def one_hot_labels(
 def conditional_inputs(
     x, labels, num_classes: int = NUM_CLASSES
 ) -> dict[str, np.ndarray]:
-    """What a conditional VAE takes: ``{"x": (n, d) images, "condition": (n, num_classes) one-hot}``.
+    """What a conditional VAE takes:
+    ``{"x": (n, d) images, "condition": (n, num_classes) one-hot}``.
 
     ``labels`` are integer classes, one per image; pass the dict to ``fit``,
     ``evaluate`` or as ``validation_data``.
@@ -89,7 +92,8 @@ def build_conditional_vae(
     hidden_units: Sequence[int] = (256,),
     **vae_kwargs,
 ) -> VAE:
-    """A dense CVAE: encoder ``[x, y] -> hidden_units -> (z_mean, z_log_var)``, decoder ``[z, y] -> hidden_units -> logits``.
+    """A dense CVAE: encoder ``[x, y] -> hidden_units -> (z_mean, z_log_var)``, decoder
+    ``[z, y] -> hidden_units -> logits``.
 
     The networks are :func:`snippets.build_dense_encoder` and
     :func:`snippets.build_dense_decoder` with ``condition_dim=num_classes``, so
@@ -108,7 +112,8 @@ def build_conditional_vae(
 
 
 def decode_every_label(model: VAE, z, num_classes: int = NUM_CLASSES) -> np.ndarray:
-    """Decode each code with every label, to separate style (``z``) from content (``y``).
+    """Decode each code with every label, to separate style (``z``) from content
+    (``y``).
 
     Returns ``(num_classes * n, d)`` images in row-major order: row ``k``
     holds digit ``k`` written with codes ``z[0], ..., z[n-1]``, so a grid with
@@ -124,7 +129,8 @@ def decode_every_label(model: VAE, z, num_classes: int = NUM_CLASSES) -> np.ndar
 def conditional_iwae(
     model: VAE, x, labels, k: int, *, seed: int = 0, batch_size: int = 1000
 ) -> np.ndarray:
-    """The IWAE bound on ``log p(x | y)`` of each example under a CVAE, from ``k`` codes: ``(n,)`` nats.
+    """The IWAE bound on ``log p(x | y)`` of each example under a CVAE, from ``k``
+    codes: ``(n,)`` nats.
 
     ``log (1/k) sum_i p(x | z_i, y) p(z_i) / q(z_i | x, y)`` with
     ``z_i ~ q(z | x, y)``; ``x`` is ``(n, 784)`` binary, ``labels`` ``(n,)``
@@ -172,7 +178,8 @@ def conditional_iwae(
 
 
 def marginal_iwae(model: VAE, x, label_prior, k: int, *, seed: int = 0) -> np.ndarray:
-    """A CVAE as a model of images alone: a bound on ``log p(x) = log sum_y p(y) p(x | y)``, ``(n,)`` nats.
+    """A CVAE as a model of images alone: a bound on
+    ``log p(x) = log sum_y p(y) p(x | y)``, ``(n,)`` nats.
 
     ``label_prior`` is ``p(y)``, ``(num_classes,)`` summing to 1 (the training
     labels' frequencies); each ``p(x | y)`` is estimated by :func:`conditional_iwae`
@@ -190,7 +197,8 @@ def marginal_iwae(model: VAE, x, label_prior, k: int, *, seed: int = 0) -> np.nd
         or not np.isclose(label_prior.sum(), 1.0)
     ):
         raise ValueError(
-            f"label_prior must be ({num_classes},) non-negative and sum to 1, got {label_prior}"
+            f"label_prior must be ({num_classes},) non-negative and sum to 1, got "
+            f"{label_prior}"
         )
     per_label = np.stack(
         [

@@ -1,4 +1,5 @@
-"""Recommending with a VAE: Mult-VAE and Mult-DAE (Liang et al., 2018) and their ranking metrics.
+"""Recommending with a VAE: Mult-VAE and Mult-DAE (Liang et al., 2018) and their ranking
+metrics.
 
 Each user is a binary click vector over the catalogue ``(n_items,)``. The
 networks encode a user's history into a code and decode it into a multinomial
@@ -20,7 +21,8 @@ from snippets.models import VAE, Autoencoder, build_dense_decoder, build_dense_e
 from snippets.validation import check_number, check_positive_int
 
 Recommender = Callable[[np.ndarray], np.ndarray]
-"""Fold-in clicks ``(n_users, n_items)`` to scores ``(n_users, n_items)``; higher is recommended first."""
+"""Fold-in clicks ``(n_users, n_items)`` to scores ``(n_users, n_items)``; higher is
+recommended first."""
 
 
 def build_mult_encoder(
@@ -58,7 +60,8 @@ def build_mult_encoder(
 def build_mult_decoder(
     n_items: int, hidden_units: Sequence[int] = (600,), latent_dim: int = 200
 ) -> keras.Model:
-    """Mult-VAE generative network: ``(batch, latent_dim)`` to item logits ``(batch, n_items)``."""
+    """Mult-VAE generative network: ``(batch, latent_dim)`` to item logits
+    ``(batch, n_items)``."""
     return build_dense_decoder(
         latent_dim, output_dim=n_items, hidden_units=hidden_units, activation="tanh"
     )
@@ -73,7 +76,8 @@ def build_mult_vae(
     beta: float = 0.2,
     seed: int | None = None,
 ) -> VAE:
-    """Mult-VAE: the package's :class:`snippets.VAE` with a multinomial likelihood over items.
+    """Mult-VAE: the package's :class:`snippets.VAE` with a multinomial likelihood over
+    items.
 
     The loss per user is ``-sum_i x_i log softmax(logits)_i + beta * KL``;
     Liang et al. anneal ``beta`` from 0 to 0.2 (use :class:`snippets.KLWarmup`).
@@ -93,7 +97,8 @@ def build_mult_dae(
     dropout: float = 0.5,
     l2: float = 0.0,
 ) -> Autoencoder:
-    """Mult-DAE: Mult-VAE's networks and likelihood without the code's noise and the KL term.
+    """Mult-DAE: Mult-VAE's networks and likelihood without the code's noise and the KL
+    term.
 
     A denoising autoencoder, :class:`snippets.Autoencoder`: the input dropout
     corrupts the clicks, and the loss per user is ``-sum_i x_i log
@@ -115,8 +120,9 @@ def build_mult_dae(
 
 
 MULT_DAE_L2 = 0.01
-"""Liang et al.'s weight penalty for Mult-DAE, per batch: their loss is the batch's mean negative
-log-likelihood plus ``(0.01 / batch_size) * sum(W ** 2)`` over the weight matrices."""
+"""Liang et al.'s weight penalty for Mult-DAE, per batch: their loss is the batch's mean
+negative log-likelihood plus ``(0.01 / batch_size) * sum(W ** 2)`` over the weight
+matrices."""
 
 
 def popularity_recommender(train: np.ndarray) -> Recommender:
@@ -157,7 +163,8 @@ def _ranked_hits(
     held_out = np.asarray(held_out) > 0
     if scores.ndim != 2 or scores.shape != held_out.shape:
         raise ValueError(
-            f"scores and held_out must have the same 2-D shape, got {scores.shape} and {held_out.shape}"
+            f"scores and held_out must have the same 2-D shape, got {scores.shape} "
+            f"and {held_out.shape}"
         )
     k = check_positive_int(k, "k")
     if k > scores.shape[1]:
@@ -185,7 +192,8 @@ def _recall(hits: np.ndarray, held_out: np.ndarray, k: int) -> np.ndarray:
 
 
 def recall_at_k(scores, held_out, k: int, exclude=None) -> np.ndarray:
-    """Liang et al.'s Recall@k per user: ``hits in the top k / min(k, |held-out items|)``.
+    """Liang et al.'s Recall@k per user:
+    ``hits in the top k / min(k, |held-out items|)``.
 
     Args:
         scores: ``(n_users, n_items)``, higher is recommended first (ties go to

@@ -54,7 +54,8 @@ TEST_SEED = 10_000
 
 
 def add_gaussian_noise(x: np.ndarray, std: float, seed: int = 0) -> np.ndarray:
-    """``clip(x + std * eps, 0, 1)`` with ``eps ~ N(0, I)``: same shape as ``x``, values in ``[0, 1]``.
+    """``clip(x + std * eps, 0, 1)`` with ``eps ~ N(0, I)``: same shape as ``x``, values
+    in ``[0, 1]``.
 
     ``std = 0`` returns ``x`` unchanged.
     """
@@ -65,7 +66,8 @@ def add_gaussian_noise(x: np.ndarray, std: float, seed: int = 0) -> np.ndarray:
 
 
 def mask_pixels(x: np.ndarray, fraction: float, seed: int = 0) -> np.ndarray:
-    """Set each pixel to 0 independently with probability ``fraction``: same shape as ``x``.
+    """Set each pixel to 0 independently with probability ``fraction``: same shape as
+    ``x``.
 
     On average ``fraction`` of the pixels are masked; ``fraction = 0`` returns ``x``.
     """
@@ -78,7 +80,8 @@ def mask_pixels(x: np.ndarray, fraction: float, seed: int = 0) -> np.ndarray:
 def corrupt(
     x: np.ndarray, noise_std: float = 0.0, mask_fraction: float = 0.0, seed: int = 0
 ) -> np.ndarray:
-    """Mask ``mask_fraction`` of the pixels, then add clipped Gaussian noise of ``noise_std``."""
+    """Mask ``mask_fraction`` of the pixels, then add clipped Gaussian noise of
+    ``noise_std``."""
     return add_gaussian_noise(mask_pixels(x, mask_fraction, seed), noise_std, seed + 1)
 
 
@@ -107,7 +110,8 @@ def denoising_pairs(
 
 
 def median_filter_images(x: np.ndarray, size: int = 3) -> np.ndarray:
-    """Each image's ``size x size`` median filter (:func:`scipy.ndimage.median_filter`): ``x``'s shape.
+    """Each image's ``size x size`` median filter (:func:`scipy.ndimage.median_filter`):
+    ``x``'s shape.
 
     ``x`` holds flat ``(n, 784)`` digits or ``(n, 28, 28[, 1])`` images; the
     filter runs within each image, never across images. The classical denoiser:
@@ -120,7 +124,8 @@ def median_filter_images(x: np.ndarray, size: int = 3) -> np.ndarray:
 
 
 def gaussian_filter_images(x: np.ndarray, sigma: float = 1.0) -> np.ndarray:
-    """Each image blurred by a Gaussian of ``sigma`` pixels (:func:`scipy.ndimage.gaussian_filter`): ``x``'s shape.
+    """Each image blurred by a Gaussian of ``sigma`` pixels
+    (:func:`scipy.ndimage.gaussian_filter`): ``x``'s shape.
 
     ``x`` holds flat ``(n, 784)`` digits or ``(n, 28, 28[, 1])`` images; the
     filter runs within each image. Each pixel becomes a weighted mean of its
@@ -138,8 +143,9 @@ def gaussian_filter_images(x: np.ndarray, sigma: float = 1.0) -> np.ndarray:
 def denoising_models(
     hidden_units: Sequence[int], latent_dim: int, seed: int
 ) -> dict[str, LatentVariableModel]:
-    """Three dense models of the same size, compiled with Adam: the plain VAE, the denoising VAE
-    and the deterministic denoising autoencoder (Vincent et al., 2008), keyed by those names.
+    """Three dense models of the same size, compiled with Adam: the plain VAE, the
+    denoising VAE and the deterministic denoising autoencoder (Vincent et al., 2008),
+    keyed by those names.
 
     ``keras.utils.set_random_seed(seed)`` runs before each is built, so the VAEs
     start from the same weights; the autoencoder's encoder has one head instead
@@ -166,8 +172,8 @@ class DenoisingTrial(NamedTuple):
     """One seed's trained models and their mean squared errors to the clean test digits.
 
     ``errors[corruption][method]`` is a float for the corruptions ``"noise"`` and
-    ``"mask"`` and the methods ``"corrupted input"``, ``"median filter"``, ``"Gaussian filter"`` and
-    each model of :func:`denoising_models`.
+    ``"mask"`` and the methods ``"corrupted input"``, ``"median filter"``,
+    ``"Gaussian filter"`` and each model of :func:`denoising_models`.
     """
 
     models: dict[str, LatentVariableModel]
@@ -232,7 +238,8 @@ def denoising_trial(
 def error_summary(
     trials: Sequence[DenoisingTrial],
 ) -> dict[str, dict[str, MeanWithError]]:
-    """Each method's error under each corruption, averaged over the trials (seeds), with its standard error."""
+    """Each method's error under each corruption, averaged over the trials (seeds), with
+    its standard error."""
     if not trials:
         raise ValueError("trials must hold at least one DenoisingTrial")
     return {
@@ -274,7 +281,8 @@ def mse_per_noise_level(
 def plot_mse_per_noise_level(
     noise_stds: Sequence[float], errors: Mapping[str, np.ndarray]
 ) -> Figure:
-    """One line per entry of :func:`mse_per_noise_level`'s result, against the noise level."""
+    """One line per entry of :func:`mse_per_noise_level`'s result, against the noise
+    level."""
     fig = page_figure(3.6)
     ax = fig.subplots()
     for name, values in errors.items():
@@ -300,7 +308,8 @@ def few_labelled(
         candidates = np.flatnonzero(y == label)
         if len(candidates) < n_per_class:
             raise ValueError(
-                f"class {label} has {len(candidates)} examples, fewer than n_per_class={n_per_class}"
+                f"class {label} has {len(candidates)} examples, fewer than "
+                f"n_per_class={n_per_class}"
             )
         rows.append(rng.choice(candidates, size=n_per_class, replace=False))
     rows = np.concatenate(rows)
@@ -325,7 +334,8 @@ def generate_per_class(
 
 
 def classifier_accuracy(x_train, y_train, x_test, y_test) -> float:
-    """Test accuracy of a multinomial logistic regression (scikit-learn defaults, L2 with C = 1).
+    """Test accuracy of a multinomial logistic regression (scikit-learn defaults, L2
+    with C = 1).
 
     The problem is small (hundreds of images), so BLAS runs on one thread:
     more threads only contend, and on a busy machine slow the fit tenfold.
@@ -338,7 +348,8 @@ def classifier_accuracy(x_train, y_train, x_test, y_test) -> float:
 def code_classifier_accuracy(
     vae: VAE, x_train, y_train, x_test, y_test, seed: int = 0
 ) -> float:
-    """Test accuracy of :func:`classifier_accuracy` on a VAE's codes instead of pixels (M1).
+    """Test accuracy of :func:`classifier_accuracy` on a VAE's codes instead of pixels
+    (M1).
 
     The M1 model of Kingma et al. (2014): a VAE trained on many *unlabelled*
     digits, then a classifier on the posterior means ``E[z|x]`` of the few
@@ -354,10 +365,11 @@ def code_classifier_accuracy(
 
 
 class AugmentationTrial(NamedTuple):
-    """One trial's test accuracies by arm (``"real only"``, ``"real + generated means"``,
-    ``"real + generated samples"`` and, with a VAE of unlabelled digits, ``"codes of a VAE
-    of all digits (M1)"``), and the training digits of the augmented arms: the labelled ones
-    ``(n_labelled, d)`` and the generated means ``(n_generated, d)``, with labels."""
+    """One trial's test accuracies by arm (``"real only"``,
+    ``"real + generated means"``, ``"real + generated samples"`` and, with a VAE of
+    unlabelled digits, ``"codes of a VAE of all digits (M1)"``), and the training digits
+    of the augmented arms: the labelled ones ``(n_labelled, d)`` and the generated means
+    ``(n_generated, d)``, with labels."""
 
     accuracy: dict[str, float]
     x_labelled: np.ndarray
@@ -426,7 +438,8 @@ def augmentation_trial(
 def plot_accuracy_per_seed(
     seeds: Sequence[int], results: Mapping[str, Sequence[float]]
 ) -> Figure:
-    """Test accuracy per seed, one marker per arm, with each arm's mean as a dashed line."""
+    """Test accuracy per seed, one marker per arm, with each arm's mean as a dashed
+    line."""
     fig = page_figure(3.4)
     ax = fig.subplots()
     for (name, values), marker in zip(results.items(), "os^Dv"):

@@ -27,7 +27,8 @@ from snippets.validation import check_positive_int
 
 
 def legacy_sampling(args):
-    """``z = z_mean + exp(z_log_var / 2) * eps``, written as a bare function for a ``Lambda``."""
+    """``z = z_mean + exp(z_log_var / 2) * eps``, written as a bare function for a
+    ``Lambda``."""
     z_mean, z_log_var = args
     # ops.add rather than ``+``: called directly on NumPy arrays under the
     # PyTorch backend, ``ndarray + torch.Tensor`` is not defined.
@@ -42,7 +43,8 @@ def broken_lambda_sampling_encoder(
     latent_dim: int = 2,
     python_lambda: bool = False,
 ) -> keras.Model:
-    """A small encoder whose sampling step is a ``Lambda`` layer. Deliberately unsafe to reload.
+    """A small encoder whose sampling step is a ``Lambda`` layer. Deliberately unsafe to
+    reload.
 
     ``(batch, input_dim)`` -> ReLU layer -> ``z_mean``, ``z_log_var`` ->
     ``Lambda`` -> ``z`` of shape ``(batch, latent_dim)``. The ``Lambda`` wraps
@@ -68,7 +70,8 @@ def broken_lambda_sampling_encoder(
 def broken_transposed_conv_decoder(
     latent_dim: int = 2, padding: str = "valid", name: str = "broken_decoder"
 ) -> keras.Model:
-    """A widely copied convolutional decoder, reproduced with its shape bug. Deliberately wrong.
+    """A widely copied convolutional decoder, reproduced with its shape bug.
+    Deliberately wrong.
 
     ``Dense(7 * 7 * 64)`` -> ``Reshape((7, 7, 64))`` -> three
     ``Conv2DTranspose`` layers (64, 32 and 1 filters, kernel 3, ``strides=2``)

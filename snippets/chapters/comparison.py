@@ -1,4 +1,5 @@
-"""Comparing two methods run with the same seeds: the paired difference, and the word for it.
+"""Comparing two methods run with the same seeds: the paired difference, and the word
+for it.
 
 A conclusion such as "A's error is lower than B's" is drawn from several runs, one per
 seed, in which A and B saw the same data. The difference per seed, averaged, with its
@@ -23,7 +24,8 @@ from snippets.validation import check_number
 
 
 def paired_difference(a: Sequence[float], b: Sequence[float]) -> MeanWithError:
-    """``mean_i (a_i - b_i)`` over runs ``i`` and its standard error: ``a`` and ``b`` are ``(n_runs,)``.
+    """``mean_i (a_i - b_i)`` over runs ``i`` and its standard error: ``a`` and ``b``
+    are ``(n_runs,)``.
 
     Pairing removes what the runs share (the seed's data split, its corruption
     draws), so the error is that of the difference itself.
@@ -31,13 +33,15 @@ def paired_difference(a: Sequence[float], b: Sequence[float]) -> MeanWithError:
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape or a.ndim != 1:
         raise ValueError(
-            f"a and b must be (n_runs,) results of the same runs, got shapes {a.shape} and {b.shape}"
+            "a and b must be (n_runs,) results of the same runs, got shapes "
+            f"{a.shape} and {b.shape}"
         )
     return mean_and_standard_error(a - b)
 
 
 def independent_errors(mean: float, parts: Sequence[MeanWithError]) -> MeanWithError:
-    """``mean`` with the error of independent sources of spread added: ``sqrt(sum_j se_j^2)``.
+    """``mean`` with the error of independent sources of spread added:
+    ``sqrt(sum_j se_j^2)``.
 
     Each part is a standard error ``se_j`` estimated from ``n_j`` values. The
     result's ``n`` is one more than the Welch-Satterthwaite degrees of freedom
@@ -60,7 +64,8 @@ def independent_errors(mean: float, parts: Sequence[MeanWithError]) -> MeanWithE
 
 
 def unpaired_difference(a: Sequence[float], b: Sequence[float]) -> MeanWithError:
-    """``mean(a) - mean(b)`` for two independent samples ``a`` ``(n_a,)`` and ``b`` ``(n_b,)``, with its standard error.
+    """``mean(a) - mean(b)`` for two independent samples ``a`` ``(n_a,)`` and ``b``
+    ``(n_b,)``, with its standard error.
 
     The error is ``sqrt(se_a^2 + se_b^2)`` with Welch's degrees of freedom
     (:func:`independent_errors`). Use it where the two means come from different
@@ -69,7 +74,8 @@ def unpaired_difference(a: Sequence[float], b: Sequence[float]) -> MeanWithError
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.ndim != 1 or b.ndim != 1 or len(a) < 2 or len(b) < 2:
         raise ValueError(
-            f"a and b must be 1-D samples of at least two values, got shapes {a.shape} and {b.shape}"
+            "a and b must be 1-D samples of at least two values, got shapes "
+            f"{a.shape} and {b.shape}"
         )
     first, second = mean_and_standard_error(a), mean_and_standard_error(b)
     return independent_errors(first.mean - second.mean, [first, second])
@@ -84,8 +90,8 @@ def direction(
     reference: float = 0.0,
     confidence: float = 0.95,
 ) -> str:
-    """``below`` or ``above`` when the ``confidence`` interval of ``estimate`` lies wholly under or
-    over ``reference``, else ``level``.
+    """``below`` or ``above`` when the ``confidence`` interval of ``estimate`` lies
+    wholly under or over ``reference``, else ``level``.
 
     The interval is ``mean +- t * standard_error`` with Student's ``t`` quantile
     for ``estimate.n - 1`` degrees of freedom (a handful of seeds needs a wide
@@ -105,7 +111,8 @@ def direction(
 
 @dataclass(frozen=True)
 class SeedComparison:
-    """Held-out scores of several arms (models that differ in one choice), one run per arm and seed.
+    """Held-out scores of several arms (models that differ in one choice), one run per
+    arm and seed.
 
     ``scores[arm][name]`` is ``(n_seeds,)``, in the order of ``seeds``; every
     arm ran with every seed, so the arms pair up seed by seed. ``models`` and
@@ -123,14 +130,16 @@ class SeedComparison:
         return mean_and_standard_error(self.scores[arm][name])
 
     def difference(self, arm: Hashable, baseline: Hashable, name: str) -> MeanWithError:
-        """``arm`` minus ``baseline`` in score ``name``, paired by seed, with its standard error."""
+        """``arm`` minus ``baseline`` in score ``name``, paired by seed, with its
+        standard error."""
         return paired_difference(self.scores[arm][name], self.scores[baseline][name])
 
 
 def student_interval(
     estimate: MeanWithError, confidence: float = 0.95
 ) -> tuple[float, float]:
-    """The ``confidence`` interval ``mean +- t * standard_error`` of a mean over ``estimate.n`` runs.
+    """The ``confidence`` interval ``mean +- t * standard_error`` of a mean over
+    ``estimate.n`` runs.
 
     ``t`` is Student's quantile for ``n - 1`` degrees of freedom, the interval
     :func:`snippets.chapters.comparison.direction` tests against its reference;
@@ -149,7 +158,8 @@ def student_interval(
 
 
 def detectable_difference(estimate: MeanWithError, confidence: float = 0.95) -> float:
-    """The smallest measured difference the experiment behind ``estimate`` would call non-zero.
+    """The smallest measured difference the experiment behind ``estimate`` would call
+    non-zero.
 
     It is the half-width ``t * standard_error`` of :func:`student_interval`: a
     measured difference inside it gets the verdict "level", so a null result is

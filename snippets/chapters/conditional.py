@@ -107,8 +107,9 @@ def label_from_code_percent(
     test: tuple[np.ndarray, np.ndarray],
     n_neighbors: int = 15,
 ) -> float:
-    """How much of the label a code holds: test accuracy, in percent, of a ``n_neighbors``-nearest-neighbour
-    classifier that predicts a digit's label from its posterior mean alone.
+    """How much of the label a code holds: test accuracy, in percent, of a
+    ``n_neighbors``-nearest-neighbour classifier that predicts a digit's label from its
+    posterior mean alone.
 
     ``train`` and ``test`` are ``(x, labels)`` pairs of binary images ``(n, 784)``
     and integer labels; a conditional model encodes each image with its own label.
@@ -141,19 +142,21 @@ def compare_cvae_with_vae(
     code_train: tuple[np.ndarray, np.ndarray] | None = None,
     k: int | None = None,
 ) -> SeedComparison:
-    """A CVAE (arm ``"cvae"``) and a VAE of the same size (``"vae"``), trained alike once per seed.
+    """A CVAE (arm ``"cvae"``) and a VAE of the same size (``"vae"``), trained alike
+    once per seed.
 
     Each pair is ``(x, labels)``: ``train`` in ``[0, 1]`` (binarised afresh every
-    epoch), ``validation`` and ``test`` binary. Both arms get the same epochs,
-    batch size and Adam rate, so the same gradient steps; only the label's inputs
-    differ. Scores per run: the held-out terms of :func:`snippets.chapters.diagnostics.held_out_terms`
-    (the CVAE's bound ``-log p(x | y)``, the VAE's ``-log p(x)``) and, when
-    ``code_train`` (binary ``(x, labels)``) is given, ``"label_percent"``, the
-    :func:`label_from_code_percent` of the test codes. With ``k``, both arms
-    also get ``"neg_marginal_iwae"``, a bound on ``-log p(x)`` from ``k`` codes
-    per image: the VAE's IWAE bound, and the CVAE's :func:`marginal_iwae` with
-    ``p(y)`` the training labels' frequencies, so the two bound the same quantity.
-    The first seed also tracks the validation loss after every epoch.
+    epoch), ``validation`` and ``test`` binary. Both arms get the same epochs, batch
+    size and Adam rate, so the same gradient steps; only the label's inputs differ.
+    Scores per run: the held-out terms of
+    :func:`snippets.chapters.diagnostics.held_out_terms` (the CVAE's bound
+    ``-log p(x | y)``, the VAE's ``-log p(x)``) and, when ``code_train`` (binary
+    ``(x, labels)``) is given, ``"label_percent"``, the :func:`label_from_code_percent`
+    of the test codes. With ``k``, both arms also get ``"neg_marginal_iwae"``, a bound
+    on ``-log p(x)`` from ``k`` codes per image: the VAE's IWAE bound, and the CVAE's
+    :func:`marginal_iwae` with ``p(y)`` the training labels' frequencies, so the two
+    bound the same quantity. The first seed also tracks the validation loss after every
+    epoch.
     """
     settings = dict(
         hidden_units=hidden_units,

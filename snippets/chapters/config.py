@@ -1,4 +1,5 @@
-"""What the chapters read from the environment, in one place: the profile and the data source.
+"""What the chapters read from the environment, in one place: the profile and the data
+source.
 
 The library never reads the environment; a chapter calls :func:`book_config`
 once and passes what it needs on::
@@ -40,7 +41,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class BookConfig:
-    """The execution profile (``"quick"`` or ``"full"``) and the MNIST source the chapters use."""
+    """The execution profile (``"quick"`` or ``"full"``) and the MNIST source the
+    chapters use."""
 
     profile: str = "full"
     mnist_source: str = "auto"
@@ -51,7 +53,8 @@ class BookConfig:
             raise ValueError(f"profile must be one of {PROFILES}, got {self.profile!r}")
         if not isinstance(self.mnist_source, str) or not self.mnist_source:
             raise ValueError(
-                f"mnist_source must be {NAMED_SOURCES} or a file path, got {self.mnist_source!r}"
+                f"mnist_source must be {NAMED_SOURCES} or a file path, got "
+                f"{self.mnist_source!r}"
             )
 
     def pick(self, *, quick: T, full: T) -> T:
@@ -60,8 +63,8 @@ class BookConfig:
 
     @property
     def interaction_source(self) -> str:
-        """The recommendation data: the local MovieLens file if one is given, else the choice
-        matching ``mnist_source`` (``auto``, ``movielens`` or ``synthetic``)."""
+        """The recommendation data: the local MovieLens file if one is given, else the
+        choice matching ``mnist_source`` (``auto``, ``movielens`` or ``synthetic``)."""
         if self.movielens_file:
             return self.movielens_file
         return INTERACTION_SOURCES.get(self.mnist_source, "auto")
@@ -77,7 +80,8 @@ def book_config() -> BookConfig:
     profile = os.environ.get(PROFILE_VARIABLE, "full").strip().lower()
     if profile not in PROFILES:
         raise ValueError(
-            f"environment variable {PROFILE_VARIABLE} must be one of {PROFILES}, got {profile!r}"
+            f"environment variable {PROFILE_VARIABLE} must be one of {PROFILES}, got "
+            f"{profile!r}"
         )
     source = os.environ.get(DATA_VARIABLE, "auto").strip()
     if source.lower() in NAMED_SOURCES:
@@ -87,7 +91,8 @@ def book_config() -> BookConfig:
 
 
 def epochs_for_steps(steps: int, *, n_examples: int, batch_size: int) -> int:
-    """The whole epochs that give at least ``steps`` gradient steps: ``ceil(steps / ceil(n / batch))``.
+    """The whole epochs that give at least ``steps`` gradient steps:
+    ``ceil(steps / ceil(n / batch))``.
 
     A budget in steps rather than epochs lets sixty thousand digits take fewer passes
     than four thousand for the same number of parameter updates.

@@ -1,4 +1,5 @@
-"""Two VAE architectures trained with the same seeds, data and step budget, scored on held-out digits.
+"""Two VAE architectures trained with the same seeds, data and step budget, scored on
+held-out digits.
 
 For each seed ``s`` and each architecture, ``keras.utils.set_random_seed(s)``
 runs before the networks are built, the digits are binarised afresh every epoch
@@ -37,21 +38,22 @@ SCORES = {
     "first_epoch_seconds": "first epoch (s)",
     "seconds_per_epoch": "later epochs (s/epoch)",
 }
-"""The per-run numbers of :class:`ArchitectureRun` and their column labels in :func:`summary_table`
-(which leaves out ``neg_iwae`` and ``neg_elbo_k`` where the runs did not compute them)."""
+"""The per-run numbers of :class:`ArchitectureRun` and their column labels in
+:func:`summary_table` (which leaves out ``neg_iwae`` and ``neg_elbo_k`` where the runs
+did not compute them)."""
 
 
 @dataclass(frozen=True)
 class ArchitectureRun:
     """One architecture trained with one seed.
 
-    ``loss`` is the held-out ``-ELBO`` in nats per digit, the sum of
-    ``reconstruction`` (``-E_q log p(x|z)``) and ``kl`` (``KL(q(z|x) || p(z))``);
-    ``first_epoch_seconds`` includes tracing the training step and
-    ``seconds_per_epoch`` is the median of the later epochs (``EpochTimer``).
-    ``neg_iwae`` is the held-out ``-IWAE_k`` in nats per digit and ``neg_elbo_k`` the
-    ``-ELBO`` of the same digits and codes (:func:`snippets.chapters.diagnostics.held_out_iwae`),
-    NaN where they were not computed.
+    ``loss`` is the held-out ``-ELBO`` in nats per digit, the sum of ``reconstruction``
+    (``-E_q log p(x|z)``) and ``kl`` (``KL(q(z|x) || p(z))``); ``first_epoch_seconds``
+    includes tracing the training step and ``seconds_per_epoch`` is the median of the
+    later epochs (``EpochTimer``). ``neg_iwae`` is the held-out ``-IWAE_k`` in nats per
+    digit and ``neg_elbo_k`` the ``-ELBO`` of the same digits and codes
+    (:func:`snippets.chapters.diagnostics.held_out_iwae`), NaN where they were not
+    computed.
     """
 
     vae: VAE
@@ -78,12 +80,14 @@ def train_architecture(
     iwae_k: int | None = None,
     iwae_examples: int | None = None,
 ) -> ArchitectureRun:
-    """Build, train (Adam) and score one VAE; ``x_train`` ``(n, ...)`` grey levels in ``[0, 1]``,
-    ``x_test`` ``(m, ...)`` the binarised held-out digits, both reshaped to the encoder's input.
+    """Build, train (Adam) and score one VAE; ``x_train`` ``(n, ...)`` grey levels in
+    ``[0, 1]``, ``x_test`` ``(m, ...)`` the binarised held-out digits, both reshaped to
+    the encoder's input.
 
-    With ``iwae_k`` the run's ``neg_iwae`` (and ``neg_elbo_k``) is the bound with ``iwae_k`` samples on the
-    first ``iwae_examples`` test digits (all when ``None``), with the same noise for
-    every run, so architectures are ranked on bounds that approach ``-log p(x)``.
+    With ``iwae_k`` the run's ``neg_iwae`` (and ``neg_elbo_k``) is the bound with
+    ``iwae_k`` samples on the first ``iwae_examples`` test digits (all when ``None``),
+    with the same noise for every run, so architectures are ranked on bounds that
+    approach ``-log p(x)``.
     """
     x_train, x_test = check_images(x_train, "x_train"), check_images(x_test, "x_test")
     iwae_k, iwae_examples = check_iwae_setting(iwae_k, iwae_examples)
@@ -139,12 +143,14 @@ def compare_architectures(
     seeds: Sequence[int],
     **training,
 ) -> dict[str, list[ArchitectureRun]]:
-    """``{name: [run for each seed]}`` from :func:`train_architecture` of every ``(encoder, decoder)`` builder
-    pair; ``training`` (``epochs``, ``batch_size``, ...) is the same for all, so the runs of one seed are paired.
+    """``{name: [run for each seed]}`` from :func:`train_architecture` of every
+    ``(encoder, decoder)`` builder pair; ``training`` (``epochs``, ``batch_size``, ...)
+    is the same for all, so the runs of one seed are paired.
     """
     if not architectures or not seeds:
         raise ValueError(
-            f"architectures and seeds must not be empty, got {len(architectures)} and {len(seeds)}"
+            f"architectures and seeds must not be empty, got {len(architectures)} and "
+            f"{len(seeds)}"
         )
     return {
         name: [
@@ -156,7 +162,8 @@ def compare_architectures(
 
 
 def scores(runs: Sequence[ArchitectureRun], name: str) -> np.ndarray:
-    """The score ``name`` (one of :data:`SCORES`) of every run, ``(n_runs,)`` float64, in seed order."""
+    """The score ``name`` (one of :data:`SCORES`) of every run, ``(n_runs,)`` float64,
+    in seed order."""
     if name not in SCORES:
         raise ValueError(f"name must be one of {tuple(SCORES)}, got {name!r}")
     return np.array([getattr(run, name) for run in runs], dtype=np.float64)
@@ -168,9 +175,8 @@ def summary_table(runs: Mapping[str, Sequence[ArchitectureRun]]) -> pd.DataFrame
     rows = {}
     for architecture, seed_runs in runs.items():
         model = seed_runs[0].vae
-        row = {
-            "weights": f"{model.encoder.count_params() + model.decoder.count_params():,}"
-        }
+        weights = model.encoder.count_params() + model.decoder.count_params()
+        row = {"weights": f"{weights:,}"}
         for name, label in SCORES.items():
             values = scores(seed_runs, name)
             if np.isnan(values).all():

@@ -33,7 +33,8 @@ from snippets.models import (
 from snippets.validation import check_number, check_positive_int
 
 
-# The likelihoods fit_dense_vae trains by name; the Gaussian's variance is calibrated per batch.
+# The likelihoods fit_dense_vae trains by name; the Gaussian's variance is calibrated
+# per batch.
 LIKELIHOODS = {
     "bernoulli": Bernoulli,
     "continuous_bernoulli": ContinuousBernoulli,
@@ -95,13 +96,15 @@ def fit_dense_vae(
 
 
 def _posterior(vae: VAE, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(z_mean, z_log_var)`` of ``q(z|x)``, each ``(n, latent_dim)``, after checking ``x``."""
+    """``(z_mean, z_log_var)`` of ``q(z|x)``, each ``(n, latent_dim)``, after checking
+    ``x``."""
     vae.check_examples(x)
     return predict_in_batches(vae.encoder, x)
 
 
 def unit_activity(z_mean: np.ndarray) -> np.ndarray:
-    """Activity of each latent unit: ``A_u = Var_x(E_q(z|x)[z_u])``, shape ``(latent_dim,)``.
+    """Activity of each latent unit: ``A_u = Var_x(E_q(z|x)[z_u])``, shape
+    ``(latent_dim,)``.
 
     ``z_mean`` holds the posterior means of ``n`` data points, ``(n, latent_dim)``.
     A unit whose posterior mean does not change with ``x`` carries no
@@ -135,14 +138,16 @@ def active_units(vae: VAE, x: np.ndarray, threshold: float = 0.01) -> ActiveUnit
 
 
 def kl_per_dimension(vae: VAE, x: np.ndarray) -> np.ndarray:
-    """Mean over ``x`` of each latent dimension's KL to the prior, ``(latent_dim,)`` in nats.
+    """Mean over ``x`` of each latent dimension's KL to the prior, ``(latent_dim,)`` in
+    nats.
 
     ``0.5 * mean_x(mu_u^2 + sigma_u^2 - log sigma_u^2 - 1)``. The posterior is
     diagonal, so the dimensions' KLs add up to the total KL, the rate.
     """
     z_mean, z_log_var = _posterior(vae, x)
     n, latent_dim = z_mean.shape
-    # Each (example, unit) pair as a 1-D Gaussian, so the package's KL applies unchanged.
+    # Each (example, unit) pair as a 1-D Gaussian, so the package's KL applies
+    # unchanged.
     per_unit = gaussian_kl_to_standard_normal(
         z_mean.reshape(-1, 1), z_log_var.reshape(-1, 1)
     )
@@ -150,7 +155,8 @@ def kl_per_dimension(vae: VAE, x: np.ndarray) -> np.ndarray:
 
 
 def reconstruction_mse(vae: VAE, x: np.ndarray) -> float:
-    """Mean squared error per pixel between ``x`` and its mean reconstruction through ``E[z|x]``.
+    """Mean squared error per pixel between ``x`` and its mean reconstruction through
+    ``E[z|x]``.
 
     It ignores the likelihood the model was trained with, so it compares
     models whose log-likelihoods are not comparable.
@@ -162,7 +168,8 @@ def reconstruction_mse(vae: VAE, x: np.ndarray) -> float:
 def gaussian_held_out_reconstruction(
     vae: VAE, x_fit: np.ndarray, x_score: np.ndarray, *, seed: int = 0
 ) -> tuple[float, float]:
-    """``(sigma^2, -E_q log N(x | mean, sigma^2 I))``: the variance fitted on ``x_fit``, the term scored on ``x_score``.
+    """``(sigma^2, -E_q log N(x | mean, sigma^2 I))``: the variance fitted on ``x_fit``,
+    the term scored on ``x_score``.
 
     ``x_fit`` and ``x_score`` are ``(n, 784)`` grey levels, ``vae`` a model with a
     Gaussian likelihood. Each digit is decoded from one code ``z ~ q(z|x)``
@@ -197,7 +204,8 @@ def gaussian_held_out_reconstruction(
 def check_iwae_setting(
     k: int | None, examples: int | None
 ) -> tuple[int | None, int | None]:
-    """``(k, examples)`` of :func:`held_out_iwae` checked: each ``None`` or an integer ``>= 1``."""
+    """``(k, examples)`` of :func:`held_out_iwae` checked: each ``None`` or an integer
+    ``>= 1``."""
     return (
         None if k is None else check_positive_int(k, "iwae_k"),
         None if examples is None else check_positive_int(examples, "iwae_examples"),
@@ -207,7 +215,8 @@ def check_iwae_setting(
 def held_out_iwae(
     vae: VAE, x: np.ndarray, k: int, *, examples: int | None = None, seed: int = 0
 ) -> dict[str, float]:
-    """The held-out ``-IWAE_k`` (Burda et al., 2016) and the ``-ELBO`` of the same draws, nats per example.
+    """The held-out ``-IWAE_k`` (Burda et al., 2016) and the ``-ELBO`` of the same
+    draws, nats per example.
 
     ``x`` is ``(n, *input_shape)``; both are computed on its first ``examples``
     (all when ``None``) from ``k`` codes ``z_i ~ q(z|x)`` per example. Returns
@@ -253,7 +262,8 @@ def held_out_summary(
 
 
 class SeedRuns(NamedTuple):
-    """One configuration trained once per seed: a :func:`held_out_summary` row per seed, and the first run.
+    """One configuration trained once per seed: a :func:`held_out_summary` row per seed,
+    and the first run.
 
     ``rows[i]`` belongs to the ``i``-th seed and holds its ``seed``; ``model`` and
     ``history`` are those of the first seed, for figures of a single run.
@@ -272,7 +282,8 @@ HELD_OUT_TERMS = ("loss", "reconstruction", "kl")
 
 
 def held_out_terms(model: keras.Model, inputs) -> dict[str, float]:
-    """A VAE's held-out ``-ELBO`` (``"loss"``) and its two terms, nats per example, from ``model.evaluate``."""
+    """A VAE's held-out ``-ELBO`` (``"loss"``) and its two terms, nats per example, from
+    ``model.evaluate``."""
     result = model.evaluate(inputs, batch_size=500, verbose=0, return_dict=True)
     return {name: float(result[name]) for name in HELD_OUT_TERMS}
 
@@ -287,7 +298,8 @@ def fit_over_seeds(
     iwae_examples: int | None = None,
     **settings,
 ) -> SeedRuns:
-    """Train ``fit_dense_vae(x_train, seed=s, **settings)`` for each seed ``s``; summarise each on ``x_test``.
+    """Train ``fit_dense_vae(x_train, seed=s, **settings)`` for each seed ``s``;
+    summarise each on ``x_test``.
 
     Runs that differ only in one setting and share a seed start from the same
     weights and see the same binarisations, so their rows can be compared seed
@@ -298,10 +310,10 @@ def fit_over_seeds(
     also validated on ``x_valid`` after every epoch, so its history can be drawn
     (:func:`plot_warmup`), and the other seeds skip that cost.
 
-    With ``iwae_k`` every row also holds ``neg_iwae``, ``neg_iwae_se`` and ``neg_elbo_k``, the
-    :func:`held_out_iwae` bound with ``iwae_k`` samples on the first
-    ``iwae_examples`` digits of ``x_test`` (all when ``None``), and, with
-    ``x_valid``, ``valid_neg_iwae`` on as many digits of ``x_valid``.
+    With ``iwae_k`` every row also holds ``neg_iwae``, ``neg_iwae_se`` and
+    ``neg_elbo_k``, the :func:`held_out_iwae` bound with ``iwae_k`` samples on the first
+    ``iwae_examples`` digits of ``x_test`` (all when ``None``), and, with ``x_valid``,
+    ``valid_neg_iwae`` on as many digits of ``x_valid``.
     """
     seeds = list(seeds)
     iwae_k, iwae_examples = check_iwae_setting(iwae_k, iwae_examples)
@@ -336,7 +348,8 @@ def fit_over_seeds(
 def seed_table(
     runs: Mapping[Hashable, SeedRuns], keys: Sequence[str] = SUMMARY_KEYS
 ) -> pd.DataFrame:
-    """Mean over seeds of each of ``keys`` and its standard error (column ``"<key> s.e."``), one row per run."""
+    """Mean over seeds of each of ``keys`` and its standard error (column
+    ``"<key> s.e."``), one row per run."""
     table = {}
     for name, run in runs.items():
         estimates = {key: mean_and_standard_error(run.values(key)) for key in keys}
@@ -352,7 +365,8 @@ def seed_table(
 
 
 def lowest(runs: Mapping[Hashable, SeedRuns], key: str) -> Hashable:
-    """The name of the run whose mean ``key`` over seeds is lowest (the first such, on ties)."""
+    """The name of the run whose mean ``key`` over seeds is lowest (the first such, on
+    ties)."""
     if not runs:
         raise ValueError("runs must hold at least one configuration")
     means = {name: float(run.values(key).mean()) for name, run in runs.items()}
@@ -406,7 +420,8 @@ def plot_unit_activity(
     kls: Mapping[str, np.ndarray],
     threshold: float = 0.01,
 ) -> Figure:
-    """Per-unit activity (top, log scale) and KL (bottom) of several models, one column each.
+    """Per-unit activity (top, log scale) and KL (bottom) of several models, one column
+    each.
 
     Units are sorted by activity, most active first, in both rows; the dashed
     line is the activity ``threshold``. ``activities[name]`` and ``kls[name]``

@@ -72,7 +72,8 @@ SINE = Objective("sin z", np.sin, np.cos, _sine_gradient)
 
 
 def sine_objective(frequency: float) -> Objective:
-    """``f(z) = sin(frequency * z)``: ``E[f] = sin(frequency * mu) exp(-(frequency * sigma)^2 / 2)``.
+    """``f(z) = sin(frequency * z)``:
+    ``E[f] = sin(frequency * mu) exp(-(frequency * sigma)^2 / 2)``.
 
     For a high frequency the slope ``f'`` is large and changes sign quickly, so
     the pathwise estimator, which averages slopes, is the noisier of the two
@@ -135,7 +136,8 @@ def pathwise_gradient(
 def score_function_gradient(
     objective: Objective, mu: float, sigma: float, epsilon
 ) -> np.ndarray:
-    """Per-sample score-function (REINFORCE) gradients ``f(z) * grad log N(z; mu, sigma^2)``.
+    """Per-sample score-function (REINFORCE) gradients
+    ``f(z) * grad log N(z; mu, sigma^2)``.
 
     With ``z = mu + sigma * eps`` the score is ``(eps / sigma, (eps^2 - 1) / sigma)``.
 
@@ -154,7 +156,8 @@ def score_function_gradient(
 
 @dataclass(frozen=True)
 class GradientSummary:
-    """Mean, per-sample variance and standard error of ``n`` gradient samples, each ``(2,)``."""
+    """Mean, per-sample variance and standard error of ``n`` gradient samples, each
+    ``(2,)``."""
 
     mean: np.ndarray
     variance: np.ndarray
@@ -242,7 +245,8 @@ def _check_latent_pair(
 def sampling_noise(
     shape: tuple[int, int], seed: int, dtype: str = "float32"
 ) -> np.ndarray:
-    """The ``eps`` a fresh ``Sampling(seed=seed, dtype=dtype)`` layer draws on its first call.
+    """The ``eps`` a fresh ``Sampling(seed=seed, dtype=dtype)`` layer draws on its first
+    call.
 
     Read off the layer itself: with ``z_mean = 0`` and ``z_log_var = 0`` its
     output is ``eps``. Shape ``(batch, latent_dim)``. The draws depend on the
@@ -253,13 +257,15 @@ def sampling_noise(
 
 
 def sampling_output(z_mean, z_log_var, seed: int) -> np.ndarray:
-    """The first output of a fresh ``Sampling(seed=seed)`` layer: ``(batch, latent_dim)``."""
+    """The first output of a fresh ``Sampling(seed=seed)`` layer:
+    ``(batch, latent_dim)``."""
     z_mean, z_log_var = _check_latent_pair(z_mean, z_log_var)
     return keras.ops.convert_to_numpy(Sampling(seed=seed)([z_mean, z_log_var]))
 
 
 def reparameterized_loss(z_mean, z_log_var, epsilon) -> float:
-    """The check's loss ``L = 1/2 sum z^2`` at ``z = z_mean + exp(z_log_var / 2) * epsilon``, in float64."""
+    """The check's loss ``L = 1/2 sum z^2`` at
+    ``z = z_mean + exp(z_log_var / 2) * epsilon``, in float64."""
     z = (
         np.asarray(z_mean, np.float64)
         + np.exp(0.5 * np.asarray(z_log_var, np.float64)) * epsilon
@@ -280,7 +286,8 @@ def analytic_sampling_gradient(
 
 
 def layer_loss(z_mean, z_log_var, seed: int, dtype: str = "float32") -> float:
-    """``L = 1/2 sum z^2`` with ``z`` the output of a fresh ``Sampling(seed=seed, dtype=dtype)``.
+    """``L = 1/2 sum z^2`` with ``z`` the output of a fresh
+    ``Sampling(seed=seed, dtype=dtype)``.
 
     A fresh layer with the same seed draws the same ``eps`` on every call, so
     ``L`` is a deterministic function of ``z_mean`` and ``z_log_var`` computed
@@ -305,7 +312,8 @@ def layer_dtype(dtype: str) -> str:
 def finite_difference_sampling_gradient(
     z_mean, z_log_var, seed: int, dtype: str = "float64", step: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Central finite differences of :func:`layer_loss`, one entry at a time, through the layer.
+    """Central finite differences of :func:`layer_loss`, one entry at a time, through
+    the layer.
 
     Every evaluation runs a fresh ``Sampling(seed=seed, dtype=dtype)`` layer, so
     the noise is the same in all of them and the derivative is the layer's own.
@@ -346,7 +354,8 @@ class LayerGradientCheck:
 
     @property
     def finite_difference_error(self) -> float:
-        """Largest difference between the finite-difference and the autodiff gradient."""
+        """Largest difference between the finite-difference and the autodiff
+        gradient."""
         return max(
             float(np.abs(a - b).max())
             for a, b in zip(self.finite_difference, self.autodiff)
@@ -388,7 +397,8 @@ def check_sampling_gradient(
 def sampling_loss_gradient(
     z_mean, z_log_var, seed: int, dtype: str = "float32"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Autodiff gradient of ``L = 1/2 sum z^2`` through a fresh ``Sampling(seed=seed, dtype=dtype)``.
+    """Autodiff gradient of ``L = 1/2 sum z^2`` through a fresh
+    ``Sampling(seed=seed, dtype=dtype)``.
 
     Returns ``(dL/dz_mean, dL/dz_log_var)``, each ``(batch, latent_dim)``.
     Keras 3 has no backend-neutral gradient call, so this helper uses the
@@ -399,7 +409,8 @@ def sampling_loss_gradient(
     backend = keras.backend.backend()
     if backend not in ("tensorflow", "jax", "torch"):
         raise RuntimeError(
-            f"sampling_loss_gradient needs the tensorflow, jax or torch backend, got {backend!r}"
+            "sampling_loss_gradient needs the tensorflow, jax or torch backend, got "
+            f"{backend!r}"
         )
     z_mean, z_log_var = _check_latent_pair(z_mean, z_log_var, dtype)
     sampling = Sampling(seed=seed, dtype=dtype)

@@ -1,4 +1,5 @@
-"""Floating-point operations of a forward pass and of a training step, counted from the layers.
+"""Floating-point operations of a forward pass and of a training step, counted from the
+layers.
 
 A benchmark that reports samples per second says how fast a model trains; one
 that also knows the FLOPs per sample can say how close that comes to what the
@@ -30,14 +31,16 @@ TRAINING_TO_FORWARD_RATIO = 3
 
 
 def _recorded_shape(layer: keras.layers.Layer, which: str, model_name: str) -> tuple:
-    """The per-example shape of ``layer``'s first recorded input or output (batch axis dropped)."""
+    """The per-example shape of ``layer``'s first recorded input or output (batch axis
+    dropped)."""
     try:
         tensor = getattr(layer, which)
     except (AttributeError, ValueError) as error:
         raise ValueError(
-            f"model {model_name!r}: layer {layer.name!r} has no recorded {which} shape "
-            f"({error}); forward_flops needs a functional or Sequential model built on a "
-            "keras.Input, or a model whose counted layers were called on one"
+            f"model {model_name!r}: layer {layer.name!r} has no recorded {which} "
+            f"shape ({error}); forward_flops needs a functional or Sequential model "
+            "built on a keras.Input, or a model whose counted layers were called on "
+            "one"
         ) from None
     if isinstance(tensor, (list, tuple)):
         raise ValueError(
@@ -46,8 +49,9 @@ def _recorded_shape(layer: keras.layers.Layer, which: str, model_name: str) -> t
     shape = tuple(tensor.shape[1:])
     if any(size is None for size in shape):
         raise ValueError(
-            f"model {model_name!r}: layer {layer.name!r} has an unknown size in its {which} "
-            f"shape {tuple(tensor.shape)}; FLOPs per sample need every non-batch size"
+            f"model {model_name!r}: layer {layer.name!r} has an unknown size in its "
+            f"{which} shape {tuple(tensor.shape)}; FLOPs per sample need every "
+            "non-batch size"
         )
     return shape
 
@@ -85,7 +89,8 @@ def layer_flops(layer: keras.layers.Layer, model_name: str = "model") -> int:
         return 0
     if not layer.built:
         raise ValueError(
-            f"model {model_name!r}: layer {layer.name!r} is not built; call it on a keras.Input first"
+            f"model {model_name!r}: layer {layer.name!r} is not built; call it on a "
+            "keras.Input first"
         )
     kernel = math.prod(int(size) for size in layer.kernel.shape)
     if isinstance(layer, layers.Dense):
@@ -148,7 +153,8 @@ def forward_flops(model: keras.Model) -> int:
     ]
     if not model.built and not (working and all(layer.built for layer in working)):
         raise ValueError(
-            f"model {model.name!r} is not built: give it a keras.Input (or call it on data) before counting FLOPs"
+            f"model {model.name!r} is not built: give it a keras.Input (or call it on "
+            "data) before counting FLOPs"
         )
     total = 0
     for layer in model.layers:
@@ -160,7 +166,8 @@ def forward_flops(model: keras.Model) -> int:
 
 
 def training_flops_per_sample(vae: keras.Model) -> int:
-    """FLOPs of one training step of a VAE, per example: ``3 x (encoder + decoder forward)``.
+    """FLOPs of one training step of a VAE, per example:
+    ``3 x (encoder + decoder forward)``.
 
     The rule of thumb for a training step: the backward pass costs about two
     forward passes (one product for the gradient with respect to each layer's
@@ -185,7 +192,8 @@ def training_flops_per_sample(vae: keras.Model) -> int:
         if not isinstance(part, keras.Model):
             raise ValueError(
                 f"vae.{name} must be a keras.Model (vae should be a model like "
-                f"snippets.models.VAE), got a {type(vae).__name__} whose {name} is {type(part).__name__}"
+                f"snippets.models.VAE), got a {type(vae).__name__} whose {name} is "
+                f"{type(part).__name__}"
             )
         parts.append(part)
     return TRAINING_TO_FORWARD_RATIO * sum(forward_flops(part) for part in parts)

@@ -4,8 +4,8 @@ The book's prose quotes results through ``{glue:text}`` roles, which the rendere
 fills in but Jupyter and Colab show as raw text, and the chapters glue with
 ``display=False``, so an executed notebook would show the numbers nowhere. :func:`glue`
 glues exactly as :func:`myst_nb.glue` does and also remembers the value;
-:func:`show_glued`, in a cell the rendered book hides (tag ``remove-cell``), displays the
-values glued since its previous call as one compact table, and the glued figures or
+:func:`show_glued`, in a cell the rendered book hides (tag ``remove-cell``), displays
+the values glued since its previous call as one compact table, and the glued figures or
 tables that were not displayed where they were glued.
 """
 
@@ -22,7 +22,8 @@ from IPython.display import display
 
 @dataclass(frozen=True)
 class Glued:
-    """One glued value: its glue ``name``, the ``value`` and whether it was displayed in place."""
+    """One glued value: its glue ``name``, the ``value`` and whether it was displayed in
+    place."""
 
     name: str
     value: Any
@@ -33,13 +34,15 @@ _pending: list[Glued] = []
 
 
 def glue(name: str, variable: Any, display: bool = True) -> None:
-    """:func:`myst_nb.glue` (same arguments, same output), remembering the value for :func:`show_glued`."""
+    """:func:`myst_nb.glue` (same arguments, same output), remembering the value for
+    :func:`show_glued`."""
     myst_nb.glue(name, variable, display=display)
     _pending.append(Glued(name, variable, display))
 
 
 def is_scalar(value: Any) -> bool:
-    """Whether ``value`` reads as one table cell: a number, a string or a bool (NumPy's too)."""
+    """Whether ``value`` reads as one table cell: a number, a string or a bool (NumPy's
+    too)."""
     return isinstance(value, (numbers.Number, str, bool))
 
 
@@ -56,7 +59,8 @@ def format_value(value: Any) -> str:
 
 
 def glued_table(entries: list[Glued]) -> pd.DataFrame:
-    """The scalar ``entries`` as a one-column table of formatted values, indexed by glue name."""
+    """The scalar ``entries`` as a one-column table of formatted values, indexed by glue
+    name."""
     scalars = [entry for entry in entries if is_scalar(entry.value)]
     return pd.DataFrame(
         {"value": [format_value(entry.value) for entry in scalars]},

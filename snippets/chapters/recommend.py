@@ -1,4 +1,5 @@
-"""Collaborative filtering with a VAE: Mult-VAE (Liang et al., 2018) on implicit feedback.
+"""Collaborative filtering with a VAE: Mult-VAE (Liang et al., 2018) on implicit
+feedback.
 
 Each user is a binary vector over the catalogue (1 = the user interacted with
 the item). The model encodes a user's history into a Gaussian code and decodes
@@ -84,7 +85,8 @@ class HeldOutUsers:
 
 @dataclass(frozen=True)
 class InteractionData:
-    """Binary user-item matrices: training users, and disjoint validation and test users.
+    """Binary user-item matrices: training users, and disjoint validation and test
+    users.
 
     ``train`` is ``(n_train_users, n_items)`` float32 with values 0 or 1;
     ``validation`` (for choosing hyperparameters) and ``test`` (for the final
@@ -112,7 +114,8 @@ def parse_movielens_ratings(raw: bytes) -> np.ndarray:
     table = np.loadtxt(lines, dtype=np.int64, delimiter="\t", ndmin=2)
     if table.shape[1] != 4:
         raise ValueError(
-            f"raw must hold 4 fields per line (user::item::rating::timestamp), got {table.shape[1]}"
+            "raw must hold 4 fields per line (user::item::rating::timestamp), got "
+            f"{table.shape[1]}"
         )
     return table[:, :3]
 
@@ -149,7 +152,8 @@ def _load_movielens(path: str | Path | None = None) -> np.ndarray:
     with zipfile.ZipFile(path) as archive:
         if MOVIELENS_RATINGS not in archive.namelist():
             raise KeyError(
-                f"{path} holds no {MOVIELENS_RATINGS}; expected the ml-1m.zip of MovieLens-1M"
+                f"{path} holds no {MOVIELENS_RATINGS}; expected the ml-1m.zip of "
+                "MovieLens-1M"
             )
         return binarize_ratings(
             parse_movielens_ratings(archive.read(MOVIELENS_RATINGS))
@@ -207,7 +211,8 @@ def make_synthetic_interactions(
 def split_fold_in(
     users: np.ndarray, test_fraction: float, rng: np.random.Generator
 ) -> HeldOutUsers:
-    """Hide a random ``test_fraction`` of each user's items (at least one) from the recommender.
+    """Hide a random ``test_fraction`` of each user's items (at least one) from the
+    recommender.
 
     Users with fewer than 2 items are dropped; the rest keep the other items as fold-in.
     """
@@ -248,7 +253,8 @@ def split_heldout_users(
     n_heldout = int(round(heldout_fraction * len(matrix)))
     if n_heldout < 2:
         raise ValueError(
-            f"heldout_fraction * {len(matrix)} users must give at least 2 held-out users, got {n_heldout}"
+            f"heldout_fraction * {len(matrix)} users must give at least 2 held-out "
+            f"users, got {n_heldout}"
         )
     train = matrix[order[n_heldout:]]
     seen = train.sum(axis=0) > 0
@@ -302,11 +308,14 @@ def load_interactions(
     train, validation, test = split_heldout_users(matrix, seed=seed)
     origin = {
         "movielens": "MovieLens-1M, ratings >= 4 as interactions",
-        "synthetic": "SYNTHETIC implicit feedback with planted taste groups (not real users)",
+        "synthetic": (
+            "SYNTHETIC implicit feedback with planted taste groups (not real users)"
+        ),
     }[used]
     description = (
         f"{origin}; {train.shape[1]:,} items, {len(train):,} training users, "
-        f"{len(validation):,} validation and {len(test):,} test users, {int(matrix.sum()):,} interactions"
+        f"{len(validation):,} validation and {len(test):,} test users, "
+        f"{int(matrix.sum()):,} interactions"
     )
     if verbose:
         print(f"Interaction data: {description}{reason}")
@@ -324,7 +333,8 @@ def train_mult_model(
     batch_size: int = 100,
     learning_rate: float = 1e-3,
 ) -> VAE | Autoencoder:
-    """Train Mult-VAE on ``train`` ``(n_users, n_items)``, or Mult-DAE when ``beta`` is None.
+    """Train Mult-VAE on ``train`` ``(n_users, n_items)``, or Mult-DAE when ``beta`` is
+    None.
 
     Mult-DAE carries Liang et al.'s weight penalty, ``MULT_DAE_L2 / batch_size``
     per squared weight (:func:`build_mult_dae`); Mult-VAE, as in their code, none.
@@ -354,7 +364,8 @@ def train_mult_model(
 
 
 def ease_weights_from_gram(gram: np.ndarray, l2: float) -> np.ndarray:
-    """EASE^R's item-item weights (Steck, 2019) from ``gram = X^T X``, ``(n_items, n_items)``.
+    """EASE^R's item-item weights (Steck, 2019) from ``gram = X^T X``,
+    ``(n_items, n_items)``.
 
     ``B`` minimises ``||X - X B||_F^2 + l2 ||B||_F^2`` subject to
     ``diag(B) = 0`` (an item may not predict itself). With
@@ -372,7 +383,8 @@ def ease_weights_from_gram(gram: np.ndarray, l2: float) -> np.ndarray:
 
 
 def _gram(train: np.ndarray) -> np.ndarray:
-    """``X^T X`` of the binary clicks ``X`` ``(n_users, n_items)``, in float64: ``(n_items, n_items)``."""
+    """``X^T X`` of the binary clicks ``X`` ``(n_users, n_items)``, in float64:
+    ``(n_items, n_items)``."""
     x = check_array(train, "train", (None,), low=0.0).astype(np.float64)
     with threadpool_limits(limits=1, user_api="blas"):
         return x.T @ x
@@ -406,19 +418,22 @@ def ranking_quality(
     metric: Callable[..., np.ndarray] = ndcg_at_k,
     k: int = NDCG_K,
 ) -> np.ndarray:
-    """``metric`` at ``k`` of each user's ranking, fold-in items excluded: ``(n_users,)``."""
+    """``metric`` at ``k`` of each user's ranking, fold-in items excluded:
+    ``(n_users,)``."""
     return metric(recommend(users.fold_in), users.held_out, k, users.fold_in)
 
 
 @dataclass(frozen=True)
 class Choice:
-    """The candidate value with the highest mean validation NDCG, and every candidate's."""
+    """The candidate value with the highest mean validation NDCG, and every
+    candidate's."""
 
     best: float
     validation_ndcg: dict[float, float]
 
     def describe(self, symbol: str) -> str:
-        """``"symbol = value: NDCG"`` for every candidate, e.g. ``"β = 0.2: 0.412, β = 1: 0.398"``."""
+        """``"symbol = value: NDCG"`` for every candidate, e.g.
+        ``"β = 0.2: 0.412, β = 1: 0.398"``."""
         return ", ".join(
             f"{symbol} = {value:g}: {ndcg:.3f}"
             for value, ndcg in self.validation_ndcg.items()
@@ -428,7 +443,8 @@ class Choice:
 def choose_on_validation(
     candidates: Mapping[float, Recommender], users: HeldOutUsers, *, k: int = NDCG_K
 ) -> Choice:
-    """Pick the hyperparameter whose recommender ranks ``users`` (validation users) best by NDCG@k.
+    """Pick the hyperparameter whose recommender ranks ``users`` (validation users) best
+    by NDCG@k.
 
     ``candidates`` maps each value tried to the recommender trained or fitted with it.
     """
@@ -443,7 +459,8 @@ def choose_on_validation(
 
 @dataclass(frozen=True)
 class RankingRuns:
-    """Per-user ranking quality of one recommender, a row per training run: ``(n_runs, n_users)``.
+    """Per-user ranking quality of one recommender, a row per training run:
+    ``(n_runs, n_users)``.
 
     A deterministic recommender (popularity, EASE^R) has one run.
     """
@@ -453,7 +470,8 @@ class RankingRuns:
     test_ndcg: np.ndarray
 
     def test_summary(self) -> dict[str, MeanWithError]:
-        """Mean test Recall@20 and NDCG@100 over runs, with their standard errors across runs."""
+        """Mean test Recall@20 and NDCG@100 over runs, with their standard errors across
+        runs."""
         per_run = {
             "recall": self.test_recall.mean(axis=1),
             "ndcg": self.test_ndcg.mean(axis=1),
@@ -470,7 +488,8 @@ def evaluate_runs(
     recall_k: int = RECALL_K,
     ndcg_k: int = NDCG_K,
 ) -> RankingRuns:
-    """Validation NDCG@100, test Recall@20 and test NDCG@100 (default ``k``) of each run of a recommender."""
+    """Validation NDCG@100, test Recall@20 and test NDCG@100 (default ``k``) of each run
+    of a recommender."""
     if not recommenders:
         raise ValueError("recommenders must hold at least one run")
 
@@ -495,7 +514,8 @@ def best_on_validation(runs: Mapping[str, RankingRuns]) -> str:
 
 @dataclass(frozen=True)
 class PairedDifference:
-    """A model's metric minus a baseline's on the same test users, with two standard errors.
+    """A model's metric minus a baseline's on the same test users, with two standard
+    errors.
 
     ``across_runs`` is the spread from training (the runs' mean differences, over
     ``n_runs`` runs); ``across_users`` the spread from which users were drawn
@@ -512,8 +532,8 @@ class PairedDifference:
 
     @property
     def error(self) -> MeanWithError:
-        """The difference with both sources of spread added and Welch's degrees of freedom
-        (:func:`snippets.chapters.comparison.independent_errors`).
+        """The difference with both sources of spread added and Welch's degrees of
+        freedom (:func:`snippets.chapters.comparison.independent_errors`).
 
         The users' error is computed from run-averaged differences, so it holds a
         little of the runs' spread too: the sum is slightly conservative.
@@ -528,21 +548,24 @@ class PairedDifference:
 
     @property
     def verdict(self) -> str:
-        """``"ahead of"``, ``"behind"`` or ``"level with"``: does the 95 % Student-t interval of
-        :attr:`error` exclude zero (:func:`snippets.chapters.comparison.direction`)?"""
+        """``"ahead of"``, ``"behind"`` or ``"level with"``: does the 95 % Student-t
+        interval of :attr:`error` exclude zero
+        (:func:`snippets.chapters.comparison.direction`)?"""
         return direction(
             self.error, below="behind", above="ahead of", level="level with"
         )
 
     @property
     def detectable(self) -> float:
-        """The half-width of the interval :attr:`verdict` reads: a measured difference inside it is
-        called level (:func:`snippets.chapters.comparison.detectable_difference`)."""
+        """The half-width of the interval :attr:`verdict` reads: a measured difference
+        inside it is called level
+        (:func:`snippets.chapters.comparison.detectable_difference`)."""
         return detectable_difference(self.error)
 
 
 def paired_user_difference(model: np.ndarray, baseline: np.ndarray) -> PairedDifference:
-    """Compare per-user metrics ``(n_runs, n_users)``; a one-run baseline is paired with every run."""
+    """Compare per-user metrics ``(n_runs, n_users)``; a one-run baseline is paired with
+    every run."""
     model, baseline = np.asarray(model, np.float64), np.asarray(baseline, np.float64)
     if model.ndim != 2 or baseline.ndim != 2 or model.shape[1] != baseline.shape[1]:
         shapes = f"{model.shape} and {baseline.shape}"
@@ -551,7 +574,8 @@ def paired_user_difference(model: np.ndarray, baseline: np.ndarray) -> PairedDif
         )
     if len(baseline) not in (1, len(model)):
         raise ValueError(
-            f"baseline must have one run or as many as model ({len(model)}): {len(baseline)}"
+            f"baseline must have one run or as many as model ({len(model)}): "
+            f"{len(baseline)}"
         )
     differences = model - baseline
     per_run = mean_and_standard_error(differences.mean(axis=1))
@@ -584,7 +608,8 @@ def recall_curve(
 
 
 def plot_recall_curves(curves: Mapping[str, np.ndarray], ks: Sequence[int]) -> Figure:
-    """Mean Recall@k against ``k``, one line per recommender: ``curves[name]`` is ``(len(ks),)``."""
+    """Mean Recall@k against ``k``, one line per recommender: ``curves[name]`` is
+    ``(len(ks),)``."""
     if not curves:
         raise ValueError("curves must hold at least one recommender")
     fig = page_figure(3.6)

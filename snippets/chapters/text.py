@@ -68,7 +68,8 @@ class WordData:
 
 
 def frequent_words(n: int, min_length: int = 3, max_length: int = 10) -> list[str]:
-    """The ``n`` most frequent English words of ``min_length``-``max_length`` letters a-z.
+    """The ``n`` most frequent English words of ``min_length``-``max_length`` letters
+    a-z.
 
     From ``wordfreq.top_n_list("en", ...)``, which ships with the package
     (no network); words with capitals, digits, apostrophes or accents are
@@ -99,7 +100,8 @@ def load_words(
     seed: int = 0,
     verbose: bool = True,
 ) -> WordData:
-    """The ``n`` most frequent English words (3 to ``max_length`` letters), split at random.
+    """The ``n`` most frequent English words (3 to ``max_length`` letters), split at
+    random.
 
     Returns:
         A :class:`WordData` with ``round(test_fraction * n)`` held-out words.
@@ -131,7 +133,8 @@ class CharVocabulary:
     def __init__(self, alphabet: str = ALPHABET, max_length: int = 10):
         if not alphabet or len(set(alphabet)) != len(alphabet):
             raise ValueError(
-                f"alphabet must be a non-empty string of distinct characters, got {alphabet!r}"
+                "alphabet must be a non-empty string of distinct characters, got "
+                f"{alphabet!r}"
             )
         self.alphabet = alphabet
         self.max_length = check_positive_int(max_length, "max_length")
@@ -154,19 +157,22 @@ class CharVocabulary:
         for row, word in enumerate(words):
             if not 0 < len(word) <= self.max_length:
                 raise ValueError(
-                    f"words[{row}] = {word!r} must have 1 to {self.max_length} characters"
+                    f"words[{row}] = {word!r} must have 1 to {self.max_length} "
+                    "characters"
                 )
             unknown = sorted(set(word) - set(self.ids))
             if unknown:
                 raise UnknownCharacterError(
-                    f"words[{row}] = {word!r} has characters {unknown} outside the alphabet"
+                    f"words[{row}] = {word!r} has characters {unknown} outside the "
+                    "alphabet"
                 )
             tokens[row, : len(word)] = [self.ids[char] for char in word]
             tokens[row, len(word)] = END
         return tokens
 
     def decode(self, tokens: np.ndarray) -> list[str]:
-        """Strings from ``(n, length)`` ids, each read up to its first ``<end>`` or ``<pad>``.
+        """Strings from ``(n, length)`` ids, each read up to its first ``<end>`` or
+        ``<pad>``.
 
         ``<start>`` and ``<unk>`` are dropped.
         """
@@ -184,7 +190,8 @@ class CharVocabulary:
 
 @keras.saving.register_keras_serializable(package="snippets")
 class WordDropout(keras.layers.Layer):
-    """Replace each character token of a decoder input by ``<unk>`` with probability ``rate``.
+    """Replace each character token of a decoder input by ``<unk>`` with probability
+    ``rate``.
 
     Bowman et al.'s remedy against posterior collapse: the decoder can no
     longer read the whole prefix, so it must take the missing information
@@ -228,7 +235,8 @@ def build_text_encoder(
     units: int = 128,
     latent_dim: int = 16,
 ) -> keras.Model:
-    """Token ids ``(batch, sequence_length)`` to ``[z_mean, z_log_var]``, each ``(batch, latent_dim)``.
+    """Token ids ``(batch, sequence_length)`` to ``[z_mean, z_log_var]``, each
+    ``(batch, latent_dim)``.
 
     Embedding (padding masked) then a bidirectional GRU whose two final
     states are concatenated.
@@ -259,7 +267,8 @@ def build_text_decoder(
     latent_dim: int = 16,
     code_at_every_step: bool = True,
 ) -> keras.Model:
-    """``[decoder input ids (batch, sequence_length), z (batch, latent_dim)]`` to next-token logits.
+    """``[decoder input ids (batch, sequence_length), z (batch, latent_dim)]`` to
+    next-token logits.
 
     The GRU starts from the state ``tanh(W z + b)``; with
     ``code_at_every_step`` it also sees ``z`` next to every input character,
@@ -285,7 +294,8 @@ def build_text_decoder(
 
 
 def shift_right(tokens):
-    """Decoder inputs for teacher forcing: ``<start>`` then the targets but the last, same shape."""
+    """Decoder inputs for teacher forcing: ``<start>`` then the targets but the last,
+    same shape."""
     start = ops.full((ops.shape(tokens)[0], 1), START, dtype=tokens.dtype)
     return ops.concatenate([start, tokens[:, :-1]], axis=1)
 
@@ -331,7 +341,8 @@ class TextVAE(VAE):
         return [self.word_dropout(shift_right(x), training=training), z]
 
     def log_likelihood(self, tokens, z) -> np.ndarray:
-        """``log p(x|z)`` of each word given its code, teacher-forced without word dropout: ``(n,)`` nats.
+        """``log p(x|z)`` of each word given its code, teacher-forced without word
+        dropout: ``(n,)`` nats.
 
         ``tokens`` are ``(n, sequence_length)`` ids, ``z`` is ``(n, latent_dim)``.
         """
@@ -351,11 +362,13 @@ class TextVAE(VAE):
         return ops.convert_to_numpy(gaussian_kl_to_standard_normal(z_mean, z_log_var))
 
     def decode(self, z, condition=None) -> np.ndarray:
-        """The most likely word for each code, greedily: token ids ``(n, sequence_length)``."""
+        """The most likely word for each code, greedily: token ids
+        ``(n, sequence_length)``."""
         return self.sample_tokens(z, temperature=0.0)
 
     def sample_tokens(self, z, temperature: float = 1.0, seed: int = 0) -> np.ndarray:
-        """One word per code ``z`` ``(n, latent_dim)``, one character at a time: ids ``(n, sequence_length)``.
+        """One word per code ``z`` ``(n, latent_dim)``, one character at a time: ids
+        ``(n, sequence_length)``.
 
         ``temperature = 0`` picks the most likely character (greedy);
         ``temperature > 0`` samples from ``softmax(logits / temperature)``.
@@ -368,8 +381,9 @@ class TextVAE(VAE):
         inputs[:, 0] = START
         outputs = np.full((len(z), self.sequence_length), PAD, np.int32)
         for t in range(self.sequence_length):
-            # One decoder pass per character: Keras's compiled predict step is traced once and
-            # reused, where a direct call would run the recurrent layer eagerly every time.
+            # One decoder pass per character: Keras's compiled predict step is traced
+            # once and reused, where a direct call would run the recurrent layer eagerly
+            # every time.
             logits = np.asarray(self.decoder.predict_on_batch([inputs, z]))[
                 :, t
             ].astype(np.float64)
@@ -480,7 +494,8 @@ class CharLanguageModel(keras.Model):
 def build_char_language_model(
     vocabulary: CharVocabulary, *, embedding_dim: int = 32, units: int = 128
 ) -> CharLanguageModel:
-    """A :class:`CharLanguageModel` whose decoder has the sizes :func:`build_text_vae` gives a VAE's."""
+    """A :class:`CharLanguageModel` whose decoder has the sizes :func:`build_text_vae`
+    gives a VAE's."""
     decoder = build_text_decoder(
         vocabulary.size,
         vocabulary.sequence_length,
@@ -493,7 +508,8 @@ def build_char_language_model(
 
 
 def text_log_weights(model: TextVAE, tokens, z_mean, z_log_var, epsilon) -> np.ndarray:
-    """``log w = log p(x|z) + log p(z) - log q(z|x)`` for one code per word: ``(n,)`` nats.
+    """``log w = log p(x|z) + log p(z) - log q(z|x)`` for one code per word: ``(n,)``
+    nats.
 
     ``z = z_mean + exp(z_log_var / 2) * epsilon`` with ``z_mean``,
     ``z_log_var`` the encoder's outputs for ``tokens`` and ``epsilon``
@@ -515,7 +531,8 @@ def text_log_weight_statistics(
     seed: int = 0,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> LogWeightSummary:
-    """The IWAE bound and the multi-sample ELBO of each word from ``k`` shared codes ``z_i ~ q(z|x)``.
+    """The IWAE bound and the multi-sample ELBO of each word from ``k`` shared codes
+    ``z_i ~ q(z|x)``.
 
     :func:`snippets.log_weight_statistics` for a :class:`TextVAE`, whose
     decoder reads the word's prefix besides ``z``: the log-weights of
@@ -551,7 +568,8 @@ def text_log_weight_statistics(
 def word_novelty(
     generated: list[str], train: list[str], known: list[str]
 ) -> dict[str, float]:
-    """Fractions of ``generated`` strings that copy a training word, are other known words, or are new.
+    """Fractions of ``generated`` strings that copy a training word, are other known
+    words, or are new.
 
     ``known`` is a larger list of real words (e.g. :func:`frequent_words` with
     a bigger ``n``); the three fractions sum to 1.
@@ -570,7 +588,8 @@ def word_novelty(
     }
 
 
-# --- the comparison: where the code enters, the remedies, the language model -------------
+# --- the comparison: where the code enters, the remedies, the language model
+# -------------
 
 ACTIVITY_THRESHOLD = (
     0.01  # a unit is active when Var_x E[z_u | x] exceeds this (Burda et al., 2016)
@@ -580,14 +599,15 @@ TextModel = TextVAE | CharLanguageModel
 
 @dataclass(frozen=True)
 class TextVariant:
-    """One model of the comparison: a :class:`TextVAE` and how it is trained, or the language model.
+    """One model of the comparison: a :class:`TextVAE` and how it is trained, or the
+    language model.
 
     ``code_at_every_step`` says where the VAE's code enters its decoder
-    (:func:`build_text_decoder`); ``warmup`` raises ``beta`` linearly, once per
-    epoch, from ``1 / warmup_epochs`` in the first epoch to 1 (:class:`snippets.KLWarmup`), else ``beta = 1``
-    throughout; ``word_dropout`` is the rate of :class:`WordDropout`.
-    ``latent=False`` is the decoder-only :class:`CharLanguageModel`, which has
-    none of these.
+    (:func:`build_text_decoder`); ``warmup`` raises ``beta`` linearly, once per epoch,
+    from ``1 / warmup_epochs`` in the first epoch to 1 (:class:`snippets.KLWarmup`),
+    else ``beta = 1`` throughout; ``word_dropout`` is the rate of :class:`WordDropout`.
+    ``latent=False`` is the decoder-only :class:`CharLanguageModel`, which has none of
+    these.
     """
 
     latent: bool = True
@@ -597,7 +617,8 @@ class TextVariant:
 
     @property
     def architecture(self) -> tuple[bool, bool]:
-        """What fixes the network's variables: variants that agree on it can share a compiled model."""
+        """What fixes the network's variables: variants that agree on it can share a
+        compiled model."""
         return self.latent, self.code_at_every_step
 
     def __post_init__(self) -> None:
@@ -620,7 +641,8 @@ class TextVariant:
         latent_dim: int,
         seed: int | None = None,
     ) -> TextModel:
-        """The untrained model, sized by ``vocabulary``, ``units`` and (for a VAE) ``latent_dim``."""
+        """The untrained model, sized by ``vocabulary``, ``units`` and (for a VAE)
+        ``latent_dim``."""
         if not self.latent:
             return build_char_language_model(vocabulary, units=units)
         return build_text_vae(
@@ -652,14 +674,16 @@ class TextScores:
 
 @dataclass(frozen=True)
 class VariantRuns:
-    """A variant trained once per seed: scores and training histories in seed order, the last seed's model."""
+    """A variant trained once per seed: scores and training histories in seed order, the
+    last seed's model."""
 
     scores: list[TextScores]
     histories: list[dict[str, list[float]]]
     model: TextModel
 
     def per_seed(self, metric: str) -> np.ndarray:
-        """``metric`` (``"nll"``, ``"kl"`` or ``"active_units"``) of each seed: ``(n_seeds,)``."""
+        """``metric`` (``"nll"``, ``"kl"`` or ``"active_units"``) of each seed:
+        ``(n_seeds,)``."""
         if metric not in ("nll", "kl", "active_units"):
             raise ValueError(
                 f"metric must be 'nll', 'kl' or 'active_units', got {metric!r}"
@@ -674,7 +698,8 @@ class VariantRuns:
 
 
 def score_text_model(model: TextModel, tokens, *, k: int, seed: int = 0) -> TextScores:
-    """:class:`TextScores` of ``model`` on ids ``(n, sequence_length)``; a VAE's bound uses ``k`` codes."""
+    """:class:`TextScores` of ``model`` on ids ``(n, sequence_length)``; a VAE's bound
+    uses ``k`` codes."""
     if isinstance(model, CharLanguageModel):
         return TextScores(
             nll=float(-model.log_likelihood(tokens).mean()), kl=0.0, active_units=0
@@ -688,7 +713,8 @@ def score_text_model(model: TextModel, tokens, *, k: int, seed: int = 0) -> Text
 def restart(
     model: keras.Model, fresh: keras.Model, optimizer_start: list[np.ndarray]
 ) -> None:
-    """Put a compiled ``model`` back to the start of training: ``fresh``'s variables, a fresh optimizer.
+    """Put a compiled ``model`` back to the start of training: ``fresh``'s variables, a
+    fresh optimizer.
 
     ``fresh`` is an untrained model of the same architecture (weights, KL
     weight, seed-generator states); ``optimizer_start`` the values of
@@ -712,7 +738,8 @@ def compile_text_model(
     learning_rate: float,
     jit_compile: bool | str | None = None,
 ) -> tuple[TextModel, list[np.ndarray]]:
-    """``variant``'s model compiled with Adam, and its optimizer's variables before the first step.
+    """``variant``'s model compiled with Adam, and its optimizer's variables before the
+    first step.
 
     ``jit_compile`` goes to :meth:`keras.Model.compile`. Left at ``None``, the
     training step is compiled with XLA under TensorFlow and JAX and not under
@@ -756,7 +783,8 @@ def run_text_variants(
     learning_rate: float = 1e-2,
     jit_compile: bool | str | None = None,
 ) -> dict[str, VariantRuns]:
-    """Train each variant once per seed on ``x_train`` and score each run on ``x_test`` (token ids).
+    """Train each variant once per seed on ``x_train`` and score each run on ``x_test``
+    (token ids).
 
     Each seed sets Keras's global seed and trains for ``epochs`` with Adam
     from its own initial weights; a warm-up reaches ``beta = 1`` after
@@ -817,7 +845,8 @@ def _format(value: MeanWithError, digits: int) -> str:
 def comparison_table(
     runs: Mapping[str, VariantRuns], *, reference: str
 ) -> pd.DataFrame:
-    """One row per variant, each entry "mean ± standard error" over seeds, in nats per held-out word.
+    """One row per variant, each entry "mean ± standard error" over seeds, in nats per
+    held-out word.
 
     Columns: ``-log p(x)`` (the IWAE bound's for a VAE), its paired
     difference from the run of ``reference`` with the same seed (positive:
@@ -841,14 +870,16 @@ def comparison_table(
 
 
 def glue_key(name: str) -> str:
-    """``name`` as a glue key: lower case, runs of other characters than letters and digits as ``_``."""
+    """``name`` as a glue key: lower case, runs of other characters than letters and
+    digits as ``_``."""
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
 def _paired_findings(
     tag: str, a: np.ndarray, b: np.ndarray, confidence: float
 ) -> dict[str, float | str]:
-    """``tag``, ``tag_se``, ``tag_word``: the paired difference ``a - b`` over seeds, its error, its verdict."""
+    """``tag``, ``tag_se``, ``tag_word``: the paired difference ``a - b`` over seeds,
+    its error, its verdict."""
     change = paired_difference(a, b)
     word = direction(
         change,
@@ -872,7 +903,8 @@ def findings(
     reference: str,
     confidence: float = 0.95,
 ) -> dict[str, float | int | str]:
-    """The numbers and words a chapter's sentences are built from, keyed by :func:`glue_key` names.
+    """The numbers and words a chapter's sentences are built from, keyed by
+    :func:`glue_key` names.
 
     For each variant ``v``: ``{metric}_{v}`` and ``{metric}_{v}_se``, the mean
     and standard error over seeds of ``nll``, ``kl`` and ``active_units``;
@@ -893,7 +925,8 @@ def findings(
     """
     if baseline not in runs or reference not in runs:
         raise KeyError(
-            f"baseline and reference must be among {sorted(runs)}, got {baseline!r} and {reference!r}"
+            f"baseline and reference must be among {sorted(runs)}, got {baseline!r} "
+            f"and {reference!r}"
         )
     values: dict[str, float | int | str] = {}
     for name, result in runs.items():
@@ -937,14 +970,14 @@ def findings(
 
 
 COLLAPSE_NATS = float(np.log(2.0))
-"""One bit: a code whose average KL is below it carries less than one bit about a word (the
-average KL bounds the mutual information ``I(x; z)`` from above), too little to split the
-words into two equally likely groups. Such a VAE is called collapsed."""
+"""One bit: a code whose average KL is below it carries less than one bit about a word
+(the average KL bounds the mutual information ``I(x; z)`` from above), too little to
+split the words into two equally likely groups. Such a VAE is called collapsed."""
 
 
 def collapse_finding(collapsed: Sequence[str], n_vaes: int) -> str:
-    """A clause saying which of ``n_vaes`` VAEs have collapsed, given the names of those with
-    a mean KL under :data:`COLLAPSE_NATS`."""
+    """A clause saying which of ``n_vaes`` VAEs have collapsed, given the names of those
+    with a mean KL under :data:`COLLAPSE_NATS`."""
     n_vaes = check_positive_int(n_vaes, "n_vaes")
     if len(collapsed) > n_vaes:
         raise ValueError(
@@ -952,40 +985,46 @@ def collapse_finding(collapsed: Sequence[str], n_vaes: int) -> str:
         )
     if len(collapsed) == n_vaes:
         return (
-            f"all {n_vaes} VAEs have collapsed: each carries less than one bit per word in its code, "
-            "too little to split the words into two equally likely groups"
+            f"all {n_vaes} VAEs have collapsed: each carries less than one bit per "
+            "word in its code, too little to split the words into two equally likely "
+            "groups"
         )
     if not collapsed:
         return (
-            f"none of the {n_vaes} VAEs has collapsed by this test: each has a KL above one bit per word, "
-            "which, being an upper bound, allows a code that carries a bit but does not prove one"
+            f"none of the {n_vaes} VAEs has collapsed by this test: each has a KL "
+            "above one bit per word, which, being an upper bound, allows a code that "
+            "carries a bit but does not prove one"
         )
     return (
-        f"{len(collapsed)} of the {n_vaes} VAEs ({', '.join(collapsed)}) have collapsed, carrying less than "
-        "one bit per word in their codes; the others have a KL above one bit, an upper bound that leaves "
-        "room for a code that carries a bit"
+        f"{len(collapsed)} of the {n_vaes} VAEs ({', '.join(collapsed)}) have "
+        "collapsed, carrying less than one bit per word in their codes; the others "
+        "have a KL above one bit, an upper bound that leaves room for a code that "
+        "carries a bit"
     )
 
 
 def code_use_finding(kl: float) -> str:
-    """What a model's mean KL per word, in nats, says about the strings its decoder writes from different codes."""
+    """What a model's mean KL per word, in nats, says about the strings its decoder
+    writes from different codes."""
     kl = check_number(kl, "kl", low=0.0)
     if kl < COLLAPSE_NATS:
         return (
-            "it has collapsed, carrying less than one bit per word in its code, so what follows shows what a "
-            "collapsed text VAE writes: its decoder works mostly from the prefix, and the code can steer it only "
-            "a little"
+            "it has collapsed, carrying less than one bit per word in its code, so "
+            "what follows shows what a collapsed text VAE writes: its decoder works "
+            "mostly from the prefix, and the code can steer it only a little"
         )
     return (
-        "its KL, an upper bound on what its code carries, is above one bit per word, so the code may steer "
-        "what it writes; the strings decoded from different codes below show how much it does"
+        "its KL, an upper bound on what its code carries, is above one bit per word, "
+        "so the code may steer what it writes; the strings decoded from different "
+        "codes below show how much it does"
     )
 
 
 def plot_text_runs(
     runs: Mapping[str, VariantRuns], *, warmup_epochs: int | None = None
 ) -> Figure:
-    """Left: each VAE's training KL per epoch, mean over seeds; right: each run's held-out NLL against its KL.
+    """Left: each VAE's training KL per epoch, mean over seeds; right: each run's
+    held-out NLL against its KL.
 
     A dotted line marks the epoch where a warm-up reaches ``beta = 1``; a
     model without a KL (the language model) appears on the right only, at

@@ -147,7 +147,8 @@ def gaussian_cross_entropy(mean_p, var_p, mean_q, var_q) -> np.ndarray:
 def gaussian_kl(mean_p, var_p, mean_q, var_q) -> np.ndarray:
     """KL(p || q) between diagonal Gaussians p = N(mean_p, var_p), q = N(mean_q, var_q).
 
-    ``1/2 sum_j [log(var_q_j / var_p_j) + (var_p_j + (mean_p_j - mean_q_j)^2) / var_q_j - 1]``,
+    ``1/2 sum_j [log(var_q_j / var_p_j)
+    + (var_p_j + (mean_p_j - mean_q_j)^2) / var_q_j - 1]``,
     which is ``H(p, q) - H(p)``. With ``q = N(0, I)`` it is
     :func:`snippets.losses.gaussian_kl_to_standard_normal`.
 
@@ -306,7 +307,8 @@ class LinearGaussianModel:
         return x
 
     def sample(self, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """Draw ``n`` pairs from the joint: ``z`` of shape ``(n, k)``, ``x`` of shape ``(n, d)``."""
+        """Draw ``n`` pairs from the joint: ``z`` of shape ``(n, k)``, ``x`` of shape
+        ``(n, d)``."""
         n = check_positive_int(n, "n")
         rng = np.random.default_rng(seed)
         z = rng.standard_normal((n, self.latent_dim))
@@ -314,7 +316,8 @@ class LinearGaussianModel:
         return z, z @ self.weights.T + self.bias + noise
 
     def log_likelihood(self, x, z) -> np.ndarray:
-        """Decoder log-density log p(x | z) for ``x (..., d)`` and ``z (..., k)``: ``(...)``."""
+        """Decoder log-density log p(x | z) for ``x (..., d)`` and ``z (..., k)``:
+        ``(...)``."""
         x = self.check_x(x)
         z = _check_finite(z, "z")
         if z.ndim == 0 or z.shape[-1] != self.latent_dim:
@@ -324,7 +327,8 @@ class LinearGaussianModel:
         return gaussian_log_density(x, z @ self.weights.T + self.bias, self.noise_var)
 
     def marginal_covariance(self) -> np.ndarray:
-        """Covariance of x after integrating z out: ``W W^T + sigma^2 I``, ``(d, d)``."""
+        """Covariance of x after integrating z out: ``W W^T + sigma^2 I``,
+        ``(d, d)``."""
         return self.weights @ self.weights.T + self.noise_var * np.eye(self.data_dim)
 
     def log_marginal(self, x) -> np.ndarray:
@@ -343,13 +347,16 @@ class LinearGaussianModel:
         return -0.5 * (self.data_dim * LOG_2PI + log_det + np.sum(white**2, axis=-1))
 
     def posterior(self, x) -> tuple[np.ndarray, np.ndarray]:
-        """Exact posterior p(z | x) = N(M^-1 W^T (x - b), sigma^2 M^-1), M = W^T W + sigma^2 I.
+        """Exact posterior p(z | x) = N(M^-1 W^T (x - b), sigma^2 M^-1).
+
+        Here ``M = W^T W + sigma^2 I``.
 
         Args:
             x: ``(..., d)``.
 
         Returns:
-            The mean, ``(..., k)``, and the covariance, ``(k, k)`` (the same for every x).
+            The mean, ``(..., k)``, and the covariance, ``(k, k)`` (the same for every
+            x).
         """
         x = self.check_x(x)
         m = self.weights.T @ self.weights + self.noise_var * np.eye(self.latent_dim)
@@ -358,7 +365,8 @@ class LinearGaussianModel:
         return mean, self.noise_var * m_inv
 
     def with_uncorrelated_posterior(self) -> LinearGaussianModel:
-        """The same distribution of x, with latent axes rotated so the posterior is diagonal.
+        """The same distribution of x, with latent axes rotated so the posterior is
+        diagonal.
 
         With the singular value decomposition ``W = U S V^T``, the weights ``W V``
         have orthogonal columns, so ``M = V^T W^T W V`` plus ``sigma^2 I`` is
@@ -438,14 +446,17 @@ def elbo_terms(model: LinearGaussianModel, x, q_mean, q_cov) -> ElboTerms:
 
 
 def gaussian_kl_full(mean_p, cov_p, mean_q, cov_q) -> float:
-    """KL(N(mean_p, cov_p) || N(mean_q, cov_q)) for full covariances ``(k, k)``, means ``(k,)``.
+    """KL(N(mean_p, cov_p) || N(mean_q, cov_q)) for full covariances ``(k, k)``, means
+    ``(k,)``.
 
-    ``1/2 [tr(cov_q^-1 cov_p) + (mq - mp)^T cov_q^-1 (mq - mp) - k + log det cov_q - log det cov_p]``.
+    ``1/2 [tr(cov_q^-1 cov_p) + (mq - mp)^T cov_q^-1 (mq - mp) - k
+    + log det cov_q - log det cov_p]``.
     """
     mean_p, mean_q = _check_finite(mean_p, "mean_p"), _check_finite(mean_q, "mean_q")
     if mean_p.ndim != 1 or mean_q.shape != mean_p.shape:
         raise ValueError(
-            f"mean_p and mean_q must share a shape (k,), got {mean_p.shape} and {mean_q.shape}"
+            f"mean_p and mean_q must share a shape (k,), got {mean_p.shape} and "
+            f"{mean_q.shape}"
         )
     k = mean_p.size
     cov_p, cov_q = (
@@ -475,7 +486,8 @@ class PosteriorFit:
 def fit_gaussian_posterior(
     model: LinearGaussianModel, x, steps: int, learning_rate: float
 ) -> PosteriorFit:
-    """Gradient ascent on the exact ELBO over q(z) = N(m, L L^T), starting from the prior.
+    """Gradient ascent on the exact ELBO over q(z) = N(m, L L^T), starting from the
+    prior.
 
     ``L`` is lower triangular with a positive diagonal, kept positive by
     stepping on the logarithm of its diagonal. The exact gradients are
@@ -520,7 +532,8 @@ def fit_gaussian_posterior(
 def random_linear_gaussian_model(
     data_dim: int, latent_dim: int, noise_var: float, seed: int = 0
 ) -> LinearGaussianModel:
-    """A linear-Gaussian model with standard normal weights ``(d, k)`` and bias ``(d,)``."""
+    """A linear-Gaussian model with standard normal weights ``(d, k)`` and bias
+    ``(d,)``."""
     data_dim = check_positive_int(data_dim, "data_dim")
     latent_dim = check_positive_int(latent_dim, "latent_dim")
     rng = np.random.default_rng(seed)
@@ -558,7 +571,8 @@ def gaussian_log_likelihood_from_mse(mse, dim: int, noise_var: float) -> np.ndar
 
 @dataclass(frozen=True)
 class JointElboDecomposition:
-    """The data-averaged ELBO of a discrete model and the divergences it equals, in nats.
+    """The data-averaged ELBO of a discrete model and the divergences it equals, in
+    nats.
 
     ``mean_elbo = E_{p_data(x)}[ELBO(x)]``; ``joint_kl = KL(q(x, z) || p(x, z))`` with
     ``q(x, z) = p_data(x) q(z|x)``; ``data_entropy = H(p_data)``;
@@ -603,11 +617,13 @@ def joint_elbo_decomposition(
 def format_table(
     header: Sequence[str], rows: Sequence[Sequence[object]], digits: int = 4
 ) -> str:
-    """A plain-text table: numbers rounded to ``digits`` decimals, columns right-aligned."""
+    """A plain-text table: numbers rounded to ``digits`` decimals, columns
+    right-aligned."""
     if any(len(row) != len(header) for row in rows):
         raise ValueError(f"every row must have {len(header)} entries, like header")
     cells = [list(map(str, header))] + [
-        # Adding 0.0 turns a rounded -0.0 into 0.0, so a vanishing gap prints without a sign.
+        # Adding 0.0 turns a rounded -0.0 into 0.0, so a vanishing gap prints without a
+        # sign.
         [
             f"{round(float(value), digits) + 0.0:.{digits}f}"
             if isinstance(value, (float, np.floating))

@@ -44,7 +44,8 @@ def plot_curse_of_dimensionality(
     n_samples: int,
     bins_per_axis: int,
 ) -> Figure:
-    """Two panels against dimension: occupied histogram cells, and nearest/farthest distance ratio.
+    """Two panels against dimension: occupied histogram cells, and nearest/farthest
+    distance ratio.
 
     ``contrast[i]`` holds the ratio for each query point in dimension ``dims[i]``;
     the right panel draws their mean and a band of one standard deviation.
@@ -87,7 +88,8 @@ def plot_elbo_trace(elbo: np.ndarray, log_marginal: float) -> Figure:
     left.set_xlabel("gradient step")
     left.set_ylabel("nats")
     left.legend()
-    # Below float64 rounding of log p(x) the gap is noise (even negative): draw it at that floor.
+    # Below float64 rounding of log p(x) the gap is noise (even negative): draw it at
+    # that floor.
     rounding = 4.0 * np.finfo(float).eps * max(1.0, abs(log_marginal))
     right.semilogy(steps, np.maximum(log_marginal - elbo, rounding), color="C2")
     right.axhline(rounding, color="gray", linestyle=":", label="float64 rounding")
@@ -101,9 +103,11 @@ def plot_elbo_trace(elbo: np.ndarray, log_marginal: float) -> Figure:
 def plot_estimator_variance(
     sample_sizes: Sequence[int], variances: Mapping[str, np.ndarray], parameter: str
 ) -> Figure:
-    """Variance of n-sample gradient estimates against n, log-log, one line per estimator.
+    """Variance of n-sample gradient estimates against n, log-log, one line per
+    estimator.
 
-    ``variances`` maps an estimator's name to an array of shape ``(len(sample_sizes),)``.
+    ``variances`` maps an estimator's name to an array of shape
+    ``(len(sample_sizes),)``.
     """
     fig = Figure(figsize=(5.5, 3.6), layout="constrained")
     ax = fig.subplots()
@@ -111,7 +115,8 @@ def plot_estimator_variance(
         values = np.asarray(values)
         if values.shape != (len(sample_sizes),):
             raise ValueError(
-                f"variances[{name!r}] must have shape ({len(sample_sizes)},), got {values.shape}"
+                f"variances[{name!r}] must have shape ({len(sample_sizes)},), got "
+                f"{values.shape}"
             )
         ax.loglog(sample_sizes, values, marker="o", label=name)
     ax.set_xlabel("samples per estimate $n$")

@@ -38,6 +38,7 @@ class EpochTimer(keras.callbacks.Callback):
         return self.epoch_seconds[0]
 
     def seconds_per_epoch(self) -> float:
-        """Median seconds of the epochs after the first (of the first if it is the only one)."""
+        """Median seconds of the epochs after the first (of the first if it is the only
+        one)."""
         later = self.epoch_seconds[1:] or [self.first_epoch_seconds]
         return float(statistics.median(later))
