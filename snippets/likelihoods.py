@@ -204,8 +204,7 @@ class Gaussian(Likelihood):
 
 @keras.saving.register_keras_serializable(package="snippets")
 class Multinomial(Likelihood):
-    """Counts over categories: ``log p(x|z) = sum_i x_i log softmax(l)_i`` (Liang et
-    al., 2018).
+    """Counts: ``log p(x|z) = sum_i x_i log softmax(l)_i`` (Liang et al., 2018).
 
     The multinomial coefficient ``log(N! / prod_i x_i!)`` does not depend on the
     model and is left out. ``x`` and ``logits`` are ``(batch, n_items)``; the

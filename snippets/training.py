@@ -75,8 +75,7 @@ class _EarlyStopping(keras.callbacks.EarlyStopping):
 def training_callbacks(
     folder: str | Path, *, patience: int = 5, monitor: str = "val_loss"
 ) -> list[keras.callbacks.Callback]:
-    """Early stopping, a best-model checkpoint and an interruption backup, all in
-    ``folder``.
+    """Early stopping, a best-model checkpoint and an interruption backup in ``folder``.
 
     - ``EarlyStopping(monitor, patience, restore_best_weights=True)``: stop
       once ``monitor`` has not improved for ``patience`` epochs, and leave the

@@ -74,8 +74,7 @@ def one_hot_labels(
 def conditional_inputs(
     x, labels, num_classes: int = NUM_CLASSES
 ) -> dict[str, np.ndarray]:
-    """What a conditional VAE takes:
-    ``{"x": (n, d) images, "condition": (n, num_classes) one-hot}``.
+    """A CVAE's inputs: ``{"x": (n, d) images, "condition": (n, classes) one-hot}``.
 
     ``labels`` are integer classes, one per image; pass the dict to ``fit``,
     ``evaluate`` or as ``validation_data``.
@@ -92,8 +91,7 @@ def build_conditional_vae(
     hidden_units: Sequence[int] = (256,),
     **vae_kwargs,
 ) -> VAE:
-    """A dense CVAE: encoder ``[x, y] -> hidden_units -> (z_mean, z_log_var)``, decoder
-    ``[z, y] -> hidden_units -> logits``.
+    """A dense CVAE: ``[x, y] -> (z_mean, z_log_var)`` and ``[z, y] -> logits``.
 
     The networks are :func:`snippets.build_dense_encoder` and
     :func:`snippets.build_dense_decoder` with ``condition_dim=num_classes``, so
@@ -112,8 +110,7 @@ def build_conditional_vae(
 
 
 def decode_every_label(model: VAE, z, num_classes: int = NUM_CLASSES) -> np.ndarray:
-    """Decode each code with every label, to separate style (``z``) from content
-    (``y``).
+    """Decode each code with every label: style (``z``) apart from content (``y``).
 
     Returns ``(num_classes * n, d)`` images in row-major order: row ``k``
     holds digit ``k`` written with codes ``z[0], ..., z[n-1]``, so a grid with

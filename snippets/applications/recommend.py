@@ -76,8 +76,7 @@ def build_mult_vae(
     beta: float = 0.2,
     seed: int | None = None,
 ) -> VAE:
-    """Mult-VAE: the package's :class:`snippets.VAE` with a multinomial likelihood over
-    items.
+    """Mult-VAE: :class:`snippets.VAE` with a multinomial likelihood over items.
 
     The loss per user is ``-sum_i x_i log softmax(logits)_i + beta * KL``;
     Liang et al. anneal ``beta`` from 0 to 0.2 (use :class:`snippets.KLWarmup`).
@@ -97,8 +96,7 @@ def build_mult_dae(
     dropout: float = 0.5,
     l2: float = 0.0,
 ) -> Autoencoder:
-    """Mult-DAE: Mult-VAE's networks and likelihood without the code's noise and the KL
-    term.
+    """Mult-DAE: Mult-VAE's networks and likelihood, without code noise or KL.
 
     A denoising autoencoder, :class:`snippets.Autoencoder`: the input dropout
     corrupts the clicks, and the loss per user is ``-sum_i x_i log
@@ -192,8 +190,7 @@ def _recall(hits: np.ndarray, held_out: np.ndarray, k: int) -> np.ndarray:
 
 
 def recall_at_k(scores, held_out, k: int, exclude=None) -> np.ndarray:
-    """Liang et al.'s Recall@k per user:
-    ``hits in the top k / min(k, |held-out items|)``.
+    """Recall@k per user (Liang et al.): ``hits in top k / min(k, |held-out items|)``.
 
     Args:
         scores: ``(n_users, n_items)``, higher is recommended first (ties go to

@@ -54,8 +54,7 @@ TEST_SEED = 10_000
 
 
 def add_gaussian_noise(x: np.ndarray, std: float, seed: int = 0) -> np.ndarray:
-    """``clip(x + std * eps, 0, 1)`` with ``eps ~ N(0, I)``: same shape as ``x``, values
-    in ``[0, 1]``.
+    """``clip(x + std * eps, 0, 1)``, ``eps ~ N(0, I)``: ``x``'s shape, in ``[0, 1]``.
 
     ``std = 0`` returns ``x`` unchanged.
     """
@@ -66,8 +65,7 @@ def add_gaussian_noise(x: np.ndarray, std: float, seed: int = 0) -> np.ndarray:
 
 
 def mask_pixels(x: np.ndarray, fraction: float, seed: int = 0) -> np.ndarray:
-    """Set each pixel to 0 independently with probability ``fraction``: same shape as
-    ``x``.
+    """Set each pixel to 0 independently with probability ``fraction``: ``x``'s shape.
 
     On average ``fraction`` of the pixels are masked; ``fraction = 0`` returns ``x``.
     """
@@ -110,8 +108,7 @@ def denoising_pairs(
 
 
 def median_filter_images(x: np.ndarray, size: int = 3) -> np.ndarray:
-    """Each image's ``size x size`` median filter (:func:`scipy.ndimage.median_filter`):
-    ``x``'s shape.
+    """Each image's ``size x size`` median (:func:`scipy.ndimage.median_filter`).
 
     ``x`` holds flat ``(n, 784)`` digits or ``(n, 28, 28[, 1])`` images; the
     filter runs within each image, never across images. The classical denoiser:
@@ -124,8 +121,7 @@ def median_filter_images(x: np.ndarray, size: int = 3) -> np.ndarray:
 
 
 def gaussian_filter_images(x: np.ndarray, sigma: float = 1.0) -> np.ndarray:
-    """Each image blurred by a Gaussian of ``sigma`` pixels
-    (:func:`scipy.ndimage.gaussian_filter`): ``x``'s shape.
+    """Each image blurred by :func:`scipy.ndimage.gaussian_filter` of ``sigma`` pixels.
 
     ``x`` holds flat ``(n, 784)`` digits or ``(n, 28, 28[, 1])`` images; the
     filter runs within each image. Each pixel becomes a weighted mean of its
@@ -143,13 +139,13 @@ def gaussian_filter_images(x: np.ndarray, sigma: float = 1.0) -> np.ndarray:
 def denoising_models(
     hidden_units: Sequence[int], latent_dim: int, seed: int
 ) -> dict[str, LatentVariableModel]:
-    """Three dense models of the same size, compiled with Adam: the plain VAE, the
-    denoising VAE and the deterministic denoising autoencoder (Vincent et al., 2008),
-    keyed by those names.
+    """The plain VAE, the denoising VAE and a denoising autoencoder, compiled with Adam.
 
-    ``keras.utils.set_random_seed(seed)`` runs before each is built, so the VAEs
-    start from the same weights; the autoencoder's encoder has one head instead
-    of two and so ``latent_dim * (hidden + 1)`` weights fewer.
+    Dense models of one size, keyed by those names; the deterministic denoising
+    autoencoder is Vincent et al.'s (2008). ``keras.utils.set_random_seed(seed)``
+    runs before each is built, so the VAEs start from the same weights; the
+    autoencoder's encoder has one head instead of two and so
+    ``latent_dim * (hidden + 1)`` weights fewer.
     """
     models: dict[str, LatentVariableModel] = {}
     for name in ("plain VAE", "denoising VAE", "denoising autoencoder"):

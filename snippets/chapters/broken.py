@@ -43,8 +43,7 @@ def broken_lambda_sampling_encoder(
     latent_dim: int = 2,
     python_lambda: bool = False,
 ) -> keras.Model:
-    """A small encoder whose sampling step is a ``Lambda`` layer. Deliberately unsafe to
-    reload.
+    """A small encoder sampling in a ``Lambda`` layer. Deliberately unsafe to reload.
 
     ``(batch, input_dim)`` -> ReLU layer -> ``z_mean``, ``z_log_var`` ->
     ``Lambda`` -> ``z`` of shape ``(batch, latent_dim)``. The ``Lambda`` wraps

@@ -333,8 +333,7 @@ def train_mult_model(
     batch_size: int = 100,
     learning_rate: float = 1e-3,
 ) -> VAE | Autoencoder:
-    """Train Mult-VAE on ``train`` ``(n_users, n_items)``, or Mult-DAE when ``beta`` is
-    None.
+    """Train Mult-VAE on ``train`` ``(n_users, n_items)``; Mult-DAE if ``beta`` is None.
 
     Mult-DAE carries Liang et al.'s weight penalty, ``MULT_DAE_L2 / batch_size``
     per squared weight (:func:`build_mult_dae`); Mult-VAE, as in their code, none.
@@ -364,8 +363,7 @@ def train_mult_model(
 
 
 def ease_weights_from_gram(gram: np.ndarray, l2: float) -> np.ndarray:
-    """EASE^R's item-item weights (Steck, 2019) from ``gram = X^T X``,
-    ``(n_items, n_items)``.
+    """EASE^R's item-item weights ``(n_items, n_items)`` from ``gram = X^T X``.
 
     ``B`` minimises ``||X - X B||_F^2 + l2 ||B||_F^2`` subject to
     ``diag(B) = 0`` (an item may not predict itself). With

@@ -190,8 +190,7 @@ class CharVocabulary:
 
 @keras.saving.register_keras_serializable(package="snippets")
 class WordDropout(keras.layers.Layer):
-    """Replace each character token of a decoder input by ``<unk>`` with probability
-    ``rate``.
+    """Replace each character token of a decoder input by ``<unk>`` with rate ``rate``.
 
     Bowman et al.'s remedy against posterior collapse: the decoder can no
     longer read the whole prefix, so it must take the missing information
@@ -267,8 +266,7 @@ def build_text_decoder(
     latent_dim: int = 16,
     code_at_every_step: bool = True,
 ) -> keras.Model:
-    """``[decoder input ids (batch, sequence_length), z (batch, latent_dim)]`` to
-    next-token logits.
+    """``[ids (batch, sequence_length), z (batch, latent_dim)]`` to next-token logits.
 
     The GRU starts from the state ``tanh(W z + b)``; with
     ``code_at_every_step`` it also sees ``z`` next to every input character,
@@ -508,8 +506,7 @@ def build_char_language_model(
 
 
 def text_log_weights(model: TextVAE, tokens, z_mean, z_log_var, epsilon) -> np.ndarray:
-    """``log w = log p(x|z) + log p(z) - log q(z|x)`` for one code per word: ``(n,)``
-    nats.
+    """``log w = log p(x|z) + log p(z) - log q(z|x)``, one code per word: ``(n,)`` nats.
 
     ``z = z_mean + exp(z_log_var / 2) * epsilon`` with ``z_mean``,
     ``z_log_var`` the encoder's outputs for ``tokens`` and ``epsilon``
