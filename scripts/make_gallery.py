@@ -81,8 +81,8 @@ ENTRIES = (
     ),
     Entry(
         "KL warm-up and a NaN guard",
-        "Raise the KL weight from near 0 to 1 over the first epochs, and stop training with an "
-        "error as soon as a loss is not finite.",
+        "Raise the KL weight linearly to 1, one step per epoch (1/3, 2/3, 1 here), and stop "
+        "training with an error as soon as a loss is not finite.",
         "warmup.py",
         folded=(("callbacks", "KLWarmup"), ("callbacks", "NonFiniteLossGuard")),
     ),

@@ -218,8 +218,9 @@ def share_per_replica(loss):
     Under a ``tf.distribute`` strategy Keras adds the replicas' gradients and
     multiplies the loss it reports by their number, so each replica's loss must
     be its share. Keras's built-in losses do this; a ``compute_loss`` override
-    must do it itself. On JAX and PyTorch, whose distribution API averages over
-    the global batch, and outside a strategy, the loss is returned unchanged.
+    must do it itself. On JAX, whose ``keras.distribution`` API averages over the
+    global batch, on the other backends, and outside a strategy, the loss is
+    returned unchanged.
     """
     if keras.backend.backend() != "tensorflow":
         return loss

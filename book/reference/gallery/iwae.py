@@ -1,5 +1,5 @@
 # Estimate log p(x) of held-out examples: the IWAE bound with k = 100 importance samples
-# and the single-sample ELBO, from the same draws, in nats and bits per pixel.
+# and the ELBO (the mean of the same k log-weights), in nats and bits per pixel.
 import numpy as np
 
 from snippets import VAE, build_dense_decoder, build_dense_encoder
