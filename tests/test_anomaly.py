@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import keras
@@ -11,38 +12,51 @@ from matplotlib.figure import Figure
 from scipy.special import logsumexp
 
 from snippets.chapters.anomaly import (
-    BASELINE_SCORES,
+    LEARNED_MODELS,
     METRICS,
+    NETWORK_FREE_SCORES,
+    SCORE_LABELS,
     SCORE_NAMES,
     VAE_SCORES,
     DetectionRow,
     HeldOutSplit,
     ProtocolResult,
+    StoppingRule,
+    TrainingRecord,
     anomaly_scores,
+    autoencoder_scores,
     average_precision,
     baseline_scores,
     check_digit,
     compare_scores,
     evaluate_score,
     false_alarm_spread,
+    fit_autoencoder,
     fit_baselines,
     held_out_protocol,
+    hold_back,
     log_likelihood_of_draws,
     log_mean_exp,
     log_reconstruction_probability,
     log_weight_terms,
+    not_above_chance,
     plot_metrics_per_digit,
     plot_score_histograms,
+    plot_validation_curves,
     rates_at_threshold,
     roc_auc,
     simple_input_conclusion,
     split_out_digit,
     standard_normal_draws,
+    stopping_statement,
     summary_table,
+    training_record,
     unseen_digit_finding,
     validation_threshold,
     verdict,
+    verdict_phrase,
 )
+from snippets.chapters.comparison import detectable_difference
 from snippets.data import binarize
 from snippets.evaluation import MeanWithError, log_weight_statistics, mean_and_standard_error
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder
@@ -55,7 +69,8 @@ def small_vae(latent_dim: int = 2) -> VAE:
 
 @pytest.fixture(scope="module")
 def protocol_run(mnist_small):
-    return held_out_protocol(mnist_small, [1, 7], seeds=[0, 1], latent_dim=2, epochs=1, k=2,
+    return held_out_protocol(mnist_small, [1, 7], seeds=[0, 1], latent_dim=2,
+                             stopping=StoppingRule(max_epochs=3, patience=1), k=2,
                              hidden_units=(16,), batch_size=100)
 
 
@@ -330,7 +345,7 @@ def test_isolation_forest_scores_a_far_outlier_highest_and_repeats_with_its_seed
     normal = rng.standard_normal((300, 4))
     x = np.vstack([normal[:20], np.full((1, 4), 8.0)])
     first = baseline_scores(*fit_baselines(normal, 2, seed=3), x)
-    assert tuple(first) == BASELINE_SCORES
+    assert tuple(first) == NETWORK_FREE_SCORES
     assert np.argmax(first["isolation_forest"]) == 20
     again = baseline_scores(*fit_baselines(normal, 2, seed=3), x)
     assert np.array_equal(first["isolation_forest"], again["isolation_forest"])
@@ -403,11 +418,12 @@ def test_result_queries_reject_what_was_not_measured(protocol_run):
         (dict(seeds=[]), ValueError, r"digits and seeds must each name at least one value"),
         (dict(digits=[1, 10]), ValueError, r"digits\[1\] must be an integer in \[0, 10\)"),
         (dict(latent_dim=0), ValueError, r"latent_dim must be an integer >= 1"),
-        (dict(epochs=0), ValueError, r"epochs must be an integer >= 1"),
+        (dict(stopping=3), TypeError, r"stopping must be a StoppingRule, got int"),
     ],
 )
 def test_protocol_rejects_bad_arguments_by_name(mnist_small, kwargs, error, message):
-    arguments = dict(digits=[1], seeds=[0], latent_dim=2, epochs=1, k=2, hidden_units=(8,))
+    arguments = dict(digits=[1], seeds=[0], latent_dim=2, stopping=StoppingRule(max_epochs=1), k=2,
+                     hidden_units=(8,))
     with pytest.raises(error, match=message):
         held_out_protocol(mnist_small, **{**arguments, **kwargs})
 
@@ -437,10 +453,12 @@ def test_a_comparison_is_a_paired_difference_over_seeds_in_plain_python_values(p
 
 def test_summary_table_has_a_row_per_score_a_column_per_metric_and_a_verdict_against_chance(protocol_run):
     table = summary_table(protocol_run)
-    assert table.shape == (len(SCORE_NAMES), len(METRICS))
+    assert table.shape == (len(SCORE_NAMES), len(METRICS) + 1)
     value = protocol_run.summary("pca_error", "auprc")
     assert table.loc["PCA error", "AUPRC"] == f"{value.mean:.3f} ± {value.standard_error:.3f}"
     assert table.loc["PCA error", "ROC-AUC against chance"] == verdict(protocol_run.summary("pca_error"), reference=0.5)
+    assert table.loc["PCA error", "resolves"] == f"{detectable_difference(protocol_run.summary('pca_error')):.3f}"
+    assert "autoencoder squared error" in table.index
 
 
 def test_false_alarm_spread_is_the_binomial_error_of_both_samples():
@@ -496,3 +514,94 @@ def test_score_histograms_draw_one_panel_per_score(protocol_run):
         plot_score_histograms(panels, is_one[:3])
     with pytest.raises(ValueError, match=r"scores must name at least one score"):
         plot_score_histograms({}, is_one)
+
+
+# --- the networks' training ------------------------------------------------------
+
+
+def test_held_back_digits_are_a_seeded_disjoint_share_of_the_training_digits():
+    x = np.arange(40.0).reshape(20, 2)
+    fitted, held = hold_back(x, 0.25, seed=3)
+    assert held.shape == (5, 2) and fitted.shape == (15, 2)
+    assert sorted(np.concatenate([fitted, held])[:, 0]) == sorted(x[:, 0])
+    assert np.array_equal(held, hold_back(x, 0.25, seed=3)[1])
+    assert not np.array_equal(held, hold_back(x, 0.25, seed=4)[1])
+    with pytest.raises(ValueError, match=r"share=0.01 of 20 examples leaves 0 held back"):
+        hold_back(x, 0.01, seed=0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [(dict(max_epochs=0), "max_epochs"), (dict(max_epochs=2, patience=0), "patience"),
+     (dict(max_epochs=2, min_delta=-1.0), "min_delta"), (dict(max_epochs=2, held_back=1.0), "held_back")],
+)
+def test_stopping_rule_rejects_bad_settings_by_name(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        StoppingRule(**kwargs)
+
+
+def test_an_early_stopped_network_keeps_the_weights_of_its_best_epoch(mnist_small):
+    x = binarize(mnist_small.x_train[:300], seed=0)
+    fitted, held = hold_back(x, 0.2, seed=0)
+    rule = StoppingRule(max_epochs=20, patience=1, min_delta=1e6)  # no epoch after the first improves enough
+    stopper = rule.callback()
+    autoencoder, history = fit_autoencoder(fitted, latent_dim=2, hidden_units=(8,), epochs=rule.max_epochs,
+                                           batch_size=50, validation_data=held, callbacks=[stopper])
+    record = training_record(history, stopper)
+    assert record == TrainingRecord(epochs=2, best_epoch=1, capped=False, val_loss=record.val_loss)
+    assert len(record.val_loss) == 2
+    restored = autoencoder.evaluate(held, batch_size=50, verbose=0)
+    assert restored == pytest.approx(record.val_loss[0], rel=1e-4)
+
+
+def test_a_network_that_runs_out_of_epochs_is_recorded_as_capped(protocol_run):
+    for records in protocol_run.training.values():
+        assert set(records) == set(LEARNED_MODELS)
+        for record in records.values():
+            assert 1 <= record.best_epoch <= record.epochs <= 3 and len(record.val_loss) == record.epochs
+            if record.epochs < 3:
+                assert not record.capped
+    summary = protocol_run.stopping_summary("VAE")
+    epochs = [record.epochs for record in protocol_run.training_records("VAE")]
+    assert summary["runs"] == 4 and summary["low"] == min(epochs) and summary["high"] == max(epochs)
+    assert summary["capped"] == sum(record.capped for record in protocol_run.training_records("VAE"))
+    with pytest.raises(ValueError, match="model must be one of"):
+        protocol_run.training_records("PCA")
+
+
+def test_the_stopping_statement_says_whether_any_run_hit_the_cap(protocol_run):
+    def with_capped(capped):
+        record = TrainingRecord(3, 3, capped, (3.0, 2.0, 1.0))
+        training = {key: {model: record for model in LEARNED_MODELS} for key in protocol_run.training}
+        return dataclasses.replace(protocol_run, training=training)
+
+    assert stopping_statement(with_capped(False)).startswith("none of the 8 runs reached the cap of 3 epochs")
+    assert stopping_statement(with_capped(True)).startswith("8 of the 8 runs reached the cap of 3 epochs")
+
+
+def test_the_autoencoder_score_is_its_summed_squared_reconstruction_error(mnist_small):
+    x = binarize(mnist_small.x_train[:50], seed=0)
+    autoencoder, _ = fit_autoencoder(x, latent_dim=2, hidden_units=(8,), epochs=1)
+    expected = np.sum((x - autoencoder.reconstruct(x).reshape(50, -1)) ** 2, axis=1)
+    assert np.allclose(autoencoder_scores(autoencoder, x)["ae_squared_error"], expected)
+    assert autoencoder.encoder.output_shape == (None, 2), "one code, no variance head"
+
+
+def test_a_null_verdict_states_the_smallest_difference_the_seeds_resolve():
+    level = MeanWithError(0.01, 0.01, n=3)
+    assert verdict_phrase(level) == (
+        "not clearly different from zero: the seeds resolve only a difference larger than about "
+        f"{detectable_difference(level):.3f}")
+    assert verdict_phrase(MeanWithError(0.9, 0.01, n=3), 0.5, against="chance") == "clearly above chance"
+
+
+def test_scores_not_above_chance_are_named_by_their_labels(protocol_run):
+    names = not_above_chance(protocol_run)
+    expected = [score for score in SCORE_NAMES if verdict(protocol_run.summary(score), 0.5) != "clearly above"]
+    assert names == [SCORE_LABELS[score] for score in expected]
+
+
+def test_validation_curves_draw_one_line_and_one_best_epoch_per_run(protocol_run):
+    fig = plot_validation_curves(protocol_run)
+    assert len(fig.axes) == 2 and [ax.get_title() for ax in fig.axes] == list(LEARNED_MODELS)
+    assert all(len(ax.lines) == 2 * 4 + 1 for ax in fig.axes)  # a curve and a dot per run, and the cap

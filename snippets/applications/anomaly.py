@@ -31,7 +31,8 @@ THRESHOLD_QUANTILE = 0.95
 def standard_normal_draws(
     seed: int, n: int, n_draws: int, latent_dim: int
 ) -> np.ndarray:
-    """The noise ``eps_l ~ N(0, I)`` of ``n`` examples: ``(n, n_draws, latent_dim)``, read-only.
+    """The noise ``eps_l ~ N(0, I)`` of ``n`` examples: ``(n, n_draws, latent_dim)``,
+    read-only.
 
     Example ``i`` draws from ``np.random.default_rng([seed, i])``, as
     :func:`snippets.evaluation.log_weight_statistics` does, so its noise
@@ -51,7 +52,8 @@ def standard_normal_draws(
 def log_weight_terms(
     vae: VAE, x, n_draws: int, *, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The two parts of the log importance weights of ``L = n_draws`` codes per example, each ``(n, L)`` nats.
+    """The two parts of the log importance weights of ``L = n_draws`` codes per
+    example, each ``(n, L)`` nats.
 
     With ``z_l = mu(x) + exp(log_var(x) / 2) * eps_l`` and the noise of
     :func:`standard_normal_draws`: ``log p(x|z_l)``, and ``log p(z_l) - log q(z_l|x)``;
@@ -95,7 +97,8 @@ def log_weight_terms(
 def log_likelihood_of_draws(
     vae: VAE, x, n_draws: int, *, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE
 ) -> np.ndarray:
-    """``log p(x|z_l)`` for ``L = n_draws`` codes ``z_l ~ q(z|x)`` per example: ``(n, L)`` nats.
+    """``log p(x|z_l)`` for ``L = n_draws`` codes ``z_l ~ q(z|x)`` per example:
+    ``(n, L)`` nats.
 
     The first part of :func:`log_weight_terms`: example ``i`` draws its noise
     from ``np.random.default_rng([seed, i])``, so a value depends neither on
@@ -105,7 +108,8 @@ def log_likelihood_of_draws(
 
 
 def log_mean_exp(log_values: np.ndarray) -> np.ndarray:
-    """``log (1/L) sum_l exp(a_l)`` along the last axis of ``(..., L)``: ``scipy.special.logsumexp`` minus ``log L``.
+    """``log (1/L) sum_l exp(a_l)`` along the last axis of ``(..., L)``:
+    ``scipy.special.logsumexp`` minus ``log L``.
 
     Stable for values like ``-100`` that would underflow as probabilities; it
     lies between the mean and the maximum of the ``a_l``.
@@ -159,13 +163,15 @@ def anomaly_scores(
     for name, values in scores.items():
         if not np.all(np.isfinite(values)):
             raise FloatingPointError(
-                f"score {name} is not finite for {int(np.sum(~np.isfinite(values)))} examples"
+                f"score {name} is not finite for "
+                f"{int(np.sum(~np.isfinite(values)))} examples"
             )
     return scores
 
 
 def validation_threshold(normal_scores, quantile: float = THRESHOLD_QUANTILE) -> float:
-    """The ``quantile`` of the scores of normal validation examples ``(n,)``: ``np.quantile``.
+    """The ``quantile`` of the scores of normal validation examples ``(n,)``:
+    ``np.quantile``.
 
     Flagging ``score > threshold`` then raises a false alarm on about
     ``1 - quantile`` of normal data; no anomaly is needed to set it.

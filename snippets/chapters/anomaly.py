@@ -24,12 +24,21 @@ Four come from one VAE:
 - ``squared_error``: ``||x - x_hat||^2`` summed over pixels, with ``x_hat``
   the decoder's mean image for the posterior mean code.
 
-Three do without a VAE: ``pca_error``, the squared distance of ``x`` to the
-principal subspace of the normal training digits, with as many components as
-the VAE has latent dimensions; ``isolation_forest`` (Liu et al., 2008),
-minus scikit-learn's ``score_samples``: how few random axis-aligned splits
-isolate ``x``; and ``knn_distance``, the mean Euclidean distance of ``x`` to
-its nearest normal training digits.
+Four do without a VAE: ``ae_squared_error``, the squared error of a
+deterministic autoencoder of the VAE's size, trained on the same digits with
+the same optimiser and the same stopping rule; ``pca_error``, the squared
+distance of ``x`` to the principal subspace of the normal training digits,
+with as many components as the VAE has latent dimensions;
+``isolation_forest`` (Liu et al., 2008), minus scikit-learn's
+``score_samples``: how few random axis-aligned splits isolate ``x``; and
+``knn_distance``, the mean Euclidean distance of ``x`` to its nearest normal
+training digits.
+
+The two networks train until their loss on held-back normal training digits
+(a share of them carved off per seed, never fitted) has not improved by
+``min_delta`` nats for ``patience`` epochs, and keep the weights of their
+best epoch (``keras.callbacks.EarlyStopping``), under a cap of
+``max_epochs``; :class:`TrainingRecord` says where each stopped.
 
 Each (seed, held-out digit, score) gets the ROC-AUC and the AUPRC (average
 precision; chance is the share of anomalies) on the test digits, and, at a
@@ -41,8 +50,9 @@ then gives a probability), so the protocol binarises the digits: the
 validation and test digits once (:func:`snippets.data.binarize`, seed 0), the
 training digits once per seed.
 
-The VAE scores and the threshold are :mod:`snippets.applications.anomaly`'s, for
-reuse; this module holds the protocol, the baselines and the metrics on labels.
+The VAE scores and the threshold are :mod:`snippets.applications.anomaly`'s,
+for reuse; this module holds the protocol, the baselines and the metrics on
+labels.
 """
 
 from __future__ import annotations
@@ -52,18 +62,19 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
+import keras
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
-from sklearn.neighbors import NearestNeighbors
 from sklearn.metrics import (
     average_precision_score,
     precision_score,
     recall_score,
     roc_auc_score,
 )
+from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
 from snippets.applications.anomaly import (
@@ -76,11 +87,18 @@ from snippets.applications.anomaly import (
     standard_normal_draws,
     validation_threshold,
 )
-from snippets.chapters.comparison import direction
+from snippets.callbacks import NonFiniteLossGuard
+from snippets.chapters.comparison import detectable_difference, direction
 from snippets.chapters.diagnostics import fit_dense_vae
+from snippets.chapters.plotting import page_figure
 from snippets.data import MnistData, binarize
 from snippets.evaluation import MeanWithError, mean_and_standard_error
-from snippets.models import VAE
+from snippets.models import (
+    VAE,
+    Autoencoder,
+    build_dense_decoder,
+    build_dense_encoder,
+)
 from snippets.validation import (
     check_array,
     check_images,
@@ -89,13 +107,15 @@ from snippets.validation import (
 )
 
 VAE_SCORES = ("neg_elbo", "neg_iwae", "neg_recon_prob", "squared_error")
-BASELINE_SCORES = ("pca_error", "isolation_forest", "knn_distance")
+NETWORK_FREE_SCORES = ("pca_error", "isolation_forest", "knn_distance")
+BASELINE_SCORES = ("ae_squared_error", *NETWORK_FREE_SCORES)
 SCORE_NAMES = VAE_SCORES + BASELINE_SCORES
 SCORE_LABELS = {
     "neg_elbo": "VAE −ELBO",
     "neg_iwae": "VAE −IWAE",
     "neg_recon_prob": "VAE −log recon. prob.",
     "squared_error": "VAE squared error",
+    "ae_squared_error": "autoencoder squared error",
     "pca_error": "PCA error",
     "isolation_forest": "Isolation Forest",
     "knn_distance": "nearest-neighbour distance",
@@ -118,9 +138,9 @@ METRIC_LABELS = {
 }
 NUM_DIGITS = 10
 N_NEIGHBOURS = 5
-MAX_NEIGHBOUR_REFERENCES = (
-    10_000  # a random subset beyond this: the search costs (references x queries x 784)
-)
+# A random subset beyond this: the search costs (references x queries x 784).
+MAX_NEIGHBOUR_REFERENCES = 10_000
+LEARNED_MODELS = ("VAE", "autoencoder")
 
 
 class HeldOutSplit(NamedTuple):
@@ -142,7 +162,8 @@ class HeldOutSplit(NamedTuple):
 
 
 class ThresholdRates(NamedTuple):
-    """What a fixed threshold does on labelled examples: flagged = ``score > threshold``.
+    """What a fixed threshold does on labelled examples: flagged =
+    ``score > threshold``.
 
     ``precision``: the share of anomalies among the flagged (0 when nothing is
     flagged); ``recall``: the share of anomalies flagged; ``false_alarm_rate``:
@@ -155,7 +176,7 @@ class ThresholdRates(NamedTuple):
 
 
 class DetectionRow(NamedTuple):
-    """One entry of the protocol's tidy result: how one score did for one seed and held-out digit.
+    """How one score did for one seed and held-out digit: one row of the protocol.
 
     ``valid_roc_auc`` is measured on the validation digits, every other
     metric on the test digits; see :data:`METRICS`.
@@ -172,8 +193,25 @@ class DetectionRow(NamedTuple):
     false_alarm_rate: float
 
 
+class TrainingRecord(NamedTuple):
+    """Where one network's training ended.
+
+    ``epochs`` is how many it ran, ``best_epoch`` (from 1) the epoch whose
+    weights it kept, and ``capped`` is true when it ran its ``max_epochs``
+    without meeting the stopping rule. ``val_loss`` ``(epochs,)`` is its loss
+    per epoch on the held-back digits (nats per digit: ``-ELBO`` for the VAE,
+    ``-log p(x|x_hat)`` for the autoencoder).
+    """
+
+    epochs: int
+    best_epoch: int
+    capped: bool
+    val_loss: tuple[float, ...]
+
+
 def check_digit(digit: object, name: str = "digit") -> int:
-    """Return ``digit`` as an ``int`` if it is an integer class ``0..9``, else raise naming ``name``."""
+    """``digit`` as an ``int`` if it is an integer class ``0..9``, else raise naming
+    ``name``."""
     if isinstance(digit, bool) or not isinstance(digit, (int, np.integer)):
         raise TypeError(
             f"{name} must be an integer in [0, {NUM_DIGITS}), got {digit!r}"
@@ -190,7 +228,8 @@ def _check_choice(value: object, name: str, choices: Sequence[str]) -> str:
 
 
 def split_out_digit(data: MnistData, digit: int) -> HeldOutSplit:
-    """Hold out one digit: training digits of the other nine classes, all validation and test digits.
+    """Hold out one digit: training digits of the other nine classes, all validation
+    and test digits.
 
     Args:
         data: flat MNIST, ``x_train`` ``(n, 784)`` with labels ``y_train``,
@@ -210,7 +249,8 @@ def split_out_digit(data: MnistData, digit: int) -> HeldOutSplit:
     for split in ("valid", "test"):
         if not np.any(getattr(data, f"y_{split}") == digit):
             raise ValueError(
-                f"digit {digit} does not occur in data.y_{split}; there is no anomaly to score"
+                f"digit {digit} does not occur in data.y_{split}; "
+                "there is no anomaly to score"
             )
     if not normal.any():
         raise ValueError(
@@ -233,7 +273,8 @@ def split_out_digit(data: MnistData, digit: int) -> HeldOutSplit:
 def fit_baselines(
     x_train, n_components: int, *, seed: int = 0
 ) -> tuple[PCA, IsolationForest, NearestNeighbors]:
-    """The three non-VAE detectors, fitted on normal examples ``x_train`` ``(n, d)``.
+    """The three detectors without a network, fitted on normal examples ``x_train``
+    ``(n, d)``.
 
     ``sklearn.decomposition.PCA`` with ``n_components`` components,
     ``sklearn.ensemble.IsolationForest`` (``100`` trees), both seeded by ``seed``,
@@ -241,13 +282,15 @@ def fit_baselines(
     at most ``MAX_NEIGHBOUR_REFERENCES`` of the examples, drawn with ``seed``.
     The PCA runs on one BLAS thread (``threadpoolctl``): the eigendecomposition
     of its small ``(d, d)`` covariance gains nothing from more, and on a machine
-    whose cores are busy, threads that wait for each other make it many times slower.
+    whose cores are busy, threads that wait for each other make it many times
+    slower.
     """
     x_train = check_array(x_train, "x_train", (None,))
     n_components = check_positive_int(n_components, "n_components")
     if n_components > min(x_train.shape):
         raise ValueError(
-            f"n_components must be at most min(n, d) = {min(x_train.shape)}, got {n_components}"
+            f"n_components must be at most min(n, d) = {min(x_train.shape)}, "
+            f"got {n_components}"
         )
     with threadpool_limits(limits=1, user_api="blas"):
         pca = PCA(n_components, random_state=seed).fit(x_train)
@@ -267,7 +310,8 @@ def fit_baselines(
 def baseline_scores(
     pca: PCA, forest: IsolationForest, neighbours: NearestNeighbors, x
 ) -> dict[str, np.ndarray]:
-    """The three non-VAE scores of each example ``x`` ``(n, d)``, higher = more anomalous.
+    """The three scores without a network of each example ``x`` ``(n, d)``, higher =
+    more anomalous.
 
     ``pca_error``: ``||x - x_hat||^2`` with ``x_hat = mean + W W^T (x - mean)``,
     the projection onto the principal subspace; ``isolation_forest``: minus
@@ -286,20 +330,150 @@ def baseline_scores(
 
 
 @dataclasses.dataclass(frozen=True)
+class StoppingRule:
+    """When a network stops training: early stopping on held-back normal digits.
+
+    A share ``held_back`` of the normal training digits is kept out of fitting
+    (:func:`hold_back`); training stops once the loss on them has not fallen
+    by more than ``min_delta`` nats per digit below its best for ``patience``
+    epochs, or after ``max_epochs``, and the weights of the best epoch are kept.
+    """
+
+    max_epochs: int
+    patience: int = 2
+    min_delta: float = 1.0
+    held_back: float = 0.1
+
+    def __post_init__(self) -> None:
+        check_positive_int(self.max_epochs, "max_epochs")
+        check_positive_int(self.patience, "patience")
+        check_number(self.min_delta, "min_delta", low=0.0)
+        check_number(
+            self.held_back,
+            "held_back",
+            low=0.0,
+            high=1.0,
+            low_open=True,
+            high_open=True,
+        )
+
+    def callback(self) -> keras.callbacks.EarlyStopping:
+        """A fresh ``keras.callbacks.EarlyStopping`` on ``val_loss`` with this rule."""
+        return keras.callbacks.EarlyStopping(
+            monitor="val_loss",
+            patience=self.patience,
+            min_delta=self.min_delta,
+            mode="min",
+            restore_best_weights=True,
+        )
+
+
+def hold_back(
+    x_train: np.ndarray, share: float, *, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``x_train`` ``(n, d)`` at random (seeded by ``seed``) into the examples
+    fitted ``(n - m, d)`` and ``m = round(share * n)`` held back ``(m, d)``.
+
+    Raises:
+        ValueError: either part would be empty.
+    """
+    x_train = check_array(x_train, "x_train", (None,))
+    share = check_number(share, "share", low=0.0, high=1.0)
+    held = round(share * len(x_train))
+    if not 0 < held < len(x_train):
+        raise ValueError(
+            f"share={share} of {len(x_train)} examples leaves {held} held back and "
+            f"{len(x_train) - held} to fit; both must be at least one"
+        )
+    order = np.random.default_rng(seed).permutation(len(x_train))
+    return x_train[order[held:]], x_train[order[:held]]
+
+
+def fit_autoencoder(
+    x_train: np.ndarray,
+    *,
+    latent_dim: int,
+    hidden_units: Sequence[int] = (256,),
+    epochs: int,
+    batch_size: int = 128,
+    learning_rate: float = 1e-3,
+    seed: int = 0,
+    validation_data: np.ndarray | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> tuple[Autoencoder, keras.callbacks.History]:
+    """A deterministic dense autoencoder of the VAE's size, trained with Adam.
+
+    Encoder ``784 -> hidden_units -> latent_dim`` (one head where the VAE's has
+    two) and the VAE's decoder; the loss is the Bernoulli ``-log p(x|x_hat)``
+    of ``x_train`` ``(n, 784)``, the VAE's reconstruction term without its KL
+    term. ``keras.utils.set_random_seed(seed)`` is called first, as
+    :func:`snippets.chapters.diagnostics.fit_dense_vae` does.
+    """
+    epochs = check_positive_int(epochs, "epochs")
+    keras.utils.set_random_seed(seed)
+    autoencoder = Autoencoder(
+        build_dense_encoder(latent_dim, hidden_units=hidden_units, variational=False),
+        build_dense_decoder(latent_dim, hidden_units=hidden_units),
+    )
+    autoencoder.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    history = autoencoder.fit(
+        x_train,
+        batch_size=check_positive_int(batch_size, "batch_size"),
+        epochs=epochs,
+        validation_data=validation_data,
+        callbacks=[*callbacks, NonFiniteLossGuard()],
+        verbose=0,
+    )
+    return autoencoder, history
+
+
+def training_record(
+    history: keras.callbacks.History, stopper: keras.callbacks.EarlyStopping
+) -> TrainingRecord:
+    """Where a ``fit`` with the early stopping ``stopper`` ended: a
+    :class:`TrainingRecord`."""
+    val_loss = tuple(float(value) for value in history.history["val_loss"])
+    return TrainingRecord(
+        epochs=len(val_loss),
+        best_epoch=int(stopper.best_epoch) + 1,
+        capped=int(stopper.stopped_epoch) == 0,
+        val_loss=val_loss,
+    )
+
+
+def autoencoder_scores(autoencoder: Autoencoder, x) -> dict[str, np.ndarray]:
+    """``{"ae_squared_error": (n,)}``: ``||x - x_hat||^2`` summed over the pixels of
+    each example ``x`` ``(n, 784)``, ``x_hat`` the decoder's mean image."""
+    x = autoencoder.check_examples(x)
+    error = np.sum(
+        (x.reshape(len(x), -1) - autoencoder.reconstruct(x).reshape(len(x), -1)) ** 2,
+        axis=1,
+    )
+    return {"ae_squared_error": error.astype(np.float64)}
+
+
+@dataclasses.dataclass(frozen=True)
 class Detectors:
-    """A VAE and the three baselines fitted on the same normal digits; :meth:`scores` gives every score."""
+    """Every detector fitted on the same normal digits; :meth:`scores` gives every
+    score.
+
+    ``training`` says where each network (``"VAE"``, ``"autoencoder"``) stopped.
+    """
 
     vae: VAE
+    autoencoder: Autoencoder
     pca: PCA
     forest: IsolationForest
     neighbours: NearestNeighbors
     k: int
     seed: int
+    training: dict[str, TrainingRecord]
 
     def scores(self, x) -> dict[str, np.ndarray]:
         """``{name: (n,)}`` for every name in :data:`SCORE_NAMES`."""
         return {
             **anomaly_scores(self.vae, x, k=self.k, seed=self.seed),
+            **autoencoder_scores(self.autoencoder, x),
             **baseline_scores(self.pca, self.forest, self.neighbours, x),
         }
 
@@ -308,7 +482,7 @@ def fit_detectors(
     x_train: np.ndarray,
     *,
     latent_dim: int,
-    epochs: int,
+    stopping: StoppingRule,
     seed: int,
     k: int = 100,
     hidden_units: Sequence[int] = (256,),
@@ -317,24 +491,40 @@ def fit_detectors(
 ) -> Detectors:
     """Fit every detector on the binary normal digits ``x_train`` ``(n, 784)``.
 
-    A dense VAE (:func:`snippets.chapters.diagnostics.fit_dense_vae`, Adam,
-    seeded by ``seed``) and the baselines of :func:`fit_baselines`, the PCA
-    with ``latent_dim`` components, as many as the VAE's code has dimensions.
+    :func:`hold_back` keeps ``stopping.held_back`` of them out (seeded by
+    ``seed``); on the rest, a dense VAE
+    (:func:`snippets.chapters.diagnostics.fit_dense_vae`) and an autoencoder of
+    the same size (:func:`fit_autoencoder`) train with Adam, same batches and
+    learning rate, each stopped by ``stopping`` on the held-back digits, and the
+    baselines of :func:`fit_baselines` are fitted, the PCA with ``latent_dim``
+    components, as many as the VAE's code has dimensions.
     """
-    vae, _ = fit_dense_vae(
-        x_train,
-        latent_dim=latent_dim,
-        hidden_units=hidden_units,
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        seed=seed,
-    )
+    if not isinstance(stopping, StoppingRule):
+        raise TypeError(
+            f"stopping must be a StoppingRule, got {type(stopping).__name__}"
+        )
+    x_fit, x_stop = hold_back(x_train, stopping.held_back, seed=seed)
+    options = {
+        "latent_dim": latent_dim,
+        "hidden_units": hidden_units,
+        "epochs": stopping.max_epochs,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "seed": seed,
+        "validation_data": x_stop,
+    }
+    networks, training = {}, {}
+    for name, fit in (("VAE", fit_dense_vae), ("autoencoder", fit_autoencoder)):
+        stopper = stopping.callback()
+        networks[name], history = fit(x_fit, callbacks=[stopper], **options)
+        training[name] = training_record(history, stopper)
     return Detectors(
-        vae,
-        *fit_baselines(x_train, latent_dim, seed=seed),
+        networks["VAE"],
+        networks["autoencoder"],
+        *fit_baselines(x_fit, latent_dim, seed=seed),
         check_positive_int(k, "k"),
         seed,
+        training,
     )
 
 
@@ -342,18 +532,21 @@ def fit_detectors(
 
 
 def _checked_scores_and_labels(scores, is_anomaly) -> tuple[np.ndarray, np.ndarray]:
-    """``scores`` as float64 ``(n,)`` and ``is_anomaly`` as bool ``(n,)``, both classes present."""
+    """``scores`` as float64 ``(n,)`` and ``is_anomaly`` as bool ``(n,)``, both
+    classes present."""
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(is_anomaly)
     if scores.ndim != 1 or len(scores) == 0:
         raise ValueError(f"scores must have shape (n,) with n >= 1, got {scores.shape}")
     if labels.shape != scores.shape:
         raise ValueError(
-            f"is_anomaly must have the shape of scores {scores.shape}, got {labels.shape}"
+            f"is_anomaly must have the shape of scores {scores.shape}, "
+            f"got {labels.shape}"
         )
     if not np.all(np.isfinite(scores)):
         raise ValueError(
-            f"scores contains {int(np.sum(~np.isfinite(scores)))} NaN or infinite values"
+            f"scores contains {int(np.sum(~np.isfinite(scores)))} NaN or infinite "
+            "values"
         )
     if labels.dtype != bool:
         if not np.all(np.isin(labels, (0, 1))):
@@ -367,7 +560,8 @@ def _checked_scores_and_labels(scores, is_anomaly) -> tuple[np.ndarray, np.ndarr
 
 
 def roc_auc(scores, is_anomaly) -> float:
-    """ROC-AUC of ``scores`` ``(n,)`` (higher = more anomalous) against boolean labels ``(n,)``.
+    """ROC-AUC of ``scores`` ``(n,)`` (higher = more anomalous) against boolean
+    labels ``(n,)``.
 
     ``sklearn.metrics.roc_auc_score``: the probability that a random anomaly
     scores above a random normal example, ties counting one half. 1 is a
@@ -383,12 +577,14 @@ def roc_auc(scores, is_anomaly) -> float:
 
 
 def average_precision(scores, is_anomaly) -> float:
-    """AUPRC of ``scores`` ``(n,)`` against boolean labels ``(n,)``: ``sklearn.metrics.average_precision_score``.
+    """AUPRC of ``scores`` ``(n,)`` against boolean labels ``(n,)``:
+    ``sklearn.metrics.average_precision_score``.
 
     ``sum_j (R_j - R_{j-1}) P_j`` over the thresholds, the precision ``P_j``
     weighted by the gain in recall ``R_j``. 1 is a perfect detector; a score
     that carries no information gets the share of anomalies, ``mean(is_anomaly)``,
-    the chance level, which is small when anomalies are rare. Same checks as :func:`roc_auc`.
+    the chance level, which is small when anomalies are rare. Same checks as
+    :func:`roc_auc`.
     """
     return float(
         average_precision_score(
@@ -398,7 +594,8 @@ def average_precision(scores, is_anomaly) -> float:
 
 
 def rates_at_threshold(scores, is_anomaly, threshold: float) -> ThresholdRates:
-    """Precision, recall and false-alarm rate of flagging ``scores > threshold``: ``sklearn.metrics``.
+    """Precision, recall and false-alarm rate of flagging ``scores > threshold``:
+    ``sklearn.metrics``.
 
     ``scores`` and ``is_anomaly`` are ``(n,)``; precision is 0 when nothing is flagged.
     """
@@ -447,13 +644,38 @@ class ProtocolResult:
     ``rows``: one :class:`DetectionRow` per (seed, held-out digit, score),
     ready for ``pandas.DataFrame(result.rows)``. ``scores[(seed, digit)]``
     maps each score name to its ``(n_test,)`` values on the binarised test
-    digits ``x_test``, whose labels are ``y_test``.
+    digits ``x_test``, whose labels are ``y_test``. ``training[(seed, digit)]``
+    maps each network of :data:`LEARNED_MODELS` to its :class:`TrainingRecord`,
+    and ``stopping`` is the rule they trained under.
     """
 
     rows: list[DetectionRow]
     scores: dict[tuple[int, int], dict[str, np.ndarray]]
     x_test: np.ndarray
     y_test: np.ndarray
+    training: dict[tuple[int, int], dict[str, TrainingRecord]]
+    stopping: StoppingRule
+
+    def training_records(self, model: str) -> list[TrainingRecord]:
+        """The :class:`TrainingRecord` of ``model`` (``"VAE"`` or ``"autoencoder"``)
+        for every seed and held-out digit, in the order of ``training``."""
+        model = _check_choice(model, "model", LEARNED_MODELS)
+        return [records[model] for records in self.training.values()]
+
+    def stopping_summary(self, model: str) -> dict[str, float | int]:
+        """How ``model``'s runs ended: ``median``, ``low`` and ``high`` of the epochs
+        they ran, ``median_best`` of the epochs whose weights they kept, ``capped``
+        (how many ran ``stopping.max_epochs`` without stopping) and ``runs``."""
+        records = self.training_records(model)
+        epochs = np.array([record.epochs for record in records])
+        return {
+            "median": float(np.median(epochs)),
+            "low": int(epochs.min()),
+            "high": int(epochs.max()),
+            "median_best": float(np.median([record.best_epoch for record in records])),
+            "capped": sum(record.capped for record in records),
+            "runs": len(records),
+        }
 
     @property
     def seeds(self) -> list[int]:
@@ -468,7 +690,8 @@ class ProtocolResult:
     def per_seed(
         self, score: str, metric: str = "roc_auc", digit: int | None = None
     ) -> np.ndarray:
-        """``metric`` of ``score``, one value per seed ``(n_seeds,)``: averaged over the held-out digits, or of ``digit``."""
+        """``metric`` of ``score``, one value per seed ``(n_seeds,)``: averaged over
+        the held-out digits, or of ``digit``."""
         score, metric = (
             _check_choice(score, "score", SCORE_NAMES),
             _check_choice(metric, "metric", METRICS),
@@ -496,7 +719,8 @@ class ProtocolResult:
     def paired_difference(
         self, score: str, other: str, metric: str = "roc_auc"
     ) -> MeanWithError:
-        """Mean and standard error over seeds of ``metric(score) - metric(other)``, each averaged over the digits.
+        """Mean and standard error over seeds of ``metric(score) - metric(other)``,
+        each averaged over the digits.
 
         Pairing by seed removes what the two share in a seed (the binarised
         training digits), so the error is that of the difference itself.
@@ -506,7 +730,8 @@ class ProtocolResult:
         )
 
     def best(self, scores: Sequence[str]) -> str:
-        """Of ``scores``, the one with the highest validation ROC-AUC, averaged over seeds and digits."""
+        """Of ``scores``, the one with the highest validation ROC-AUC, averaged over
+        seeds and digits."""
         if len(scores) == 0:
             raise ValueError("scores must name at least one score")
         return max(
@@ -514,7 +739,8 @@ class ProtocolResult:
         )
 
     def anomaly_share(self, digit: int | None = None) -> float:
-        """The share of test digits that are anomalies: of ``digit``, or averaged over the held-out digits.
+        """The share of test digits that are anomalies: of ``digit``, or averaged over
+        the held-out digits.
 
         This is the AUPRC of a detector that carries no information.
         """
@@ -528,7 +754,7 @@ def held_out_protocol(
     *,
     seeds: Sequence[int],
     latent_dim: int,
-    epochs: int,
+    stopping: StoppingRule,
     k: int = 100,
     hidden_units: Sequence[int] = (256,),
     batch_size: int = 128,
@@ -539,26 +765,27 @@ def held_out_protocol(
 
     The validation and test digits are binarised once
     (:func:`snippets.data.binarize`, seed 0), the training digits once per
-    seed. For each seed and ``digit``, :func:`fit_detectors` fits the VAE
-    (``latent_dim``, ``epochs``, ...) and the baselines on the binary training
-    digits without ``digit``; the validation and test digits of all classes get
-    every score of :data:`SCORE_NAMES` (``k`` codes each for the VAE), and every score its
+    seed. For each seed and ``digit``, :func:`fit_detectors` fits the VAE,
+    the autoencoder (``latent_dim``, each trained under ``stopping``, ...) and
+    the baselines on the binary training digits without ``digit``; the
+    validation and test digits of all classes get every score of
+    :data:`SCORE_NAMES` (``k`` codes each for the VAE), and every score its
     :func:`evaluate_score`, with the threshold at ``quantile`` of the normal
     validation scores.
 
     Returns:
-        A :class:`ProtocolResult`: ``len(seeds) * len(digits) * len(SCORE_NAMES)`` rows.
+        A :class:`ProtocolResult`: ``len(seeds) * len(digits) * len(SCORE_NAMES)``
+        rows, and where each network stopped.
     """
     if len(digits) == 0 or len(seeds) == 0:
         raise ValueError("digits and seeds must each name at least one value")
     digits = [check_digit(digit, f"digits[{i}]") for i, digit in enumerate(digits)]
     check_positive_int(latent_dim, "latent_dim")
-    check_positive_int(epochs, "epochs")
     check_images(data.x_train, "data.x_train", (None,))
     binary = dataclasses.replace(
         data, x_valid=binarize(data.x_valid, seed=1), x_test=binarize(data.x_test)
     )
-    rows, scores = [], {}
+    rows, scores, training = [], {}, {}
     for seed in seeds:
         seeded = dataclasses.replace(binary, x_train=binarize(data.x_train, seed=seed))
         for digit in digits:
@@ -566,7 +793,7 @@ def held_out_protocol(
             detectors = fit_detectors(
                 split.x_train,
                 latent_dim=latent_dim,
-                epochs=epochs,
+                stopping=stopping,
                 seed=seed,
                 k=k,
                 hidden_units=hidden_units,
@@ -577,6 +804,7 @@ def held_out_protocol(
                 detectors.scores(split.x_valid),
                 detectors.scores(split.x_test),
             )
+            training[(seed, digit)] = detectors.training
             rows += [
                 DetectionRow(
                     seed,
@@ -593,13 +821,19 @@ def held_out_protocol(
                 for name in SCORE_NAMES
             ]
     return ProtocolResult(
-        rows=rows, scores=scores, x_test=binary.x_test, y_test=binary.y_test
+        rows=rows,
+        scores=scores,
+        x_test=binary.x_test,
+        y_test=binary.y_test,
+        training=training,
+        stopping=stopping,
     )
 
 
 def verdict(value: MeanWithError, reference: float = 0.0) -> str:
-    """``"clearly above"``, ``"clearly below"`` or ``"not clearly different from"`` ``reference``:
-    :func:`snippets.chapters.comparison.direction`, whose 95 % interval must exclude ``reference``."""
+    """``"clearly above"``, ``"clearly below"`` or ``"not clearly different from"``
+    ``reference``: :func:`snippets.chapters.comparison.direction`, whose 95 %
+    interval must exclude ``reference``."""
     return direction(
         value,
         below="clearly below",
@@ -609,16 +843,36 @@ def verdict(value: MeanWithError, reference: float = 0.0) -> str:
     )
 
 
+def verdict_phrase(
+    value: MeanWithError, reference: float = 0.0, *, against: str = "zero"
+) -> str:
+    """Markdown: the :func:`verdict` of ``value`` against ``reference`` (named
+    ``against``) and, when it is "not clearly different", the smallest
+    difference the seeds could have resolved
+    (:func:`snippets.chapters.comparison.detectable_difference`), so that a null
+    result says how large an effect it rules out."""
+    word = verdict(value, reference)
+    if word != "not clearly different from":
+        return f"{word} {against}"
+    return (
+        f"{word} {against}: the seeds resolve only a difference larger than about "
+        f"{detectable_difference(value):.3f}"
+    )
+
+
 def compare_scores(
     result: ProtocolResult, score: str, other: str, metric: str = "roc_auc"
 ) -> dict[str, float | int | str]:
-    """How ``score`` does against ``other`` in ``metric``, over seeds, each averaged over the held-out digits.
+    """How ``score`` does against ``other`` in ``metric``, over seeds, each averaged
+    over the held-out digits.
 
     Returns plain Python values, ready to glue into a sentence: ``mean``,
     ``se`` and ``other_mean``, ``other_se`` (mean and standard error over
     seeds), ``difference`` and ``difference_se`` (the paired difference
     ``score - other``), ``verdict`` (:func:`verdict` of that difference
-    against zero), ``ahead`` (on how many seeds ``score`` is higher) and ``seeds``.
+    against zero), ``detectable`` (the smallest difference the seeds resolve),
+    ``finding`` (:func:`verdict_phrase`), ``ahead`` (on how many seeds
+    ``score`` is higher) and ``seeds``.
     """
     mine, theirs = result.summary(score, metric), result.summary(other, metric)
     difference = result.paired_difference(score, other, metric)
@@ -631,6 +885,8 @@ def compare_scores(
         "difference": difference.mean,
         "difference_se": difference.standard_error,
         "verdict": verdict(difference),
+        "detectable": detectable_difference(difference),
+        "finding": verdict_phrase(difference),
         "ahead": ahead,
         "seeds": len(result.seeds),
     }
@@ -639,10 +895,13 @@ def compare_scores(
 def summary_table(
     result: ProtocolResult, metrics: Sequence[str] = METRICS[1:]
 ) -> pd.DataFrame:
-    """One row per score, one column per metric: ``"mean ± s.e."`` over seeds, averaged over the held-out digits.
+    """One row per score, one column per metric: ``"mean ± s.e."`` over seeds,
+    averaged over the held-out digits.
 
-    A last column, ``"ROC-AUC against chance"``, is the :func:`verdict` of each
-    score's mean ROC-AUC against ``0.5``.
+    Two last columns test each score's mean ROC-AUC against chance, ``0.5``:
+    ``"ROC-AUC against chance"`` is its :func:`verdict`, and ``"resolves"`` the
+    smallest distance from chance the seeds could have called clear
+    (:func:`snippets.chapters.comparison.detectable_difference`).
     """
     cells = {
         METRIC_LABELS[metric]: [
@@ -653,16 +912,48 @@ def summary_table(
     cells["ROC-AUC against chance"] = [
         verdict(result.summary(score), reference=0.5) for score in SCORE_NAMES
     ]
+    cells["resolves"] = [
+        f"{detectable_difference(result.summary(score)):.3f}" for score in SCORE_NAMES
+    ]
     return pd.DataFrame(
         cells,
         index=pd.Index([SCORE_LABELS[score] for score in SCORE_NAMES], name="score"),
     )
 
 
+def not_above_chance(result: ProtocolResult) -> list[str]:
+    """The labels of the scores whose mean ROC-AUC is not clearly above ``0.5``
+    (:func:`verdict`), in the order of :data:`SCORE_NAMES`."""
+    return [
+        SCORE_LABELS[score]
+        for score in SCORE_NAMES
+        if verdict(result.summary(score), reference=0.5) != "clearly above"
+    ]
+
+
+def stopping_statement(result: ProtocolResult) -> str:
+    """Markdown: how many network runs reached the epoch cap before the stopping
+    rule ended them, and what that means for their numbers."""
+    capped = sum(result.stopping_summary(model)["capped"] for model in LEARNED_MODELS)
+    runs = sum(result.stopping_summary(model)["runs"] for model in LEARNED_MODELS)
+    cap = result.stopping.max_epochs
+    if capped == 0:
+        return (
+            f"none of the {runs} runs reached the cap of {cap} epochs: each stopped "
+            "because its held-back loss had stopped improving"
+        )
+    return (
+        f"{capped} of the {runs} runs reached the cap of {cap} epochs before the "
+        "rule stopped them: those networks were still improving, and their "
+        "numbers are those of a training budget, not of a converged model"
+    )
+
+
 def false_alarm_spread(
     n_valid_normal: int, n_test_normal: int, quantile: float = THRESHOLD_QUANTILE
 ) -> float:
-    """How far a false-alarm rate measured at a threshold set on normal validation digits may stray from ``1 - quantile``.
+    """How far a false-alarm rate measured at a threshold set on normal validation
+    digits may stray from ``1 - quantile``.
 
     The standard error, for a score whose normal validation and test values are
     draws from one distribution: the threshold's own share of exceedances among
@@ -679,15 +970,19 @@ def false_alarm_spread(
 
 
 def unseen_digit_finding(word: str, digit: int) -> str:
-    """Markdown stating what a verdict (:func:`verdict` of a likelihood score's ROC-AUC against 0.5) says
-    about the held-out ``digit``: rated more likely than the trained digits, as likely, or less likely."""
+    """Markdown stating what a verdict (:func:`verdict` of a likelihood score's
+    ROC-AUC against 0.5) says about the held-out ``digit``: rated more likely than
+    the trained digits, as likely, or less likely."""
     finding = {
-        "clearly below": "the VAE rates the unseen ${d}$s as *more* likely than normal digits of the classes it "
-        "was trained on, so the phenomenon appears here, inside MNIST",
-        "not clearly different from": "the VAE does not tell the unseen ${d}$s from normal digits of the classes it "
-        "was trained on, a weaker form of the phenomenon",
-        "clearly above": "the VAE rates the unseen ${d}$s as less likely than normal digits of the classes it was "
-        "trained on, as a detector should, so the phenomenon does not appear for them here",
+        "clearly below": "the VAE rates the unseen ${d}$s as *more* likely than "
+        "normal digits of the classes it was trained on, so the phenomenon appears "
+        "here, inside MNIST",
+        "not clearly different from": "the VAE does not tell the unseen ${d}$s from "
+        "normal digits of the classes it was trained on, a weaker form of the "
+        "phenomenon",
+        "clearly above": "the VAE rates the unseen ${d}$s as less likely than normal "
+        "digits of the classes it was trained on, as a detector should, so the "
+        "phenomenon does not appear for them here",
     }
     return finding[_check_choice(word, "word", tuple(finding))].replace(
         "{d}", str(check_digit(digit))
@@ -695,8 +990,9 @@ def unseen_digit_finding(word: str, digit: int) -> str:
 
 
 def simple_input_conclusion(words: Sequence[str]) -> str:
-    """Markdown concluding from the verdicts (:func:`verdict` against 0.5) of several scores' ROC-AUC for a
-    held-out digit: whether any of them rated the unseen digit as normal, or all flagged it."""
+    """Markdown concluding from the verdicts (:func:`verdict` against 0.5) of several
+    scores' ROC-AUC for a held-out digit: whether any of them rated the unseen digit
+    as normal, or all flagged it."""
     words = [
         _check_choice(
             word,
@@ -708,11 +1004,15 @@ def simple_input_conclusion(words: Sequence[str]) -> str:
     if not words:
         raise ValueError("words must hold at least one verdict")
     if "clearly below" in words:
-        return "a score of how much there is to explain rated a simple input as normal although it was never seen"
+        return (
+            "a score of how much there is to explain rated a simple input as normal "
+            "although it was never seen"
+        )
     if all(word == "clearly above" for word in words):
         return (
-            "each still flagged the unseen digit more often than chance, though the ink correlations show how "
-            "much of each score is how much there is to explain"
+            "each still flagged the unseen digit more often than chance, though the "
+            "ink correlations show how much of each score is how much there is to "
+            "explain"
         )
     return "at least one of them could not tell the unseen digit from the normal ones"
 
@@ -727,7 +1027,8 @@ def _format(value: MeanWithError) -> str:
 def plot_metrics_per_digit(
     result: ProtocolResult, scores: Sequence[str] = SCORE_NAMES
 ) -> Figure:
-    """ROC-AUC (left) and AUPRC (right) per held-out digit: mean ± s.e. over seeds, one marker per score.
+    """ROC-AUC (left) and AUPRC (right) per held-out digit: mean ± s.e. over seeds,
+    one marker per score.
 
     Chance is dashed: ``0.5`` for the ROC-AUC, the digit's share of the test
     digits for the AUPRC. A marker below it means the score rates that unseen
@@ -770,7 +1071,8 @@ def plot_metrics_per_digit(
 def plot_score_histograms(
     scores: Mapping[str, np.ndarray], is_anomaly, bins: int = 40
 ) -> Figure:
-    """Histograms of scores, normal test digits against held-out ones: one panel per named score.
+    """Histograms of scores, normal test digits against held-out ones: one panel per
+    named score.
 
     ``scores`` maps a name of :data:`SCORE_NAMES` to its values ``(n,)``;
     ``is_anomaly`` ``(n,)`` marks the held-out digits. Densities are normalised
@@ -787,7 +1089,8 @@ def plot_score_histograms(
         values = np.asarray(values)
         if values.shape != is_anomaly.shape:
             raise ValueError(
-                f"is_anomaly has shape {is_anomaly.shape}, scores[{name!r}] {values.shape}"
+                f"is_anomaly has shape {is_anomaly.shape}, "
+                f"scores[{name!r}] {values.shape}"
             )
         edges = np.histogram_bin_edges(values, bins=bins)
         ax.hist(
@@ -805,5 +1108,33 @@ def plot_score_histograms(
         )
         ax.set_xlabel("score (higher = more anomalous)")
     axes[0].set_ylabel("density")
+    axes[0].legend(fontsize=7)
+    return fig
+
+
+def plot_validation_curves(result: ProtocolResult) -> Figure:
+    """The held-back loss per epoch of every network run: the VAE's ``-ELBO`` (left)
+    and the autoencoder's ``-log p(x|x_hat)`` (right), nats per digit.
+
+    One line per seed and held-out digit; a dot marks the epoch whose weights were
+    kept, and a dotted line the epoch cap.
+    """
+    fig = page_figure(3.2)
+    axes = fig.subplots(1, len(LEARNED_MODELS))
+    for ax, model in zip(axes, LEARNED_MODELS):
+        for record in result.training_records(model):
+            epochs = np.arange(1, record.epochs + 1)
+            (line,) = ax.plot(epochs, record.val_loss, lw=1, alpha=0.7)
+            ax.plot(
+                record.best_epoch,
+                record.val_loss[record.best_epoch - 1],
+                "o",
+                ms=4,
+                color=line.get_color(),
+            )
+        ax.axvline(result.stopping.max_epochs, ls=":", color="gray", label="epoch cap")
+        ax.set_xlabel("epoch")
+        ax.set_title(model, fontsize=9)
+    axes[0].set_ylabel("held-back loss (nats per digit)")
     axes[0].legend(fontsize=7)
     return fig
