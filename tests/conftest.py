@@ -16,6 +16,14 @@ TENSORFLOW_ONLY_REASON = "TensorFlow only (tf.distribute / tf.data); KERAS_BACKE
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "tensorflow_only: needs KERAS_BACKEND=tensorflow; skipped on jax and torch")
+    # A module marked ``backend_independent`` runs no Keras backend code (sources, notebooks
+    # and records read as text, workflows linted, NumPy-only data and plots): the same
+    # results on every backend, so `make test` runs it in the TensorFlow stage only.
+    config.addinivalue_line(
+        "markers",
+        "backend_independent: runs no Keras backend code; "
+        "deselected in the JAX and PyTorch stages of make test",
+    )
 
 
 def pytest_collection_modifyitems(config, items):

@@ -9,6 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+pytestmark = pytest.mark.backend_independent
+
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("add_reader_cells", ROOT / "scripts" / "add_reader_cells.py")
 reader = importlib.util.module_from_spec(spec)

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.backend_independent
+
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 SKIP_DIRS = {"_build", ".ipynb_checkpoints", ".jupyter_cache", "node_modules", "__pycache__"}

@@ -6,6 +6,8 @@ import pytest
 
 from snippets.chapters.config import BookConfig, book_config, epochs_for_steps
 
+pytestmark = pytest.mark.backend_independent
+
 
 def test_unset_variables_mean_the_published_book(monkeypatch):
     monkeypatch.delenv("VAE_BOOK_PROFILE", raising=False)

@@ -9,6 +9,8 @@ import nbformat
 import pytest
 from jupyter_cache import get_cache
 
+pytestmark = pytest.mark.backend_independent
+
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("execute_chapters", ROOT / "scripts" / "execute_chapters.py")
 execute_chapters = importlib.util.module_from_spec(spec)

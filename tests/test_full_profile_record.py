@@ -16,6 +16,8 @@ sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "book" / "_ext")]
 import full_profile  # noqa: E402
 import full_profile_results as results  # noqa: E402
 
+pytestmark = pytest.mark.backend_independent
+
 
 def _glue_output(name: str, plain: str) -> nbformat.NotebookNode:
     return nbformat.v4.new_output(

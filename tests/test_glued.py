@@ -17,6 +17,8 @@ from matplotlib.figure import Figure
 from snippets.chapters import glued
 from snippets.chapters.glued import format_value, glue, show_glued
 
+pytestmark = pytest.mark.backend_independent
+
 
 @pytest.fixture(autouse=True)
 def shell():

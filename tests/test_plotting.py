@@ -14,6 +14,8 @@ from snippets.chapters.plotting import (
     plot_latent_scatter,
 )
 
+pytestmark = pytest.mark.backend_independent
+
 
 def test_image_rows_draw_one_row_per_entry_and_n_columns():
     x = np.random.default_rng(0).random((12, 784))

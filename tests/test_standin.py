@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.backend_independent
+
 ROOT = Path(__file__).resolve().parents[1]
 N_TRAIN, N_TEST = 900, 300
 

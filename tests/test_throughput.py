@@ -18,6 +18,8 @@ from snippets.chapters.throughput import (
     read_throughput,
 )
 
+pytestmark = pytest.mark.backend_independent
+
 MACHINE = {
     "cores": 2,
     "cpu": "test CPU",

@@ -27,6 +27,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+pytestmark = pytest.mark.backend_independent
+
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 SCHEMA = "vendor.github-workflows"
