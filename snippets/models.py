@@ -274,8 +274,7 @@ class LatentVariableModel(keras.Model):
         self._check_networks()
 
     def _check_networks(self) -> None:
-        """Raise, naming both shapes, unless the decoder can score what the encoder
-        reads and read what it writes."""
+        """Raise, naming both shapes, unless decoder and encoder fit each other."""
         code_sizes = {int(shape[-1]) for shape in self._encoder_output_shapes()}
         if code_sizes != {self.latent_dim}:
             raise ValueError(
@@ -324,8 +323,7 @@ class LatentVariableModel(keras.Model):
 
     @property
     def data_spec(self) -> DataSpec:
-        """What the model reads: the encoder's input shapes and the likelihood's support
-        (see :class:`DataSpec`)."""
+        """What the model reads: encoder input shapes, likelihood support."""
         logits_shape = tuple(self.decoder.output_shape[1:])
         return DataSpec(
             x_shape=tuple(self.encoder.inputs[0].shape[1:]),
@@ -369,8 +367,7 @@ class LatentVariableModel(keras.Model):
         return self.data_spec.check_condition(condition, n, name)
 
     def check_examples(self, x, name: str = "x") -> np.ndarray:
-        """``x`` as an array after checking it fits the encoder's input and the
-        likelihood's support."""
+        """``x`` as an array, checked against the encoder input and the support."""
         return self.data_spec.check_x(x, name)
 
     def _checked(self, x, y, sample_weight, name: str = "x"):
@@ -399,8 +396,7 @@ class LatentVariableModel(keras.Model):
         return self._checked(validation_data, None, None, "validation_data")[0]
 
     def fit(self, x=None, y=None, *args, nonfinite_guard: bool = True, **kwargs):
-        """``keras.Model.fit`` after checking every input and option (see the class
-        docstring).
+        """``keras.Model.fit`` after checking every input and option.
 
         ``nonfinite_guard`` (default ``True``) adds a
         :class:`snippets.NonFiniteLossGuard` unless ``callbacks`` holds one:
@@ -437,8 +433,7 @@ class LatentVariableModel(keras.Model):
         return super().fit(**options)
 
     def _logged_names(self, callbacks, has_validation: bool) -> set[str] | None:
-        """The quantities ``fit`` will log; ``None`` where compiled metrics make them
-        unknown before training.
+        """What ``fit`` will log; ``None`` if compiled metrics hide it until then.
 
         A callback that adds to the logs names what it adds in ``logged_names``
         (as :class:`snippets.KLWarmup` does), so that it can be monitored.
@@ -462,8 +457,7 @@ class LatentVariableModel(keras.Model):
         )
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
-        """``keras.Model.evaluate`` after checking its inputs, ``batch_size`` and
-        ``steps``."""
+        """``keras.Model.evaluate`` after checking inputs, ``batch_size``, ``steps``."""
         options = _bound(super().evaluate, x, y, *args, **kwargs)
         for name in ("batch_size", "steps"):
             options[name] = check_optional_positive_int(options[name], name)
@@ -473,8 +467,7 @@ class LatentVariableModel(keras.Model):
         return super().evaluate(**options)
 
     def predict(self, x, *args, **kwargs):
-        """``keras.Model.predict`` after checking ``x``, ``batch_size`` and
-        ``steps``."""
+        """``keras.Model.predict`` after checking ``x``, ``batch_size``, ``steps``."""
         options = _bound(super().predict, x, *args, **kwargs)
         for name in ("batch_size", "steps"):
             options[name] = check_optional_positive_int(options[name], name)
@@ -494,8 +487,7 @@ class LatentVariableModel(keras.Model):
         return super().predict_on_batch(self._checked(x, None, None)[0])
 
     def encode(self, x, condition=None) -> np.ndarray:
-        """The code of each example (the posterior mean ``E[z|x]`` for a VAE):
-        ``(n, latent_dim)``."""
+        """Each example's code (a VAE's posterior mean): ``(n, latent_dim)``."""
         x = self.check_examples(x)
         codes = predict_in_batches(
             self.encoder,
@@ -506,8 +498,7 @@ class LatentVariableModel(keras.Model):
         return codes[0] if isinstance(codes, list) else codes
 
     def decode(self, z, condition=None) -> np.ndarray:
-        """The likelihood's mean for codes ``z`` of shape ``(n, latent_dim)``: images
-        for pixels."""
+        """The likelihood's mean for codes ``z`` ``(n, latent_dim)``, e.g. images."""
         z = check_array(z, "z", (self.latent_dim,)).astype(np.float32)
         condition = self._check_condition(condition, len(z), "condition")
         logits = predict_in_batches(self.decoder, self._with_condition(z, condition))
@@ -519,20 +510,17 @@ class LatentVariableModel(keras.Model):
 
     @staticmethod
     def _weighted(values, sample_weight):
-        """``values * sample_weight`` per example (Keras's convention: the batch mean of
-        weighted losses)."""
+        """``values * sample_weight`` per example (Keras averages weighted losses)."""
         if sample_weight is None:
             return values
         return values * ops.cast(ops.reshape(sample_weight, (-1,)), values.dtype)
 
     def _target(self, x, y):
-        """What the likelihood scores: ``y`` when ``fit``/``evaluate`` got one, else the
-        input ``x``."""
+        """What the likelihood scores: the target ``y`` when given, else ``x``."""
         return self._split(x if y is None else y)[0]
 
     def _reduce(self, per_example, x, y, y_pred, sample_weight, training):
-        """The batch loss: the mean of the (weighted) ``per_example`` losses, plus
-        ``self.losses``."""
+        """The batch loss: mean (weighted) ``per_example`` plus ``self.losses``."""
         if getattr(self, "_compile_loss", None) is not None:
             # (compile itself is not overridden: Keras would then skip it when reloading
             # a model.)
@@ -679,8 +667,7 @@ class VAE(LatentVariableModel):
         return self._reduce(per_example, x, y, y_pred, sample_weight, training)
 
     def generate(self, n: int, condition=None, *, seed: int = 0) -> np.ndarray:
-        """Decode ``n`` draws from the prior ``N(0, I)``: the likelihood's means,
-        ``(n, ...)``."""
+        """Decode ``n`` draws of the prior ``N(0, I)``: the likelihood's means."""
         z = np.random.default_rng(check_seed(seed)).standard_normal(
             (check_positive_int(n, "n"), self.latent_dim)
         )
