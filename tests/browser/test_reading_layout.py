@@ -35,12 +35,28 @@ _OVERFLOWING_CODE = """() => [...document.querySelectorAll('article.bd-article d
     .filter(pre => pre.scrollWidth > pre.clientWidth + 1)
     .map(pre => [pre.textContent.split('\\n')[0].slice(0, 60), pre.scrollWidth - pre.clientWidth])"""
 
-# Chapters whose code is wider than the column today. book/_static/reading.css sets code
-# in a size at which the column holds 89 characters (measured: a 90-character line
-# overflows by 5 pixels), so the 88 columns the code is written to fit; every chapter
-# still has code-cell lines (or included sources) over 88 characters, from before the
-# line-length was 88. Strict: a chapter that fits fails here until taken off this list.
-OVERFLOWING_TODAY = set(NOTEBOOK_DOCS)
+# Chapters with a code block wider than the column today. book/_static/reading.css sets
+# code in a size at which the column holds 89 characters (measured: a 90-character line
+# overflows by 5 pixels), so the 88 columns the code is written to fit. What still
+# overflows in these is printed output (a data description, a TF_CONFIG or a list of
+# words printed on one long line, a TensorFlow retracing warning) and one included
+# class in vae_dense. Strict: a chapter that fits fails here until taken off.
+OVERFLOWING_TODAY = [
+    "book/applications/anomaly",
+    "book/applications/conditional",
+    "book/applications/denoising_augmentation",
+    "book/applications/recommendation",
+    "book/applications/text",
+    "book/foundations/autoencoder",
+    "book/keras/evaluation",
+    "book/keras/latent_space",
+    "book/keras/porting",
+    "book/keras/recipes",
+    "book/keras/vae_conv",
+    "book/keras/vae_dense",
+    "book/keras/vae_training",
+    "book/scaling/distributed",
+]
 
 
 # sphinx-book-theme 1.3.0 (pydata-sphinx-theme 0.17.1) also shows pydata's header search field
@@ -61,7 +77,7 @@ def test_figures_fill_the_text_column(chapter):
 
 @pytest.mark.parametrize("chapter", [
     pytest.param(doc, marks=pytest.mark.xfail(
-        strict=True, reason="code lines longer than the column's 88 characters"))
+        strict=True, reason="a code block or output wider than the column"))
     if doc in OVERFLOWING_TODAY else doc
     for doc in NOTEBOOK_DOCS
 ], indirect=True)
