@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import socket
+import textwrap
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -276,7 +277,8 @@ def load_mnist(
         f"{len(y_test):,} test digits"
     )
     if verbose:
-        print(f"MNIST source: {description}{reason}")
+        # Printed within the 88 columns a code cell's output shows without scrolling.
+        print(textwrap.fill(f"MNIST source: {description}{reason}", width=88))
     return MnistData(
         x_train=_prepare(x_train, layout, scale),
         y_train=np.asarray(y_train, dtype=np.int64),

@@ -24,6 +24,7 @@ this module holds the chapter's data, training runs and comparisons.
 from __future__ import annotations
 
 import io
+import textwrap
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -318,7 +319,7 @@ def load_interactions(
         f"{int(matrix.sum()):,} interactions"
     )
     if verbose:
-        print(f"Interaction data: {description}{reason}")
+        print(textwrap.fill(f"Interaction data: {description}{reason}", width=88))
     return InteractionData(train, validation, test, used, description)
 
 

@@ -16,6 +16,7 @@ package's bundled lists, read offline.
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -117,7 +118,7 @@ def load_words(
         f"(wordfreq, offline); {len(train):,} training and {len(test):,} held-out words"
     )
     if verbose:
-        print(f"Word source: {description}")
+        print(textwrap.fill(f"Word source: {description}", width=88))
     return WordData(train, test, "wordfreq", description)
 
 
