@@ -16,13 +16,11 @@ MAX_COLUMNS = 88
 
 # Files written before the line-length was 88, with how many of their lines are still
 # longer (counted when the limit changed). A ceiling, not an exemption: a file may not
-# gain long lines, and one rewrapped to fit is taken off this list.
+# gain long lines, and one rewrapped to fit is taken off this list. The one line left in
+# each chapter is the hidden install cell's PACKAGE requirement (90 characters), which
+# scripts/add_reader_cells.py writes.
 LONG_LINES_TODAY = {
-    "snippets/applications/anomaly.py": 6,
-    "snippets/chapters/anomaly.py": 38,
-    "snippets/chapters/multiworker.py": 23,
-    "snippets/chapters/scaling.py": 8,
-    "book/applications/anomaly.ipynb": 20,
+    "book/applications/anomaly.ipynb": 1,
     "book/applications/conditional.ipynb": 1,
     "book/applications/denoising_augmentation.ipynb": 1,
     "book/applications/recommendation.ipynb": 1,
@@ -35,7 +33,7 @@ LONG_LINES_TODAY = {
     "book/keras/vae_conv.ipynb": 1,
     "book/keras/vae_dense.ipynb": 1,
     "book/keras/vae_training.ipynb": 1,
-    "book/scaling/distributed.ipynb": 10,
+    "book/scaling/distributed.ipynb": 1,
     "book/theory/elbo.ipynb": 1,
     "book/theory/probability.ipynb": 1,
     "book/theory/reparameterization.ipynb": 1,
