@@ -63,7 +63,8 @@ def install_source(url: str) -> str:
         "import os",
         "",
         'os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")',
-        f'PACKAGE = "{requirement(url)}"',
+        f'REPOSITORY = "git+{url}"',
+        f'PACKAGE = f"{DISTRIBUTION}[{EXTRA}] @ {{REPOSITORY}}"',
         'if importlib.util.find_spec("snippets") is None:',
         '    get_ipython().run_line_magic("pip", f\'install --quiet "{PACKAGE}"\')',
     ])
@@ -71,10 +72,11 @@ def install_source(url: str) -> str:
 
 def install_requirement(source: str) -> str:
     """The requirement an install cell's ``source`` installs (what a test installs from a local path)."""
-    match = re.search(r'^PACKAGE = "(.+)"$', source, re.MULTILINE)
-    if match is None:
-        raise ValueError("not an install cell: no PACKAGE = \"...\" line")
-    return match.group(1)
+    repository = re.search(r'^REPOSITORY = "(.+)"$', source, re.MULTILINE)
+    package = re.search(r'^PACKAGE = f"(.+)"$', source, re.MULTILINE)
+    if repository is None or package is None:
+        raise ValueError('not an install cell: no REPOSITORY = "..." and PACKAGE = f"..." lines')
+    return package.group(1).replace("{REPOSITORY}", repository.group(1))
 
 
 def is_reader_cell(cell: nbformat.NotebookNode) -> bool:

@@ -2,8 +2,7 @@
 text column (book/_static/reading.css) and what ruff formats to (pyproject's line-length).
 
 * ``test_code_lines_fit_88_columns``   no line of ``snippets/**/*.py`` or of a chapter's code
-                                       cells is longer than 88 characters, beyond the
-                                       ceilings below.
+                                       cells is longer than 88 characters.
 """
 
 from __future__ import annotations
@@ -13,31 +12,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_COLUMNS = 88
-
-# Files written before the line-length was 88, with how many of their lines are still
-# longer (counted when the limit changed). A ceiling, not an exemption: a file may not
-# gain long lines, and one rewrapped to fit is taken off this list. The one line left in
-# each chapter is the hidden install cell's PACKAGE requirement (90 characters), which
-# scripts/add_reader_cells.py writes.
-LONG_LINES_TODAY = {
-    "book/applications/anomaly.ipynb": 1,
-    "book/applications/conditional.ipynb": 1,
-    "book/applications/denoising_augmentation.ipynb": 1,
-    "book/applications/recommendation.ipynb": 1,
-    "book/applications/text.ipynb": 1,
-    "book/foundations/autoencoder.ipynb": 1,
-    "book/keras/evaluation.ipynb": 1,
-    "book/keras/latent_space.ipynb": 1,
-    "book/keras/porting.ipynb": 1,
-    "book/keras/recipes.ipynb": 1,
-    "book/keras/vae_conv.ipynb": 1,
-    "book/keras/vae_dense.ipynb": 1,
-    "book/keras/vae_training.ipynb": 1,
-    "book/scaling/distributed.ipynb": 1,
-    "book/theory/elbo.ipynb": 1,
-    "book/theory/probability.ipynb": 1,
-    "book/theory/reparameterization.ipynb": 1,
-}
 
 
 def _code_lines(path: Path) -> list[str]:
@@ -68,7 +42,7 @@ def test_code_lines_fit_88_columns():
     for path in files:
         name = path.relative_to(ROOT).as_posix()
         count = sum(len(line) > MAX_COLUMNS for line in _code_lines(path))
-        if count > LONG_LINES_TODAY.get(name, 0):
+        if count:
             too_long[name] = count
     assert not too_long, (
         f"lines over {MAX_COLUMNS} characters (file: count): {too_long}"
