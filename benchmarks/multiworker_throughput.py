@@ -15,7 +15,7 @@ only 4 steps, so use the full MNIST (``--data _build/mnist.npz``).
 
     .venv/bin/python benchmarks/multiworker_throughput.py --data _build/mnist.npz \
         --n-train 30000 --epochs 4 \
-        --output benchmarks/results/multiworker_throughput.json
+        --output snippets/chapters/records/multiworker_throughput.json
 """
 
 from __future__ import annotations

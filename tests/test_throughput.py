@@ -1,6 +1,6 @@
 """The recorded multi-worker throughput, and the table the scaling chapter makes of it.
 
-The committed record (benchmarks/results/multiworker_throughput.json) is a measurement,
+The committed record (snippets/chapters/records/multiworker_throughput.json) is a measurement,
 like the status page's: the last tests check that it reads back, that the speed-ups it
 stores are the ones its rates give, and that what the chapter says about it holds.
 """
