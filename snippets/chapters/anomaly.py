@@ -940,7 +940,7 @@ def stopping_statement(result: ProtocolResult) -> str:
     if capped == 0:
         return (
             f"none of the {runs} runs reached the cap of {cap} epochs: each stopped "
-            "because its held-back loss had stopped improving"
+            "because its held-back loss gained less than the stopping margin"
         )
     return (
         f"{capped} of the {runs} runs reached the cap of {cap} epochs before the "
