@@ -109,6 +109,22 @@ def test_a_lambda_sampling_layer_cannot_be_reloaded_with_safe_mode(tmp_path, pyt
         keras.saving.load_model(path, safe_mode=True)
 
 
+def test_a_lambda_around_a_registered_function_does_reload_with_safe_mode(tmp_path):
+    """What the porting chapter says: only a Python ``lambda`` or an unregistered
+    function breaks reloading; registering the function is enough."""
+
+    @keras.saving.register_keras_serializable(package="test_registered_lambda")
+    def registered_double(x):
+        return 2.0 * x
+
+    inputs = keras.Input(shape=(3,))
+    doubled = keras.layers.Lambda(registered_double, output_shape=(3,))(inputs)
+    keras.Model(inputs, doubled).save(tmp_path / "registered.keras")
+    reloaded = keras.saving.load_model(tmp_path / "registered.keras", safe_mode=True)
+    x = np.arange(6, dtype="float32").reshape(2, 3)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(reloaded(x)), 2.0 * x)
+
+
 @pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
 def test_the_sampling_layer_version_reloads_with_safe_mode(tmp_path):
     vae = tiny_vae()

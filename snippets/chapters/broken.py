@@ -12,9 +12,10 @@ A ``Lambda`` layer saves its function in one of two ways, and both break:
 
 - a Python ``lambda`` expression is stored as bytecode, which ``safe_mode``
   refuses to execute (``ValueError``);
-- a function defined with ``def`` is stored by its *name* only, so the file
-  does not describe the model and loading fails unless the caller hands the
-  function back through ``custom_objects`` (``TypeError``).
+- a function defined with ``def`` is stored by its *name* only, so loading
+  fails (``TypeError``) unless the function was registered with
+  ``keras.saving.register_keras_serializable`` or the caller hands it back
+  through ``custom_objects``; the tutorials do neither.
 """
 
 from __future__ import annotations
