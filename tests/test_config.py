@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
-from snippets.chapters.config import BookConfig, book_config, epochs_for_steps
+from snippets.chapters.config import (
+    BookConfig,
+    book_config,
+    drop_retracing_warnings,
+    epochs_for_steps,
+)
 
 pytestmark = pytest.mark.backend_independent
 
@@ -54,3 +61,15 @@ def test_epochs_for_steps_names_a_bad_argument(name, arguments):
     steps, n_examples, batch_size = arguments
     with pytest.raises(ValueError, match=name):
         epochs_for_steps(steps, n_examples=n_examples, batch_size=batch_size)
+
+
+def test_a_chapter_drops_tensorflows_retracing_warning_and_nothing_else(caplog):
+    book_config()
+    drop_retracing_warnings()  # a second call adds no second filter
+    logger = logging.getLogger("tensorflow")
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        logger.warning("5 out of the last 87 calls to <function f> triggered tf.function "
+                       "retracing. Tracing is expensive")
+        logger.warning("a warning a reader should see")
+    assert [record.getMessage() for record in caplog.records] == ["a warning a reader should see"]
+    assert sum(f.__name__ == "_is_not_retracing_warning" for f in logger.filters) == 1

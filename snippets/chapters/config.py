@@ -22,6 +22,7 @@ for the recommendation chapter.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from dataclasses import dataclass
@@ -87,7 +88,26 @@ def book_config() -> BookConfig:
     if source.lower() in NAMED_SOURCES:
         source = source.lower()
     movielens = os.environ.get(MOVIELENS_VARIABLE, "").strip() or None
+    drop_retracing_warnings()
     return BookConfig(profile=profile, mnist_source=source, movielens_file=movielens)
+
+
+def _is_not_retracing_warning(record: logging.LogRecord) -> bool:
+    return "triggered tf.function retracing" not in record.getMessage()
+
+
+def drop_retracing_warnings() -> None:
+    """Drop TensorFlow's "triggered tf.function retracing" warning, and only it.
+
+    A chapter trains many short-lived models in a row; each traces its own
+    training function once, which TensorFlow's detector of frequent retracing
+    mistakes for a bug and reports into the chapter's output. The filter sits on
+    the standard ``logging`` logger named ``"tensorflow"``, so it costs nothing
+    on the other backends, and adding it twice adds it once.
+    """
+    logger = logging.getLogger("tensorflow")
+    if _is_not_retracing_warning not in logger.filters:
+        logger.addFilter(_is_not_retracing_warning)
 
 
 def epochs_for_steps(steps: int, *, n_examples: int, batch_size: int) -> int:
