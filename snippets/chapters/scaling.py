@@ -139,14 +139,15 @@ def max_relative_difference(a, b) -> float:
     return float(np.max(np.abs(a - b) / np.abs(b)))
 
 
-def tf_config(workers: Sequence[str], index: int) -> str:
+def tf_config(workers: Sequence[str], index: int, indent: int | None = None) -> str:
     """The ``TF_CONFIG`` JSON of one task in a cluster of ``workers``.
 
     ``MultiWorkerMirroredStrategy`` reads the environment variable
     ``TF_CONFIG`` on every machine: the same ``cluster`` (the ``host:port`` of
     every worker, in the same order everywhere) and a ``task`` saying which of
     them this process is (``index`` into ``workers``). Worker 0 is the chief:
-    besides training, it writes checkpoints and logs.
+    besides training, it writes checkpoints and logs. ``indent`` spreads the JSON
+    over lines, as :func:`json.dumps` does; TensorFlow reads either form.
     """
     workers = list(workers)
     if not workers or not all(
@@ -164,7 +165,8 @@ def tf_config(workers: Sequence[str], index: int) -> str:
             f"index must be an integer in [0, {len(workers) - 1}], got {index!r}"
         )
     return json.dumps(
-        {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}},
+        indent=indent,
     )
 
 
