@@ -1,5 +1,6 @@
-"""Mult-VAE, its rivals (popularity, EASE^R, Mult-DAE) and their evaluation: ranking metrics,
-data and splits, closed-form weights, choice on validation users, paired differences, saving, errors."""
+"""Mult-VAE, its rivals (popularity, item-kNN, EASE^R, Mult-DAE) and their evaluation: ranking
+metrics, data and splits, closed-form weights, early stopping on validation NDCG, choice on
+validation users, paired differences, saving, errors."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from scipy import stats
 
 from snippets import VAE, Autoencoder, Multinomial
+from snippets.applications.recommend import RankingEarlyStopping
 from snippets.chapters import recommend
 from snippets.chapters.recommend import (
     Choice,
@@ -22,16 +24,21 @@ from snippets.chapters.recommend import (
     ease_recommenders,
     ease_weights_from_gram,
     evaluate_runs,
+    item_knn_recommenders,
+    item_knn_weights_from_gram,
     load_interactions,
     make_synthetic_interactions,
     ndcg_at_k,
     paired_user_difference,
     parse_movielens_ratings,
     plot_recall_curves,
+    plot_validation_curves,
     popularity_recommender,
     recall_at_k,
     recall_curve,
     split_heldout_users,
+    stopping_statement,
+    stopping_summary,
     train_mult_model,
 )
 
@@ -193,15 +200,138 @@ def test_mult_dae_is_the_mult_vae_networks_as_a_denoising_autoencoder(tmp_path):
 
 
 def test_training_is_reproducible_per_seed_and_anneals_beta_to_its_final_value():
-    train, _ = make_synthetic_interactions(n_users=60, n_items=20, seed=4)
-    options = dict(hidden_units=(8,), latent_dim=3, epochs=4, batch_size=20)
-    first, again = (train_mult_model(train, beta=0.5, seed=7, **options) for _ in range(2))
-    other = train_mult_model(train, beta=0.5, seed=8, **options)
-    assert isinstance(first, VAE) and np.isclose(float(first.beta.numpy()), 0.5)
-    assert first.history.history["beta"][0] < 0.5 == first.history.history["beta"][-1]
-    assert np.array_equal(first.reconstruct(train), again.reconstruct(train))
-    assert not np.allclose(first.reconstruct(train), other.reconstruct(train))
-    assert isinstance(train_mult_model(train, beta=None, seed=7, **options), Autoencoder)
+    data = load_interactions("synthetic", n_users=100, n_items=20, seed=4, verbose=False)
+    options = dict(hidden_units=(8,), latent_dim=3, max_epochs=4, warmup_epochs=2, batch_size=20)
+    first, again = (train_mult_model(data.train, data.validation, beta=0.5, seed=7, **options) for _ in range(2))
+    other = train_mult_model(data.train, data.validation, beta=0.5, seed=8, **options)
+    assert isinstance(first.model, VAE) and np.isclose(float(first.model.beta.numpy()), 0.5)
+    assert first.model.history.history["beta"][:2] == [0.25, 0.5]
+    assert np.array_equal(first.recommend(data.train), again.recommend(data.train))
+    assert not np.allclose(first.recommend(data.train), other.recommend(data.train))
+    assert first.best_epoch >= 2  # epochs still warming the KL weight up are never kept
+    dae = train_mult_model(data.train, data.validation, beta=None, seed=7, **options)
+    assert isinstance(dae.model, Autoencoder)
+
+
+def test_training_stops_on_validation_ndcg_and_keeps_the_best_epoch():
+    data = load_interactions("synthetic", n_users=300, n_items=40, seed=5, verbose=False)
+    run = train_mult_model(data.train, data.validation, beta=None, seed=0, hidden_units=(16,), latent_dim=4,
+                           max_epochs=60, patience=2, batch_size=30, learning_rate=1e-2)
+    assert not run.capped and run.epochs == run.best_epoch + 2 < 60
+    assert len(run.validation_ndcg) == run.epochs
+    assert run.validation_ndcg[run.best_epoch - 1] == max(run.validation_ndcg)
+    kept = recommend.ranking_quality(run.recommend, data.validation, k=data.n_items).mean()
+    assert kept == pytest.approx(max(run.validation_ndcg), abs=1e-6)
+    capped = train_mult_model(data.train, data.validation, beta=None, seed=0, hidden_units=(16,), latent_dim=4,
+                              max_epochs=2, warmup_epochs=1, patience=5, batch_size=30)
+    summary = stopping_summary([run, capped])
+    assert capped.capped and capped.epochs == 2
+    assert summary == {"median": (run.epochs + 2) / 2, "low": 2, "high": run.epochs,
+                       "median_best": (run.best_epoch + capped.best_epoch) / 2, "capped": 1, "runs": 2}
+
+
+class ScriptedScores(keras.Model):
+    """Every user gets the same item scores, a weight that a test sets epoch by epoch."""
+
+    def __init__(self, n_items: int):
+        super().__init__()
+        self.scores = self.add_weight(shape=(n_items,), initializer="zeros", name="scores")
+
+    def call(self, x):
+        return x * 0.0 + self.scores
+
+    def reconstruct(self, x):
+        return np.tile(keras.ops.convert_to_numpy(self.scores), (len(x), 1))
+
+
+class SetScores(keras.callbacks.Callback):
+    def __init__(self, schedule):
+        super().__init__()
+        self.schedule = schedule
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.scores.assign(self.schedule[epoch])
+
+
+def fit_scripted(schedule, **options):
+    """Fit :class:`ScriptedScores` (no learning) whose scores follow ``schedule``, one row per epoch."""
+    fold_in = np.array([[1, 0, 0, 0], [1, 0, 0, 0]], np.float32)
+    held_out = np.array([[0, 1, 0, 0], [0, 1, 1, 0]], np.float32)  # items 1 and 2 are wanted
+    model = ScriptedScores(4)
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")
+    stopper = RankingEarlyStopping(fold_in, held_out, k=2, **options)
+    history = model.fit(fold_in, fold_in, epochs=len(schedule), verbose=0,
+                        callbacks=[SetScores(schedule), stopper])
+    return model, stopper, history
+
+
+# Item 1 and 2 ranked: last (bad), then best, then mediocre for ever after.
+SCHEDULE = np.array([[0, 0, 1, 2], [0, 2, 1, 0], *[[0, 1, 0, 2]] * 8], np.float32)
+
+
+def test_ranking_early_stopping_restores_the_best_epochs_weights_and_stops():
+    model, stopper, history = fit_scripted(SCHEDULE, patience=3)
+    assert np.array_equal(keras.ops.convert_to_numpy(model.scores), SCHEDULE[1])
+    assert stopper.best_epoch == 1 and stopper.best == 1.0 and stopper.stopped
+    assert stopper.epochs_run == len(history.history["val_ndcg"]) == 5  # 3 epochs without a better one
+    assert history.history["val_ndcg"][1] == 1.0 > history.history["val_ndcg"][2]
+
+
+def test_ranking_early_stopping_ignores_epochs_before_its_start_and_reports_a_capped_run():
+    model, stopper, _ = fit_scripted(SCHEDULE[:4], patience=5, start_from_epoch=2)
+    assert stopper.best_epoch == 2 and not stopper.stopped and stopper.epochs_run == 4
+    assert np.array_equal(keras.ops.convert_to_numpy(model.scores), SCHEDULE[2])
+
+
+@pytest.mark.parametrize(
+    "options, error, match",
+    [
+        (dict(held_out=np.ones((2, 3))), ValueError, "same 2-D shape"),
+        (dict(held_out=np.zeros((2, 4))), ValueError, "without any held-out"),
+        (dict(k=5), ValueError, r"k must be <= the number of items \(4\)"),
+        (dict(patience=0), ValueError, "patience must be an integer >= 1"),
+        (dict(min_delta=-0.1), ValueError, "min_delta must be a finite number"),
+        (dict(start_from_epoch=-1), ValueError, "start_from_epoch must be a non-negative integer"),
+        (dict(start_from_epoch=1.5), TypeError, "start_from_epoch must be a non-negative integer"),
+    ],
+)
+def test_ranking_early_stopping_names_a_bad_argument(options, error, match):
+    arguments = dict(fold_in=np.ones((2, 4)), held_out=np.eye(2, 4), k=2) | options
+    with pytest.raises(error, match=match):
+        RankingEarlyStopping(**arguments)
+
+
+def test_ranking_early_stopping_needs_a_model_that_scores_items():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4)])
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(TypeError, match="needs a model with reconstruct"):
+        model.fit(np.ones((2, 4)), np.ones((2, 4)), verbose=0,
+                  callbacks=[RankingEarlyStopping(np.ones((2, 4)), np.eye(2, 4), k=2)])
+
+
+def test_item_knn_scores_by_cosine_similarity_over_the_nearest_neighbours():
+    x = (np.random.default_rng(8).random((50, 6)) < 0.5).astype(np.float64)
+    x[:, 5] = 0.0  # an item nobody clicked is similar to nothing
+    cosine = (x.T @ x) / np.sqrt(np.outer(x.sum(0), x.sum(0)) + 1e-300)
+    np.fill_diagonal(cosine, 0.0)
+    everyone = item_knn_weights_from_gram(x.T @ x, 5)
+    assert np.allclose(everyone, cosine) and np.all(everyone[:, 5] == 0.0)
+    nearest = item_knn_weights_from_gram(x.T @ x, 2)
+    for j in range(5):  # each item keeps its two most similar items, and only them
+        kept = np.flatnonzero(nearest[:, j])
+        assert len(kept) == 2 and set(kept) == set(np.argsort(-cosine[:, j], kind="stable")[:2])
+        assert np.allclose(nearest[kept, j], cosine[kept, j])
+    grid = item_knn_recommenders(x.astype(np.float32), [2, 5])
+    assert list(grid) == [2.0, 5.0] and np.allclose(grid[2.0](x[:3]), x[:3] @ nearest)
+
+
+def test_validation_curves_draw_every_run_and_mark_its_kept_epoch():
+    runs = [recommend.MultRun(None, 3, 2, False, (0.1, 0.3, 0.2)), recommend.MultRun(None, 2, 2, True, (0.2, 0.4))]
+    (ax,) = plot_validation_curves({"Mult-VAE": runs[:1], "Mult-DAE": runs[1:]}).axes
+    assert len(ax.lines) == 4 and [t.get_text() for t in ax.get_legend().get_texts()] == ["Mult-VAE", "Mult-DAE"]
+    assert ax.lines[1].get_xydata().tolist() == [[2.0, 0.3]]
+    with pytest.raises(ValueError, match="at least one training run"):
+        plot_validation_curves({"Mult-VAE": []})
 
 
 def ease_by_direct_solves(x: np.ndarray, l2: float) -> np.ndarray:
@@ -310,6 +440,10 @@ def test_paired_user_difference_adds_the_runs_and_users_errors_before_reading_th
         (lambda: parse_movielens_ratings(b"1::2::3\n"), ValueError, "4 fields"),
         (lambda: ease_weights_from_gram(np.eye(3), 0.0), ValueError, "l2 must be"),
         (lambda: ease_recommenders(np.ones(3), [1.0]), ValueError, "train"),
+        (lambda: item_knn_weights_from_gram(np.eye(3), 0), ValueError, "n_neighbours must be"),
+        (lambda: train_mult_model(np.ones((4, 4)), small_data().validation, beta=0.2, seed=0,
+                                  max_epochs=2, warmup_epochs=3), ValueError, "warmup_epochs must be <="),
+        (lambda: stopping_summary([]), ValueError, "at least one training run"),
         (lambda: choose_on_validation({}, small_data().test), ValueError, "candidates"),
         (lambda: evaluate_runs([], small_data()), ValueError, "recommenders"),
         (lambda: paired_user_difference(np.ones((2, 3)), np.ones((2, 4))), ValueError, "same users"),
@@ -347,3 +481,12 @@ def test_a_local_movielens_zip_loads_without_a_network_and_a_bad_one_is_named(tm
         load_interactions(tmp_path / "other.zip")
     with pytest.raises(FileNotFoundError, match=r"missing.zip' is not a file"):
         load_interactions(str(tmp_path / "missing.zip"))
+
+
+def test_stopping_statement_says_whether_any_run_reached_the_cap():
+    stopped = recommend.MultRun(None, 8, 5, False, (0.1,) * 8)
+    capped = recommend.MultRun(None, 20, 20, True, (0.1,) * 20)
+    assert stopping_statement([stopped, stopped], 20).startswith("none of the 2 runs reached the cap of 20")
+    assert stopping_statement([stopped, capped], 20).startswith("1 of the 2 runs reached the cap of 20")
+    with pytest.raises(ValueError, match="max_epochs must be"):
+        stopping_statement([stopped], 0)

@@ -18,7 +18,7 @@ from keras import layers
 
 from snippets.likelihoods import Multinomial
 from snippets.models import VAE, Autoencoder, build_dense_decoder, build_dense_encoder
-from snippets.validation import check_number, check_positive_int
+from snippets.validation import check_number, check_positive_int, check_seed
 
 Recommender = Callable[[np.ndarray], np.ndarray]
 """Fold-in clicks ``(n_users, n_items)`` to scores ``(n_users, n_items)``; higher is
@@ -218,3 +218,89 @@ def ndcg_at_k(scores, held_out, k: int, exclude=None) -> np.ndarray:
     n_relevant = np.minimum(k, (np.asarray(held_out) > 0).sum(axis=1))
     ideal = np.cumsum(discounts)[n_relevant - 1]
     return (hits * discounts).sum(axis=1) / ideal
+
+
+class RankingEarlyStopping(keras.callbacks.Callback):
+    """Stop training once validation users' NDCG@k stops rising; keep the best epoch.
+
+    After every epoch the model ranks every item for each validation user from
+    their fold-in clicks ``fold_in`` ``(n_users, n_items)`` (``model.reconstruct``,
+    the fold-in items excluded), and the mean :func:`ndcg_at_k` of the items
+    they hid, ``held_out`` ``(n_users, n_items)``, is logged as ``val_ndcg``:
+    Liang et al.'s selection rule, written as a callback. An epoch at or after
+    ``start_from_epoch`` (counted from 0) that beats the best so far by more
+    than ``min_delta`` becomes the best, and its weights are copied; after
+    ``patience`` such epochs without a new best, training stops. When training
+    ends, for whatever reason, the model gets the best epoch's weights back.
+
+    Epochs before ``start_from_epoch`` are scored and logged but never kept
+    (a KL weight still rising, say). The copies are NumPy arrays from
+    ``get_weights``, so the callback works on every Keras backend.
+
+    After ``fit``: ``best`` (the best mean NDCG@k, ``None`` if no epoch was
+    eligible), ``best_epoch`` (counted from 0), ``epochs_run`` and
+    ``stopped`` (``True`` if patience ran out, ``False`` if ``fit`` reached
+    its last epoch first).
+    """
+
+    logged_names = ("val_ndcg",)
+
+    def __init__(
+        self,
+        fold_in,
+        held_out,
+        *,
+        k: int = 100,
+        patience: int = 10,
+        min_delta: float = 0.0,
+        start_from_epoch: int = 0,
+    ):
+        super().__init__()
+        self.fold_in = np.asarray(fold_in, np.float32)
+        self.held_out = np.asarray(held_out, np.float32)
+        if self.fold_in.ndim != 2 or self.fold_in.shape != self.held_out.shape:
+            raise ValueError(
+                "fold_in and held_out must have the same 2-D shape (n_users, n_items), "
+                f"got {self.fold_in.shape} and {self.held_out.shape}"
+            )
+        if not (self.held_out > 0).any(axis=1).all():
+            raise ValueError(
+                "held_out has users without any held-out item; drop them first"
+            )
+        self.k = check_positive_int(k, "k")
+        if self.k > self.fold_in.shape[1]:
+            raise ValueError(
+                f"k must be <= the number of items ({self.fold_in.shape[1]}), got {k}"
+            )
+        self.patience = check_positive_int(patience, "patience")
+        self.min_delta = check_number(min_delta, "min_delta", low=0.0)
+        self.start_from_epoch = check_seed(start_from_epoch, "start_from_epoch")
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        if not callable(getattr(self.model, "reconstruct", None)):
+            raise TypeError(
+                "RankingEarlyStopping needs a model with reconstruct(clicks) giving "
+                f"item scores, such as Mult-VAE or Mult-DAE; got {type(self.model).__name__}"
+            )
+        self.best, self.best_epoch, self._best_weights = None, None, None
+        self.epochs_run, self.stopped, self._wait = 0, False, 0
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        scores = self.model.reconstruct(self.fold_in)
+        ndcg = float(ndcg_at_k(scores, self.held_out, self.k, self.fold_in).mean())
+        if logs is not None:
+            logs["val_ndcg"] = ndcg
+        self.epochs_run = epoch + 1
+        if epoch < self.start_from_epoch:
+            return
+        if self.best is None or ndcg > self.best + self.min_delta:
+            self.best, self.best_epoch, self._wait = ndcg, epoch, 0
+            self._best_weights = self.model.get_weights()
+            return
+        self._wait += 1
+        if self._wait >= self.patience:
+            self.model.stop_training, self.stopped = True, True
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self._best_weights is not None:
+            self.model.set_weights(self._best_weights)

@@ -14,8 +14,9 @@ half of them to choose hyperparameters (validation users) and half to report
 (test users); each held-out user's interactions are split into a *fold-in*
 part (given to the recommender) and a *held-out* part (to be found), and
 fold-in items are excluded from the ranking. The rivals are popularity,
-EASE^R (Steck, 2019; a closed-form item-item model) and Mult-DAE (the same
-networks as a denoising autoencoder).
+item-kNN (cosine item-item similarity), EASE^R (Steck, 2019; a closed-form
+item-item model) and Mult-DAE (the same networks as a denoising autoencoder).
+Both networks train until the validation users' NDCG@100 stops rising.
 
 The models and the metrics are :mod:`snippets.applications.recommend`'s, for reuse;
 this module holds the chapter's data, training runs and comparisons.
@@ -47,6 +48,7 @@ from snippets.data import DOWNLOAD_TIMEOUT_S, _socket_timeout
 from snippets.evaluation import MeanWithError, mean_and_standard_error
 from snippets.applications.recommend import (
     MULT_DAE_L2,
+    RankingEarlyStopping,
     Recommender,
     _ranked_hits,
     _recall,
@@ -323,44 +325,151 @@ def load_interactions(
     return InteractionData(train, validation, test, used, description)
 
 
+@dataclass(frozen=True)
+class MultRun:
+    """One early-stopped training of Mult-VAE or Mult-DAE.
+
+    ``model`` holds the weights of ``best_epoch`` (counted from 1), the epoch
+    whose validation NDCG@100 was highest; ``epochs`` is how many epochs ran,
+    ``capped`` whether they reached the cap before the stopping rule ended
+    them, and ``validation_ndcg`` ``(epochs,)`` the validation users' mean
+    NDCG@100 after each epoch.
+    """
+
+    model: VAE | Autoencoder
+    epochs: int
+    best_epoch: int
+    capped: bool
+    validation_ndcg: tuple[float, ...]
+
+    @property
+    def recommend(self) -> Recommender:
+        """The trained model's scores for fold-in clicks, ``model.reconstruct``."""
+        return self.model.reconstruct
+
+
 def train_mult_model(
     train: np.ndarray,
+    validation: HeldOutUsers,
     *,
     beta: float | None,
     seed: int,
     hidden_units: Sequence[int] = (600,),
     latent_dim: int = 200,
-    epochs: int = 100,
+    max_epochs: int = 200,
+    patience: int = 10,
+    warmup_epochs: int = 20,
     batch_size: int = 100,
     learning_rate: float = 1e-3,
-) -> VAE | Autoencoder:
-    """Train Mult-VAE on ``train`` ``(n_users, n_items)``; Mult-DAE if ``beta`` is None.
+) -> MultRun:
+    """Train Mult-VAE on ``train`` ``(n_users, n_items)``, Mult-DAE if ``beta`` is None,
+    until the ``validation`` users' NDCG@100 stops rising.
 
     Mult-DAE carries Liang et al.'s weight penalty, ``MULT_DAE_L2 / batch_size``
     per squared weight (:func:`build_mult_dae`); Mult-VAE, as in their code, none.
+    Mult-VAE's KL weight rises linearly from 0 to ``beta`` over the first
+    ``warmup_epochs`` epochs and then stays (Liang et al.'s annealing).
 
-    Mult-VAE's KL weight rises linearly from 0 to ``beta`` over the first half
-    of the epochs and then stays (Liang et al.'s annealing). ``seed`` fixes the
-    initial weights, the input dropout and the sampling of codes.
+    Training stops after ``patience`` epochs without a better validation
+    NDCG@100, or at ``max_epochs``, and keeps the best epoch's weights
+    (:class:`RankingEarlyStopping`; NDCG over every item where there are fewer
+    than 100); for Mult-VAE only epochs at the final ``beta`` are eligible. ``seed`` fixes the initial weights, the input
+    dropout and the sampling of codes.
     """
     keras.utils.set_random_seed(seed)
-    epochs = check_positive_int(epochs, "epochs")
+    max_epochs = check_positive_int(max_epochs, "max_epochs")
+    warmup_epochs = check_positive_int(warmup_epochs, "warmup_epochs")
+    if warmup_epochs > max_epochs:
+        raise ValueError(
+            f"warmup_epochs must be <= max_epochs ({max_epochs}), got {warmup_epochs}"
+        )
     n_items = train.shape[1]
     if beta is None:
-        model, callbacks = (
-            build_mult_dae(
-                n_items, hidden_units, latent_dim, l2=MULT_DAE_L2 / batch_size
-            ),
-            [],
+        model = build_mult_dae(
+            n_items, hidden_units, latent_dim, l2=MULT_DAE_L2 / batch_size
         )
+        callbacks, first_eligible = [], 0
     else:
         model = build_mult_vae(n_items, hidden_units, latent_dim, beta=beta, seed=seed)
-        callbacks = [KLWarmup(warmup_epochs=max(1, epochs // 2), final_beta=beta)]
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate))
-    model.fit(
-        train, epochs=epochs, batch_size=batch_size, verbose=0, callbacks=callbacks
+        callbacks = [KLWarmup(warmup_epochs=warmup_epochs, final_beta=beta)]
+        first_eligible = warmup_epochs - 1  # the epoch at which beta reaches its value
+    stopper = RankingEarlyStopping(
+        validation.fold_in,
+        validation.held_out,
+        k=min(NDCG_K, n_items),
+        patience=patience,
+        start_from_epoch=first_eligible,
     )
-    return model
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate))
+    history = model.fit(
+        train,
+        epochs=max_epochs,
+        batch_size=batch_size,
+        verbose=0,
+        callbacks=[*callbacks, stopper],
+    )
+    return MultRun(
+        model=model,
+        epochs=stopper.epochs_run,
+        best_epoch=stopper.best_epoch + 1,
+        capped=not stopper.stopped,
+        validation_ndcg=tuple(history.history["val_ndcg"]),
+    )
+
+
+def stopping_summary(runs: Sequence[MultRun]) -> dict[str, float | int]:
+    """How ``runs`` ended: ``median``, ``low`` and ``high`` of the epochs they ran,
+    ``median_best`` of the epochs whose weights they kept, ``capped`` (how many
+    reached the epoch cap first) and ``runs``."""
+    if not runs:
+        raise ValueError("runs must hold at least one training run")
+    epochs = np.array([run.epochs for run in runs])
+    return {
+        "median": float(np.median(epochs)),
+        "low": int(epochs.min()),
+        "high": int(epochs.max()),
+        "median_best": float(np.median([run.best_epoch for run in runs])),
+        "capped": sum(run.capped for run in runs),
+        "runs": len(runs),
+    }
+
+
+def stopping_statement(runs: Sequence[MultRun], max_epochs: int) -> str:
+    """Markdown: how many of ``runs`` reached the cap of ``max_epochs`` epochs before
+    their validation NDCG@100 stopped rising, and what that means for their numbers."""
+    max_epochs = check_positive_int(max_epochs, "max_epochs")
+    summary = stopping_summary(runs)
+    if summary["capped"] == 0:
+        return (
+            f"none of the {summary['runs']} runs reached the cap of {max_epochs} "
+            "epochs: each stopped because its validation NDCG@100 had stopped rising"
+        )
+    return (
+        f"{summary['capped']} of the {summary['runs']} runs reached the cap of "
+        f"{max_epochs} epochs before their validation NDCG@100 stopped rising: those "
+        "networks were still improving, and their numbers are those of a training "
+        "budget, not of a converged model"
+    )
+
+
+def plot_validation_curves(runs: Mapping[str, Sequence[MultRun]]) -> Figure:
+    """Validation NDCG@100 after each epoch, one line per run, one colour per model;
+    a dot marks the epoch each run kept."""
+    if not runs or not all(runs.values()):
+        raise ValueError("runs must map each model name to at least one training run")
+    fig = page_figure(3.6)
+    ax = fig.subplots()
+    for colour, (name, model_runs) in enumerate(runs.items()):
+        for index, run in enumerate(model_runs):
+            epochs = np.arange(1, run.epochs + 1)
+            label = name if index == 0 else None
+            ax.plot(epochs, run.validation_ndcg, color=f"C{colour}", lw=1, label=label)
+            best = run.validation_ndcg[run.best_epoch - 1]
+            ax.plot(run.best_epoch, best, "o", color=f"C{colour}", ms=4)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("mean NDCG@100, validation users")
+    ax.legend()
+    return fig
 
 
 def ease_weights_from_gram(gram: np.ndarray, l2: float) -> np.ndarray:
@@ -399,6 +508,39 @@ def ease_recommenders(
     gram = _gram(train)
     return {
         float(l2): _linear_scores(ease_weights_from_gram(gram, l2)) for l2 in l2_grid
+    }
+
+
+def item_knn_weights_from_gram(gram: np.ndarray, n_neighbours: int) -> np.ndarray:
+    """Item-kNN's weights ``(n_items, n_items)`` from ``gram = X^T X``.
+
+    The cosine similarity of items ``i`` and ``j`` over the training users is
+    ``S_ij = G_ij / sqrt(G_ii G_jj)`` (0 for an item nobody clicked), with
+    ``S_jj = 0``. Each column ``j`` keeps only its ``n_neighbours`` largest
+    entries, the items most similar to ``j``, so a user's score for ``j`` is the
+    summed similarity of the items they clicked among ``j``'s neighbours
+    (Sarwar et al., 2001; Deshpande and Karypis, 2004).
+    """
+    n_neighbours = check_positive_int(n_neighbours, "n_neighbours")
+    norms = np.sqrt(np.diag(gram))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        similarity = np.nan_to_num(gram / np.outer(norms, norms), posinf=0.0)
+    np.fill_diagonal(similarity, 0.0)
+    if n_neighbours < len(gram) - 1:
+        weakest = np.argpartition(-similarity, n_neighbours, axis=0)[n_neighbours:]
+        np.put_along_axis(similarity, weakest, 0.0, axis=0)
+    return similarity
+
+
+def item_knn_recommenders(
+    train: np.ndarray, neighbour_grid: Sequence[int]
+) -> dict[float, Recommender]:
+    """Item-kNN for each neighbourhood size in ``neighbour_grid``: a user's scores are
+    ``fold_in @ W`` (:func:`item_knn_weights_from_gram`)."""
+    gram = _gram(train)
+    return {
+        float(n): _linear_scores(item_knn_weights_from_gram(gram, n))
+        for n in neighbour_grid
     }
 
 
