@@ -7,6 +7,7 @@ import pytest
 from scipy import stats
 
 from snippets.chapters.comparison import (
+    budget_check,
     compare_over_seeds,
     detectable_difference,
     direction,
@@ -141,3 +142,22 @@ def test_a_difference_smaller_than_the_detectable_one_is_called_level_and_a_larg
 def test_more_seeds_detect_smaller_differences_and_one_run_detects_none():
     assert detectable_difference(MeanWithError(0.0, 1.0, 10)) < detectable_difference(MeanWithError(0.0, 1.0, 3))
     assert detectable_difference(MeanWithError(0.0, 1.0, 1)) == float("inf")
+
+
+@pytest.mark.parametrize("base, doubled, word", [
+    (-3.0, -1.5, "keeps its sign"),
+    (2.0, 7.0, "keeps its sign"),
+    (-3.0, 0.5, "changes sign"),
+    (4.0, -0.1, "changes sign"),
+])
+def test_a_budget_check_says_whether_doubling_training_keeps_the_ranking(base, doubled, word):
+    assert budget_check(base, doubled) == {"_base": base, "_doubled": doubled, "_word": word}
+
+
+@pytest.mark.parametrize("arguments, name", [
+    ((float("nan"), 1.0), "at_budget"),
+    ((1.0, "two"), "at_double_budget"),
+])
+def test_a_budget_check_names_a_bad_difference(arguments, name):
+    with pytest.raises((TypeError, ValueError), match=name):
+        budget_check(*arguments)

@@ -199,6 +199,26 @@ def verdict_numbers(
     }
 
 
+def budget_check(at_budget: float, at_double_budget: float) -> dict[str, float | str]:
+    """One seed's paired difference at a chapter's budget and at twice it, keyed by
+    the suffix of its glue name.
+
+    ``"_base"`` and ``"_doubled"`` are the two differences (the same arms, the same
+    seed); ``"_word"`` is ``"keeps its sign"`` when both lie on the same side of zero
+    and ``"changes sign"`` otherwise. A ranking that changes sign when training is
+    doubled belongs to the training length, not to the models. One seed speaks to the
+    direction only: how much the difference moved is not resolved by it.
+    """
+    base = check_number(at_budget, "at_budget")
+    doubled = check_number(at_double_budget, "at_double_budget")
+    same_side = math.copysign(1.0, base) == math.copysign(1.0, doubled)
+    return {
+        "_base": base,
+        "_doubled": doubled,
+        "_word": "keeps its sign" if same_side else "changes sign",
+    }
+
+
 def _check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
     seeds = tuple(seeds)
     if not seeds or len(set(seeds)) != len(seeds):
