@@ -275,13 +275,18 @@ class RankingEarlyStopping(keras.callbacks.Callback):
         self.patience = check_positive_int(patience, "patience")
         self.min_delta = check_number(min_delta, "min_delta", low=0.0)
         self.start_from_epoch = check_seed(start_from_epoch, "start_from_epoch")
+        self._reset()
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         if not callable(getattr(self.model, "reconstruct", None)):
             raise TypeError(
                 "RankingEarlyStopping needs a model with reconstruct(clicks) giving "
-                f"item scores, such as Mult-VAE or Mult-DAE; got {type(self.model).__name__}"
+                "item scores, such as Mult-VAE or Mult-DAE; got "
+                f"{type(self.model).__name__}"
             )
+        self._reset()
+
+    def _reset(self) -> None:
         self.best, self.best_epoch, self._best_weights = None, None, None
         self.epochs_run, self.stopped, self._wait = 0, False, 0
 

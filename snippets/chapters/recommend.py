@@ -373,8 +373,8 @@ def train_mult_model(
     Training stops after ``patience`` epochs without a better validation
     NDCG@100, or at ``max_epochs``, and keeps the best epoch's weights
     (:class:`RankingEarlyStopping`; NDCG over every item where there are fewer
-    than 100); for Mult-VAE only epochs at the final ``beta`` are eligible. ``seed`` fixes the initial weights, the input
-    dropout and the sampling of codes.
+    than 100); for Mult-VAE only epochs at the final ``beta`` are eligible.
+    ``seed`` fixes the initial weights, the input dropout and the sampling of codes.
     """
     keras.utils.set_random_seed(seed)
     max_epochs = check_positive_int(max_epochs, "max_epochs")
