@@ -35,21 +35,6 @@ _OVERFLOWING_CODE = """() => [...document.querySelectorAll('article.bd-article d
     .filter(pre => pre.scrollWidth > pre.clientWidth + 1)
     .map(pre => [pre.textContent.split('\\n')[0].slice(0, 60), pre.scrollWidth - pre.clientWidth])"""
 
-# Chapters with a code block wider than the column today. book/_static/reading.css sets
-# code in a size at which the column holds 89 characters (measured: a 90-character line
-# overflows by 5 pixels), so the 88 columns the code is written to fit. What still
-# overflows: printed output (the anomaly chapter's split summary, a TF_CONFIG, a
-# TensorFlow retracing warning in recipes) and the classes vae_dense includes inside a
-# dropdown (its card's padding leaves about 84 columns). Strict: a chapter that fits
-# fails here until taken off.
-OVERFLOWING_TODAY = [
-    "book/applications/anomaly",
-    "book/keras/recipes",
-    "book/keras/vae_dense",
-    "book/scaling/distributed",
-]
-
-
 # sphinx-book-theme 1.3.0 (pydata-sphinx-theme 0.17.1) also shows pydata's header search field
 # above the sidebar's; book/_static/reading.css hides the header's on wide screens.
 @pytest.mark.parametrize("path", ["book/intro.html", f"{NOTEBOOK_DOCS[0]}.html"])
@@ -66,12 +51,10 @@ def test_figures_fill_the_text_column(chapter):
     assert not narrow, f"{chapter.path}: figures narrower than the {column:.0f} px text column: {narrow}"
 
 
-@pytest.mark.parametrize("chapter", [
-    pytest.param(doc, marks=pytest.mark.xfail(
-        strict=True, reason="a code block or output wider than the column"))
-    if doc in OVERFLOWING_TODAY else doc
-    for doc in NOTEBOOK_DOCS
-], indirect=True)
+# book/_static/reading.css sets code in a size at which the column holds 89 characters
+# (measured: a 90-character line overflows by 5 pixels), and a dropdown card's listing
+# the same, so the 88 columns the code and its printed output are written to fit.
+@pytest.mark.parametrize("chapter", NOTEBOOK_DOCS, indirect=True)
 def test_code_blocks_fit_the_text_column(chapter):
     overflowing = chapter.page.evaluate(_OVERFLOWING_CODE)
     assert not overflowing, f"{chapter.path}: code blocks wider than the column ([first line, px]): {overflowing}"
