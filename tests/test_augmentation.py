@@ -8,9 +8,12 @@ import pytest
 
 from snippets.chapters.augmentation import (
     AugmentationTrial,
+    FILTER_CANDIDATES,
+    FILTERS,
     DenoisingTrial,
     add_gaussian_noise,
     augmentation_trial,
+    choose_filter_parameters,
     classifier_accuracy,
     code_classifier_accuracy,
     corrupt,
@@ -24,9 +27,14 @@ from snippets.chapters.augmentation import (
     gaussian_filter_images,
     median_filter_images,
     mse_per_noise_level,
+    nl_means_images,
     plot_accuracy_per_seed,
     plot_mse_per_noise_level,
+    plot_validation_loss,
+    stopping_statement,
+    stopping_summary,
 )
+from snippets.chapters.anomaly import StoppingRule, TrainingRecord
 from snippets.chapters.conditional import build_conditional_vae
 from snippets.models import VAE, Autoencoder, build_dense_decoder, build_dense_encoder
 
@@ -127,6 +135,35 @@ def test_gaussian_filter_averages_noise_within_each_image_and_keeps_flat_regions
         gaussian_filter_images(flat, sigma=0.0)
 
 
+def test_non_local_means_averages_noise_within_each_image_and_keeps_flat_regions():
+    rng = np.random.default_rng(0)
+    flat = np.full((2, 784), 0.4, np.float32)
+    noisy = flat + rng.uniform(-0.2, 0.2, flat.shape).astype(np.float32)
+    filtered = nl_means_images(noisy, h=0.3)
+    assert filtered.shape == noisy.shape and filtered.dtype == np.float32
+    assert np.allclose(nl_means_images(flat), 0.4, atol=1e-6)
+    assert np.mean((filtered - flat) ** 2) < 0.25 * np.mean((noisy - flat) ** 2)
+    one_speck = np.zeros((2, 784), np.float32)
+    one_speck[0, 28 * 14 + 14] = 1.0
+    assert np.array_equal(nl_means_images(one_speck)[1], np.zeros(784))  # never across images
+    assert nl_means_images(one_speck.reshape(2, 28, 28, 1)).shape == (2, 28, 28, 1)
+
+
+def test_filter_parameters_are_the_candidates_with_the_lowest_validation_error(mnist_small):
+    x_valid = mnist_small.x_valid[:20]
+    candidates = {"median filter": ({"size": 1}, {"size": 3}), "Gaussian filter": ({"sigma": 0.1}, {"sigma": 1.0})}
+    chosen = choose_filter_parameters(x_valid, noise_std=0.5, mask_fraction=0.5, seed=3, candidates=candidates)
+    assert set(chosen) == {"noise", "mask"} and all(set(c) == set(candidates) for c in chosen.values())
+    noisy = add_gaussian_noise(x_valid, 0.5, seed=3)
+    for name, options in candidates.items():
+        errors = [np.mean((FILTERS[name](noisy, **kw) - x_valid) ** 2) for kw in options]
+        assert chosen["noise"][name] == options[int(np.argmin(errors))]
+    assert chosen["noise"]["median filter"] == {"size": 3}  # a 1 x 1 median leaves the noise
+    assert set(FILTER_CANDIDATES) == set(FILTERS)
+    with pytest.raises(ValueError, match="candidates must map names of"):
+        choose_filter_parameters(x_valid, candidates={"box filter": ({"size": 3},)})
+
+
 def test_denoising_models_share_sizes_and_the_vaes_share_their_initial_weights():
     models = denoising_models((16,), 3, seed=4)
     assert list(models) == ["plain VAE", "denoising VAE", "denoising autoencoder"]
@@ -140,15 +177,46 @@ def test_denoising_models_share_sizes_and_the_vaes_share_their_initial_weights()
 
 
 def test_denoising_trial_scores_every_method_under_both_corruptions(mnist_small):
-    trial = denoising_trial(mnist_small.x_train[:200], mnist_small.x_test[:50], seed=0, epochs=1,
+    filters = {"noise": {"median filter": {"size": 5}}}
+    trial = denoising_trial(mnist_small.x_train[:200], mnist_small.x_test[:50], seed=0,
+                            stopping=StoppingRule(max_epochs=2, min_delta=0.0), filters=filters,
                             hidden_units=(16,), latent_dim=2)
     assert isinstance(trial, DenoisingTrial) and set(trial.errors) == {"noise", "mask"}
-    methods = {"corrupted input", "median filter", "Gaussian filter", "plain VAE", "denoising VAE", "denoising autoencoder"}
+    methods = {"corrupted input", "median filter", "Gaussian filter", "non-local means", "plain VAE",
+               "denoising VAE", "denoising autoencoder"}
     assert all(set(errors) == methods for errors in trial.errors.values())
     assert all(0.0 < value < 1.0 for errors in trial.errors.values() for value in errors.values())
+    noisy = add_gaussian_noise(mnist_small.x_test[:50], 0.5, seed=10_000)
+    size_5 = np.mean((median_filter_images(noisy, size=5) - mnist_small.x_test[:50]) ** 2)
+    assert trial.errors["noise"]["median filter"] == pytest.approx(size_5)  # the chosen size, not the default
+    assert set(trial.training) == set(trial.models)
+    for record in trial.training.values():
+        assert isinstance(record, TrainingRecord) and 1 <= record.best_epoch <= record.epochs <= 2
+        assert len(record.val_loss) == record.epochs and all(np.isfinite(record.val_loss))
     summary = error_summary([trial, trial])
     assert summary["noise"]["median filter"].mean == trial.errors["noise"]["median filter"]
     assert summary["noise"]["median filter"].standard_error == 0.0
+
+
+def test_stopping_summary_takes_medians_over_seeds_and_counts_capped_runs():
+    def trial(epochs, best, capped):
+        record = TrainingRecord(epochs, best, capped, tuple(range(epochs, 0, -1)))
+        return DenoisingTrial({}, {}, {"denoising VAE": record})
+    summary = stopping_summary([trial(5, 3, False), trial(9, 9, True), trial(7, 5, False)])
+    assert summary == {"denoising VAE": {"median": 7.0, "median_best": 5.0, "capped": 1, "runs": 3}}
+    with pytest.raises(ValueError, match="trials must hold at least one"):
+        stopping_summary([])
+    assert stopping_statement(summary, 9).startswith("1 of the 3 runs reached the cap of 9 epochs")
+    uncapped = {"denoising VAE": {**summary["denoising VAE"], "capped": 0}}
+    assert stopping_statement(uncapped, 9).startswith("none of the 3 runs reached the cap")
+
+
+def test_validation_loss_figure_draws_each_curve_and_circles_the_kept_epoch():
+    training = {"denoising VAE": TrainingRecord(4, 2, False, (90.0, 80.0, 81.0, 82.0))}
+    (ax,) = plot_validation_loss(training).axes
+    curve, kept = ax.lines
+    assert np.array_equal(curve.get_ydata(), [90.0, 80.0, 81.0, 82.0])
+    assert list(kept.get_xdata()) == [2] and list(kept.get_ydata()) == [80.0]
 
 
 def test_mse_per_noise_level_reports_the_input_and_every_model(mnist_small):
@@ -217,6 +285,8 @@ def test_classifier_beats_chance_on_real_digits(mnist_small):
         (lambda x, y: small(VAE).fit(x, x * 255.0, epochs=1, verbose=0), ValueError,
          r"y must hold pixel intensities"),
         (lambda x, y: median_filter_images(x, size=0), ValueError, r"size must be an integer >= 1"),
+        (lambda x, y: nl_means_images(x[:2], h=0.0), ValueError, r"h must be a finite number in \(0, inf\)"),
+        (lambda x, y: nl_means_images(x[:2], patch_size=0), ValueError, r"patch_size must be an integer >= 1"),
     ],
 )
 def test_bad_arguments_raise_named_errors(mnist_small, call, error, message):

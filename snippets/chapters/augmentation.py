@@ -10,7 +10,10 @@ corrupted image ``x_tilde`` and the reconstruction term scores the clean one,
 ``loss = -E_q(z|x_tilde)[log p(x | z)] + beta * KL(q(z | x_tilde) || N(0, I))``.
 
 The baselines a denoiser must beat are the deterministic denoising autoencoder
-of the same size and two classical filters, a median and a Gaussian one.
+of the same size and three classical filters, a median, a Gaussian and
+non-local means (Buades et al., 2005), each with its parameters chosen on
+validation digits. Every network trains until its loss on held-back digits
+stops improving (:class:`snippets.chapters.anomaly.StoppingRule`).
 
 *Augmentation.* With few labelled digits, add digits a conditional VAE
 generates for each class to a classifier's training set, and measure whether
@@ -26,9 +29,17 @@ import keras
 import numpy as np
 from matplotlib.figure import Figure
 from scipy.ndimage import gaussian_filter, median_filter
+from skimage.restoration import denoise_nl_means
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
+from snippets.callbacks import NonFiniteLossGuard
+from snippets.chapters.anomaly import (
+    StoppingRule,
+    TrainingRecord,
+    hold_back,
+    training_record,
+)
 from snippets.chapters.conditional import (
     NUM_CLASSES,
     one_hot_labels,
@@ -51,6 +62,10 @@ IMAGE_SIDES = (28, 28)
 # (denoising_pairs draws with seed + 0, 1, 2, ... for small seeds), so no test digit
 # carries a noise field a model was trained on.
 TEST_SEED = 10_000
+# Validation corruptions (early stopping, the filters' parameters) are drawn with seeds
+# from here on: apart from the training ones and below TEST_SEED.
+VALIDATION_SEED = 5_000
+CORRUPTIONS = ("noise", "mask")
 
 
 def add_gaussian_noise(x: np.ndarray, std: float, seed: int = 0) -> np.ndarray:
@@ -136,6 +151,101 @@ def gaussian_filter_images(x: np.ndarray, sigma: float = 1.0) -> np.ndarray:
     )
 
 
+def nl_means_images(
+    x: np.ndarray, h: float = 0.2, patch_size: int = 5, patch_distance: int = 5
+) -> np.ndarray:
+    """Each image denoised by non-local means
+    (:func:`skimage.restoration.denoise_nl_means`, fast mode).
+
+    ``x`` holds flat ``(n, 784)`` digits or ``(n, 28, 28[, 1])`` images, each
+    filtered alone. Pixel ``i`` becomes a weighted mean of the pixels ``j`` within
+    ``patch_distance`` of it, weighted by ``exp(-d_ij^2 / h^2)`` where ``d_ij`` is
+    the distance between the ``patch_size x patch_size`` patches around ``i``
+    and ``j``: it averages over pixels that *look* alike, not only over
+    neighbours, so strokes blur less than under a Gaussian filter.
+    """
+    x = check_images(x, "x").astype(np.float32)
+    h = check_number(h, "h", low=0.0, low_open=True)
+    patch_size = check_positive_int(patch_size, "patch_size")
+    patch_distance = check_positive_int(patch_distance, "patch_distance")
+    images = x.reshape(len(x), *IMAGE_SIDES)
+    denoised = [
+        denoise_nl_means(
+            image, patch_size=patch_size, patch_distance=patch_distance, h=h
+        )
+        for image in images
+    ]
+    return np.asarray(denoised, dtype=np.float32).reshape(x.shape)
+
+
+# The classical denoisers by name, and the parameters each may be given: the
+# candidates that choose_filter_parameters tries on validation digits.
+FILTERS = {
+    "median filter": median_filter_images,
+    "Gaussian filter": gaussian_filter_images,
+    "non-local means": nl_means_images,
+}
+FILTER_CANDIDATES: dict[str, tuple[dict[str, float], ...]] = {
+    "median filter": tuple({"size": size} for size in (2, 3, 4, 5)),
+    "Gaussian filter": tuple({"sigma": sigma} for sigma in (0.5, 0.75, 1.0, 1.5, 2.0)),
+    "non-local means": tuple(
+        {"patch_size": size, "h": h} for size in (3, 5) for h in (0.1, 0.2, 0.3, 0.45)
+    ),
+}
+
+
+def damaged_copies(
+    x: np.ndarray, noise_std: float, mask_fraction: float, seed: int
+) -> dict[str, np.ndarray]:
+    """``{"noise": x with Gaussian noise of noise_std, "mask": x with mask_fraction
+    of its pixels masked}``, both drawn with ``seed``, each ``x``'s shape."""
+    return {
+        "noise": add_gaussian_noise(x, noise_std, seed),
+        "mask": mask_pixels(x, mask_fraction, seed),
+    }
+
+
+def choose_filter_parameters(
+    x_valid: np.ndarray,
+    *,
+    noise_std: float = 0.5,
+    mask_fraction: float = 0.5,
+    seed: int = VALIDATION_SEED,
+    candidates: Mapping[str, Sequence[Mapping[str, float]]] = FILTER_CANDIDATES,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Each filter's parameters with the lowest error on damaged validation digits.
+
+    ``x_valid`` ``(n, 784)`` is damaged as :func:`damaged_copies` does (``seed``);
+    for each corruption and each filter of ``candidates`` (names of
+    :data:`FILTERS`, each with a sequence of keyword sets) the keyword set whose
+    output has the lowest mean squared error to ``x_valid`` is kept. Returns
+    ``chosen[corruption][filter] = keywords``, for :func:`denoising_trial`.
+    """
+    x_valid = check_images(x_valid, "x_valid").astype(np.float32)
+    unknown = set(candidates) - set(FILTERS)
+    if unknown or any(not options for options in candidates.values()):
+        raise ValueError(
+            f"candidates must map names of {tuple(FILTERS)} to non-empty sequences "
+            f"of keyword sets, got {dict(candidates)!r}"
+        )
+    chosen: dict[str, dict[str, dict[str, float]]] = {}
+    for corruption, x_tilde in damaged_copies(
+        x_valid, noise_std, mask_fraction, seed
+    ).items():
+        chosen[corruption] = {
+            name: dict(
+                min(
+                    options,
+                    key=lambda kw, name=name: np.mean(
+                        (FILTERS[name](x_tilde, **kw) - x_valid) ** 2
+                    ),
+                )
+            )
+            for name, options in candidates.items()
+        }
+    return chosen
+
+
 def denoising_models(
     hidden_units: Sequence[int], latent_dim: int, seed: int
 ) -> dict[str, LatentVariableModel]:
@@ -165,15 +275,18 @@ def denoising_models(
 
 
 class DenoisingTrial(NamedTuple):
-    """One seed's trained models and their mean squared errors to the clean test digits.
+    """One seed's trained models, their mean squared errors to the clean test digits
+    and where their training stopped.
 
     ``errors[corruption][method]`` is a float for the corruptions ``"noise"`` and
-    ``"mask"`` and the methods ``"corrupted input"``, ``"median filter"``,
-    ``"Gaussian filter"`` and each model of :func:`denoising_models`.
+    ``"mask"`` and the methods ``"corrupted input"``, each filter of
+    :data:`FILTERS` and each model of :func:`denoising_models`;
+    ``training[model]`` is that model's :class:`TrainingRecord`.
     """
 
     models: dict[str, LatentVariableModel]
     errors: dict[str, dict[str, float]]
+    training: dict[str, TrainingRecord]
 
 
 def denoising_trial(
@@ -181,7 +294,8 @@ def denoising_trial(
     x_test: np.ndarray,
     *,
     seed: int,
-    epochs: int,
+    stopping: StoppingRule,
+    filters: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
     hidden_units: Sequence[int] = (256,),
     latent_dim: int = 8,
     batch_size: int = 100,
@@ -189,38 +303,59 @@ def denoising_trial(
     mask_fraction: float = 0.5,
     corruptions: Mapping[str, Sequence[float]] | None = None,
 ) -> DenoisingTrial:
-    """Train the three models of :func:`denoising_models` and score every denoiser once.
+    """Train the three models of :func:`denoising_models` to ``stopping`` and score
+    every denoiser once.
 
-    The denoising models train on :func:`denoising_pairs` of ``x_train``
+    A share ``stopping.held_back`` of ``x_train`` is held back (:func:`hold_back`,
+    ``seed``); the denoising models train on :func:`denoising_pairs` of the rest
     (``fit(corrupted, clean)``: the clean digit is the reconstruction target),
-    the plain VAE on the clean halves of the same pairs, so all three take the
-    same steps. Each method then denoises ``x_test`` under Gaussian noise of
-    ``noise_std`` and under masking of ``mask_fraction`` (both drawn with
-    ``TEST_SEED + seed``), and its error is the mean over pixels and digits of
-    ``(x_hat - x)^2``.
+    the plain VAE on the clean halves of the same pairs, so an epoch is the same
+    number of steps for all three. Each stops when its loss on the held-back
+    digits (their own pairs, drawn with ``VALIDATION_SEED + seed``; clean ones
+    for the plain VAE) stops improving, keeping its best weights. Each method
+    then denoises ``x_test`` under Gaussian noise of ``noise_std`` and under
+    masking of ``mask_fraction`` (both drawn with ``TEST_SEED + seed``); the
+    filters run with ``filters[corruption][name]`` (from
+    :func:`choose_filter_parameters`; their defaults without it), and an error is
+    the mean over pixels and digits of ``(x_hat - x)^2``.
     """
     corruptions = dict(
         corruptions or {"noise_stds": (0.0, 0.25, 0.5), "mask_fractions": (0.5,)}
     )
-    corrupted, clean = denoising_pairs(x_train, **corruptions, seed=seed)
+    x_train = check_images(x_train, "x_train").astype(np.float32)
+    x_fit, x_held = hold_back(x_train, stopping.held_back, seed=seed)
+    corrupted, clean = denoising_pairs(x_fit, **corruptions, seed=seed)
+    held_corrupted, held_clean = denoising_pairs(
+        x_held, **corruptions, seed=VALIDATION_SEED + seed
+    )
     models = denoising_models(hidden_units, latent_dim, seed)
-    epochs = check_positive_int(epochs, "epochs")
+    training = {}
     for name, model in models.items():
-        inputs = clean if name == "plain VAE" else corrupted
-        model.fit(inputs, clean, epochs=epochs, batch_size=batch_size, verbose=0)
+        plain = name == "plain VAE"
+        stopper = stopping.callback()
+        history = model.fit(
+            clean if plain else corrupted,
+            clean,
+            validation_data=(x_held, x_held) if plain else (held_corrupted, held_clean),
+            epochs=stopping.max_epochs,
+            batch_size=check_positive_int(batch_size, "batch_size"),
+            callbacks=[stopper, NonFiniteLossGuard()],
+            verbose=0,
+        )
+        training[name] = training_record(history, stopper)
     x_test = check_images(x_test, "x_test").astype(np.float32)
-    test_seed = TEST_SEED + seed
-    damaged = {
-        "noise": add_gaussian_noise(x_test, noise_std, test_seed),
-        "mask": mask_pixels(x_test, mask_fraction, test_seed),
-    }
     errors = {}
-    for corruption, x_tilde in damaged.items():
-        estimates = {
-            "corrupted input": x_tilde,
-            "median filter": median_filter_images(x_tilde),
-            "Gaussian filter": gaussian_filter_images(x_tilde),
-        }
+    for corruption, x_tilde in damaged_copies(
+        x_test, noise_std, mask_fraction, TEST_SEED + seed
+    ).items():
+        chosen = (filters or {}).get(corruption, {})
+        estimates = {"corrupted input": x_tilde}
+        estimates.update(
+            {
+                name: denoise(x_tilde, **chosen.get(name, {}))
+                for name, denoise in FILTERS.items()
+            }
+        )
         estimates.update(
             {name: model.reconstruct(x_tilde) for name, model in models.items()}
         )
@@ -228,7 +363,68 @@ def denoising_trial(
             name: float(np.mean((x_hat - x_test) ** 2))
             for name, x_hat in estimates.items()
         }
-    return DenoisingTrial(models, errors)
+    return DenoisingTrial(models, errors, training)
+
+
+def stopping_summary(
+    trials: Sequence[DenoisingTrial],
+) -> dict[str, dict[str, float | int]]:
+    """How each model's training ended over the trials (seeds): ``median`` of the
+    epochs it ran, ``median_best`` of the epochs whose weights it kept, ``capped``
+    (how many runs met no stopping rule before their cap) and ``runs``."""
+    if not trials:
+        raise ValueError("trials must hold at least one DenoisingTrial")
+    summary = {}
+    for model in trials[0].training:
+        records = [trial.training[model] for trial in trials]
+        summary[model] = {
+            "median": float(np.median([record.epochs for record in records])),
+            "median_best": float(np.median([record.best_epoch for record in records])),
+            "capped": sum(record.capped for record in records),
+            "runs": len(records),
+        }
+    return summary
+
+
+def stopping_statement(
+    summary: Mapping[str, Mapping[str, float | int]], max_epochs: int
+) -> str:
+    """Markdown: how many runs of :func:`stopping_summary`'s ``summary`` reached the
+    cap of ``max_epochs`` before the stopping rule ended them, and what that means."""
+    capped = sum(int(entry["capped"]) for entry in summary.values())
+    runs = sum(int(entry["runs"]) for entry in summary.values())
+    if capped == 0:
+        return (
+            f"none of the {runs} runs reached the cap of {max_epochs} epochs: each "
+            "stopped because its held-back loss gained less than the stopping margin"
+        )
+    return (
+        f"{capped} of the {runs} runs reached the cap of {max_epochs} epochs before "
+        "the rule stopped them: those networks were still improving, and their "
+        "errors are those of a training budget"
+    )
+
+
+def plot_validation_loss(training: Mapping[str, TrainingRecord]) -> Figure:
+    """Each model's loss on its held-back digits per epoch, the epoch whose weights
+    it kept circled."""
+    fig = page_figure(3.4)
+    ax = fig.subplots()
+    for name, record in training.items():
+        epochs = np.arange(1, record.epochs + 1)
+        line = ax.plot(epochs, record.val_loss, marker=".", label=name)[0]
+        ax.plot(
+            record.best_epoch,
+            record.val_loss[record.best_epoch - 1],
+            marker="o",
+            markersize=10,
+            fillstyle="none",
+            color=line.get_color(),
+        )
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("held-back loss (nats per digit)")
+    ax.legend()
+    return fig
 
 
 def error_summary(
