@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # Import names whose distribution is called otherwise.
-DISTRIBUTION = {"sklearn": "scikit-learn", "myst_nb": "myst-nb", "IPython": "ipython", "mpl_toolkits": "matplotlib"}
+DISTRIBUTION = {"sklearn": "scikit-learn", "skimage": "scikit-image", "myst_nb": "myst-nb", "IPython": "ipython", "mpl_toolkits": "matplotlib"}
 # The Keras backend is the reader's choice (Colab ships TensorFlow); scaling.py and its chapter are about it.
 BACKENDS = {"tensorflow", "jax", "torch"}
 # Pulled in by scikit-learn, which the chapters declare.

@@ -6,7 +6,8 @@ never read the environment and never seed global state; the experiments that use
 them live in :mod:`snippets.chapters`.
 
 - :mod:`snippets.applications.recommend`: Mult-VAE and Mult-DAE on binary click
-  vectors, the popularity baseline, and the ranking metrics Recall@k and NDCG@k.
+  vectors, the popularity baseline, the ranking metrics Recall@k and NDCG@k, and
+  early stopping on a validation NDCG.
 - :mod:`snippets.applications.anomaly`: the anomaly scores of a VAE (−ELBO,
   −IWAE, minus the log reconstruction probability, squared error) and a threshold
   set at a quantile of normal validation scores.
@@ -36,6 +37,7 @@ from snippets.applications.conditional import (
 )
 from snippets.applications.recommend import (
     MULT_DAE_L2,
+    RankingEarlyStopping,
     Recommender,
     build_mult_dae,
     build_mult_decoder,
@@ -49,6 +51,7 @@ from snippets.applications.recommend import (
 __all__ = [
     # recommend
     "MULT_DAE_L2",
+    "RankingEarlyStopping",
     "Recommender",
     "build_mult_dae",
     "build_mult_decoder",
