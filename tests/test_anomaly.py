@@ -672,9 +672,9 @@ def test_a_simulated_quantile_threshold_misses_its_rate_by_about_the_false_alarm
 @pytest.mark.parametrize(
     ("word", "says"),
     [
-        ("clearly below", "*more* likely"),
+        ("clearly below", "*larger* bound on their likelihood"),
         ("not clearly different from", "does not tell"),
-        ("clearly above", "less likely"),
+        ("clearly above", "smaller bound on their likelihood"),
     ],
 )
 def test_the_finding_about_an_unseen_digit_follows_its_verdict(word, says):

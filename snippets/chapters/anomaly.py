@@ -970,19 +970,21 @@ def false_alarm_spread(
 
 
 def unseen_digit_finding(word: str, digit: int) -> str:
-    """Markdown stating what a verdict (:func:`verdict` of a likelihood score's
-    ROC-AUC against 0.5) says about the held-out ``digit``: rated more likely than
-    the trained digits, as likely, or less likely."""
+    """Markdown stating what a verdict (:func:`verdict` of the ROC-AUC of a score
+    that is minus a likelihood bound, against 0.5) says about the held-out
+    ``digit``: given a larger bound on its likelihood than the trained digits, one
+    not told apart, or a smaller one. The scores are bounds, so the finding is
+    worded as one."""
     finding = {
-        "clearly below": "the VAE rates the unseen ${d}$s as *more* likely than "
-        "normal digits of the classes it was trained on, so the phenomenon appears "
-        "here, inside MNIST",
+        "clearly below": "the VAE gives the unseen ${d}$s a *larger* bound on their "
+        "likelihood than normal digits of the classes it was trained on, so the "
+        "phenomenon appears here, inside MNIST",
         "not clearly different from": "the VAE does not tell the unseen ${d}$s from "
         "normal digits of the classes it was trained on, a weaker form of the "
         "phenomenon",
-        "clearly above": "the VAE rates the unseen ${d}$s as less likely than normal "
-        "digits of the classes it was trained on, as a detector should, so the "
-        "phenomenon does not appear for them here",
+        "clearly above": "the VAE gives the unseen ${d}$s a smaller bound on their "
+        "likelihood than normal digits of the classes it was trained on, as a "
+        "detector should, so the phenomenon does not appear for them here",
     }
     return finding[_check_choice(word, "word", tuple(finding))].replace(
         "{d}", str(check_digit(digit))
