@@ -36,8 +36,8 @@ from snippets.chapters.multiworker import (
 )
 from snippets.chapters.scaling import max_relative_difference
 
-# One xdist worker runs the whole module (make test: --dist loadgroup): jobs run once.
-pytestmark = [pytest.mark.tensorflow_only, pytest.mark.xdist_group("multiworker")]
+# One xdist worker runs the whole module (make test: --dist loadfile): jobs run once.
+pytestmark = pytest.mark.tensorflow_only
 
 EPOCHS = 4
 # Relative tolerance between one process's per-epoch -ELBO and two processes'.
