@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import keras
@@ -9,7 +10,13 @@ import numpy as np
 import pytest
 
 from snippets import VAE, build_dense_decoder, build_dense_encoder
-from snippets.export import export_dense_decoder, exported_decoder_logits
+from snippets.export import (
+    DEFAULT_BITS,
+    export_dense_decoder,
+    exported_decoder_logits,
+    pack_unsigned,
+    unpack_unsigned,
+)
 
 GREY_LEVEL = 1 / 255
 
@@ -35,11 +42,11 @@ def codes_far_and_near(n: int = 64) -> np.ndarray:
     return np.random.default_rng(1).normal(scale=3.0, size=(n, 2)).astype("float32")
 
 
-@pytest.mark.parametrize("dtype, tolerance", [("float16", GREY_LEVEL), ("float32", 1e-5)])
-def test_exported_decoder_gives_the_keras_bernoulli_means(dtype, tolerance):
+@pytest.mark.parametrize("bits, tolerance", [(DEFAULT_BITS, GREY_LEVEL / 2), (16, GREY_LEVEL / 20)])
+def test_exported_decoder_gives_the_keras_bernoulli_means(bits, tolerance):
     vae = trained_vae()
     z = codes_far_and_near()
-    exported = json.loads(json.dumps(export_dense_decoder(vae.decoder, dtype=dtype)))
+    exported = json.loads(json.dumps(export_dense_decoder(vae.decoder, bits=bits)))
     means = sigmoid(exported_decoder_logits(exported, z))
     assert means.shape == (len(z), 784)
     assert np.max(np.abs(means - vae.decode(z))) <= tolerance
@@ -53,24 +60,54 @@ def test_conditional_decoder_exports_with_its_one_hot_condition():
     assert (exported["latent_dim"], exported["condition_dim"]) == (2, 10)
     assert exported["layers"][0]["input_dim"] == 12
     means = sigmoid(exported_decoder_logits(exported, z, condition))
-    assert np.max(np.abs(means - vae.decode(z, condition=condition))) <= GREY_LEVEL
+    assert np.max(np.abs(means - vae.decode(z, condition=condition))) <= GREY_LEVEL / 2
     with pytest.raises(ValueError, match="needs a condition"):
         exported_decoder_logits(exported, z)
 
 
-def test_half_precision_halves_the_size_of_the_weights():
+@pytest.mark.parametrize("bits", [1, 3, 8, 13, 16])
+def test_packed_integers_unpack_to_themselves(bits):
+    values = np.random.default_rng(bits).integers(0, 2**bits, size=1001)
+    packed = pack_unsigned(values, bits)
+    assert len(packed) == -(-1001 * bits // 8)
+    assert np.array_equal(unpack_unsigned(packed, 1001, bits), values)
+
+
+def test_bits_are_packed_least_significant_first_from_each_bytes_lowest_bit():
+    # 1, 2, 3 in three bits: the stream 100 010 110, so byte 0 holds bits 0-7 = 0b11010001.
+    assert pack_unsigned([1, 2, 3], 3) == bytes([0b11010001, 0])
+    assert pack_unsigned([0x1FFF, 0], 13) == bytes([0xFF, 0x1F, 0, 0])
+
+
+def test_exported_kernel_integers_are_the_columns_quantised_on_their_own_range():
+    decoder = build_dense_decoder(2, hidden_units=(8,))
+    kernel = keras.ops.convert_to_numpy(decoder.layers[-1].kernel)
+    layer = export_dense_decoder(decoder, bits=5)["layers"][-1]
+    low = np.frombuffer(base64.b64decode(layer["low"]), "<f4")
+    step = np.frombuffer(base64.b64decode(layer["step"]), "<f4")
+    q = unpack_unsigned(base64.b64decode(layer["kernel"]), kernel.size, 5).reshape(kernel.shape)
+    assert np.array_equal(low, kernel.min(axis=0))
+    assert q.min() == 0 and q.max() == 31
+    assert np.array_equal(q.min(axis=0), np.zeros(784)) and np.array_equal(q.max(axis=0), np.full(784, 31))
+    assert np.max(np.abs(low + step.astype(np.float64) * q - kernel) / step) <= 0.5 + 1e-4
+
+
+def test_fewer_bits_make_a_smaller_file():
     decoder = build_dense_decoder(2, hidden_units=(64,))
-    half, full = (len(json.dumps(export_dense_decoder(decoder, dtype=d))) for d in ("float16", "float32"))
-    assert 0.45 < half / full < 0.55
+    eight, sixteen = (len(json.dumps(export_dense_decoder(decoder, bits=b))) for b in (8, 16))
+    assert 0.45 < eight / sixteen < 0.55
 
 
 def test_the_format_names_itself_and_its_version():
     exported = export_dense_decoder(build_dense_decoder(2, hidden_units=(8, 8)))
-    assert (exported["format"], exported["version"]) == ("dense-decoder", 1)
+    assert (exported["format"], exported["version"], exported["bits"]) == ("dense-decoder", 2, DEFAULT_BITS)
     assert [(layer["activation"], layer["units"]) for layer in exported["layers"]] == [
         ("relu", 8), ("relu", 8), ("linear", 784)]
-    with pytest.raises(ValueError, match="version 2"):
-        exported_decoder_logits({**exported, "version": 2}, np.zeros((1, 2)))
+    for version in (1, 3, None):
+        with pytest.raises(ValueError, match=f"version {version!r}; this reads version 2"):
+            exported_decoder_logits({**exported, "version": version}, np.zeros((1, 2)))
+    with pytest.raises(ValueError, match="bits must be an integer"):
+        exported_decoder_logits({**exported, "bits": 0}, np.zeros((1, 2)))
 
 
 def chain(*layers, latent_dim: int = 2) -> keras.Model:
@@ -111,8 +148,13 @@ def test_condition_before_the_code_is_refused():
 def test_bad_arguments_are_named():
     with pytest.raises(TypeError, match="decoder must be a keras.Model"):
         export_dense_decoder("decoder")
-    with pytest.raises(ValueError, match="dtype must be one of"):
-        export_dense_decoder(build_dense_decoder(2), dtype="int8")
+    for bits in (0, 17, 8.0, True, "8"):
+        with pytest.raises(ValueError, match=f"bits must be an integer from 1 to 16, got {bits!r}"):
+            export_dense_decoder(build_dense_decoder(2, hidden_units=(8,)), bits=bits)
+    with pytest.raises(ValueError, match="values must lie in 0, ..., 7"):
+        pack_unsigned([8], 3)
+    with pytest.raises(ValueError, match="fewer than 3 integers of 13 bits"):
+        unpack_unsigned(bytes(4), 3, 13)
     exported = export_dense_decoder(build_dense_decoder(2, hidden_units=(8,)))
     with pytest.raises(ValueError, match="z"):
         exported_decoder_logits(exported, np.zeros((3, 5)))

@@ -2,12 +2,14 @@
  *
  * Each `div.latent-explorer` holds its data as inline JSON (format "latent-explorer",
  * version 1, written by snippets.chapters.latent.explorer_payload): two exported dense
- * decoders (format "dense-decoder", version 1, snippets/export.py), a VAE and a CVAE
+ * decoders (format "dense-decoder", version 2, snippets/export.py), a VAE and a CVAE
  * with a one-hot digit as condition, and the posterior means of held-out digits.
  * Inline data and a classic script (not an ES module) work from file:// too.
  *
- * The decoder is evaluated as exported_decoder_logits does in NumPy: h <- f(h W + b),
- * layer by layer, in double precision from half-precision weights; the image is the
+ * Each kernel arrives as n-bit unsigned integers q, packed least significant bit first
+ * from each byte's lowest bit up, with a float32 low and step per column: the weight is
+ * low + step * q. The decoder is then evaluated as exported_decoder_logits does in
+ * NumPy: h <- f(h W + b), layer by layer, in double precision; the image is the
  * Bernoulli mean sigmoid(logits). Each element gets `element.latentExplorer`, a small
  * API: setPoint(z1, z2), point(), setDigit(k | null), intensities() (Float32Array of
  * 784 means), model().
@@ -24,26 +26,46 @@
   };
   var SIDE = 28, PANEL = 320, ZOOM = 8, STEP = 0.1;
 
-  function halfToFloat(bits) {
-    var sign = bits & 0x8000 ? -1 : 1, exponent = (bits >> 10) & 0x1f, fraction = bits & 0x3ff;
-    if (exponent === 0) return sign * Math.pow(2, -14) * (fraction / 1024);
-    if (exponent === 31) return fraction ? NaN : sign * Infinity;
-    return sign * Math.pow(2, exponent - 15) * (1 + fraction / 1024);
-  }
-
-  function readFloats(text, dtype) {
+  function bytesOf(text) {
     var raw = atob(text), bytes = new Uint8Array(raw.length);
     for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
-    var view = new DataView(bytes.buffer), size = dtype === "float16" ? 2 : 4;
-    var out = new Float32Array(bytes.length / size);
-    for (var j = 0; j < out.length; j++) {
-      out[j] = size === 2 ? halfToFloat(view.getUint16(2 * j, true)) : view.getFloat32(4 * j, true);
+    return bytes;
+  }
+
+  function readFloat32(text) {
+    var bytes = bytesOf(text), view = new DataView(bytes.buffer);
+    var out = new Float64Array(bytes.length / 4);
+    for (var j = 0; j < out.length; j++) out[j] = view.getFloat32(4 * j, true);
+    return out;
+  }
+
+  /* The first `count` integers of `bits` bits each, as snippets.export.pack_unsigned writes them. */
+  function readUnsigned(text, count, bits) {
+    var bytes = bytesOf(text), out = new Uint32Array(count), position = 0;
+    for (var k = 0; k < count; k++) {
+      var value = 0;
+      for (var b = 0; b < bits; b++, position++) {
+        value += ((bytes[position >> 3] >> (position & 7)) & 1) << b;
+      }
+      out[k] = value;
     }
     return out;
   }
 
+  /* The kernel (inputDim x units, row-major): low[j] + step[j] * q for column j. */
+  function readKernel(layer, bits) {
+    var low = readFloat32(layer.low), step = readFloat32(layer.step);
+    var q = readUnsigned(layer.kernel, layer.input_dim * layer.units, bits);
+    var kernel = new Float64Array(q.length);
+    for (var i = 0; i < q.length; i++) {
+      var column = i % layer.units;
+      kernel[i] = low[column] + step[column] * q[i];
+    }
+    return kernel;
+  }
+
   function loadDecoder(spec) {
-    if (spec.format !== "dense-decoder" || spec.version !== 1) {
+    if (spec.format !== "dense-decoder" || spec.version !== 2) {
       throw new Error("latent explorer: unsupported decoder format " + spec.format + " v" + spec.version);
     }
     return {
@@ -52,7 +74,7 @@
       layers: spec.layers.map(function (layer) {
         return {
           inputDim: layer.input_dim, units: layer.units, activation: ACTIVATIONS[layer.activation],
-          kernel: readFloats(layer.kernel, spec.dtype), bias: readFloats(layer.bias, spec.dtype)
+          kernel: readKernel(layer, spec.bits), bias: readFloat32(layer.bias)
         };
       })
     };
