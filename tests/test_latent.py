@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import tracemalloc
 from statistics import NormalDist
@@ -285,10 +286,10 @@ def test_prior_mass_within_a_radius_is_the_chi_squared_cdf():
     assert prior_mass_within(1.0, 1) == pytest.approx(NormalDist().cdf(1) - NormalDist().cdf(-1))
 
 
-def small_vae(conditional: bool) -> VAE:
+def small_vae(conditional: bool, hidden_units: tuple[int, ...] = (8,)) -> VAE:
     if conditional:
-        return build_conditional_vae(2, hidden_units=(8,), seed=0)
-    return VAE(build_dense_encoder(2, hidden_units=(8,)), build_dense_decoder(2, hidden_units=(8,)), seed=0)
+        return build_conditional_vae(2, hidden_units=hidden_units, seed=0)
+    return VAE(build_dense_encoder(2, hidden_units=hidden_units), build_dense_decoder(2, hidden_units=hidden_units), seed=0)
 
 
 def test_explorer_payload_holds_both_decoders_and_the_rounded_codes():
@@ -296,18 +297,36 @@ def test_explorer_payload_holds_both_decoders_and_the_rounded_codes():
     x, labels = (rng.random((30, 784)) < 0.3).astype("float32"), np.arange(30) % 10
     vae, cvae = small_vae(False), small_vae(True)
     payload = json.loads(json.dumps(explorer_payload(vae, cvae, x, labels, extent=3.5)))
-    assert (payload["format"], payload["version"], payload["extent"]) == ("latent-explorer", 1, 3.5)
+    assert (payload["format"], payload["version"], payload["extent"]) == ("latent-explorer", 2, 3.5)
     for name, model, condition in (("vae", vae, None), ("cvae", cvae, np.eye(10)[labels])):
         entry = payload["models"][name]
-        codes = np.array(entry["codes"]).reshape(-1, 2) / payload["scale"]
+        codes = np.frombuffer(base64.b64decode(entry["codes"]), "<i2").reshape(-1, 2) / payload["scale"]
         assert np.max(np.abs(codes - model.encode(x, condition))) <= 0.5 / payload["scale"] + 1e-6
         assert entry["labels"] == "".join(str(k) for k in labels)
         z = rng.normal(size=(5, 2))
         cond = None if condition is None else np.eye(10)[:5]
         means = 1 / (1 + np.exp(-exported_decoder_logits(entry["decoder"], z, cond)))
-        assert np.max(np.abs(means - model.decode(z, cond))) <= 1 / 255
+        assert np.max(np.abs(means - model.decode(z, cond))) <= 0.5 / 255
     with pytest.raises(ValueError, match="cvae must be a conditional VAE"):
         explorer_payload(vae, vae, x, labels)
+
+
+def test_the_chapter_sized_explorer_element_stays_under_500_kb():
+    """Two 784-128-2 decoders and the codes of 2,000 digits: a size that does not depend on the weights or codes."""
+    rng = np.random.default_rng(0)
+    x, labels = (rng.random((2000, 784)) < 0.3).astype("float32"), np.arange(2000) % 10
+    payload = explorer_payload(small_vae(False, (128,)), small_vae(True, (128,)), x, labels)
+    assert len(explorer_html(payload)) < 500_000
+
+
+def test_explorer_codes_far_off_the_panel_are_clipped_to_two_bytes():
+    vae, cvae = small_vae(False), small_vae(True)
+    z_mean = vae.encoder.get_layer("z_mean")
+    z_mean.kernel.assign(np.zeros(z_mean.kernel.shape))
+    z_mean.bias.assign([500.0, -1.25])
+    payload = explorer_payload(vae, cvae, np.zeros((3, 784), "float32"), np.arange(3))
+    codes = np.frombuffer(base64.b64decode(payload["models"]["vae"]["codes"]), "<i2").reshape(-1, 2)
+    assert np.array_equal(codes, [[32767, -125]] * 3)
 
 
 def test_explorer_html_carries_the_payload_as_json_that_cannot_close_its_script():

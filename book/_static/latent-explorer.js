@@ -1,9 +1,10 @@
 /* The latent-space explorer: a trained decoder, run in the page.
  *
  * Each `div.latent-explorer` holds its data as inline JSON (format "latent-explorer",
- * version 1, written by snippets.chapters.latent.explorer_payload): two exported dense
+ * version 2, written by snippets.chapters.latent.explorer_payload): two exported dense
  * decoders (format "dense-decoder", version 2, snippets/export.py), a VAE and a CVAE
- * with a one-hot digit as condition, and the posterior means of held-out digits.
+ * with a one-hot digit as condition, and the posterior means of held-out digits
+ * (base64 little-endian int16, round(scale * z)).
  * Inline data and a classic script (not an ES module) work from file:// too.
  *
  * Each kernel arrives as n-bit unsigned integers q, packed least significant bit first
@@ -110,9 +111,11 @@
     this.extent = data.extent;
     this.models = {};
     for (var name in data.models) {
-      var entry = data.models[name], codes = [];
-      for (var i = 0; i < entry.codes.length; i += 2) {
-        codes.push([entry.codes[i] / data.scale, entry.codes[i + 1] / data.scale, +entry.labels[i / 2]]);
+      var entry = data.models[name], codes = [], bytes = bytesOf(entry.codes);
+      var view = new DataView(bytes.buffer);
+      for (var i = 0; i < entry.labels.length; i++) {
+        codes.push([view.getInt16(4 * i, true) / data.scale, view.getInt16(4 * i + 2, true) / data.scale,
+                    +entry.labels[i]]);
       }
       this.models[name] = { decoder: loadDecoder(entry.decoder), codes: codes };
     }
@@ -289,7 +292,7 @@
     var script = root.querySelector("script.latent-explorer-data");
     if (!script || root.latentExplorer) return;
     var data = JSON.parse(script.textContent);
-    if (data.format !== "latent-explorer" || data.version !== 1) {
+    if (data.format !== "latent-explorer" || data.version !== 2) {
       throw new Error("latent explorer: unsupported data format " + data.format + " v" + data.version);
     }
     var explorer = new Explorer(root, data);

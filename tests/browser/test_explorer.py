@@ -8,12 +8,14 @@ what the Keras decoder gives, within one grey level), and the page's drawn image
 match it within one grey level of ``255``. Also: dragging, arrow keys and the digit
 buttons change what is decoded, the page works from ``file://`` with no network, it
 logs no error and requests nothing off localhost, and the static figures are still
-there. A screenshot of the explorer is left in the artifacts folder.
+there, and the explorer's element, weights and codes, weighs under 500 kB. A
+screenshot of the explorer is left in the artifacts folder.
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -90,6 +92,12 @@ def test_the_page_draws_the_exported_decoders_means_within_one_grey_level(tab, z
     assert computed.shape == drawn.shape == (SIDE * SIDE,)
     assert np.max(np.abs(np.round(255 * computed) - np.round(255 * expected))) <= 1
     assert np.max(np.abs(drawn - expected)) <= 1 / 255 + 1e-9
+
+
+def test_the_explorer_element_in_the_built_page_weighs_under_500_kb(html_dir):
+    page = (html_dir / PAGE).read_text(encoding="utf-8")
+    (element,) = re.findall(r'<div class="latent-explorer">.*?</script></div>', page, re.DOTALL)
+    assert len(element.encode("utf-8")) < 500_000
 
 
 def test_dragging_across_the_panel_changes_the_code_and_the_image(tab):
