@@ -86,12 +86,15 @@ test: setup setup-backends setup-actionlint setup-mathjax
 		-j $(TEST_JOBS) --output-sync=target ONE_MACHINE=1
 
 # Every unit test on TensorFlow (JAX and TensorFlow workers start as subprocesses).
+# COVERAGE=1 adds the line coverage of the core (CI's unit job): tracing every line
+# costs about 30% more CPU time (measured on tests/test_models.py and its neighbours).
 # Whole files per pytest worker (--dist loadfile): a module's fixtures, such as the
 # multi-worker jobs of tests/test_multiworker.py, then run once. (pytest-xdist's
 # loadgroup no longer groups under pytest 9.2, whose node ids it cannot suffix.)
 test-units: setup setup-backends setup-actionlint
 	$(BIN)/python -m pytest tests --ignore=tests/browser --ignore=tests/test_executed_chapters.py \
-		$(PYTEST_PARALLEL) --dist loadfile -p no:cacheprovider --cov --cov-report=term
+		$(PYTEST_PARALLEL) --dist loadfile -p no:cacheprovider \
+		$(if $(COVERAGE),--cov --cov-report=term)
 
 # Every chapter executed, the book built from those executions, checked, and read in a browser.
 # A fresh build: the execution cache keys on a notebook's code, not on snippets/
