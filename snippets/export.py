@@ -124,7 +124,8 @@ def unpack_unsigned(data: bytes, count: int, bits: int) -> np.ndarray:
     bits = _check_bits(bits)
     if 8 * len(data) < count * bits:
         raise ValueError(
-            f"data holds {8 * len(data)} bits, fewer than {count} integers of {bits} bits"
+            f"data holds {8 * len(data)} bits, fewer than {count} integers of "
+            f"{bits} bits"
         )
     stream = np.unpackbits(
         np.frombuffer(data, dtype=np.uint8), count=count * bits, bitorder="little"
@@ -258,7 +259,7 @@ def export_dense_decoder(
 
 
 def _kernel(layer: Mapping[str, Any], bits: int) -> np.ndarray:
-    """An exported layer's kernel ``(input_dim, units)``: ``low + step * q`` in float64."""
+    """An exported kernel ``(input_dim, units)``: ``low + step * q``, in float64."""
     shape = (layer["input_dim"], layer["units"])
     q = unpack_unsigned(base64.b64decode(layer["kernel"]), shape[0] * shape[1], bits)
     low = _float32_array(layer["low"], (shape[1],))

@@ -13,9 +13,11 @@ import pytest
 from snippets import binarize
 from snippets.chapters.conditional import build_conditional_vae
 from snippets.chapters.latent import (
+    aggregate_posterior_variance,
     class_centres,
     compare_latent_sizes,
     confident_pixel_percent,
+    explorer_error_levels,
     explorer_html,
     explorer_payload,
     far_from_the_prior,
@@ -29,7 +31,7 @@ from snippets.chapters.latent import (
     sample_standard_normal,
     slerp,
 )
-from snippets.export import exported_decoder_logits
+from snippets.export import export_dense_decoder, exported_decoder_logits
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder
 
 INTERPOLATIONS = pytest.mark.parametrize("interpolate", [lerp, slerp], ids=["lerp", "slerp"])
@@ -311,6 +313,20 @@ def test_explorer_payload_holds_both_decoders_and_the_rounded_codes():
         explorer_payload(vae, vae, x, labels)
 
 
+def test_the_explorer_error_is_the_page_arithmetic_against_keras_in_grey_levels():
+    rng = np.random.default_rng(0)
+    x, labels = (rng.random((30, 784)) < 0.3).astype("float32"), np.arange(30) % 10
+    vae, cvae = small_vae(False), small_vae(True)
+    payload = explorer_payload(vae, cvae, x, labels, extent=3.0)
+    levels = explorer_error_levels(payload, vae, cvae, n_per_side=7)
+    assert 0.0 < levels <= 0.5  # quantised weights move the means, by less than half a level
+    coarse = json.loads(json.dumps(payload))
+    coarse["models"]["cvae"]["decoder"] = export_dense_decoder(cvae.decoder, bits=4)
+    assert explorer_error_levels(coarse, vae, cvae, n_per_side=7) > levels
+    with pytest.raises(ValueError, match="n_per_side"):
+        explorer_error_levels(payload, vae, cvae, n_per_side=0)
+
+
 def test_the_chapter_sized_explorer_element_stays_under_500_kb():
     """Two 784-128-2 decoders and the codes of 2,000 digits: a size that does not depend on the weights or codes."""
     rng = np.random.default_rng(0)
@@ -344,6 +360,16 @@ class ConstantDecoder:
         return np.full((len(z), 4), 0.95)
 
 
+def test_aggregate_posterior_variance_is_the_variance_of_codes_drawn_from_every_posterior():
+    rng = np.random.default_rng(0)
+    x = (rng.random((200, 784)) < 0.3).astype("float32")
+    vae = small_vae(False)
+    means, log_variances = (np.asarray(part, np.float64) for part in vae.encoder.predict(x, verbose=0))
+    draws = means + np.exp(log_variances / 2) * rng.normal(size=(2000, *means.shape))
+    pooled = draws.reshape(-1, 2).var(axis=0)
+    assert np.allclose(aggregate_posterior_variance(vae, x), pooled, rtol=0.02)
+
+
 def test_the_gap_between_two_classes_is_measured_between_their_centres():
     codes = np.array([[0.0, 0.0], [0.0, 2.0], [3.0, 0.0], [3.0, 1.0], [0.0, 10.0]])
     labels = np.array([0, 0, 1, 1, 2])
@@ -359,6 +385,10 @@ def test_far_from_the_prior_measures_the_circle_against_the_codes():
     assert far["prior_outside_percent"] == pytest.approx(100 * np.exp(-2.0))
     assert far["nearest_code"] == pytest.approx(np.median([1.5, 1.9, 2.0, 2.0]))
     assert far["code_spacing"] == pytest.approx(0.1)
+    assert far["code_spacing_99"] == pytest.approx(np.percentile([0.1, 0.1, 0.5], 99))
+    assert far["codes_outside_percent"] == 0.0
     assert far["far_confident_percent"] == far["data_confident_percent"] == 100.0
+    assert far["data_less_confident_percent"] == 0.0  # every image is equally sure
+    assert far_from_the_prior(ConstantDecoder(), codes, radius=0.3, n_points=4)["codes_outside_percent"] == pytest.approx(100 / 3)
     with pytest.raises(ValueError, match="two-dimensional"):
         far_from_the_prior(ConstantDecoder(), np.zeros((3, 4)), radius=2.0)

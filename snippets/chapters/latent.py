@@ -34,8 +34,8 @@ from snippets.chapters.diagnostics import fit_dense_vae, held_out_terms
 from snippets.evaluation import (
     log_weight_statistics,
 )
-from snippets.export import export_dense_decoder
-from snippets.models import VAE
+from snippets.export import export_dense_decoder, exported_decoder_logits
+from snippets.models import VAE, predict_in_batches
 from snippets.validation import check_number, check_positive_int
 
 
@@ -375,13 +375,17 @@ def far_from_the_prior(
 ) -> dict[str, float]:
     """What a 2-D VAE decodes on the circle ``|z| = radius``, against its data's codes.
 
-    Returns ``"prior_outside_percent"``, the prior's mass beyond the circle;
+    Returns ``"prior_outside_percent"``, the prior's mass beyond the circle, and
+    ``"codes_outside_percent"``, the share of ``codes`` beyond it;
     ``"nearest_code"``, the median distance from the circle's ``n_points`` evenly
-    spaced points to the nearest of ``codes``; ``"code_spacing"``, the median
-    distance from a code to its nearest other code, the data's own scale of
-    nearness; and :func:`confident_pixel_percent`
-    of the images decoded there (``"far_confident_percent"``) and at ``codes``
-    (``"data_confident_percent"``).
+    spaced points to the nearest of ``codes``; ``"code_spacing"`` and
+    ``"code_spacing_99"``, the median and the 99th percentile of the distance from
+    a code to its nearest other code, the data's own scale of nearness where the
+    codes are dense and where they are sparse; :func:`confident_pixel_percent` of
+    the images decoded there (``"far_confident_percent"``) and at ``codes``
+    (``"data_confident_percent"``); and ``"data_less_confident_percent"``, the share
+    of codes whose image has fewer confident pixels than the median image decoded
+    on the circle.
     """
     codes = _check_codes(codes, "codes")
     if codes.shape[1] != 2:
@@ -395,19 +399,40 @@ def far_from_the_prior(
     circle = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
     tree = cKDTree(codes)
     own, _ = tree.query(codes, k=2)
+    far_images, data_images = vae.decode(circle), vae.decode(codes)
+    per_far_image = [confident_pixel_percent(image) for image in far_images]
+    per_data_image = np.array([confident_pixel_percent(image) for image in data_images])
     return {
         "prior_outside_percent": 100.0 * (1.0 - prior_mass_within(radius, 2)),
+        "codes_outside_percent": 100.0
+        * float(np.mean(np.linalg.norm(codes, axis=1) > radius)),
         "nearest_code": float(np.median(_nearest_distance(tree, circle))),
         "code_spacing": float(np.median(own[:, 1])),
-        "far_confident_percent": confident_pixel_percent(vae.decode(circle)),
-        "data_confident_percent": confident_pixel_percent(vae.decode(codes)),
+        "code_spacing_99": float(np.percentile(own[:, 1], 99)),
+        "far_confident_percent": confident_pixel_percent(far_images),
+        "data_confident_percent": confident_pixel_percent(data_images),
+        "data_less_confident_percent": 100.0
+        * float(np.mean(per_data_image < np.median(per_far_image))),
     }
+
+
+def aggregate_posterior_variance(vae: VAE, x: np.ndarray) -> np.ndarray:
+    """Per latent axis, the variance of the codes ``z ~ q(z | x)`` pooled over ``x``.
+
+    The pooled distribution ``q(z) = mean_x q(z | x)`` (the aggregate posterior) has
+    variance ``Var_x[mu(x)] + E_x[sigma(x)^2]`` on each axis: the spread of the
+    means plus the encoder's own spread. Where ``q(z)`` matches the prior
+    ``N(0, I)`` this is ``1``, so the means alone spread less than the prior.
+    ``x`` is ``(n, ...)`` examples the encoder reads; returns ``(latent_dim,)``.
+    """
+    means, log_variances = predict_in_batches(vae.encoder, vae.check_examples(x))
+    return np.var(means, axis=0) + np.mean(np.exp(log_variances), axis=0)
 
 
 def _explorer_codes(
     model: VAE, x: np.ndarray, labels: np.ndarray, scale: int
 ) -> dict[str, Any]:
-    """Posterior means of ``x`` as base64 int16 ``round(scale * z)``; labels, a string."""
+    """Posterior means of ``x`` as base64 int16 ``round(scale * z)``; labels as text."""
     condition = one_hot_labels(labels, n=len(x)) if model.conditional else None
     int16 = np.iinfo(np.int16)
     codes = np.clip(np.rint(model.encode(x, condition) * scale), int16.min, int16.max)
@@ -474,6 +499,38 @@ def explorer_payload(
         "scale": scale,
         "models": models,
     }
+
+
+def explorer_error_levels(
+    payload: Mapping[str, Any], vae: VAE, cvae: VAE, n_per_side: int = 121
+) -> float:
+    """How far the explorer's decoders stray from Keras, in grey levels of ``1/255``.
+
+    The largest absolute difference between the Bernoulli means that the payload's
+    exported decoders give (:func:`snippets.export.exported_decoder_logits`, the
+    arithmetic of the page) and ``decode`` of the models they were exported from,
+    over an ``n_per_side x n_per_side`` grid spanning the panel, the CVAE with every
+    one of its ten labels; times ``255``.
+    """
+    if payload.get("format") != "latent-explorer":
+        raise ValueError("payload must come from explorer_payload")
+    side = np.linspace(
+        -payload["extent"],
+        payload["extent"],
+        check_positive_int(n_per_side, "n_per_side"),
+    )
+    grid = np.stack(np.meshgrid(side, side), axis=-1).reshape(-1, 2)
+    cases = [("vae", vae, None)] + [
+        ("cvae", cvae, one_hot_labels(np.full(len(grid), label))) for label in range(10)
+    ]
+    worst = 0.0
+    for name, model, condition in cases:
+        logits = exported_decoder_logits(
+            payload["models"][name]["decoder"], grid, condition
+        )
+        page = 1.0 / (1.0 + np.exp(-logits))
+        worst = max(worst, float(np.max(np.abs(page - model.decode(grid, condition)))))
+    return 255.0 * worst
 
 
 def explorer_html(payload: Mapping[str, Any]) -> str:
