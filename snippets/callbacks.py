@@ -45,23 +45,53 @@ def warmup_beta(epoch: int, warmup_epochs: int, final_beta: float = 1.0) -> floa
 
 
 class KLWarmup(keras.callbacks.Callback):
-    """Raise a VAE's KL weight ``beta`` linearly to ``final_beta``, once per epoch.
+    """Raise a VAE's KL weight ``beta`` linearly to ``final_beta``, by epoch or step.
 
-    In epoch ``e`` (from 0) ``beta = final_beta * min(1, (e + 1) / warmup_epochs)``:
-    it starts at ``final_beta / warmup_epochs``, near 0 only for a long warm-up.
+    ``KLWarmup(warmup_epochs)``: in epoch ``e`` (from 0)
+    ``beta = final_beta * min(1, (e + 1) / warmup_epochs)``; it starts at
+    ``final_beta / warmup_epochs``, near 0 only for a long warm-up.
+
+    ``KLWarmup(warmup_steps=n)``: at gradient step ``t`` (from 0, counted over the
+    epochs of one ``fit``, ``initial_epoch`` included)
+    ``beta = final_beta * min(1, t / n)``: exactly 0 at the first step and a little
+    higher at every step after it, the schedule of Bowman et al. (2016). It needs
+    the number of steps per epoch, which ``fit`` knows for arrays, sized datasets,
+    or ``steps_per_epoch``.
 
     Down-weighting the KL term early lets the decoder learn to use the code
     before the KL pulls every posterior onto the prior, a common remedy for
-    posterior collapse (Bowman et al., 2016). The weight is set at the start of
-    each epoch and recorded in the logs as ``beta``.
+    posterior collapse. The weight is recorded in the logs as ``beta`` at the end
+    of each epoch.
     """
 
     logged_names = ("beta",)
 
-    def __init__(self, warmup_epochs: int, *, final_beta: float = 1.0):
+    def __init__(
+        self,
+        warmup_epochs: int | None = None,
+        *,
+        warmup_steps: int | None = None,
+        final_beta: float = 1.0,
+    ):
         super().__init__()
-        self.warmup_epochs = check_positive_int(warmup_epochs, "warmup_epochs")
+        if (warmup_epochs is None) == (warmup_steps is None):
+            raise ValueError(
+                "give exactly one of warmup_epochs (beta rises once per epoch) and "
+                f"warmup_steps (once per step), got warmup_epochs={warmup_epochs!r} "
+                f"and warmup_steps={warmup_steps!r}"
+            )
+        self.warmup_epochs = (
+            None
+            if warmup_epochs is None
+            else check_positive_int(warmup_epochs, "warmup_epochs")
+        )
+        self.warmup_steps = (
+            None
+            if warmup_steps is None
+            else check_positive_int(warmup_steps, "warmup_steps")
+        )
         self.final_beta = check_number(final_beta, "final_beta", low=0.0)
+        self._first_step_of_epoch = 0
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         if not isinstance(getattr(self.model, "beta", None), keras.Variable):
@@ -69,9 +99,25 @@ class KLWarmup(keras.callbacks.Callback):
                 "KLWarmup needs a model with a KL weight `beta` (a keras.Variable), "
                 f"such as snippets.VAE; got {type(self.model).__name__}"
             )
+        if self.warmup_steps is not None and not self.params.get("steps"):
+            raise ValueError(
+                "KLWarmup(warmup_steps=...) needs the number of steps per epoch, "
+                "which fit does not know for this data; pass steps_per_epoch to fit, "
+                "or use KLWarmup(warmup_epochs)"
+            )
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.model.beta.assign(warmup_beta(epoch, self.warmup_epochs, self.final_beta))
+        if self.warmup_epochs is not None:
+            self.model.beta.assign(
+                warmup_beta(epoch, self.warmup_epochs, self.final_beta)
+            )
+        else:
+            self._first_step_of_epoch = epoch * self.params["steps"]
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        if self.warmup_steps is not None:
+            step = self._first_step_of_epoch + batch
+            self.model.beta.assign(self.final_beta * min(1.0, step / self.warmup_steps))
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is not None:

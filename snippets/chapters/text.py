@@ -15,6 +15,7 @@ package's bundled lists, read offline.
 
 from __future__ import annotations
 
+import math
 import re
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -601,9 +602,10 @@ class TextVariant:
     language model.
 
     ``code_at_every_step`` says where the VAE's code enters its decoder
-    (:func:`build_text_decoder`); ``warmup`` raises ``beta`` linearly, once per epoch,
-    from ``1 / warmup_epochs`` in the first epoch to 1 (:class:`snippets.KLWarmup`),
-    else ``beta = 1`` throughout; ``word_dropout`` is the rate of :class:`WordDropout`.
+    (:func:`build_text_decoder`); ``warmup`` raises ``beta`` linearly at every step,
+    from 0 at the first step to 1 after ``warmup_epochs`` epochs
+    (:class:`snippets.KLWarmup` with ``warmup_steps``), else ``beta = 1`` throughout;
+    ``word_dropout`` is the rate of :class:`WordDropout`.
     ``latent=False`` is the decoder-only :class:`CharLanguageModel`, which has none of
     these.
     """
@@ -785,8 +787,9 @@ def run_text_variants(
     (token ids).
 
     Each seed sets Keras's global seed and trains for ``epochs`` with Adam
-    from its own initial weights; a warm-up reaches ``beta = 1`` after
-    ``warmup_epochs``, so the epochs after it train the ELBO itself. A VAE's
+    from its own initial weights; a warm-up raises ``beta`` at every step from 0
+    to 1 over the steps of the first ``warmup_epochs`` epochs, so the epochs after it
+    train the ELBO itself. A VAE's
     held-out bound uses ``k`` codes per word (:func:`score_text_model`).
     Variants of one :attr:`TextVariant.architecture` share one compiled
     model, which :func:`restart` puts, for each run, in the state a model of
@@ -800,6 +803,7 @@ def run_text_variants(
         raise ValueError("seeds must name at least one seed")
     epochs = check_positive_int(epochs, "epochs")
     warmup_epochs = check_positive_int(warmup_epochs, "warmup_epochs")
+    batch_size = check_positive_int(batch_size, "batch_size")
     sizes = dict(units=units, latent_dim=latent_dim)
     compiled: dict[tuple[bool, bool], tuple[TextModel, list[np.ndarray]]] = {}
     runs = {}
@@ -813,7 +817,8 @@ def run_text_variants(
                 jit_compile=jit_compile,
             )
         model, optimizer_start = compiled[variant.architecture]
-        callbacks = [KLWarmup(warmup_epochs)] if variant.warmup else []
+        warmup_steps = warmup_epochs * math.ceil(len(x_train) / batch_size)
+        callbacks = [KLWarmup(warmup_steps=warmup_steps)] if variant.warmup else []
         scores, histories = [], []
         for seed in seeds:
             keras.utils.set_random_seed(seed)
