@@ -89,11 +89,12 @@ test: setup setup-backends setup-actionlint setup-mathjax
 # COVERAGE=1 adds the line coverage of the core (CI's unit job): tracing every line
 # costs about 30% more CPU time (measured on tests/test_models.py and its neighbours).
 # Whole files per pytest worker (--dist loadfile): a module's fixtures, such as the
-# multi-worker jobs of tests/test_multiworker.py, then run once. (pytest-xdist's
+# multi-worker jobs of tests/test_multiworker.py, then run once. Files go out in
+# collection order (--no-loadscope-reorder), where tests/conftest.py puts the slowest first. (pytest-xdist's
 # loadgroup no longer groups under pytest 9.2, whose node ids it cannot suffix.)
 test-units: setup setup-backends setup-actionlint
 	$(BIN)/python -m pytest tests --ignore=tests/browser --ignore=tests/test_executed_chapters.py \
-		$(PYTEST_PARALLEL) --dist loadfile -p no:cacheprovider \
+		$(PYTEST_PARALLEL) --dist loadfile --no-loadscope-reorder -p no:cacheprovider \
 		$(if $(COVERAGE),--cov --cov-report=term)
 
 # Every chapter executed, the book built from those executions, checked, and read in a browser.
@@ -140,7 +141,7 @@ $(BACKEND_TESTS): test-backend-%: setup setup-backends
 	$(BACKEND_ENV_$*) KERAS_BACKEND=$* $(BIN)/python -m pytest tests $(BACKEND_CHAPTERS) --ignore=tests/browser --ignore=tests/test_executed_chapters.py \
 		-m "not backend_independent" \
 		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
-		$(PYTEST_PARALLEL) --dist loadfile -p no:cacheprovider
+		$(PYTEST_PARALLEL) --dist loadfile --no-loadscope-reorder -p no:cacheprovider
 
 # The order of `make test` after its unit tests: the chapters executed (TEST_JOBS
 # kernels); then the book's build and browser checks, one process at a time, beside

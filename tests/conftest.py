@@ -26,7 +26,14 @@ def pytest_configure(config):
     )
 
 
+# Files that take minutes (worker processes, a fresh venv, a chapter under nbval) go first:
+# `make test` hands whole files to its pytest workers in collection order
+# (--dist loadfile --no-loadscope-reorder), so none of them is left to end a stage alone.
+SLOW_FILES = ("test_multiworker.py", "test_fresh_venv.py", "vae_training.ipynb")
+
+
 def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.path.name not in SLOW_FILES)  # stable: order kept
     backend = keras.backend.backend()
     if backend == "tensorflow":
         return
