@@ -279,6 +279,7 @@ def test_class_centres_are_the_mean_code_of_each_class():
 def test_confident_pixels_are_those_near_zero_or_one():
     images = np.array([[0.0, 0.05, 0.5, 0.95], [1.0, 0.2, 0.85, 0.1]])
     assert confident_pixel_percent(images) == pytest.approx(100 * 5 / 8)
+    assert np.allclose(confident_pixel_percent(images, axis=-1), [75.0, 50.0])
     with pytest.raises(ValueError, match="margin"):
         confident_pixel_percent(images, margin=0.7)
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import keras
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 from scipy.spatial import cKDTree
 
 from snippets.chapters.comparison import SeedComparison, compare_over_seeds
@@ -313,17 +313,23 @@ def class_centres(codes: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.stack([codes[labels == k].mean(axis=0) for k in range(labels.max() + 1)])
 
 
-def confident_pixel_percent(images: np.ndarray, margin: float = 0.1) -> float:
+def confident_pixel_percent(
+    images: np.ndarray, margin: float = 0.1, axis: int | None = None
+) -> float | np.ndarray:
     """Percentage of pixels of ``images`` (Bernoulli means) within ``margin`` of 0 or 1.
 
     A decoder that draws a crisp digit is confident almost everywhere; grey,
-    undecided pixels lower the share.
+    undecided pixels lower the share. Over all pixels by default; ``axis=-1`` gives
+    one percentage per image of ``(n, pixels)`` images.
     """
     margin = check_number(
         margin, "margin", low=0.0, high=0.5, low_open=True, high_open=True
     )
     images = np.asarray(images, dtype=np.float64)
-    return 100.0 * float(np.mean((images <= margin) | (images >= 1.0 - margin)))
+    confident = (images <= margin) | (images >= 1.0 - margin)
+    if axis is None:
+        return 100.0 * float(np.mean(confident))
+    return 100.0 * np.mean(confident, axis=axis)
 
 
 def prior_mass_within(radius: float, latent_dim: int) -> float:
@@ -399,9 +405,8 @@ def far_from_the_prior(
     circle = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
     tree = cKDTree(codes)
     own, _ = tree.query(codes, k=2)
-    far_images, data_images = vae.decode(circle), vae.decode(codes)
-    per_far_image = [confident_pixel_percent(image) for image in far_images]
-    per_data_image = np.array([confident_pixel_percent(image) for image in data_images])
+    per_far_image = confident_pixel_percent(vae.decode(circle), axis=-1)
+    per_data_image = confident_pixel_percent(vae.decode(codes), axis=-1)
     return {
         "prior_outside_percent": 100.0 * (1.0 - prior_mass_within(radius, 2)),
         "codes_outside_percent": 100.0
@@ -409,8 +414,8 @@ def far_from_the_prior(
         "nearest_code": float(np.median(_nearest_distance(tree, circle))),
         "code_spacing": float(np.median(own[:, 1])),
         "code_spacing_99": float(np.percentile(own[:, 1], 99)),
-        "far_confident_percent": confident_pixel_percent(far_images),
-        "data_confident_percent": confident_pixel_percent(data_images),
+        "far_confident_percent": float(np.mean(per_far_image)),
+        "data_confident_percent": float(np.mean(per_data_image)),
         "data_less_confident_percent": 100.0
         * float(np.mean(per_data_image < np.median(per_far_image))),
     }
@@ -528,7 +533,7 @@ def explorer_error_levels(
         logits = exported_decoder_logits(
             payload["models"][name]["decoder"], grid, condition
         )
-        page = 1.0 / (1.0 + np.exp(-logits))
+        page = special.expit(logits)
         worst = max(worst, float(np.max(np.abs(page - model.decode(grid, condition)))))
     return 255.0 * worst
 
