@@ -19,6 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from snippets.callbacks import NonFiniteLossGuard
+from snippets.chapters.cache import cached_training
 from snippets.chapters.plotting import page_figure
 from snippets.data import DynamicBinarization
 from snippets.evaluation import log_weight_statistics, mean_and_standard_error
@@ -93,6 +94,13 @@ def fit_dense_vae(
         verbose=0,
     )
     return vae, history
+
+
+# Applied here rather than as a decorator, so the recipes chapter, which shows the
+# function, shows what trains the model: an unchanged call without ``callbacks``
+# loads its model from the model cache, and every call leaves the random state of
+# ``set_random_seed(seed)`` (snippets.chapters.cache).
+fit_dense_vae = cached_training(fit_dense_vae)
 
 
 def _posterior(vae: VAE, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
