@@ -265,11 +265,11 @@ def race_recipes(
     ``(n_test, 784)``, reshaped to each recipe's ``input_shape``. Every run takes
     ``epochs * ceil(n / batch_size)`` gradient steps, and its mean wall time per
     epoch is kept (as measured when the model was trained), because equal steps are
-    not equal time: a convolution costs more per step than a dense layer. Each run is scored by
-    :func:`snippets.chapters.diagnostics.held_out_iwae` (``iwae_k`` codes, the first
-    ``iwae_examples`` digits of each set, the same noise for every run); the recipe
-    is chosen by its mean validation bound alone, so its test bound is an unbiased
-    report.
+    not equal time: a convolution costs more per step than a dense layer. Each run is
+    scored by :func:`snippets.chapters.diagnostics.held_out_iwae` (``iwae_k`` codes,
+    the first ``iwae_examples`` digits of each set, the same noise for every run); the
+    recipe is chosen by its mean validation bound alone, so its test bound is an
+    unbiased report.
     """
     x_train, x_valid, x_test = (
         check_images(x_train, "x_train", (784,)),
