@@ -40,6 +40,7 @@ from snippets.applications.conditional import (
     marginal_iwae,
     one_hot_labels,
 )
+from snippets.chapters.cache import cached_training
 from snippets.chapters.comparison import SeedComparison, compare_over_seeds
 from snippets.chapters.diagnostics import fit_dense_vae, held_out_terms
 from snippets.data import DynamicBinarization
@@ -48,6 +49,7 @@ from snippets.models import VAE
 from snippets.validation import check_number, check_positive_int
 
 
+@cached_training
 def train_conditional_vae(
     x: np.ndarray,
     labels: np.ndarray,
@@ -69,7 +71,7 @@ def train_conditional_vae(
     ``x`` beside their labels (:class:`snippets.DynamicBinarization`); the
     validation digits should then be binarised once beforehand.
     ``keras.utils.set_random_seed(seed)`` runs first, so equal arguments give
-    the same model.
+    the same model, which the model cache (:mod:`snippets.chapters.cache`) can load.
     """
     keras.utils.set_random_seed(seed)
     model = build_conditional_vae(
