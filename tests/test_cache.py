@@ -3,6 +3,7 @@ state after a call."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import random
@@ -14,8 +15,12 @@ import pytest
 
 from snippets.chapters import cache
 from snippets.chapters.cache import cached_training, source_closure, use_model_cache
+from snippets.chapters.conditional import train_conditional_vae
 from snippets.chapters.config import book_config
+from snippets.chapters.convcompare import train_architecture
+from snippets.chapters.diagnostics import fit_dense_vae
 from snippets.chapters.timing import EpochTimer
+from snippets.chapters.training_runs import DenseConfiguration, race_recipes
 from snippets.data import binarize
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder
 
@@ -270,3 +275,53 @@ def test_the_book_configuration_switches_the_cache_with_its_variable(monkeypatch
     monkeypatch.setenv("VAE_BOOK_MODEL_CACHE", " ")
     book_config()
     assert cache.model_cache_folder() is None
+
+
+# --- the book's training functions, with the cache on ---------------------------------
+
+
+def counts(folder: Path) -> dict[str, int]:
+    return json.loads((folder / "counts.json").read_text())
+
+
+def test_the_race_loaded_reports_the_scores_and_seconds_of_the_race_trained(
+    folder, mnist_small
+):
+    recipes = {"small": DenseConfiguration(hidden_units=8, latent_dim=2, optimizer="adam")}
+    valid, test = (binarize(x[:40], seed=1) for x in (mnist_small.x_valid, mnist_small.x_test))
+    trained, loaded = (
+        race_recipes(recipes, mnist_small.x_train, valid, test, seeds=[0, 1], epochs=2,
+                     batch_size=100, iwae_k=5)
+        for _ in range(2)
+    )
+    assert counts(folder) == {"trained": 2, "loaded": 2}
+    for name, values in trained.runs.scores["small"].items():
+        np.testing.assert_array_equal(loaded.runs.scores["small"][name], values)
+    assert (loaded.runs.scores["small"]["seconds_per_epoch"] > 0).all()
+
+
+def test_an_architecture_loaded_scores_and_times_like_the_one_trained(folder, mnist_small):
+    test = binarize(mnist_small.x_test[:40], seed=1)
+    trained, loaded = (
+        train_architecture(build_dense_encoder, build_dense_decoder, mnist_small.x_train,
+                           test, seed=0, epochs=2, batch_size=100, iwae_k=5)
+        for _ in range(2)
+    )
+    assert counts(folder) == {"trained": 1, "loaded": 1}
+    assert dataclasses.replace(loaded, vae=None) == dataclasses.replace(trained, vae=None)
+    assert trained.seconds_per_epoch > 0
+
+
+def test_a_conditional_vae_and_a_dense_vae_are_loaded_the_second_time(folder, mnist_small):
+    x, labels = mnist_small.x_train, mnist_small.y_train
+    for _ in range(2):
+        cvae, _ = train_conditional_vae(x, labels, hidden_units=(16,), epochs=1, seed=4)
+        vae, _ = fit_dense_vae(x, latent_dim=2, hidden_units=(16,), epochs=1, seed=4)
+    assert counts(folder) == {"trained": 2, "loaded": 2}
+    assert isinstance(cvae, VAE) and cvae.conditional and not vae.conditional
+
+
+def test_a_dense_vae_trained_with_a_callback_is_not_stored(folder, mnist_small):
+    stopper = keras.callbacks.EarlyStopping(monitor="loss", patience=1)
+    fit_dense_vae(mnist_small.x_train, hidden_units=(16,), epochs=1, callbacks=[stopper])
+    assert counts(folder) == {"uncacheable": 1} and entries(folder) == []

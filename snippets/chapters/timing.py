@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Sequence
 
 import keras
 
@@ -47,5 +48,13 @@ class EpochTimer(keras.callbacks.Callback):
     def seconds_per_epoch(self) -> float:
         """Median seconds of the epochs after the first (of the first if it is the only
         one)."""
-        later = self.epoch_seconds[1:] or [self.first_epoch_seconds]
-        return float(statistics.median(later))
+        return seconds_per_epoch([self.first_epoch_seconds, *self.epoch_seconds[1:]])
+
+
+def seconds_per_epoch(epoch_seconds: Sequence[float]) -> float:
+    """Median of ``epoch_seconds`` after the first, which pays for tracing (the first
+    alone if it is the only one); e.g. the ``"seconds"`` an :class:`EpochTimer` wrote
+    into a ``History``."""
+    if len(epoch_seconds) == 0:
+        raise ValueError("epoch_seconds must hold at least one epoch's seconds")
+    return float(statistics.median(epoch_seconds[1:] or epoch_seconds))
