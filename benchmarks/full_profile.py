@@ -19,6 +19,13 @@ replacing that chapter's earlier entry): its time, memory and status, when and o
 what it ran (machine, load average, backend, commit, the data file's content hash)
 and the values the chapter glued, which the book's status page reads.
 
+Trained models are kept in ``--model-cache`` (``VAE_BOOK_MODEL_CACHE``,
+:mod:`snippets.chapters.cache`): a chapter whose training code, data, seeds and settings
+are unchanged since an earlier run loads its models instead of training them. Each
+chapter's entry says whether the cache was on (``model_cache``) and how many models it
+loaded and trained (``models``); ``--no-model-cache`` trains everything, for the time
+of a cold build.
+
     python scripts/make_fullsize_standin.py
     python benchmarks/full_profile.py --data _build/standin/mnist_standin.npz
     python benchmarks/full_profile.py --chapters book/keras/vae_dense.ipynb --timeout 900
@@ -46,6 +53,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT / "_build" / "standin" / "mnist_standin.npz"
 DEFAULT_EXECUTED = ROOT / "_build" / "full_profile"
 DEFAULT_RECORD = ROOT / "benchmarks" / "results" / "full_profile.json"
+DEFAULT_MODEL_CACHE = ROOT / "_build" / "model-cache"
+MODEL_CACHE_VARIABLE = "VAE_BOOK_MODEL_CACHE"
 GLUE_MIME = "application/papermill.record/"
 RUNNER = (
     "import sys, nbformat\n"
@@ -150,6 +159,17 @@ def git_commit() -> str:
     return git("rev-parse", "--short", "HEAD") + ("+" if git("status", "--porcelain", "--", "snippets", "book") else "")
 
 
+def model_counts(folder: Path | None) -> dict[str, int]:
+    """How many calls the model cache in ``folder`` has answered so far, by outcome
+    (``loaded``, ``trained``, ``uncacheable``; its ``counts.json``)."""
+    if folder is None:
+        return {}
+    try:
+        return json.loads((folder / "counts.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def record_chapter(record: Path, name: str, entry: dict) -> None:
     """Write ``entry`` as chapter ``name``'s result in the JSON file ``record``."""
     record.parent.mkdir(parents=True, exist_ok=True)
@@ -166,6 +186,9 @@ def main() -> int:
     parser.add_argument("--executed", type=Path, default=DEFAULT_EXECUTED, help="folder for the executed notebooks")
     parser.add_argument("--slowest", type=int, default=10, help="how many of the slowest cells to list")
     parser.add_argument("--record", type=Path, default=DEFAULT_RECORD, help="JSON file of the chapters' results")
+    parser.add_argument("--model-cache", type=Path, default=DEFAULT_MODEL_CACHE,
+                        help="folder of trained models the chapters reuse")
+    parser.add_argument("--no-model-cache", action="store_true", help="train every model, reuse none")
     args = parser.parse_args()
     if not args.data.is_file():
         print(f"no data file {args.data}: run `python scripts/make_fullsize_standin.py` first", file=sys.stderr)
@@ -173,9 +196,13 @@ def main() -> int:
     chapters = args.chapters or sorted((ROOT / "book").rglob("*.ipynb"))
     environment = {**os.environ, "VAE_BOOK_PROFILE": "full", "VAE_BOOK_DATA": str(args.data.resolve()),
                    "TF_CPP_MIN_LOG_LEVEL": "3"}
+    cache = None if args.no_model_cache else args.model_cache.resolve()
+    environment.pop(MODEL_CACHE_VARIABLE, None)
+    if cache is not None:
+        environment[MODEL_CACHE_VARIABLE] = str(cache)
     backend = environment.get("KERAS_BACKEND", "tensorflow")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB; "
-          f"Keras backend {backend}; data {args.data}")
+          f"Keras backend {backend}; data {args.data}; model cache {cache or 'off'}")
     print(f"{'chapter':45s} {'wall (s)':>9s} {'peak (MB)':>10s}  status")
     machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                "memory_gib": round(psutil.virtual_memory().total / 2**30)}
@@ -185,17 +212,21 @@ def main() -> int:
         name = chapter.resolve().relative_to(ROOT)
         executed = args.executed / name
         load_before, began = os.getloadavg(), datetime.now().astimezone()
+        counts_before = model_counts(cache)
         seconds, peak, status = run_chapter(chapter.resolve(), executed, environment, args.timeout)
+        models = {outcome: count - counts_before.get(outcome, 0) for outcome, count in model_counts(cache).items()}
         record_chapter(args.record, str(name), {
             "wall_s": round(seconds, 1), "peak_mb": round(peak / 2**20), "status": status,
             "started": began.isoformat(timespec="seconds"), "commit": git_commit(),
             "backend": backend, "machine": machine, "data": data,
             "load_average": {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)},
             "glued": glued_values(executed),
+            "model_cache": cache is not None, **({"models": models} if cache is not None else {}),
         })
         total += seconds
         cells += [(cell_time, str(name), index) for cell_time, index in cell_seconds(executed)]
-        print(f"{str(name):45s} {seconds:9.1f} {peak / 2**20:10.0f}  {status}", flush=True)
+        reused = f" (models loaded {models.get('loaded', 0)}, trained {models.get('trained', 0)})" if cache else ""
+        print(f"{str(name):45s} {seconds:9.1f} {peak / 2**20:10.0f}  {status}{reused}", flush=True)
     print(f"{'total':45s} {total:9.1f}")
     print(f"\nslowest cells (executed notebooks in {args.executed}):")
     for cell_time, name, index in sorted(cells, reverse=True)[: args.slowest]:
