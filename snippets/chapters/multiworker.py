@@ -43,7 +43,6 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from snippets.chapters.scaling import backend_environment, multi_worker_strategy
 from snippets.data import binarize, load_mnist
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder
 from snippets.validation import check_positive_int
@@ -274,11 +273,13 @@ def run_worker(
         )
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    scope = (
-        multi_worker_strategy(cluster, index).scope()
-        if engine == "tensorflow"
-        else _jax_data_parallel(cluster, index)
-    )
+    if engine == "tensorflow":
+        # Imported here: the module imports TensorFlow, which a JAX worker never needs.
+        from snippets.chapters.scaling import multi_worker_strategy
+
+        scope = multi_worker_strategy(cluster, index).scope()
+    else:
+        scope = _jax_data_parallel(cluster, index)
 
     x = binarize(load_mnist(data, n_train=n_train, verbose=False).x_train, seed=seed)
     keras.utils.set_random_seed(seed)
@@ -518,7 +519,7 @@ def launch(arguments: argparse.Namespace) -> int:
     worker process ids) and returns ``0`` on success, else the failing exit code.
     """
     cluster = local_cluster(arguments.workers, arguments.port)
-    environment = backend_environment(arguments.engine)
+    environment = {**os.environ, "KERAS_BACKEND": arguments.engine}
     output_dir = Path(arguments.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     attempts = []
