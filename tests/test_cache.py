@@ -233,12 +233,12 @@ def test_a_training_function_without_a_seed_is_refused():
             return None, None
 
 
-def test_the_cache_is_off_until_a_folder_is_given(digits):
-    assert cache.model_cache_folder() is None
+def test_with_the_cache_off_every_call_trains(digits):
+    use_model_cache(None)
     CALLS.clear()
     train_small_vae(digits, seed=1, epochs=1)
     train_small_vae(digits, seed=1, epochs=1)
-    assert CALLS == [1, 1]
+    assert CALLS == [1, 1] and cache.model_cache_folder() is None
 
 
 def test_a_bad_folder_is_named():
