@@ -274,7 +274,8 @@ def run_worker(
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     if engine == "tensorflow":
-        # Imported here: the module imports TensorFlow, which a JAX worker never needs.
+        # Imported where needed: the module imports TensorFlow, which a JAX worker never
+        # loads.
         from snippets.chapters.scaling import multi_worker_strategy
 
         scope = multi_worker_strategy(cluster, index).scope()
@@ -519,7 +520,9 @@ def launch(arguments: argparse.Namespace) -> int:
     worker process ids) and returns ``0`` on success, else the failing exit code.
     """
     cluster = local_cluster(arguments.workers, arguments.port)
-    environment = {**os.environ, "KERAS_BACKEND": arguments.engine}
+    from snippets.chapters.scaling import backend_environment
+
+    environment = backend_environment(arguments.engine)
     output_dir = Path(arguments.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     attempts = []
