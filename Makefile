@@ -63,8 +63,11 @@ setup-mathjax: $(MATHJAX)/node_modules/mathjax/es5/tex-mml-chtml.js
 $(MATHJAX)/node_modules/mathjax/es5/tex-mml-chtml.js:
 	npm install --silent --no-audit --no-fund --prefix $(MATHJAX) mathjax@3.2.2
 
+# Trained models are kept in _build/model-cache and loaded again while their code, data,
+# seed and settings are unchanged (snippets/chapters/cache.py).
 book: setup setup-mathjax
-	VAE_BOOK_PROFILE=full $(BIN)/jupyter-book build . -W -n --keep-going
+	VAE_BOOK_PROFILE=full VAE_BOOK_MODEL_CACHE=$(CURDIR)/_build/model-cache \
+		$(BIN)/jupyter-book build . -W -n --keep-going
 
 # The inner loop: rules read from the sources and the core's unit tests, nothing that
 # executes a chapter or starts other processes.
