@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from snippets.chapters.cache import use_model_cache
 from snippets.data import load_mnist
 
 # The suite runs under KERAS_BACKEND=tensorflow, jax and torch (see the Makefile).
@@ -53,3 +54,12 @@ def mnist_small():
 def _seeded():
     keras.utils.set_random_seed(0)
     np.random.seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _no_model_cache(monkeypatch):
+    """Every test trains its models: a developer's VAE_BOOK_MODEL_CACHE is ignored, and a
+    test that turns the cache on leaves it off."""
+    monkeypatch.delenv("VAE_BOOK_MODEL_CACHE", raising=False)
+    yield
+    use_model_cache(None)

@@ -135,6 +135,8 @@ def test_a_changed_source_of_an_imported_module_trains_anew(folder, digits, tmp_
     train_small_vae(digits, seed=1)
     train_small_vae(digits, seed=1)
     imported.write_text("WIDTH = 16\n")
+    train_small_vae(digits, seed=1)  # this process imported the first version
+    cache._file_digest.cache_clear()  # as a new process would read the files
     train_small_vae(digits, seed=1)
     assert CALLS == [1, 1] and len(entries(folder)) == 2
 
@@ -158,6 +160,9 @@ def test_a_changed_source_of_the_function_module_trains_anew(folder, digits, tmp
     trainer.train(digits, seed=1)
     trainer.train(digits, seed=1)
     module_file.write_text(module_file.read_text() + "# an edit\n")
+    trainer.train(digits, seed=1)  # the code in memory is the code that was keyed
+    assert trainer.CALLS == [1]
+    cache._file_digest.cache_clear()  # a new process, which imports the edit
     trainer.train(digits, seed=1)
     assert trainer.CALLS == [1, 1] and len(entries(folder)) == 2
 
@@ -246,10 +251,15 @@ def test_a_bad_folder_is_named():
         use_model_cache(3)
 
 
+@dataclasses.dataclass
+class OutsideSettings:
+    width: int = 8
+
+
 @pytest.mark.parametrize(
     "value",
-    [lambda x: x, EpochTimer(), object(), np.array(["a"])],
-    ids=["lambda", "callback", "object", "string array"],
+    [lambda x: x, EpochTimer(), object(), np.array(["a"]), OutsideSettings()],
+    ids=["lambda", "callback", "object", "string array", "dataclass outside snippets"],
 )
 def test_content_that_cannot_be_read_is_uncacheable(value):
     with pytest.raises(cache.Uncacheable):
@@ -325,3 +335,30 @@ def test_a_dense_vae_trained_with_a_callback_is_not_stored(folder, mnist_small):
     stopper = keras.callbacks.EarlyStopping(monitor="loss", patience=1)
     fit_dense_vae(mnist_small.x_train, hidden_units=(16,), epochs=1, callbacks=[stopper])
     assert counts(folder) == {"uncacheable": 1} and entries(folder) == []
+
+
+def test_an_empty_array_and_a_package_dataclass_are_keyed_by_content():
+    empty = cache.fingerprint(np.zeros((0, 784), np.float32))
+    assert empty["shape"] == [0, 784]
+    small, wide = (
+        cache.fingerprint(DenseConfiguration(hidden_units=units, latent_dim=2, optimizer="adam"))
+        for units in (8, 16)
+    )
+    assert small != wide and small["type"].endswith(":DenseConfiguration")
+
+
+def test_a_model_that_cannot_be_stored_is_returned_with_a_warning(folder, digits, monkeypatch):
+    def full_disk(*args, **kwargs):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(cache, "save_entry", full_disk)
+    with pytest.warns(UserWarning, match="could not be stored"):
+        vae, history = train_small_vae(digits, seed=1)
+    assert isinstance(vae, VAE) and history.epoch == [0, 1] and entries(folder) == []
+
+
+def test_the_key_names_the_libraries_and_settings_that_change_the_numbers():
+    key = cache.call_key(train_small_vae.__wrapped__, {"seed": "0"})
+    assert {"keras", "numpy", "floatx", "image_data_format", "dtype_policy"} <= set(key)
+    if keras.backend.backend() == "jax":
+        assert "jaxlib" in key

@@ -9,16 +9,21 @@ default), a call is looked up under a key, the SHA-256 of:
 - every argument, defaults applied, fingerprinted by content: NumPy arrays by dtype,
   shape and the SHA-256 of their bytes; numbers, strings, booleans and ``None`` by
   ``repr``; tuples, lists and dicts element by element; dataclasses and named tuples
-  by type and fields; module-level functions of ``snippets`` by ``module:qualname``;
+  of ``snippets`` by type and fields; its module-level functions by
+  ``module:qualname``;
 - the package's code that the call can run: the source of the function's module, of
   the module of every function passed as an argument, and of every ``snippets``
   module these import, transitively (editing a chapter module the function never
-  imports keeps its models);
-- the Keras version, its backend and that backend library's version, because weights
-  trained by one are not the numbers another would have trained.
+  imports keeps its models), each file as it was when the process first read it,
+  which is when the training function was defined: the code that trains is the code
+  the process imported, whatever the file holds after an edit;
+- the versions of Keras, NumPy and the backend's libraries, and Keras's float type,
+  image layout and dtype policy, because weights trained under one are not the
+  numbers another would have trained.
 
-An argument of any other kind (a callback object, a lambda, a Keras object) makes the
-call *uncacheable*: it trains exactly as without the decorator and writes nothing.
+An argument of any other kind (a callback object, a lambda, a Keras object, a
+dataclass defined outside the package) makes the call *uncacheable*: it trains
+exactly as without the decorator and writes nothing.
 
 An entry is the folder ``{qualname}-{key[:16]}`` holding ``model.keras`` (reloaded with
 ``safe_mode=True``), ``seed_states.npz`` (the states of the model's seed generators,
@@ -26,7 +31,10 @@ which ``model.keras`` leaves out, so a loaded model goes on drawing the noise th
 trained one would), ``history.json`` (the ``History``'s ``history``, ``epoch`` and
 ``params``) and ``key.json`` (what was keyed, for a reader). It is written into a
 temporary folder and moved into place in one ``os.replace``, so an interrupted write
-never leaves half an entry; an entry that fails to load is trained again and replaced.
+never leaves half an entry; an entry that fails to load is trained again and replaced,
+and a model that cannot be stored is returned all the same, with a warning. A loaded
+model predicts, evaluates and samples as the trained one did; what it does not carry
+over is the metric trackers' last values, which start again from zero.
 Each call is counted in ``counts.json`` in the folder (``loaded``, ``trained``,
 ``uncacheable``).
 
@@ -39,7 +47,9 @@ same whether its model was trained or loaded, with the cache on or off.
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
+import fcntl
 import functools
 import hashlib
 import importlib.metadata
@@ -60,8 +70,12 @@ import numpy as np
 
 PACKAGE = "snippets"
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
-# The library each Keras backend runs on, for its version.
-BACKEND_LIBRARIES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+# The libraries each Keras backend computes with, for their versions (XLA is jaxlib's).
+BACKEND_LIBRARIES = {
+    "tensorflow": ("tensorflow",),
+    "jax": ("jax", "jaxlib"),
+    "torch": ("torch",),
+}
 MODEL_FILE, SEEDS_FILE, HISTORY_FILE, KEY_FILE, COUNTS_FILE = (
     "model.keras",
     "seed_states.npz",
@@ -105,12 +119,15 @@ def fingerprint(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "biuf":
             raise Uncacheable(f"an array of dtype {value.dtype}")
-        digest = hashlib.sha256(memoryview(np.ascontiguousarray(value)).cast("B"))
+        digest = hashlib.sha256(np.ascontiguousarray(value))
         return {
             "array": value.dtype.str,
             "shape": list(value.shape),
             "sha256": digest.hexdigest(),
         }
+    if _is_record(value) and not _is_package_object(type(value)):
+        # Its methods may run in the call, and only the package's code is keyed.
+        raise Uncacheable(f"a {type(value).__name__} defined outside {PACKAGE}")
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
             "type": _qualified_name(type(value)),
@@ -143,16 +160,26 @@ def _qualified_name(obj: Any) -> str:
     return f"{obj.__module__}:{obj.__qualname__}"
 
 
-def _is_package_function(value: Any) -> bool:
-    """A plain function defined at the top level of a ``snippets`` module."""
-    if not isinstance(value, types.FunctionType):
-        return False
+def _is_record(value: Any) -> bool:
+    """A dataclass instance or a named tuple."""
+    return (dataclasses.is_dataclass(value) and not isinstance(value, type)) or (
+        isinstance(value, tuple) and hasattr(value, "_fields")
+    )
+
+
+def _is_package_object(value: Any) -> bool:
+    """A function or class defined at the top level of a ``snippets`` module."""
     module = sys.modules.get(value.__module__)
     return (
         value.__module__.split(".")[0] == PACKAGE
         and module is not None
         and getattr(module, value.__qualname__, None) is value
     )
+
+
+def _is_package_function(value: Any) -> bool:
+    """A plain function defined at the top level of a ``snippets`` module."""
+    return isinstance(value, types.FunctionType) and _is_package_object(value)
 
 
 def _module_file(name: str) -> Path | None:
@@ -221,29 +248,58 @@ def _display(path: Path) -> str:
     )
 
 
+@functools.cache
+def _file_digest(path: Path) -> str:
+    """SHA-256 of ``path``'s bytes the first time this process reads it.
+
+    The code that trains is the code the process imported, not what the file holds
+    after an edit, so each file is read once, from :func:`cached_training` when a
+    training function is defined, right after its imports.
+    """
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def code_fingerprint(*paths: Path) -> dict[str, str]:
     """``{file: SHA-256 of its bytes}`` over :func:`source_closure` of ``paths``."""
-    return {
-        _display(path): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in source_closure(*paths)
-    }
+    return {_display(path): _file_digest(path) for path in source_closure(*paths)}
+
+
+def _source_file(function: Callable) -> Path:
+    """The file that defines ``function``; :class:`Uncacheable` if there is none."""
+    name = inspect.getsourcefile(function)
+    if name is None or not Path(name).is_file():
+        raise Uncacheable(f"{function.__qualname__} has no source file")
+    return Path(name)
+
+
+def _version(library: str) -> str:
+    try:
+        return importlib.metadata.version(library)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _backend_fingerprint() -> dict[str, str]:
+    """The software and global settings that change what the same code trains: Keras,
+    its backend's libraries, NumPy (whose generators binarise the digits), and Keras's
+    float type, image layout and dtype policy."""
     backend = keras.backend.backend()
-    library = BACKEND_LIBRARIES.get(backend, backend)
-    try:
-        version = importlib.metadata.version(library)
-    except importlib.metadata.PackageNotFoundError:
-        version = "unknown"
-    return {"keras": keras.__version__, "backend": backend, backend: version}
+    libraries = ("numpy", *BACKEND_LIBRARIES.get(backend, (backend,)))
+    return {
+        "keras": keras.__version__,
+        "backend": backend,
+        **{library: _version(library) for library in libraries},
+        "floatx": keras.config.floatx(),
+        "image_data_format": keras.config.image_data_format(),
+        "dtype_policy": keras.config.dtype_policy().name,
+    }
 
 
 def call_key(function: Callable, arguments: dict[str, Any]) -> dict[str, Any]:
     """What keys a call of ``function`` with the bound ``arguments`` (see the module
     docstring); raises :class:`Uncacheable`."""
     described = {name: fingerprint(value) for name, value in arguments.items()}
-    sources = [Path(inspect.getsourcefile(function))]
+    sources = [_source_file(function)]
     sources += filter(None, map(_module_file, _modules_named(described)))
     return {
         "function": _qualified_name(function),
@@ -281,6 +337,8 @@ def cached_training(function: Training) -> Training:
         raise TypeError(
             f"{function.__qualname__} must take a seed argument to be a cached training"
         )
+    with contextlib.suppress(Uncacheable):
+        code_fingerprint(_source_file(function))  # the code as it is imported
 
     @functools.wraps(function)
     def cached(*args, **kwargs):
@@ -318,7 +376,12 @@ def _lookup(function: Callable, bound: inspect.BoundArguments):
             _count(folder, "loaded")
             return loaded
     model, history = function(*bound.args, **bound.kwargs)
-    save_entry(entry, model, history, text)
+    try:
+        save_entry(entry, model, history, text)
+    except (OSError, TypeError, ValueError) as error:
+        warnings.warn(
+            f"the model could not be stored in {entry} ({error!r})", stacklevel=3
+        )
     _count(folder, "trained")
     return model, history
 
@@ -376,26 +439,30 @@ def save_entry(
         }
         (staging / HISTORY_FILE).write_text(json.dumps(record, default=float))
         (staging / KEY_FILE).write_text(key)
-        if entry.exists():
-            shutil.rmtree(entry)
+        if entry.exists():  # a damaged entry: moved aside whole, never half deleted
+            os.replace(entry, staging.with_name(f"{staging.name}-damaged"))
         try:
             os.replace(staging, entry)
         except OSError:
             if not entry.is_dir():  # else another process stored the same entry first
                 raise
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        for leftover in (staging, staging.with_name(f"{staging.name}-damaged")):
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _count(folder: Path, outcome: str) -> None:
     """Add one to ``outcome`` in the folder's ``counts.json``."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / COUNTS_FILE
-    try:
-        counts = json.loads(path.read_text())
-    except (OSError, ValueError):
-        counts = {}
-    counts[outcome] = counts.get(outcome, 0) + 1
-    staging = path.with_name(f".{COUNTS_FILE}.{os.getpid()}")
-    staging.write_text(json.dumps(counts))
-    os.replace(staging, path)
+    # Chapters executed at once share the folder: one update at a time.
+    with open(folder / f".{COUNTS_FILE}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            counts = json.loads(path.read_text())
+        except (OSError, ValueError):
+            counts = {}
+        counts[outcome] = counts.get(outcome, 0) + 1
+        staging = path.with_name(f".{COUNTS_FILE}.{os.getpid()}")
+        staging.write_text(json.dumps(counts))
+        os.replace(staging, path)
