@@ -6,8 +6,9 @@ shown whole; every other entry is a short usage script of the public core API
 folded away for reading. Each entry's code blocks, pasted in
 order, run as a file and at the interactive Python prompt: the shown code has no blank
 line inside a class or function body, which would end the block there.
-``tests/test_gallery.py`` runs every entry exactly as the page shows it, both ways, and
-fails when the committed page differs from what this script writes.
+``tests/test_gallery.py`` runs every entry exactly as the page shows it as a file, feeds
+it line by line to the prompt's compiler, and fails when the committed page differs from
+what this script writes.
 
 Usage: python scripts/make_gallery.py
 """

@@ -1,14 +1,16 @@
-"""The gallery is current and short, every entry runs pasted alone (as a file and at the
-interactive prompt), and every public name is exercised by a test."""
+"""The gallery is current and short, every entry runs pasted alone as a file and the
+interactive prompt accepts it as pasted, and every public name is exercised by a test."""
 
 from __future__ import annotations
 
 import ast
+import code
 import importlib.util
 import os
 import re
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import pytest
@@ -18,19 +20,6 @@ import snippets
 ROOT = Path(__file__).resolve().parents[1]
 # An entry that does not import the package must run without it.
 BLOCK_THE_PACKAGE = "import sys\nsys.modules['snippets'] = None\n"
-# The standard interactive prompt, reading the entry line by line as a reader pastes it;
-# it exits 1 on the first syntax error or exception, which the prompt would only print.
-PROMPT = """
-import code, sys
-class Prompt(code.InteractiveConsole):
-    def showsyntaxerror(self, filename=None, **kwargs):
-        super().showsyntaxerror(filename); sys.exit(1)
-    def showtraceback(self):
-        super().showtraceback(); sys.exit(1)
-prompt = Prompt()
-for line in open(sys.argv[1], encoding="utf-8").read().splitlines() + [""]:
-    prompt.push(line)
-"""
 # The page's height before it was cut to recipes: 1,312 lines with its folded modules closed
 # and every shown module and script expanded. A third of it is the limit.
 LINES_BEFORE = 1_312
@@ -50,7 +39,7 @@ GALLERY = load_gallery_script()
 def pasted_entries() -> dict[str, str]:
     """Each entry's title and its ``python`` code blocks joined in order, read from the committed page."""
     sections = GALLERY.PAGE.read_text(encoding="utf-8").split("\n## ")[1:]
-    return {section.splitlines()[0]: "\n".join(re.findall(r"```python\n(.*?)```", section, re.S))
+    return {section.splitlines()[0]: "\n".join(re.findall(r"```python\n(.*?)```", section, re.DOTALL))
             for section in sections}
 
 
@@ -90,20 +79,73 @@ def test_the_page_is_under_a_third_of_its_former_height():
     assert len(shown) < LINES_BEFORE / 3, f"{len(shown)} lines"
 
 
-@pytest.mark.parametrize("title", ENTRIES, ids=lambda title: re.sub(r"\W+", "_", title).strip("_").lower())
-# Whether the prompt accepts the pasted lines depends on the text, not on the backend: the
-# JAX and PyTorch stages of `make test` run every entry as a file only.
-@pytest.mark.parametrize("way", ["file", pytest.param("prompt", marks=pytest.mark.backend_independent)])
-def test_every_gallery_entry_runs_pasted_alone_as_a_file_and_at_the_prompt(title, way, tmp_path):
-    code = ENTRIES[title]
-    if not re.search(r"^(from|import) snippets\b", code, re.M):
-        code = BLOCK_THE_PACKAGE + code
+ENTRY_IDS = [re.sub(r"\W+", "_", title).strip("_").lower() for title in ENTRIES]
+
+
+@pytest.mark.parametrize("title", ENTRIES, ids=ENTRY_IDS)
+def test_every_gallery_entry_runs_pasted_alone_as_a_file(title, tmp_path):
+    source = ENTRIES[title]
+    if not re.search(r"^(from|import) snippets\b", source, re.MULTILINE):
+        source = BLOCK_THE_PACKAGE + source
     pasted = tmp_path / "pasted.py"
-    pasted.write_text(code + "\nprint('ENTRY DONE')\n", encoding="utf-8")
-    command = [sys.executable, "-I", str(pasted)] if way == "file" else [sys.executable, "-I", "-c", PROMPT, str(pasted)]
+    pasted.write_text(source + "\nprint('ENTRY DONE')\n", encoding="utf-8")
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    result = subprocess.run(command, cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=600)
+    result = subprocess.run([sys.executable, "-I", str(pasted)], check=False, cwd=tmp_path,
+                            env=environment, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0 and "ENTRY DONE" in result.stdout, result.stderr[-3000:]
+
+
+class PromptThatOnlyCompiles(code.InteractiveConsole):
+    """The standard interactive prompt, reading pasted lines one by one, without running them.
+
+    The prompt compiles each statement once its lines are complete (``"single"`` mode):
+    a blank line ends an indented block there, and a new statement may not follow a block
+    before a blank line. The statements it accepts are the file's statements, in the
+    file's order and in one namespace, so the file run above is their execution.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.statements, self.syntax_errors, self.source = 0, [], ""
+
+    def runsource(self, source, filename="<input>", symbol="single"):
+        self.source = source
+        return super().runsource(source, filename, symbol)
+
+    def runcode(self, compiled):
+        # A blank or comment line reaches here compiled as `pass`: it is no statement.
+        self.statements += len(ast.parse(self.source).body)
+
+    def showsyntaxerror(self, filename=None, **kwargs):
+        self.syntax_errors.append(traceback.format_exc(limit=0))
+
+
+def prompt_verdict(source: str) -> tuple[int, list[str], bool]:
+    """(statements accepted, syntax errors, still open) for ``source`` pasted line by line."""
+    prompt = PromptThatOnlyCompiles()
+    waiting_for_more = [prompt.push(line) for line in source.splitlines() + [""]]
+    return prompt.statements, prompt.syntax_errors, waiting_for_more[-1]
+
+
+@pytest.mark.backend_independent
+@pytest.mark.parametrize("pasted", [
+    "def f(x):\n    y = x + 1\n\n    return y\n",  # the blank line ends the body early
+    "for i in range(2):\n    print(i)\nprint('done')\n",  # no blank line before the next statement
+])
+def test_the_prompt_refuses_what_a_file_accepts_but_a_paste_breaks(pasted):
+    compile(pasted, "pasted.py", "exec")
+    _, syntax_errors, _ = prompt_verdict(pasted)
+    assert syntax_errors
+
+
+# Whether the prompt accepts the pasted lines depends on the text, not on the backend.
+@pytest.mark.backend_independent
+@pytest.mark.parametrize("title", ENTRIES, ids=ENTRY_IDS)
+def test_the_prompt_accepts_every_gallery_entry_as_the_file_runs_it(title):
+    statements, syntax_errors, still_open = prompt_verdict(ENTRIES[title])
+    assert syntax_errors == [], syntax_errors[0]
+    assert not still_open, "the last statement is still open after a blank line"
+    assert statements == len(ast.parse(ENTRIES[title]).body)
 
 
 def _names_used_by_tests() -> set[str]:
