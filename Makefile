@@ -22,10 +22,12 @@ PYTEST_PARALLEL := -n $(TEST_JOBS)
 
 # The other Keras backends `make test` runs after TensorFlow, and the chapters it runs
 # on them: quick ones whose code is all keras.ops / keras.layers (Sampling and its
-# gradient, the dense VAE, saving and reloading, the Lambda pitfall, checkpoints).
+# gradient, the dense VAE, saving and reloading, the Lambda pitfall). The training
+# chapter's checkpoints and recipes run there as the gallery's pasted entry and as
+# tests/test_callbacks.py and tests/test_recipe_race.py.
 BACKENDS := jax torch
 BACKEND_CHAPTERS := book/theory/reparameterization.ipynb book/keras/vae_dense.ipynb \
-	book/keras/porting.ipynb book/keras/vae_training.ipynb
+	book/keras/porting.ipynb
 
 .PHONY: setup setup-backends setup-actionlint setup-mathjax book check test test-units test-chapters execute-chapters test-browser $(BACKENDS:%=test-backend-%) clean
 

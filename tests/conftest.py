@@ -27,10 +27,10 @@ def pytest_configure(config):
     )
 
 
-# Files that take minutes (worker processes, a fresh venv, a chapter under nbval) go first:
+# Files that take minutes (worker processes, a fresh venv, pasted entries run alone) go first:
 # `make test` hands whole files to its pytest workers in collection order
 # (--dist loadfile --no-loadscope-reorder), so none of them is left to end a stage alone.
-SLOW_FILES = ("test_multiworker.py", "test_fresh_venv.py", "vae_training.ipynb")
+SLOW_FILES = ("test_multiworker.py", "test_fresh_venv.py", "test_gallery.py")
 
 
 def pytest_collection_modifyitems(config, items):
