@@ -220,12 +220,12 @@ class Visit:
 _OPEN: dict[str, Visit] = {}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chapter(request, browser, server):
     """A chapter page, loaded once per page and shared by that page's checks.
 
     Parametrized indirectly with a toc document (``book/theory/elbo``); pytest groups
-    the tests of one page together, so every chapter is loaded exactly once.
+    the tests of one page together, across modules, so a chapter is loaded once.
     """
     doc = request.param
     html = HTML_DIR / f"{doc}.html"
