@@ -4,9 +4,14 @@ Each chapter is executed as a reader's Jupyter would run it (nbclient, a fresh k
 per chapter) with ``VAE_BOOK_PROFILE=full`` and ``VAE_BOOK_DATA`` pointing at a
 60,000 + 10,000-digit MNIST file: the real one where a reader has it, or on machines
 without internet the stand-in made by ``scripts/make_fullsize_standin.py`` (then every
-figure printed here is a stand-in figure: same sizes, not the same digits). The peak
-memory is the largest resident set of the kernel and its children, sampled every
-0.2 s. A benchmark: it prints a table, it asserts nothing.
+figure printed here is a stand-in figure: same sizes, not the same digits). Memory is
+sampled over the kernel and its children: the sum of their resident sets every 0.2 s
+(``peak_mb``), and every second the sum of their proportional set sizes
+(``peak_pss_mb``), where a page that n of the processes map, such as a library all of
+them load, counts 1/n in each: what the chapter adds to the machine's memory. The
+resident sum counts such a page once per process. (Reading a process's proportional
+size walks its page tables, about 17 ms for a TensorFlow process, hence the slower
+rate.) A benchmark: it prints a table, it asserts nothing.
 
 Each executed notebook is written under ``--executed`` (streams merged as the book
 build merges them), so the chapters' checked cells can be compared with their
@@ -72,28 +77,35 @@ RUNNER = (
 )
 
 
-def peak_rss_of_tree(process: psutil.Process, stop: threading.Event, peak: list[int]) -> None:
-    """Sample the resident memory of ``process`` and its descendants until ``stop`` is set."""
+def peak_memory_of_tree(process: psutil.Process, stop: threading.Event, peak: dict[str, int]) -> None:
+    """Sample the memory of ``process`` and its descendants until ``stop`` is set: the
+    sum of their resident sets every 0.2 s into ``peak["rss"]``, the sum of their
+    proportional set sizes every fifth sample into ``peak["pss"]``."""
+    samples = 0
     while not stop.is_set():
         try:
-            members = [process, *process.children(recursive=True)]
-            peak[0] = max(peak[0], sum(m.memory_info().rss for m in members if m.is_running()))
+            members = [m for m in (process, *process.children(recursive=True)) if m.is_running()]
+            peak["rss"] = max(peak["rss"], sum(m.memory_info().rss for m in members))
+            if samples % 5 == 0:
+                peak["pss"] = max(peak["pss"], sum(m.memory_full_info().pss for m in members))
         except psutil.Error:
             pass
+        samples += 1
         stop.wait(0.2)
 
 
-def run_chapter(chapter: Path, executed: Path, environment: dict[str, str], timeout: float) -> tuple[float, int, str]:
-    """``(wall seconds, peak resident bytes, status)`` of executing ``chapter`` in a fresh process,
-    which writes the executed notebook to ``executed``."""
+def run_chapter(chapter: Path, executed: Path, environment: dict[str, str],
+                timeout: float) -> tuple[float, dict[str, int], str]:
+    """``(wall seconds, peak bytes {"rss", "pss"}, status)`` of executing ``chapter`` in a
+    fresh process, which writes the executed notebook to ``executed``."""
     executed.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     child = subprocess.Popen(
         [sys.executable, "-c", RUNNER, str(chapter), str(chapter.parent), str(executed)],
         env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
-    stop, peak = threading.Event(), [0]
-    sampler = threading.Thread(target=peak_rss_of_tree, args=(psutil.Process(child.pid), stop, peak), daemon=True)
+    stop, peak = threading.Event(), {"rss": 0, "pss": 0}
+    sampler = threading.Thread(target=peak_memory_of_tree, args=(psutil.Process(child.pid), stop, peak), daemon=True)
     sampler.start()
     try:
         _, stderr = child.communicate(timeout=timeout)
@@ -106,7 +118,7 @@ def run_chapter(chapter: Path, executed: Path, environment: dict[str, str], time
         status = f"TIMEOUT after {timeout:.0f} s"
     stop.set()
     sampler.join()
-    return time.perf_counter() - start, peak[0], status
+    return time.perf_counter() - start, peak, status
 
 
 def cell_seconds(executed: Path) -> list[tuple[float, int]]:
@@ -203,7 +215,7 @@ def main() -> int:
     backend = environment.get("KERAS_BACKEND", "tensorflow")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB; "
           f"Keras backend {backend}; data {args.data}; model cache {cache or 'off'}")
-    print(f"{'chapter':45s} {'wall (s)':>9s} {'peak (MB)':>10s}  status")
+    print(f"{'chapter':45s} {'wall (s)':>9s} {'PSS (MB)':>9s} {'RSS (MB)':>9s}  status")
     machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                "memory_gib": round(psutil.virtual_memory().total / 2**30)}
     data = {"file": args.data.name, "sha256": data_fingerprint(args.data)}
@@ -216,7 +228,8 @@ def main() -> int:
         seconds, peak, status = run_chapter(chapter.resolve(), executed, environment, args.timeout)
         models = {outcome: count - counts_before.get(outcome, 0) for outcome, count in model_counts(cache).items()}
         record_chapter(args.record, str(name), {
-            "wall_s": round(seconds, 1), "peak_mb": round(peak / 2**20), "status": status,
+            "wall_s": round(seconds, 1), "peak_mb": round(peak["rss"] / 2**20),
+            "peak_pss_mb": round(peak["pss"] / 2**20), "status": status,
             "started": began.isoformat(timespec="seconds"), "commit": git_commit(),
             "backend": backend, "machine": machine, "data": data,
             "load_average": {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)},
@@ -226,7 +239,8 @@ def main() -> int:
         total += seconds
         cells += [(cell_time, str(name), index) for cell_time, index in cell_seconds(executed)]
         reused = f" (models loaded {models.get('loaded', 0)}, trained {models.get('trained', 0)})" if cache else ""
-        print(f"{str(name):45s} {seconds:9.1f} {peak / 2**20:10.0f}  {status}{reused}", flush=True)
+        print(f"{str(name):45s} {seconds:9.1f} {peak['pss'] / 2**20:9.0f} {peak['rss'] / 2**20:9.0f}"
+              f"  {status}{reused}", flush=True)
     print(f"{'total':45s} {total:9.1f}")
     print(f"\nslowest cells (executed notebooks in {args.executed}):")
     for cell_time, name, index in sorted(cells, reverse=True)[: args.slowest]:

@@ -19,6 +19,7 @@ from snippets.chapters.conditional import (
     one_hot_labels,
     train_conditional_vae,
 )
+from snippets.evaluation import log_weight_statistics
 
 
 def small_cvae(latent_dim: int = 2, seed: int = 0) -> VAE:
@@ -161,6 +162,21 @@ def test_both_arms_run_with_every_seed_and_score_the_bound_of_their_own_quantity
         assert np.all(scores["neg_marginal_iwae"] > 0)
     bound = comparison.models["cvae"].evaluate(conditional_inputs(*test), batch_size=500, verbose=0, return_dict=True)
     assert comparison.scores["cvae"]["loss"][0] == pytest.approx(bound["loss"], rel=2e-3)  # z is drawn afresh per evaluation
+
+
+def test_the_marginal_bounds_score_the_first_test_images_from_as_many_codes_per_image(mnist_small):
+    """The CVAE decodes k codes for each of the ten labels, the VAE k * 10 codes."""
+    x_test, y_train = binarize(mnist_small.x_test), mnist_small.y_train
+    test = (x_test, mnist_small.y_test)
+    comparison = compare_cvae_with_vae(
+        (mnist_small.x_train, y_train), test, test, seeds=[0], epochs=1, batch_size=100,
+        learning_rate=1e-3, hidden_units=(16,), k=3, iwae_examples=40,
+    )
+    label_prior = np.bincount(y_train, minlength=10) / len(y_train)
+    cvae_bound = marginal_iwae(comparison.models["cvae"], x_test[:40], label_prior, 3)
+    vae_bound = log_weight_statistics(comparison.models["vae"], x_test[:40], 30).iwae
+    assert comparison.scores["cvae"]["neg_marginal_iwae"][0] == pytest.approx(-np.mean(cvae_bound), rel=1e-5)
+    assert comparison.scores["vae"]["neg_marginal_iwae"][0] == pytest.approx(-np.mean(vae_bound), rel=1e-5)
 
 
 def test_the_conditional_iwae_bound_is_above_the_elbo_and_tightens_with_more_codes(mnist_small):

@@ -72,7 +72,7 @@ def test_the_status_tables_show_recorded_runs_and_say_where_a_chapter_has_none()
         "book/keras/vae_dense.ipynb": _entry("0" * 64, {"vae_epochs": "38"}),
     }
     runs = results.runs_rows(record, chapters)
-    assert runs[0] == ["keras/evaluation", "1,234", "2,048", "succeeded", "real MNIST",
+    assert runs[0] == ["keras/evaluation", "1,234", "2,048 resident", "succeeded", "real MNIST",
                        "2026-12-05, abc1234", "0.5 / 1.2"]
     assert runs[1][4] == "other data (mnist.npz)" and runs[1][6] == "not sampled"
     assert runs[2][3] == "not yet run at full size"
@@ -80,6 +80,12 @@ def test_the_status_tables_show_recorded_runs_and_say_where_a_chapter_has_none()
     assert headlines[0][1:4] == ["held-out −IWAE, k = 5,000, after 50 epochs", "90.07 ± 1.16 nats", "real MNIST"]
     assert headlines[0][4].startswith("Burda et al. (2016): 86.76 nats")
     assert headlines[1][2] == "not in the recorded run"  # its glued test loss is missing
+
+
+@pytest.mark.parametrize(("pss", "words"), [(2000, "2,000"), (1500, "1,500 (2,048 resident)")])
+def test_the_memory_shown_is_the_proportional_size_with_the_resident_sum_where_it_is_larger(pss, words):
+    entry = _entry(results.REAL_MNIST, {}) | {"peak_pss_mb": pss}
+    assert results.runs_rows({"book/theory/elbo.ipynb": entry}, ["book/theory/elbo.ipynb"])[0][2] == words
 
 
 def test_every_headline_names_a_chapter_of_the_book():

@@ -103,6 +103,17 @@ def _data_words(entry: dict) -> str:
     return "real MNIST" if entry["data"]["sha256"] == REAL_MNIST else f"other data ({entry['data']['file']})"
 
 
+def _memory_words(entry: dict) -> str:
+    """The peak proportional set size, and the resident sets' sum where they differ;
+    runs recorded before the proportional size was sampled give the resident sum."""
+    resident = f"{entry['peak_mb']:,} resident"
+    if "peak_pss_mb" not in entry:
+        return resident
+    if entry["peak_pss_mb"] >= 0.95 * entry["peak_mb"]:
+        return f"{entry['peak_pss_mb']:,}"
+    return f"{entry['peak_pss_mb']:,} ({resident})"
+
+
 def runs_rows(record: dict, chapters: list[str]) -> list[list[str]]:
     """One row per chapter: time, memory, status, data, date, commit and load average."""
     rows = []
@@ -115,7 +126,7 @@ def runs_rows(record: dict, chapters: list[str]) -> list[list[str]]:
         load = entry.get("load_average")
         load_words = f"{load['before']:.1f} / {load['after']:.1f}" if load else "not sampled"
         rows.append([
-            name, f"{entry['wall_s']:,.0f}", f"{entry['peak_mb']:,}",
+            name, f"{entry['wall_s']:,.0f}", _memory_words(entry),
             "succeeded" if entry["status"] == "ok" else entry["status"], _data_words(entry),
             f"{entry['started'][:10]}, {entry['commit']}", load_words,
         ])
