@@ -155,10 +155,11 @@ $(BACKEND_TESTS): test-backend-%: setup setup-backends
 # The order of `make test` after its unit tests: the chapters executed (TEST_JOBS
 # kernels); then the book's build and browser checks, one process at a time, beside
 # the PyTorch stage (single-threaded workers: the two share the cores without spinning
-# threads); then JAX. Order only: CI's jobs run each stage alone.
+# threads); JAX once the book is checked, so it takes up the cores the PyTorch stage's
+# last files leave idle. Order only: CI's jobs run each stage alone.
 ifdef ONE_MACHINE
 test-backend-torch: | execute-chapters
-test-backend-jax: | test-chapters test-backend-torch
+test-backend-jax: | test-chapters
 endif
 
 clean:
