@@ -23,8 +23,9 @@ PYTEST_PARALLEL := -n $(TEST_JOBS)
 # The other Keras backends `make test` runs after TensorFlow, and the chapters it runs
 # on them: quick ones whose code is all keras.ops / keras.layers (Sampling and its
 # gradient, the dense VAE, saving and reloading, the Lambda pitfall). The training
-# chapter's checkpoints and recipes run there as the gallery's pasted entry and as
-# tests/test_callbacks.py and tests/test_recipe_race.py.
+# chapter's checkpoints and resuming run there as the gallery's pasted entry and in
+# tests/test_training.py, its seed comparisons and race in tests/test_training_runs.py
+# and tests/test_recipe_race.py.
 BACKENDS := jax torch
 BACKEND_CHAPTERS := book/theory/reparameterization.ipynb book/keras/vae_dense.ipynb \
 	book/keras/porting.ipynb
@@ -155,8 +156,9 @@ $(BACKEND_TESTS): test-backend-%: setup setup-backends
 # The order of `make test` after its unit tests: the chapters executed (TEST_JOBS
 # kernels); then the book's build and browser checks, one process at a time, beside
 # the PyTorch stage (single-threaded workers: the two share the cores without spinning
-# threads); JAX once the book is checked, so it takes up the cores the PyTorch stage's
-# last files leave idle. Order only: CI's jobs run each stage alone.
+# threads); JAX once the book is checked, beside what is left of the PyTorch stage
+# (four pytest workers, about 10 GB, on two cores: the one stage's idle tail is the
+# other's work). Order only: CI's jobs run each stage alone.
 ifdef ONE_MACHINE
 test-backend-torch: | execute-chapters
 test-backend-jax: | test-chapters

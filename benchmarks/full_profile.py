@@ -7,9 +7,9 @@ without internet the stand-in made by ``scripts/make_fullsize_standin.py`` (then
 figure printed here is a stand-in figure: same sizes, not the same digits). Memory is
 sampled over the kernel and its children: the sum of their resident sets every 0.2 s
 (``peak_mb``), and every second the sum of their proportional set sizes
-(``peak_pss_mb``), where a page that n of the processes map, such as a library all of
-them load, counts 1/n in each: what the chapter adds to the machine's memory. The
-resident sum counts such a page once per process. (Reading a process's proportional
+(``peak_pss_mb``, Linux only), where a page that n processes map, such as a library all
+of them load, counts 1/n in each (programs outside the chapter that map the same files
+lower it a little). The resident sum counts such a page once per process. (Reading a process's proportional
 size walks its page tables, about 17 ms for a TensorFlow process, hence the slower
 rate.) A benchmark: it prints a table, it asserts nothing.
 
@@ -88,7 +88,7 @@ def peak_memory_of_tree(process: psutil.Process, stop: threading.Event, peak: di
             peak["rss"] = max(peak["rss"], sum(m.memory_info().rss for m in members))
             if samples % 5 == 0:
                 peak["pss"] = max(peak["pss"], sum(m.memory_full_info().pss for m in members))
-        except psutil.Error:
+        except (psutil.Error, AttributeError):  # AttributeError: no PSS off Linux
             pass
         samples += 1
         stop.wait(0.2)
@@ -229,7 +229,7 @@ def main() -> int:
         models = {outcome: count - counts_before.get(outcome, 0) for outcome, count in model_counts(cache).items()}
         record_chapter(args.record, str(name), {
             "wall_s": round(seconds, 1), "peak_mb": round(peak["rss"] / 2**20),
-            "peak_pss_mb": round(peak["pss"] / 2**20), "status": status,
+            **({"peak_pss_mb": round(peak["pss"] / 2**20)} if peak["pss"] else {}), "status": status,
             "started": began.isoformat(timespec="seconds"), "commit": git_commit(),
             "backend": backend, "machine": machine, "data": data,
             "load_average": {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)},

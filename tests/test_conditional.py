@@ -179,6 +179,14 @@ def test_the_marginal_bounds_score_the_first_test_images_from_as_many_codes_per_
     assert comparison.scores["vae"]["neg_marginal_iwae"][0] == pytest.approx(-np.mean(vae_bound), rel=1e-5)
 
 
+@pytest.mark.parametrize("iwae_examples", [0, 2.5])
+def test_a_bad_number_of_bound_examples_is_refused_by_name_before_training(mnist_small, iwae_examples):
+    test = (binarize(mnist_small.x_test), mnist_small.y_test)
+    with pytest.raises((TypeError, ValueError), match="iwae_examples"):
+        compare_cvae_with_vae((mnist_small.x_train, mnist_small.y_train), test, test, seeds=[0], epochs=1,
+                              batch_size=100, learning_rate=1e-3, k=3, iwae_examples=iwae_examples)
+
+
 def test_the_conditional_iwae_bound_is_above_the_elbo_and_tightens_with_more_codes(mnist_small):
     model = small_cvae()
     model.fit(conditional_inputs(mnist_small.x_train, mnist_small.y_train), epochs=2, batch_size=50, verbose=0)

@@ -72,7 +72,7 @@ def test_the_status_tables_show_recorded_runs_and_say_where_a_chapter_has_none()
         "book/keras/vae_dense.ipynb": _entry("0" * 64, {"vae_epochs": "38"}),
     }
     runs = results.runs_rows(record, chapters)
-    assert runs[0] == ["keras/evaluation", "1,234", "2,048 resident", "succeeded", "real MNIST",
+    assert runs[0] == ["keras/evaluation", "1,234", "2,048 resident sum", "succeeded", "real MNIST",
                        "2026-12-05, abc1234", "0.5 / 1.2"]
     assert runs[1][4] == "other data (mnist.npz)" and runs[1][6] == "not sampled"
     assert runs[2][3] == "not yet run at full size"

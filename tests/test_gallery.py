@@ -101,7 +101,12 @@ class PromptThatOnlyCompiles(code.InteractiveConsole):
     The prompt compiles each statement once its lines are complete (``"single"`` mode):
     a blank line ends an indented block there, and a new statement may not follow a block
     before a blank line. The statements it accepts are the file's statements, in the
-    file's order and in one namespace, so the file run above is their execution.
+    file's order and in one namespace, so the file run above executes them. What runs
+    differently without a source file: ``__file__`` is undefined (no entry uses it), the
+    value of a top-level expression is printed, and TensorFlow's autograph cannot read
+    the source of a function defined at the prompt, so it traces the function
+    unconverted. That matters only for Python control flow on tensors, which the file
+    runs under JAX refuse as well (a traced value has no truth value).
     """
 
     def __init__(self):

@@ -104,11 +104,12 @@ def _data_words(entry: dict) -> str:
 
 
 def _memory_words(entry: dict) -> str:
-    """The peak proportional set size, and the resident sets' sum where they differ;
-    runs recorded before the proportional size was sampled give the resident sum."""
-    resident = f"{entry['peak_mb']:,} resident"
+    """The peak proportional set size, and the resident sets' sum where it is more than
+    5 % larger; runs recorded before the proportional size was sampled give the resident
+    sum."""
     if "peak_pss_mb" not in entry:
-        return resident
+        return f"{entry['peak_mb']:,} resident sum"
+    resident = f"{entry['peak_mb']:,} resident"
     if entry["peak_pss_mb"] >= 0.95 * entry["peak_mb"]:
         return f"{entry['peak_pss_mb']:,}"
     return f"{entry['peak_pss_mb']:,} ({resident})"

@@ -17,7 +17,7 @@ Every document in _toc.yml is opened once, over HTTP from a local server, and ch
                               (which the server returns) and "print to PDF".
 * ``test_launch_button``      notebook pages: the launch menu opens and offers "Colab"
                               with a link to this notebook in the configured repository.
-* ``test_no_console_errors``  runs last for each page, so it also covers the clicks
+* ``test_no_console_errors``  runs after the checks above on each page, so it covers the clicks
                               above: no console error, no uncaught exception, no failed
                               local request, no request that leaves localhost (none is
                               let through: MathJax is the book's own, _static/mathjax).
@@ -37,8 +37,9 @@ from book_site import NOTEBOOK_DOCS, ROOT, TOC_DOCS, source_suffix
 
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 
-# Each chapter page is loaded once (module-scoped ``chapter`` fixture) and shared by
-# the checks below, which pytest runs together, in this file's order, page by page.
+# Each chapter page is loaded once (session-scoped ``chapter`` fixture) and shared by
+# the checks below and those of test_reading_layout.py, which only measure the page:
+# pytest runs a page's checks together, this file's first, in order, page by page.
 all_pages = pytest.mark.parametrize("chapter", TOC_DOCS, indirect=True)
 notebook_pages = pytest.mark.parametrize("chapter", NOTEBOOK_DOCS, indirect=True)
 
