@@ -2,9 +2,8 @@
 
 Each chapter is executed as a reader's Jupyter would run it (nbclient, a fresh kernel
 per chapter) with ``VAE_BOOK_PROFILE=full`` and ``VAE_BOOK_DATA`` pointing at a
-60,000 + 10,000-digit MNIST file: the real one where a reader has it, or on machines
-without internet the stand-in made by ``scripts/make_fullsize_standin.py`` (then every
-figure printed here is a stand-in figure: same sizes, not the same digits). Memory is
+60,000 + 10,000-digit MNIST file, the ``mnist.npz`` that ``keras.datasets.mnist``
+saves (by default ``_build/mnist.npz``). Memory is
 sampled over the kernel and its children: the sum of their resident sets every 0.2 s
 (``peak_mb``), and every second the sum of their proportional set sizes
 (``peak_pss_mb``, Linux only), where a page that n processes map, such as a library all
@@ -31,8 +30,7 @@ chapter's entry says whether the cache was on (``model_cache``) and how many mod
 loaded and trained (``models``); ``--no-model-cache`` trains everything, for the time
 of a cold build.
 
-    python scripts/make_fullsize_standin.py
-    python benchmarks/full_profile.py --data _build/standin/mnist_standin.npz
+    python benchmarks/full_profile.py --data _build/mnist.npz
     python benchmarks/full_profile.py --chapters book/keras/vae_dense.ipynb --timeout 900
 """
 
@@ -55,7 +53,7 @@ import numpy as np
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT / "_build" / "standin" / "mnist_standin.npz"
+DEFAULT_DATA = ROOT / "_build" / "mnist.npz"
 DEFAULT_EXECUTED = ROOT / "_build" / "full_profile"
 DEFAULT_RECORD = ROOT / "benchmarks" / "results" / "full_profile.json"
 DEFAULT_MODEL_CACHE = ROOT / "_build" / "model-cache"
@@ -203,7 +201,8 @@ def main() -> int:
     parser.add_argument("--no-model-cache", action="store_true", help="train every model, reuse none")
     args = parser.parse_args()
     if not args.data.is_file():
-        print(f"no data file {args.data}: run `python scripts/make_fullsize_standin.py` first", file=sys.stderr)
+        print(f"no data file {args.data}: copy there the mnist.npz that keras.datasets.mnist.load_data() "
+              "saves under ~/.keras/datasets/, or pass --data", file=sys.stderr)
         return 2
     chapters = args.chapters or sorted((ROOT / "book").rglob("*.ipynb"))
     environment = {**os.environ, "VAE_BOOK_PROFILE": "full", "VAE_BOOK_DATA": str(args.data.resolve()),

@@ -9,7 +9,7 @@ the -ELBO in nats of the binarised held-out digits (``binarize(x_test)``, seed 0
 standard error over digits, so a cheaper budget can be checked against the one it replaces.
 A benchmark: it prints, it asserts nothing.
 
-    python benchmarks/step_budget.py --data _build/standin/mnist_standin.npz
+    python benchmarks/step_budget.py --data _build/mnist.npz
     python benchmarks/step_budget.py --budgets 100:27000:1e-3 250:8000:2e-3
 """
 

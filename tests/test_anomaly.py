@@ -22,8 +22,6 @@ from snippets.chapters.anomaly import (
     DetectionRow,
     HeldOutSplit,
     ProtocolResult,
-    StoppingRule,
-    TrainingRecord,
     anomaly_scores,
     autoencoder_scores,
     average_precision,
@@ -51,13 +49,13 @@ from snippets.chapters.anomaly import (
     standard_normal_draws,
     stopping_statement,
     summary_table,
-    training_record,
     unseen_digit_finding,
     validation_threshold,
     verdict,
     verdict_phrase,
 )
 from snippets.chapters.comparison import detectable_difference
+from snippets.chapters.stopping import StoppingRule, TrainingRecord
 from snippets.data import binarize
 from snippets.evaluation import (
     MeanWithError,
@@ -735,45 +733,6 @@ def test_held_back_digits_are_a_seeded_disjoint_share_of_the_training_digits():
         ValueError, match=r"share=0.01 of 20 examples leaves 0 held back"
     ):
         hold_back(x, 0.01, seed=0)
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        (dict(max_epochs=0), "max_epochs"),
-        (dict(max_epochs=2, patience=0), "patience"),
-        (dict(max_epochs=2, min_delta=-1.0), "min_delta"),
-        (dict(max_epochs=2, held_back=1.0), "held_back"),
-    ],
-)
-def test_stopping_rule_rejects_bad_settings_by_name(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        StoppingRule(**kwargs)
-
-
-def test_an_early_stopped_network_keeps_the_weights_of_its_best_epoch(mnist_small):
-    x = binarize(mnist_small.x_train[:300], seed=0)
-    fitted, held = hold_back(x, 0.2, seed=0)
-    rule = StoppingRule(
-        max_epochs=20, patience=1, min_delta=1e6
-    )  # no epoch after the first improves enough
-    stopper = rule.callback()
-    autoencoder, history = fit_autoencoder(
-        fitted,
-        latent_dim=2,
-        hidden_units=(8,),
-        epochs=rule.max_epochs,
-        batch_size=50,
-        validation_data=held,
-        callbacks=[stopper],
-    )
-    record = training_record(history, stopper)
-    assert record == TrainingRecord(
-        epochs=2, best_epoch=1, capped=False, val_loss=record.val_loss
-    )
-    assert len(record.val_loss) == 2
-    restored = autoencoder.evaluate(held, batch_size=50, verbose=0)
-    assert restored == pytest.approx(record.val_loss[0], rel=1e-4)
 
 
 def test_a_network_that_runs_out_of_epochs_is_recorded_as_capped(protocol_run):

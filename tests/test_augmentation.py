@@ -7,17 +7,18 @@ import numpy as np
 import pytest
 
 from snippets.chapters.augmentation import (
+    DENOISERS,
     AugmentationTrial,
     FILTER_CANDIDATES,
     FILTERS,
     DenoisingTrial,
     add_gaussian_noise,
+    build_denoiser,
     augmentation_trial,
     choose_filter_parameters,
     classifier_accuracy,
     code_classifier_accuracy,
     corrupt,
-    denoising_models,
     denoising_pairs,
     denoising_trial,
     error_summary,
@@ -34,7 +35,7 @@ from snippets.chapters.augmentation import (
     stopping_statement,
     stopping_summary,
 )
-from snippets.chapters.anomaly import StoppingRule, TrainingRecord
+from snippets.chapters.stopping import StoppingRule, TrainingRecord
 from snippets.chapters.conditional import build_conditional_vae
 from snippets.models import VAE, Autoencoder, build_dense_decoder, build_dense_encoder
 
@@ -164,9 +165,8 @@ def test_filter_parameters_are_the_candidates_with_the_lowest_validation_error(m
         choose_filter_parameters(x_valid, candidates={"box filter": ({"size": 3},)})
 
 
-def test_denoising_models_share_sizes_and_the_vaes_share_their_initial_weights():
-    models = denoising_models((16,), 3, seed=4)
-    assert list(models) == ["plain VAE", "denoising VAE", "denoising autoencoder"]
+def test_denoisers_share_sizes_and_the_vaes_share_their_initial_weights():
+    models = {name: build_denoiser(name, (16,), 3, seed=4) for name in DENOISERS}
     assert isinstance(models["denoising autoencoder"], Autoencoder)
     plain, denoising = models["plain VAE"], models["denoising VAE"]
     assert all(np.array_equal(a, b) for a, b in zip(plain.get_weights(), denoising.get_weights()))
@@ -174,6 +174,8 @@ def test_denoising_models_share_sizes_and_the_vaes_share_their_initial_weights()
     ae = models["denoising autoencoder"]
     assert plain.encoder.count_params() - ae.encoder.count_params() == extra_head
     assert plain.decoder.count_params() == ae.decoder.count_params()
+    with pytest.raises(ValueError, match="name must be one of"):
+        build_denoiser("median filter", (16,), 3, seed=4)
 
 
 def test_denoising_trial_scores_every_method_under_both_corruptions(mnist_small):

@@ -37,8 +37,9 @@ training digits.
 The two networks train until their loss on held-back normal training digits
 (a share of them carved off per seed, never fitted) has not improved by
 ``min_delta`` nats for ``patience`` epochs, and keep the weights of their
-best epoch (``keras.callbacks.EarlyStopping``), under a cap of
-``max_epochs``; :class:`TrainingRecord` says where each stopped.
+best epoch (:class:`snippets.chapters.stopping.StoppingRule`), under a cap of
+``max_epochs``; a :class:`snippets.chapters.stopping.TrainingRecord` says where each
+stopped. Both train through the model cache (:mod:`snippets.chapters.cache`).
 
 Each (seed, held-out digit, score) gets the ROC-AUC and the AUPRC (average
 precision; chance is the share of anomalies) on the test digits, and, at a
@@ -87,10 +88,16 @@ from snippets.applications.anomaly import (
     standard_normal_draws,
     validation_threshold,
 )
-from snippets.callbacks import NonFiniteLossGuard
+from snippets.chapters.cache import cached_training
 from snippets.chapters.comparison import detectable_difference, direction
 from snippets.chapters.diagnostics import fit_dense_vae
 from snippets.chapters.plotting import page_figure
+from snippets.chapters.stopping import (
+    StoppingRule,
+    TrainingRecord,
+    fit_until_stopped,
+    training_record,
+)
 from snippets.data import MnistData, binarize
 from snippets.evaluation import MeanWithError, mean_and_standard_error
 from snippets.models import (
@@ -191,22 +198,6 @@ class DetectionRow(NamedTuple):
     precision: float
     recall: float
     false_alarm_rate: float
-
-
-class TrainingRecord(NamedTuple):
-    """Where one network's training ended.
-
-    ``epochs`` is how many it ran, ``best_epoch`` (from 1) the epoch whose
-    weights it kept, and ``capped`` is true when it ran its ``max_epochs``
-    without meeting the stopping rule. ``val_loss`` ``(epochs,)`` is its loss
-    per epoch on the held-back digits (nats per digit: ``-ELBO`` for the VAE,
-    ``-log p(x|x_hat)`` for the autoencoder).
-    """
-
-    epochs: int
-    best_epoch: int
-    capped: bool
-    val_loss: tuple[float, ...]
 
 
 def check_digit(digit: object, name: str = "digit") -> int:
@@ -329,45 +320,6 @@ def baseline_scores(
     }
 
 
-@dataclasses.dataclass(frozen=True)
-class StoppingRule:
-    """When a network stops training: early stopping on held-back normal digits.
-
-    A share ``held_back`` of the normal training digits is kept out of fitting
-    (:func:`hold_back`); training stops once the loss on them has not fallen
-    by more than ``min_delta`` nats per digit below its best for ``patience``
-    epochs, or after ``max_epochs``, and the weights of the best epoch are kept.
-    """
-
-    max_epochs: int
-    patience: int = 2
-    min_delta: float = 1.0
-    held_back: float = 0.1
-
-    def __post_init__(self) -> None:
-        check_positive_int(self.max_epochs, "max_epochs")
-        check_positive_int(self.patience, "patience")
-        check_number(self.min_delta, "min_delta", low=0.0)
-        check_number(
-            self.held_back,
-            "held_back",
-            low=0.0,
-            high=1.0,
-            low_open=True,
-            high_open=True,
-        )
-
-    def callback(self) -> keras.callbacks.EarlyStopping:
-        """A fresh ``keras.callbacks.EarlyStopping`` on ``val_loss`` with this rule."""
-        return keras.callbacks.EarlyStopping(
-            monitor="val_loss",
-            patience=self.patience,
-            min_delta=self.min_delta,
-            mode="min",
-            restore_best_weights=True,
-        )
-
-
 def hold_back(
     x_train: np.ndarray, share: float, *, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -389,6 +341,7 @@ def hold_back(
     return x_train[order[held:]], x_train[order[:held]]
 
 
+@cached_training
 def fit_autoencoder(
     x_train: np.ndarray,
     *,
@@ -399,46 +352,34 @@ def fit_autoencoder(
     learning_rate: float = 1e-3,
     seed: int = 0,
     validation_data: np.ndarray | None = None,
-    callbacks: Sequence[keras.callbacks.Callback] = (),
+    stopping: StoppingRule | None = None,
 ) -> tuple[Autoencoder, keras.callbacks.History]:
     """A deterministic dense autoencoder of the VAE's size, trained with Adam.
 
     Encoder ``784 -> hidden_units -> latent_dim`` (one head where the VAE's has
     two) and the VAE's decoder; the loss is the Bernoulli ``-log p(x|x_hat)``
     of ``x_train`` ``(n, 784)``, the VAE's reconstruction term without its KL
-    term. ``keras.utils.set_random_seed(seed)`` is called first, as
-    :func:`snippets.chapters.diagnostics.fit_dense_vae` does.
+    term; with ``stopping``, training stops early by that rule on
+    ``validation_data`` (:func:`snippets.chapters.stopping.fit_until_stopped`).
+    ``keras.utils.set_random_seed(seed)`` is called first, as
+    :func:`snippets.chapters.diagnostics.fit_dense_vae` does, and the model cache
+    (:mod:`snippets.chapters.cache`) loads an unchanged call's model.
     """
-    epochs = check_positive_int(epochs, "epochs")
     keras.utils.set_random_seed(seed)
     autoencoder = Autoencoder(
         build_dense_encoder(latent_dim, hidden_units=hidden_units, variational=False),
         build_dense_decoder(latent_dim, hidden_units=hidden_units),
     )
     autoencoder.compile(optimizer=keras.optimizers.Adam(learning_rate))
-    history = autoencoder.fit(
+    history = fit_until_stopped(
+        autoencoder,
         x_train,
         batch_size=check_positive_int(batch_size, "batch_size"),
         epochs=epochs,
         validation_data=validation_data,
-        callbacks=[*callbacks, NonFiniteLossGuard()],
-        verbose=0,
+        stopping=stopping,
     )
     return autoencoder, history
-
-
-def training_record(
-    history: keras.callbacks.History, stopper: keras.callbacks.EarlyStopping
-) -> TrainingRecord:
-    """Where a ``fit`` with the early stopping ``stopper`` ended: a
-    :class:`TrainingRecord`."""
-    val_loss = tuple(float(value) for value in history.history["val_loss"])
-    return TrainingRecord(
-        epochs=len(val_loss),
-        best_epoch=int(stopper.best_epoch) + 1,
-        capped=int(stopper.stopped_epoch) == 0,
-        val_loss=val_loss,
-    )
 
 
 def autoencoder_scores(autoencoder: Autoencoder, x) -> dict[str, np.ndarray]:
@@ -515,9 +456,8 @@ def fit_detectors(
     }
     networks, training = {}, {}
     for name, fit in (("VAE", fit_dense_vae), ("autoencoder", fit_autoencoder)):
-        stopper = stopping.callback()
-        networks[name], history = fit(x_fit, callbacks=[stopper], **options)
-        training[name] = training_record(history, stopper)
+        networks[name], history = fit(x_fit, stopping=stopping, **options)
+        training[name] = training_record(history)
     return Detectors(
         networks["VAE"],
         networks["autoencoder"],

@@ -13,7 +13,8 @@ The baselines a denoiser must beat are the deterministic denoising autoencoder
 of the same size and three classical filters, a median, a Gaussian and
 non-local means (Buades et al., 2005), each with its parameters chosen on
 validation digits. Every network trains until its loss on held-back digits
-stops improving (:class:`snippets.chapters.anomaly.StoppingRule`).
+stops improving (:class:`snippets.chapters.stopping.StoppingRule`), through the
+model cache (:mod:`snippets.chapters.cache`).
 
 *Augmentation.* With few labelled digits, add digits a conditional VAE
 generates for each class to a classifier's training set, and measure whether
@@ -33,19 +34,20 @@ from skimage.restoration import denoise_nl_means
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from snippets.callbacks import NonFiniteLossGuard
-from snippets.chapters.anomaly import (
-    StoppingRule,
-    TrainingRecord,
-    hold_back,
-    training_record,
-)
+from snippets.chapters.anomaly import hold_back
+from snippets.chapters.cache import cached_training
 from snippets.chapters.conditional import (
     NUM_CLASSES,
     one_hot_labels,
     train_conditional_vae,
 )
 from snippets.chapters.plotting import page_figure
+from snippets.chapters.stopping import (
+    StoppingRule,
+    TrainingRecord,
+    fit_until_stopped,
+    training_record,
+)
 from snippets.data import binarize
 from snippets.evaluation import MeanWithError, mean_and_standard_error
 from snippets.models import (
@@ -58,6 +60,8 @@ from snippets.models import (
 from snippets.validation import check_images, check_number, check_positive_int
 
 IMAGE_SIDES = (28, 28)
+# The learned denoisers, in the order they are trained and shown.
+DENOISERS = ("plain VAE", "denoising VAE", "denoising autoencoder")
 # Test corruptions are drawn with seeds from here on, which no training corruption uses
 # (denoising_pairs draws with seed + 0, 1, 2, ... for small seeds), so no test digit
 # carries a noise field a model was trained on.
@@ -246,32 +250,63 @@ def choose_filter_parameters(
     return chosen
 
 
-def denoising_models(
-    hidden_units: Sequence[int], latent_dim: int, seed: int
-) -> dict[str, LatentVariableModel]:
-    """The plain VAE, the denoising VAE and a denoising autoencoder, compiled with Adam.
+def build_denoiser(
+    name: str, hidden_units: Sequence[int], latent_dim: int, seed: int
+) -> LatentVariableModel:
+    """One of :data:`DENOISERS`, compiled with Adam: a dense VAE (``"plain VAE"``,
+    ``"denoising VAE"``) or Vincent et al.'s (2008) deterministic denoising
+    autoencoder of the same size.
 
-    Dense models of one size, keyed by those names; the deterministic denoising
-    autoencoder is Vincent et al.'s (2008). ``keras.utils.set_random_seed(seed)``
-    runs before each is built, so the VAEs start from the same weights; the
-    autoencoder's encoder has one head instead of two and so
-    ``latent_dim * (hidden + 1)`` weights fewer.
+    ``keras.utils.set_random_seed(seed)`` runs before it is built, so the two VAEs
+    start from the same weights; the autoencoder's encoder has one head instead of
+    two and so ``latent_dim * (hidden + 1)`` weights fewer.
     """
-    models: dict[str, LatentVariableModel] = {}
-    for name in ("plain VAE", "denoising VAE", "denoising autoencoder"):
-        keras.utils.set_random_seed(seed)
-        variational = name != "denoising autoencoder"
-        encoder = build_dense_encoder(
-            latent_dim, hidden_units=hidden_units, variational=variational
-        )
-        decoder = build_dense_decoder(latent_dim, hidden_units=hidden_units)
-        models[name] = (
-            VAE(encoder, decoder, seed=seed)
-            if variational
-            else Autoencoder(encoder, decoder)
-        )
-        models[name].compile(optimizer=keras.optimizers.Adam(1e-3))
-    return models
+    if name not in DENOISERS:
+        raise ValueError(f"name must be one of {DENOISERS}, got {name!r}")
+    keras.utils.set_random_seed(seed)
+    variational = name != "denoising autoencoder"
+    encoder = build_dense_encoder(
+        latent_dim, hidden_units=hidden_units, variational=variational
+    )
+    decoder = build_dense_decoder(latent_dim, hidden_units=hidden_units)
+    model = (
+        VAE(encoder, decoder, seed=seed)
+        if variational
+        else Autoencoder(encoder, decoder)
+    )
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    return model
+
+
+@cached_training
+def fit_denoiser(
+    name: str,
+    x_input: np.ndarray,
+    x_target: np.ndarray,
+    validation_data: tuple[np.ndarray, np.ndarray],
+    *,
+    hidden_units: Sequence[int],
+    latent_dim: int,
+    batch_size: int,
+    seed: int,
+    stopping: StoppingRule,
+) -> tuple[LatentVariableModel, keras.callbacks.History]:
+    """:func:`build_denoiser` ``name`` trained on ``fit(x_input, x_target)``, both
+    ``(n, 784)``, until ``stopping`` ends it on ``validation_data`` (a pair of
+    ``(m, 784)`` arrays); the model cache (:mod:`snippets.chapters.cache`) loads an
+    unchanged call's model.
+    """
+    model = build_denoiser(name, hidden_units, latent_dim, seed)
+    history = fit_until_stopped(
+        model,
+        x_input,
+        x_target,
+        stopping=stopping,
+        epochs=stopping.max_epochs,
+        validation_data=validation_data,
+        batch_size=check_positive_int(batch_size, "batch_size"),
+    )
+    return model, history
 
 
 class DenoisingTrial(NamedTuple):
@@ -280,7 +315,7 @@ class DenoisingTrial(NamedTuple):
 
     ``errors[corruption][method]`` is a float for the corruptions ``"noise"`` and
     ``"mask"`` and the methods ``"corrupted input"``, each filter of
-    :data:`FILTERS` and each model of :func:`denoising_models`;
+    :data:`FILTERS` and each of :data:`DENOISERS`;
     ``training[model]`` is that model's :class:`TrainingRecord`.
     """
 
@@ -303,7 +338,7 @@ def denoising_trial(
     mask_fraction: float = 0.5,
     corruptions: Mapping[str, Sequence[float]] | None = None,
 ) -> DenoisingTrial:
-    """Train the three models of :func:`denoising_models` to ``stopping`` and score
+    """Train the three models of :data:`DENOISERS` to ``stopping`` and score
     every denoiser once.
 
     A share ``stopping.held_back`` of ``x_train`` is held back (:func:`hold_back`,
@@ -328,21 +363,21 @@ def denoising_trial(
     held_corrupted, held_clean = denoising_pairs(
         x_held, **corruptions, seed=VALIDATION_SEED + seed
     )
-    models = denoising_models(hidden_units, latent_dim, seed)
-    training = {}
-    for name, model in models.items():
+    models, training = {}, {}
+    for name in DENOISERS:
         plain = name == "plain VAE"
-        stopper = stopping.callback()
-        history = model.fit(
+        models[name], history = fit_denoiser(
+            name,
             clean if plain else corrupted,
             clean,
-            validation_data=(x_held, x_held) if plain else (held_corrupted, held_clean),
-            epochs=stopping.max_epochs,
-            batch_size=check_positive_int(batch_size, "batch_size"),
-            callbacks=[stopper, NonFiniteLossGuard()],
-            verbose=0,
+            (x_held, x_held) if plain else (held_corrupted, held_clean),
+            hidden_units=hidden_units,
+            latent_dim=latent_dim,
+            batch_size=batch_size,
+            seed=seed,
+            stopping=stopping,
         )
-        training[name] = training_record(history, stopper)
+        training[name] = training_record(history)
     x_test = check_images(x_test, "x_test").astype(np.float32)
     errors = {}
     for corruption, x_tilde in damaged_copies(

@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from snippets.callbacks import NonFiniteLossGuard
 from snippets.chapters.cache import cached_training
 from snippets.chapters.plotting import page_figure
+from snippets.chapters.stopping import StoppingRule, fit_until_stopped
 from snippets.data import DynamicBinarization
 from snippets.evaluation import log_weight_statistics, mean_and_standard_error
 from snippets.likelihoods import Bernoulli, ContinuousBernoulli, Gaussian
@@ -59,6 +59,7 @@ def fit_dense_vae(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     *,
     dynamic_binarization: bool = False,
+    stopping: StoppingRule | None = None,
 ) -> tuple[VAE, keras.callbacks.History]:
     """Build a dense VAE and train it with Adam; return the model and its history.
 
@@ -67,6 +68,8 @@ def fit_dense_vae(
     ``x_train`` every epoch (:class:`snippets.DynamicBinarization`), which makes
     a Bernoulli loss a real negative log-likelihood; ``validation_data`` is
     then expected binary already (:func:`snippets.binarize`, once).
+    With ``stopping``, training stops early by that rule on ``validation_data``
+    (:func:`snippets.chapters.stopping.fit_until_stopped`), within ``epochs``.
     ``keras.utils.set_random_seed(seed)`` is called
     first, so two calls with the same arguments train the same model; models
     that differ in one argument only (``beta``, ``likelihood``, ...) start from
@@ -86,20 +89,22 @@ def fit_dense_vae(
     data = dict(x=x_train, batch_size=batch_size)
     if dynamic_binarization:
         data = dict(x=DynamicBinarization(x_train, batch_size=batch_size, seed=seed))
-    history = vae.fit(
+    history = fit_until_stopped(
+        vae,
         **data,
+        stopping=stopping,
         epochs=epochs,
         validation_data=validation_data,
-        callbacks=[*callbacks, NonFiniteLossGuard()],
-        verbose=0,
+        callbacks=callbacks,
     )
     return vae, history
 
 
 # Applied here rather than as a decorator, so the recipes chapter, which shows the
-# function, shows what trains the model: an unchanged call without ``callbacks``
-# loads its model from the model cache, and every call leaves the random state of
-# ``set_random_seed(seed)`` (snippets.chapters.cache).
+# function, shows what trains the model: an unchanged call without ``callbacks`` (a
+# stopping rule is a setting, keyed like the others) loads its model from the model
+# cache, and every call leaves the random state of ``set_random_seed(seed)``
+# (snippets.chapters.cache).
 fit_dense_vae = cached_training(fit_dense_vae)
 
 

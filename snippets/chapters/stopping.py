@@ -1,0 +1,147 @@
+"""Early stopping as a setting: train until the loss on held-back examples stops
+improving, and say where training ended.
+
+A :class:`StoppingRule` is a frozen dataclass of numbers rather than a callback
+object, so a training function that takes one is keyed by the model cache
+(:mod:`snippets.chapters.cache`) and its model loaded the next time.
+:func:`fit_until_stopped` trains with the rule and writes where the rule stopped into
+the ``History``'s ``params``, which the cache stores with the model, so
+:func:`training_record` reads the same record from a history that was just trained and
+from one that was loaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import keras
+
+from snippets.callbacks import NonFiniteLossGuard
+from snippets.validation import check_number, check_positive_int
+
+# The key in History.params under which fit_until_stopped records the rule's outcome.
+STOPPING_PARAM = "early_stopping"
+
+
+@dataclasses.dataclass(frozen=True)
+class StoppingRule:
+    """When a network stops training: early stopping on held-back examples.
+
+    A share ``held_back`` of the training examples is kept out of fitting (the
+    caller's split, e.g. :func:`snippets.chapters.anomaly.hold_back`); training stops
+    once the loss on them has not fallen by more than ``min_delta`` below its best for
+    ``patience`` epochs, or after ``max_epochs``, and the weights of the best epoch are
+    kept.
+    """
+
+    max_epochs: int
+    patience: int = 2
+    min_delta: float = 1.0
+    held_back: float = 0.1
+
+    def __post_init__(self) -> None:
+        check_positive_int(self.max_epochs, "max_epochs")
+        check_positive_int(self.patience, "patience")
+        check_number(self.min_delta, "min_delta", low=0.0)
+        check_number(
+            self.held_back,
+            "held_back",
+            low=0.0,
+            high=1.0,
+            low_open=True,
+            high_open=True,
+        )
+
+    def callback(self) -> keras.callbacks.EarlyStopping:
+        """A fresh ``keras.callbacks.EarlyStopping`` on ``val_loss`` with this rule."""
+        return keras.callbacks.EarlyStopping(
+            monitor="val_loss",
+            patience=self.patience,
+            min_delta=self.min_delta,
+            mode="min",
+            restore_best_weights=True,
+        )
+
+
+class TrainingRecord(NamedTuple):
+    """Where one network's training ended.
+
+    ``epochs`` is how many it ran, ``best_epoch`` (from 1) the epoch whose weights it
+    kept, and ``capped`` is true when it ran its ``max_epochs`` without meeting the
+    stopping rule. ``val_loss`` ``(epochs,)`` is its loss per epoch on the held-back
+    examples.
+    """
+
+    epochs: int
+    best_epoch: int
+    capped: bool
+    val_loss: tuple[float, ...]
+
+
+def fit_until_stopped(
+    model: keras.Model,
+    x: Any,
+    y: Any = None,
+    *,
+    stopping: StoppingRule | None,
+    epochs: int,
+    validation_data: Any = None,
+    callbacks: tuple[keras.callbacks.Callback, ...] | list = (),
+    **fit_options: Any,
+) -> keras.callbacks.History:
+    """``model.fit`` for ``epochs`` epochs, stopped early by ``stopping`` if one is
+    given, and guarded against a non-finite loss (:class:`snippets.NonFiniteLossGuard`).
+
+    With ``stopping``, ``validation_data`` is required (the rule watches its loss) and
+    the returned ``History``'s ``params[STOPPING_PARAM]`` holds the rule's outcome,
+    ``{"best_epoch": b, "stopped_epoch": s}`` (both from 0; ``s = 0`` when the rule
+    never stopped), for :func:`training_record`.
+    """
+    epochs = check_positive_int(epochs, "epochs")
+    if stopping is not None and not isinstance(stopping, StoppingRule):
+        raise TypeError(
+            f"stopping must be a StoppingRule or None, got {type(stopping).__name__}"
+        )
+    if stopping is not None and validation_data is None:
+        raise ValueError(
+            "stopping needs validation_data: the rule watches the loss on held-back "
+            "examples"
+        )
+    stopper = [stopping.callback()] if stopping is not None else []
+    history = model.fit(
+        x,
+        y,
+        epochs=epochs,
+        validation_data=validation_data,
+        callbacks=[*callbacks, *stopper, NonFiniteLossGuard()],
+        verbose=0,
+        **fit_options,
+    )
+    if stopper:
+        history.params[STOPPING_PARAM] = {
+            "best_epoch": int(stopper[0].best_epoch),
+            "stopped_epoch": int(stopper[0].stopped_epoch),
+        }
+    return history
+
+
+def training_record(history: keras.callbacks.History) -> TrainingRecord:
+    """Where a :func:`fit_until_stopped` with a rule ended: a :class:`TrainingRecord`.
+
+    Raises:
+        ValueError: ``history`` was not trained with a stopping rule.
+    """
+    outcome = history.params.get(STOPPING_PARAM)
+    if outcome is None:
+        raise ValueError(
+            "history holds no early-stopping outcome: train with "
+            "fit_until_stopped(..., stopping=StoppingRule(...))"
+        )
+    val_loss = tuple(float(value) for value in history.history["val_loss"])
+    return TrainingRecord(
+        epochs=len(val_loss),
+        best_epoch=outcome["best_epoch"] + 1,
+        capped=outcome["stopped_epoch"] == 0,
+        val_loss=val_loss,
+    )
