@@ -11,7 +11,7 @@ from snippets import VAE, build_dense_decoder, build_dense_encoder, training_cal
 x = (np.random.default_rng(0).random((512, 784)) < 0.2).astype("float32")
 vae = VAE(build_dense_encoder(latent_dim=2), build_dense_decoder(latent_dim=2), seed=0)
 vae.compile(optimizer="adam")
-vae(x[:1])  # built before BackupAndRestore looks for a backup to restore
+_ = vae(x[:1])  # built before BackupAndRestore looks for a backup to restore
 with tempfile.TemporaryDirectory() as folder:
     callbacks = training_callbacks(folder, patience=2)
     history = vae.fit(x[:448], epochs=3, batch_size=64, validation_data=x[448:],
