@@ -72,10 +72,11 @@ def test_the_status_tables_show_recorded_runs_and_say_where_a_chapter_has_none()
         "book/keras/vae_dense.ipynb": _entry("0" * 64, {"vae_epochs": "38"}),
     }
     runs = results.runs_rows(record, chapters)
-    assert runs[0] == ["keras/evaluation", "1,234", "2,048 resident sum", "succeeded", "real MNIST",
-                       "2026-12-05, abc1234", "0.5 / 1.2"]
-    assert runs[1][4] == "other data (mnist.npz)" and runs[1][6] == "not sampled"
-    assert runs[2][3] == "not yet run at full size"
+    assert runs[0] == ["keras/evaluation", "1,234", "nothing to reuse", "2,048 resident sum", "succeeded",
+                       "real MNIST", "2026-12-05, abc1234", "0.5 / 1.2"]
+    assert runs[1][5] == "other data (mnist.npz)" and runs[1][7] == "not sampled"
+    assert runs[2][4] == "not yet run at full size"
+    assert len(runs) == 3, "no whole-book row while a chapter has no run"
     headlines = results.headline_rows(record, chapters)
     assert headlines[0][1:4] == ["held-out −IWAE, k = 5,000, after 50 epochs", "90.07 ± 1.16 nats", "real MNIST"]
     assert headlines[0][4].startswith("Burda et al. (2016): 86.76 nats")
@@ -85,7 +86,22 @@ def test_the_status_tables_show_recorded_runs_and_say_where_a_chapter_has_none()
 @pytest.mark.parametrize(("pss", "words"), [(2000, "2,000"), (1500, "1,500 (2,048 resident)")])
 def test_the_memory_shown_is_the_proportional_size_with_the_resident_sum_where_it_is_larger(pss, words):
     entry = _entry(results.REAL_MNIST, {}) | {"peak_pss_mb": pss}
-    assert results.runs_rows({"book/theory/elbo.ipynb": entry}, ["book/theory/elbo.ipynb"])[0][2] == words
+    assert results.runs_rows({"book/theory/elbo.ipynb": entry}, ["book/theory/elbo.ipynb"])[0][3] == words
+
+
+def test_the_whole_book_reuses_the_cached_chapters_models_and_counts_the_others_as_run():
+    chapters = ["book/theory/elbo.ipynb", "book/keras/vae_conv.ipynb", "book/keras/recipes.ipynb"]
+    record = {
+        "book/theory/elbo.ipynb": _entry(results.REAL_MNIST, {}),  # trains nothing through the cache
+        "book/keras/vae_conv.ipynb": _entry(results.REAL_MNIST, {}) | {"models": {"trained": 8, "loaded": 0}},
+        "book/keras/recipes.ipynb": _entry(results.REAL_MNIST, {}) | {"models": {"trained": 26}},
+    }
+    reused = {"book/keras/vae_conv.ipynb": _entry(results.REAL_MNIST, {}) | {"wall_s": 77.1}}
+    runs = results.runs_rows(record, chapters, reused)
+    assert [row[2] for row in runs[:3]] == ["nothing to reuse", "77", "not measured"]
+    assert runs[3][:3] == ["whole book", "3,703", "not measured"]
+    reused["book/keras/recipes.ipynb"] = _entry(results.REAL_MNIST, {}) | {"wall_s": 100.0}
+    assert results.runs_rows(record, chapters, reused)[3][:3] == ["whole book", "3,703", "1,412"]
 
 
 def test_every_headline_names_a_chapter_of_the_book():

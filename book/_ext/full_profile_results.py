@@ -2,7 +2,10 @@
 
 ``benchmarks/full_profile.py`` writes each chapter's full-size run to
 ``benchmarks/results/full_profile.json``: its time, memory, status, when, at which
-commit and on which data it ran, and the values the chapter glued. Two directives
+commit and on which data it ran, and the values the chapter glued; a second run of a
+chapter whose models the first one trained into the model cache, written to
+``benchmarks/results/full_profile_reused.json``, gives its time with those models
+loaded. Two directives
 turn that record into tables, so the page shows what was measured and nothing
 typed by hand::
 
@@ -27,6 +30,9 @@ from sphinx.util.docutils import SphinxDirective
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORD = ROOT / "benchmarks" / "results" / "full_profile.json"
+# The same chapters run again right after, loading the models the first run trained
+# into the model cache (snippets/chapters/cache.py).
+REUSED_RECORD = ROOT / "benchmarks" / "results" / "full_profile_reused.json"
 # SHA-256 of the four arrays of keras.datasets.mnist (x_train, y_train, x_test, y_test).
 REAL_MNIST = "06b0d1f124c4e5fa796686ade41a9b778edacc8622f2195a352ef479ad44fc16"
 
@@ -115,22 +121,52 @@ def _memory_words(entry: dict) -> str:
     return f"{entry['peak_pss_mb']:,} ({resident})"
 
 
-def runs_rows(record: dict, chapters: list[str]) -> list[list[str]]:
-    """One row per chapter: time, memory, status, data, date, commit and load average."""
+def _trains_through_the_cache(entry: dict) -> bool:
+    models = entry.get("models") or {}
+    return models.get("trained", 0) + models.get("loaded", 0) > 0
+
+
+def reused_seconds(entry: dict | None, reused: dict | None) -> float | None:
+    """A chapter's time with its trained models reused: that of its run that loaded
+    them, or, for a chapter that trains nothing through the model cache, its recorded
+    time; ``None`` where it was not measured."""
+    if reused is not None and reused["status"] == "ok":
+        return reused["wall_s"]
+    if entry is not None and entry["status"] == "ok" and not _trains_through_the_cache(entry):
+        return entry["wall_s"]
+    return None
+
+
+def _reused_words(entry: dict, reused: dict | None) -> str:
+    if reused is not None:
+        return f"{reused['wall_s']:,.0f}"
+    return "not measured" if _trains_through_the_cache(entry) else "nothing to reuse"
+
+
+def runs_rows(record: dict, chapters: list[str], reused: dict | None = None) -> list[list[str]]:
+    """One row per chapter: time, time with trained models reused, memory, status, data,
+    date, commit and load average; then the whole book's two times, where every chapter
+    has them."""
+    reused = reused or {}
     rows = []
     for chapter in chapters:
         name = chapter.removeprefix("book/").removesuffix(".ipynb")
         entry = record.get(chapter)
         if entry is None:
-            rows.append([name, "", "", "not yet run at full size", "", "", ""])
+            rows.append([name, "", "", "", "not yet run at full size", "", "", ""])
             continue
         load = entry.get("load_average")
         load_words = f"{load['before']:.1f} / {load['after']:.1f}" if load else "not sampled"
         rows.append([
-            name, f"{entry['wall_s']:,.0f}", _memory_words(entry),
-            "succeeded" if entry["status"] == "ok" else entry["status"], _data_words(entry),
-            f"{entry['started'][:10]}, {entry['commit']}", load_words,
+            name, f"{entry['wall_s']:,.0f}", _reused_words(entry, reused.get(chapter)),
+            _memory_words(entry), "succeeded" if entry["status"] == "ok" else entry["status"],
+            _data_words(entry), f"{entry['started'][:10]}, {entry['commit']}", load_words,
         ])
+    cold = [record[chapter]["wall_s"] for chapter in chapters if chapter in record]
+    warm = [reused_seconds(record.get(chapter), reused.get(chapter)) for chapter in chapters]
+    if len(cold) == len(chapters):
+        warm_words = "not measured" if None in warm else f"{sum(warm):,.0f}"
+        rows.append(["whole book", f"{sum(cold):,.0f}", warm_words, "", "", "", "", ""])
     return rows
 
 
@@ -175,15 +211,21 @@ def _table(header: list[str], rows: list[list[str]]) -> nodes.table:
     return table
 
 
+def _read(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 class FullProfileRuns(SphinxDirective):
     """The table of every chapter's recorded full-size run."""
 
     def run(self):
         self.env.note_dependency(str(RECORD))
-        record = json.loads(RECORD.read_text()) if RECORD.is_file() else {}
-        header = ["chapter", "wall time (s)", "peak memory (MB)", "status", "data",
-                  "date, commit", "load average before / after"]
-        return [_table(header, runs_rows(record, chapters_in_order()))]
+        self.env.note_dependency(str(REUSED_RECORD))
+        header = ["chapter", "wall time (s)", "with trained models reused (s)",
+                  "peak memory (MB)", "status", "data", "date, commit",
+                  "load average before / after"]
+        rows = runs_rows(_read(RECORD), chapters_in_order(), _read(REUSED_RECORD))
+        return [_table(header, rows)]
 
 
 class FullProfileHeadlines(SphinxDirective):
@@ -191,7 +233,7 @@ class FullProfileHeadlines(SphinxDirective):
 
     def run(self):
         self.env.note_dependency(str(RECORD))
-        record = json.loads(RECORD.read_text()) if RECORD.is_file() else {}
+        record = _read(RECORD)
         header = ["chapter", "figure", "value", "data", "published"]
         return [_table(header, headline_rows(record, chapters_in_order()))]
 
