@@ -28,7 +28,12 @@ Trained models are kept in ``--model-cache`` (``VAE_BOOK_MODEL_CACHE``,
 are unchanged since an earlier run loads its models instead of training them. Each
 chapter's entry says whether the cache was on (``model_cache``) and how many models it
 loaded and trained (``models``); ``--no-model-cache`` trains everything, for the time
-of a cold build.
+of a cold build. Run right after a cold run into a second record, the same chapters give
+the times with their models reused, which the status page shows beside the first::
+
+    python benchmarks/full_profile.py --chapters book/keras/vae_conv.ipynb
+    python benchmarks/full_profile.py --chapters book/keras/vae_conv.ipynb \\
+        --record benchmarks/results/full_profile_reused.json
 
     python benchmarks/full_profile.py --data _build/mnist.npz
     python benchmarks/full_profile.py --chapters book/keras/vae_dense.ipynb --timeout 900

@@ -33,7 +33,6 @@ from snippets.chapters.anomaly import (
     fit_autoencoder,
     fit_baselines,
     held_out_protocol,
-    hold_back,
     log_likelihood_of_draws,
     log_mean_exp,
     log_reconstruction_probability,
@@ -55,7 +54,7 @@ from snippets.chapters.anomaly import (
     verdict_phrase,
 )
 from snippets.chapters.comparison import detectable_difference
-from snippets.chapters.stopping import StoppingRule, TrainingRecord
+from snippets.chapters.stopping import StoppingRule, TrainingRecord, hold_back
 from snippets.data import binarize
 from snippets.evaluation import (
     MeanWithError,

@@ -72,7 +72,7 @@ def test_the_status_tables_show_recorded_runs_and_say_where_a_chapter_has_none()
         "book/keras/vae_dense.ipynb": _entry("0" * 64, {"vae_epochs": "38"}),
     }
     runs = results.runs_rows(record, chapters)
-    assert runs[0] == ["keras/evaluation", "1,234", "nothing to reuse", "2,048 resident sum", "succeeded",
+    assert runs[0] == ["keras/evaluation", "1,234", "not measured", "2,048 resident sum", "succeeded",
                        "real MNIST", "2026-12-05, abc1234", "0.5 / 1.2"]
     assert runs[1][5] == "other data (mnist.npz)" and runs[1][7] == "not sampled"
     assert runs[2][4] == "not yet run at full size"
@@ -89,19 +89,44 @@ def test_the_memory_shown_is_the_proportional_size_with_the_resident_sum_where_i
     assert results.runs_rows({"book/theory/elbo.ipynb": entry}, ["book/theory/elbo.ipynb"])[0][3] == words
 
 
+def _cached(models: dict | None, **fields) -> dict:
+    """An entry of a run with the model cache on, which trained and loaded ``models``."""
+    return _entry(results.REAL_MNIST, {}) | {"model_cache": True, "models": models or {}} | fields
+
+
 def test_the_whole_book_reuses_the_cached_chapters_models_and_counts_the_others_as_run():
     chapters = ["book/theory/elbo.ipynb", "book/keras/vae_conv.ipynb", "book/keras/recipes.ipynb"]
     record = {
-        "book/theory/elbo.ipynb": _entry(results.REAL_MNIST, {}),  # trains nothing through the cache
-        "book/keras/vae_conv.ipynb": _entry(results.REAL_MNIST, {}) | {"models": {"trained": 8, "loaded": 0}},
-        "book/keras/recipes.ipynb": _entry(results.REAL_MNIST, {}) | {"models": {"trained": 26}},
+        "book/theory/elbo.ipynb": _cached({"trained": 0, "loaded": 0}),  # nothing through the cache
+        "book/keras/vae_conv.ipynb": _cached({"trained": 8, "loaded": 0}),
+        "book/keras/recipes.ipynb": _cached({"trained": 26}),
     }
-    reused = {"book/keras/vae_conv.ipynb": _entry(results.REAL_MNIST, {}) | {"wall_s": 77.1}}
+    reused = {"book/keras/vae_conv.ipynb": _cached({"loaded": 8}, wall_s=77.1)}
     runs = results.runs_rows(record, chapters, reused)
     assert [row[2] for row in runs[:3]] == ["nothing to reuse", "77", "not measured"]
     assert runs[3][:3] == ["whole book", "3,703", "not measured"]
-    reused["book/keras/recipes.ipynb"] = _entry(results.REAL_MNIST, {}) | {"wall_s": 100.0}
+    reused["book/keras/recipes.ipynb"] = _cached({"loaded": 26}, wall_s=100.0)
     assert results.runs_rows(record, chapters, reused)[3][:3] == ["whole book", "3,703", "1,412"]
+
+
+@pytest.mark.parametrize(
+    ("cold", "reused", "words"),
+    [
+        (_entry(results.REAL_MNIST, {}), None, "not measured"),  # cache off: whether it uses it is unknown
+        (_cached({"trained": 3}), _cached({"loaded": 3}, status="timed out"), "timed out"),
+        (_cached({"trained": 3}), _entry("0" * 64, {}), "not measured"),  # a second run on other data
+    ],
+)
+def test_a_time_with_models_reused_is_shown_only_where_it_was_measured(cold, reused, words):
+    chapter = "book/keras/recipes.ipynb"
+    rows = results.runs_rows({chapter: cold}, [chapter], {chapter: reused} if reused else {})
+    assert rows[0][2] == words and rows[1][:3] == ["whole book", "1,234", "not measured"]
+
+
+def test_a_failed_chapter_leaves_the_whole_book_time_unmeasured():
+    chapter = "book/theory/elbo.ipynb"
+    rows = results.runs_rows({chapter: _cached({}, status="failed")}, [chapter])
+    assert rows[1][:3] == ["whole book", "not measured", "not measured"]
 
 
 def test_every_headline_names_a_chapter_of_the_book():

@@ -3,13 +3,14 @@ by it is loaded from the model cache with the same record."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import keras
 import numpy as np
 import pytest
 
-from snippets.chapters.anomaly import fit_autoencoder, hold_back
+from snippets.chapters.anomaly import fit_autoencoder
 from snippets.chapters.augmentation import fit_denoiser
 from snippets.chapters.cache import use_model_cache
 from snippets.chapters.diagnostics import fit_dense_vae
@@ -17,6 +18,7 @@ from snippets.chapters.stopping import (
     StoppingRule,
     TrainingRecord,
     fit_until_stopped,
+    hold_back,
     training_record,
 )
 from snippets.data import binarize
@@ -127,11 +129,28 @@ def small_autoencoder() -> Autoencoder:
     return model
 
 
+def test_a_rule_that_stops_on_the_last_epoch_is_not_capped(split):
+    fitted, held = split
+    rule = dataclasses.replace(STOP_AFTER_THE_SECOND, max_epochs=2)
+    _, history = fit_autoencoder(
+        fitted, epochs=2, validation_data=held, stopping=rule, **SMALL
+    )
+    assert training_record(history)[:3] == (2, 1, False)
+
+
 def test_stopping_without_held_back_examples_or_of_the_wrong_type_is_refused(split):
-    fitted, _ = split
+    fitted, held = split
+    with pytest.raises(ValueError, match="epochs=3 differs from stopping.max_epochs=20"):
+        fit_until_stopped(
+            small_autoencoder(),
+            fitted,
+            stopping=STOP_AFTER_THE_SECOND,
+            epochs=3,
+            validation_data=held,
+        )
     with pytest.raises(ValueError, match="stopping needs validation_data"):
         fit_until_stopped(
-            small_autoencoder(), fitted, stopping=STOP_AFTER_THE_SECOND, epochs=1
+            small_autoencoder(), fitted, stopping=STOP_AFTER_THE_SECOND, epochs=20
         )
     with pytest.raises(TypeError, match="stopping must be a StoppingRule or None, got int"):
         fit_until_stopped(small_autoencoder(), fitted, stopping=3, epochs=1)

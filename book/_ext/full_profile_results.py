@@ -121,53 +121,53 @@ def _memory_words(entry: dict) -> str:
     return f"{entry['peak_pss_mb']:,} ({resident})"
 
 
-def _trains_through_the_cache(entry: dict) -> bool:
+def reused_time(entry: dict, reused: dict | None) -> tuple[float | None, str]:
+    """A chapter's time with its trained models reused, and how the table writes it.
+
+    That of its run that loaded them (``reused``, on the same data); for a chapter whose
+    run, with the model cache on, trained and loaded nothing through it, its recorded
+    time. ``None`` where that was not measured: no second run, a failed one, or a first
+    run with the cache off, which cannot say whether the chapter uses it.
+    """
+    if reused is not None and reused["data"]["sha256"] == entry["data"]["sha256"]:
+        if reused["status"] != "ok":
+            return None, reused["status"]
+        return reused["wall_s"], f"{reused['wall_s']:,.0f}"
     models = entry.get("models") or {}
-    return models.get("trained", 0) + models.get("loaded", 0) > 0
-
-
-def reused_seconds(entry: dict | None, reused: dict | None) -> float | None:
-    """A chapter's time with its trained models reused: that of its run that loaded
-    them, or, for a chapter that trains nothing through the model cache, its recorded
-    time; ``None`` where it was not measured."""
-    if reused is not None and reused["status"] == "ok":
-        return reused["wall_s"]
-    if entry is not None and entry["status"] == "ok" and not _trains_through_the_cache(entry):
-        return entry["wall_s"]
-    return None
-
-
-def _reused_words(entry: dict, reused: dict | None) -> str:
-    if reused is not None:
-        return f"{reused['wall_s']:,.0f}"
-    return "not measured" if _trains_through_the_cache(entry) else "nothing to reuse"
+    if entry.get("model_cache") and entry["status"] == "ok" and not any(models.values()):
+        return entry["wall_s"], "nothing to reuse"
+    return None, "not measured"
 
 
 def runs_rows(record: dict, chapters: list[str], reused: dict | None = None) -> list[list[str]]:
     """One row per chapter: time, time with trained models reused, memory, status, data,
-    date, commit and load average; then the whole book's two times, where every chapter
-    has them."""
+    date, commit and load average; then, once every chapter has a run, the whole book's
+    two times, each where every chapter's succeeded."""
     reused = reused or {}
-    rows = []
+    rows, cold, warm = [], [], []
     for chapter in chapters:
         name = chapter.removeprefix("book/").removesuffix(".ipynb")
         entry = record.get(chapter)
         if entry is None:
             rows.append([name, "", "", "", "not yet run at full size", "", "", ""])
             continue
+        seconds, words = reused_time(entry, reused.get(chapter))
+        cold.append(entry["wall_s"] if entry["status"] == "ok" else None)
+        warm.append(seconds)
         load = entry.get("load_average")
         load_words = f"{load['before']:.1f} / {load['after']:.1f}" if load else "not sampled"
         rows.append([
-            name, f"{entry['wall_s']:,.0f}", _reused_words(entry, reused.get(chapter)),
+            name, f"{entry['wall_s']:,.0f}", words,
             _memory_words(entry), "succeeded" if entry["status"] == "ok" else entry["status"],
             _data_words(entry), f"{entry['started'][:10]}, {entry['commit']}", load_words,
         ])
-    cold = [record[chapter]["wall_s"] for chapter in chapters if chapter in record]
-    warm = [reused_seconds(record.get(chapter), reused.get(chapter)) for chapter in chapters]
     if len(cold) == len(chapters):
-        warm_words = "not measured" if None in warm else f"{sum(warm):,.0f}"
-        rows.append(["whole book", f"{sum(cold):,.0f}", warm_words, "", "", "", "", ""])
+        rows.append(["whole book", _total_words(cold), _total_words(warm), "", "", "", "", ""])
     return rows
+
+
+def _total_words(seconds: list[float | None]) -> str:
+    return "not measured" if None in seconds else f"{sum(seconds):,.0f}"
 
 
 def headline_rows(record: dict, chapters: list[str]) -> list[list[str]]:

@@ -96,6 +96,7 @@ from snippets.chapters.stopping import (
     StoppingRule,
     TrainingRecord,
     fit_until_stopped,
+    hold_back,
     training_record,
 )
 from snippets.data import MnistData, binarize
@@ -318,27 +319,6 @@ def baseline_scores(
         "isolation_forest": -forest.score_samples(x).astype(np.float64),
         "knn_distance": distances.mean(axis=1).astype(np.float64),
     }
-
-
-def hold_back(
-    x_train: np.ndarray, share: float, *, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Split ``x_train`` ``(n, d)`` at random (seeded by ``seed``) into the examples
-    fitted ``(n - m, d)`` and ``m = round(share * n)`` held back ``(m, d)``.
-
-    Raises:
-        ValueError: either part would be empty.
-    """
-    x_train = check_array(x_train, "x_train", (None,))
-    share = check_number(share, "share", low=0.0, high=1.0)
-    held = round(share * len(x_train))
-    if not 0 < held < len(x_train):
-        raise ValueError(
-            f"share={share} of {len(x_train)} examples leaves {held} held back and "
-            f"{len(x_train) - held} to fit; both must be at least one"
-        )
-    order = np.random.default_rng(seed).permutation(len(x_train))
-    return x_train[order[held:]], x_train[order[:held]]
 
 
 @cached_training

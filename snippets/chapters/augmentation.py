@@ -34,7 +34,6 @@ from skimage.restoration import denoise_nl_means
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from snippets.chapters.anomaly import hold_back
 from snippets.chapters.cache import cached_training
 from snippets.chapters.conditional import (
     NUM_CLASSES,
@@ -46,6 +45,7 @@ from snippets.chapters.stopping import (
     StoppingRule,
     TrainingRecord,
     fit_until_stopped,
+    hold_back,
     training_record,
 )
 from snippets.data import binarize

@@ -13,12 +13,14 @@ from one that was loaded.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import keras
+import numpy as np
 
 from snippets.callbacks import NonFiniteLossGuard
-from snippets.validation import check_number, check_positive_int
+from snippets.validation import check_array, check_number, check_positive_int
 
 # The key in History.params under which fit_until_stopped records the rule's outcome.
 STOPPING_PARAM = "early_stopping"
@@ -28,11 +30,12 @@ STOPPING_PARAM = "early_stopping"
 class StoppingRule:
     """When a network stops training: early stopping on held-back examples.
 
-    A share ``held_back`` of the training examples is kept out of fitting (the
-    caller's split, e.g. :func:`snippets.chapters.anomaly.hold_back`); training stops
-    once the loss on them has not fallen by more than ``min_delta`` below its best for
-    ``patience`` epochs, or after ``max_epochs``, and the weights of the best epoch are
-    kept.
+    A share ``held_back`` of the training examples is kept out of fitting
+    (:func:`hold_back`); training stops once the loss on them has not fallen by more
+    than ``min_delta`` below its best for ``patience`` epochs, or after ``max_epochs``,
+    and the weights of the best epoch are kept. The best epoch is Keras's: the last
+    one whose loss fell below the best before it by more than ``min_delta``, which
+    with ``min_delta > 0`` need not be the one with the lowest loss.
     """
 
     max_epochs: int
@@ -70,13 +73,34 @@ class TrainingRecord(NamedTuple):
     ``epochs`` is how many it ran, ``best_epoch`` (from 1) the epoch whose weights it
     kept, and ``capped`` is true when it ran its ``max_epochs`` without meeting the
     stopping rule. ``val_loss`` ``(epochs,)`` is its loss per epoch on the held-back
-    examples.
+    examples (the model's loss: nats per example for a VAE's ``-ELBO``).
     """
 
     epochs: int
     best_epoch: int
     capped: bool
     val_loss: tuple[float, ...]
+
+
+def hold_back(
+    x_train: np.ndarray, share: float, *, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``x_train`` ``(n, d)`` at random (seeded by ``seed``) into the examples
+    fitted ``(n - m, d)`` and ``m = round(share * n)`` held back ``(m, d)``.
+
+    Raises:
+        ValueError: either part would be empty.
+    """
+    x_train = check_array(x_train, "x_train", (None,))
+    share = check_number(share, "share", low=0.0, high=1.0)
+    held = round(share * len(x_train))
+    if not 0 < held < len(x_train):
+        raise ValueError(
+            f"share={share} of {len(x_train)} examples leaves {held} held back and "
+            f"{len(x_train) - held} to fit; both must be at least one"
+        )
+    order = np.random.default_rng(seed).permutation(len(x_train))
+    return x_train[order[held:]], x_train[order[:held]]
 
 
 def fit_until_stopped(
@@ -87,14 +111,14 @@ def fit_until_stopped(
     stopping: StoppingRule | None,
     epochs: int,
     validation_data: Any = None,
-    callbacks: tuple[keras.callbacks.Callback, ...] | list = (),
+    callbacks: Sequence[keras.callbacks.Callback] = (),
     **fit_options: Any,
 ) -> keras.callbacks.History:
     """``model.fit`` for ``epochs`` epochs, stopped early by ``stopping`` if one is
     given, and guarded against a non-finite loss (:class:`snippets.NonFiniteLossGuard`).
 
-    With ``stopping``, ``validation_data`` is required (the rule watches its loss) and
-    the returned ``History``'s ``params[STOPPING_PARAM]`` holds the rule's outcome,
+    With ``stopping``, ``epochs`` must be its ``max_epochs``, ``validation_data`` is
+    required (the rule watches its loss) and the returned ``History``'s ``params[STOPPING_PARAM]`` holds the rule's outcome,
     ``{"best_epoch": b, "stopped_epoch": s}`` (both from 0; ``s = 0`` when the rule
     never stopped), for :func:`training_record`.
     """
@@ -102,6 +126,11 @@ def fit_until_stopped(
     if stopping is not None and not isinstance(stopping, StoppingRule):
         raise TypeError(
             f"stopping must be a StoppingRule or None, got {type(stopping).__name__}"
+        )
+    if stopping is not None and epochs != stopping.max_epochs:
+        raise ValueError(
+            f"epochs={epochs} differs from stopping.max_epochs={stopping.max_epochs}: "
+            "with a stopping rule, its max_epochs is the cap"
         )
     if stopping is not None and validation_data is None:
         raise ValueError(
