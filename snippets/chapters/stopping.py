@@ -118,9 +118,10 @@ def fit_until_stopped(
     given, and guarded against a non-finite loss (:class:`snippets.NonFiniteLossGuard`).
 
     With ``stopping``, ``epochs`` must be its ``max_epochs``, ``validation_data`` is
-    required (the rule watches its loss) and the returned ``History``'s ``params[STOPPING_PARAM]`` holds the rule's outcome,
-    ``{"best_epoch": b, "stopped_epoch": s}`` (both from 0; ``s = 0`` when the rule
-    never stopped), for :func:`training_record`.
+    required (the rule watches its loss) and the returned ``History``'s
+    ``params[STOPPING_PARAM]`` holds the rule's outcome, ``{"best_epoch": b,
+    "stopped_epoch": s}`` (both from 0; ``s = 0`` when the rule never stopped), for
+    :func:`training_record`.
     """
     epochs = check_positive_int(epochs, "epochs")
     if stopping is not None and not isinstance(stopping, StoppingRule):
