@@ -112,6 +112,44 @@ def test_every_arm_runs_with_every_seed_and_the_first_seed_is_kept():
     assert comparison.summary(1, "loss").mean == pytest.approx(41.0)
 
 
+def test_an_arm_run_with_fewer_seeds_pairs_with_the_others_on_the_seeds_it_shares():
+    calls = []
+
+    def fit(arm, seed, first):
+        calls.append((arm, seed, first))
+        return (arm, seed), _History(seed)
+
+    def score(arm, model):
+        return {"loss": 10.0 * model[1] + (5.0 if model == ("costly", 3) else 0.0)}
+
+    comparison = compare_over_seeds(
+        fit, score, [0, "costly"], [5, 3, 4], arm_seeds={"costly": [4, 3]}
+    )
+    assert sorted(calls, key=str) == sorted(
+        [(0, 5, True), (0, 3, False), (0, 4, False),
+         ("costly", 3, True), ("costly", 4, False)], key=str)
+    # The subset keeps the order of seeds, whatever order it was given in.
+    assert comparison.seeds_of("costly") == (3, 4) and comparison.seeds_of(0) == (5, 3, 4)
+    assert np.array_equal(comparison.scores["costly"]["loss"], [35.0, 40.0])
+    assert comparison.models["costly"] == ("costly", 3)
+    # costly minus arm 0 on seeds 3 and 4 only: differences 5 and 0.
+    difference = comparison.difference("costly", 0, "loss")
+    assert difference.n == 2 and difference.mean == pytest.approx(2.5)
+    assert comparison.difference(0, "costly", "loss").mean == pytest.approx(-2.5)
+
+
+@pytest.mark.parametrize(
+    "arm_seeds, message",
+    [({"other": [5]}, "not one of"), ({1: [6]}, "subset of seeds"), ({1: []}, "seeds"),
+     ([(1, [5])], "arm_seeds must map")],
+)
+def test_bad_arm_seeds_are_named(arm_seeds, message):
+    with pytest.raises(ValueError, match=message):
+        compare_over_seeds(
+            lambda arm, seed, first: None, lambda arm, model: {}, [1], [5], arm_seeds
+        )
+
+
 @pytest.mark.parametrize("seeds", [[], [0, 0], [-1], [True]])
 def test_bad_seeds_are_named(seeds):
     with pytest.raises(ValueError, match="seeds"):

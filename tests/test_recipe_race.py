@@ -86,6 +86,21 @@ def test_a_seed_run_again_gives_the_same_scores(race, digits):
     )
 
 
+def test_a_costly_recipe_can_race_on_fewer_seeds_with_the_same_runs(race, digits):
+    fewer = race_recipes(
+        TINY_RECIPES, *digits, **RACE_SETTINGS, recipe_seeds={"conv": [0]}
+    )
+    assert fewer.runs.seeds_of("conv") == (0,) and fewer.runs.seeds_of("dense") == (0, 1)
+    np.testing.assert_allclose(
+        fewer.runs.scores["conv"]["test_neg_iwae"],
+        race.runs.scores["conv"]["test_neg_iwae"][:1],
+        rtol=1e-4,
+    )
+    assert fewer.runs.difference("conv", "dense", "test_neg_iwae").n == 1
+    table = race_table(fewer, TINY_RECIPES)
+    assert table.loc["conv", "seeds"] == 1 and table.loc["dense", "seeds"] == 2
+
+
 def test_the_table_has_one_row_per_recipe_with_its_network_and_means(race):
     table = race_table(race, TINY_RECIPES)
     assert list(table.index) == list(TINY_RECIPES)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import keras
@@ -114,25 +114,36 @@ class SeedComparison:
     """Held-out scores of several arms (models that differ in one choice), one run per
     arm and seed.
 
-    ``scores[arm][name]`` is ``(n_seeds,)``, in the order of ``seeds``; every
-    arm ran with every seed, so the arms pair up seed by seed. ``models`` and
-    ``histories`` (Keras ``History.history`` dicts) keep the first seed's runs
-    only, for figures.
+    ``scores[arm][name]`` is ``(n,)``, one value per seed of :meth:`seeds_of`, in
+    order: every arm ran with all of ``seeds`` unless ``arm_seeds`` names a subset for
+    it (an arm too costly to run as often). Arms pair up seed by seed on the seeds they
+    share. ``models`` and ``histories`` (Keras ``History.history`` dicts) keep each
+    arm's first run only, for figures.
     """
 
     seeds: tuple[int, ...]
     scores: dict[Hashable, dict[str, np.ndarray]]
     models: dict[Hashable, Any]
     histories: dict[Hashable, dict[str, list[float]]]
+    arm_seeds: Mapping[Hashable, tuple[int, ...]] = field(default_factory=dict)
+
+    def seeds_of(self, arm: Hashable) -> tuple[int, ...]:
+        """The seeds ``arm`` ran with, in the order of its scores."""
+        return self.arm_seeds.get(arm, self.seeds)
 
     def summary(self, arm: Hashable, name: str) -> MeanWithError:
-        """Mean of score ``name`` of ``arm`` over the seeds, with its standard error."""
+        """Mean of score ``name`` of ``arm`` over its seeds, with its standard error."""
         return mean_and_standard_error(self.scores[arm][name])
 
     def difference(self, arm: Hashable, baseline: Hashable, name: str) -> MeanWithError:
-        """``arm`` minus ``baseline`` in score ``name``, paired by seed, with its
-        standard error."""
-        return paired_difference(self.scores[arm][name], self.scores[baseline][name])
+        """``arm`` minus ``baseline`` in score ``name``, paired on the seeds both ran
+        with, and its standard error."""
+        shared = [s for s in self.seeds_of(arm) if s in self.seeds_of(baseline)]
+        a, b = (
+            self.scores[side][name][[self.seeds_of(side).index(s) for s in shared]]
+            for side in (arm, baseline)
+        )
+        return paired_difference(a, b)
 
 
 def student_interval(
@@ -240,11 +251,13 @@ def compare_over_seeds(
     score: Callable[[Hashable, Any], Mapping[str, float]],
     arms: Sequence[Hashable],
     seeds: Sequence[int],
+    arm_seeds: Mapping[Hashable, Sequence[int]] | None = None,
 ) -> SeedComparison:
-    """Train and score every arm with every seed: ``len(arms) * len(seeds)`` runs.
+    """Train and score every arm with every seed: ``len(arms) * len(seeds)`` runs,
+    fewer where ``arm_seeds`` gives an arm a subset of ``seeds``.
 
     ``fit(arm, seed, first)`` returns ``(model, history)``; ``first`` is true for
-    the first seed, whose runs are kept (it may, say, track validation curves,
+    the arm's first seed, whose runs are kept (it may, say, track validation curves,
     which the others need not pay for). ``score(arm, model)`` returns named
     held-out numbers. Models of later seeds are dropped once scored, so memory
     holds one run per arm beyond the first seed's.
@@ -252,17 +265,45 @@ def compare_over_seeds(
     seeds, arms = _check_seeds(seeds), tuple(arms)
     if not arms:
         raise ValueError("arms must name at least one model to train")
+    subsets = _check_arm_seeds(arm_seeds or {}, arms, seeds)
     scores: dict[Hashable, dict[str, list[float]]] = {arm: {} for arm in arms}
     models, histories = {}, {}
     for seed in seeds:
         for arm in arms:
-            model, history = fit(arm, seed, seed == seeds[0])
+            own_seeds = subsets.get(arm, seeds)
+            if seed not in own_seeds:
+                continue
+            first = seed == own_seeds[0]
+            model, history = fit(arm, seed, first)
             for name, value in score(arm, model).items():
                 scores[arm].setdefault(name, []).append(float(value))
-            if seed == seeds[0]:
+            if first:
                 models[arm], histories[arm] = model, dict(history.history)
     arrays = {
         arm: {name: np.asarray(values) for name, values in named.items()}
         for arm, named in scores.items()
     }
-    return SeedComparison(seeds, arrays, models, histories)
+    return SeedComparison(seeds, arrays, models, histories, subsets)
+
+
+def _check_arm_seeds(
+    arm_seeds: Mapping[Hashable, Sequence[int]],
+    arms: tuple[Hashable, ...],
+    seeds: tuple[int, ...],
+) -> dict[Hashable, tuple[int, ...]]:
+    if not isinstance(arm_seeds, Mapping):
+        raise ValueError(
+            "arm_seeds must map arms to subsets of seeds, got "
+            f"{type(arm_seeds).__name__}"
+        )
+    subsets = {}
+    for arm, subset in arm_seeds.items():
+        if arm not in arms:
+            raise ValueError(f"arm_seeds names {arm!r}, which is not one of {arms}")
+        subset = _check_seeds(subset)
+        if not set(subset) <= set(seeds):
+            raise ValueError(
+                f"arm_seeds[{arm!r}] must be a subset of seeds {seeds}, got {subset}"
+            )
+        subsets[arm] = tuple(s for s in seeds if s in subset)
+    return subsets
