@@ -4,6 +4,8 @@ validation users, paired differences, saving, errors."""
 
 from __future__ import annotations
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from scipy import stats
 from snippets import VAE, Autoencoder, Multinomial
 from snippets.applications.recommend import RankingEarlyStopping
 from snippets.chapters import recommend
+from snippets.chapters.cache import use_model_cache
 from snippets.chapters.recommend import (
     Choice,
     HeldOutUsers,
@@ -228,6 +231,23 @@ def test_training_stops_on_validation_ndcg_and_keeps_the_best_epoch():
     assert capped.capped and capped.epochs == 2
     assert summary == {"median": (run.epochs + 2) / 2, "low": 2, "high": run.epochs,
                        "median_best": (run.best_epoch + capped.best_epoch) / 2, "capped": 1, "runs": 2}
+
+
+def test_a_mult_model_is_loaded_the_second_time_with_how_its_training_ended(tmp_path):
+    data = load_interactions("synthetic", n_users=100, n_items=20, seed=4, verbose=False)
+    options = dict(hidden_units=(8,), latent_dim=3, max_epochs=6, warmup_epochs=2, patience=1,
+                   batch_size=20)
+    use_model_cache(tmp_path)
+    try:
+        for beta in (0.5, None):
+            trained, loaded = (train_mult_model(data.train, data.validation, beta=beta, seed=3, **options)
+                               for _ in range(2))
+            assert (loaded.epochs, loaded.best_epoch, loaded.capped, loaded.validation_ndcg) == (
+                trained.epochs, trained.best_epoch, trained.capped, trained.validation_ndcg)
+            assert np.array_equal(loaded.recommend(data.train), trained.recommend(data.train))
+    finally:
+        use_model_cache(None)
+    assert json.loads((tmp_path / "counts.json").read_text()) == {"trained": 2, "loaded": 2}
 
 
 class ScriptedScores(keras.Model):

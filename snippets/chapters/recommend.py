@@ -43,6 +43,7 @@ from snippets.chapters.comparison import (
     independent_errors,
 )
 from snippets.callbacks import KLWarmup
+from snippets.chapters.cache import cached_training
 from snippets.chapters.plotting import page_figure
 from snippets.data import DOWNLOAD_TIMEOUT_S, _socket_timeout
 from snippets.evaluation import MeanWithError, mean_and_standard_error
@@ -69,6 +70,7 @@ SOURCES = ("auto", "movielens", "synthetic")
 POSITIVE_RATING = 4
 MIN_INTERACTIONS = 5
 RECALL_K, NDCG_K = 20, 100  # Liang et al.'s list lengths
+RANKING_RECORD = "ranking_stopping"  # where fit_mult_model's History says how it ended
 
 
 @dataclass(frozen=True)
@@ -363,7 +365,48 @@ def train_mult_model(
     learning_rate: float = 1e-3,
 ) -> MultRun:
     """Train Mult-VAE on ``train`` ``(n_users, n_items)``, Mult-DAE if ``beta`` is None,
-    until the ``validation`` users' NDCG@100 stops rising.
+    until the ``validation`` users' NDCG@100 stops rising (:func:`fit_mult_model`,
+    whose arguments these are), and say how the training ended."""
+    model, history = fit_mult_model(
+        train,
+        validation,
+        beta=beta,
+        seed=seed,
+        hidden_units=tuple(hidden_units),
+        latent_dim=latent_dim,
+        max_epochs=max_epochs,
+        patience=patience,
+        warmup_epochs=warmup_epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+    )
+    record = history.params[RANKING_RECORD]
+    return MultRun(
+        model=model,
+        epochs=record["epochs_run"],
+        best_epoch=record["best_epoch"],
+        capped=not record["stopped"],
+        validation_ndcg=tuple(history.history["val_ndcg"]),
+    )
+
+
+@cached_training
+def fit_mult_model(
+    train: np.ndarray,
+    validation: HeldOutUsers,
+    *,
+    beta: float | None,
+    seed: int,
+    hidden_units: Sequence[int] = (600,),
+    latent_dim: int = 200,
+    max_epochs: int = 200,
+    patience: int = 10,
+    warmup_epochs: int = 20,
+    batch_size: int = 100,
+    learning_rate: float = 1e-3,
+) -> tuple[VAE | Autoencoder, keras.callbacks.History]:
+    """Mult-VAE trained on ``train`` ``(n_users, n_items)``, Mult-DAE if ``beta`` is
+    None, with its ``History``.
 
     Mult-DAE carries Liang et al.'s weight penalty, ``MULT_DAE_L2 / batch_size``
     per squared weight (:func:`build_mult_dae`); Mult-VAE, as in their code, none.
@@ -373,8 +416,14 @@ def train_mult_model(
     Training stops after ``patience`` epochs without a better validation
     NDCG@100, or at ``max_epochs``, and keeps the best epoch's weights
     (:class:`RankingEarlyStopping`; NDCG over every item where there are fewer
-    than 100); for Mult-VAE only epochs at the final ``beta`` are eligible.
+    than 100); for Mult-VAE only epochs at the final ``beta`` are eligible. The
+    history logs ``val_ndcg`` after every epoch, and its
+    ``params["ranking_stopping"]`` records ``epochs_run``, ``best_epoch`` (counted
+    from 1) and ``stopped`` (whether the rule, not the cap, ended training).
     ``seed`` fixes the initial weights, the input dropout and the sampling of codes.
+    The function goes through the model cache (:mod:`snippets.chapters.cache`); a
+    Mult-DAE loaded from it ranks as the trained one did but no longer carries the
+    weight penalty, which only training uses.
     """
     keras.utils.set_random_seed(seed)
     max_epochs = check_positive_int(max_epochs, "max_epochs")
@@ -408,13 +457,12 @@ def train_mult_model(
         verbose=0,
         callbacks=[*callbacks, stopper],
     )
-    return MultRun(
-        model=model,
-        epochs=stopper.epochs_run,
-        best_epoch=stopper.best_epoch + 1,
-        capped=not stopper.stopped,
-        validation_ndcg=tuple(history.history["val_ndcg"]),
-    )
+    history.params[RANKING_RECORD] = {
+        "epochs_run": stopper.epochs_run,
+        "best_epoch": stopper.best_epoch + 1,
+        "stopped": stopper.stopped,
+    }
+    return model, history
 
 
 def stopping_summary(runs: Sequence[MultRun]) -> dict[str, float | int]:
