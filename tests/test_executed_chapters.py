@@ -6,7 +6,7 @@ which renders each chapter from that cache). These tests read the executed chapt
 from the same cache, looked up the way the build looks them up (by the code of the
 chapter as committed, so an outdated execution is not found), and compare them with
 the committed notebooks the way ``nbval --nbval-lax`` would: every cell ran without an
-error, and every cell marked ``# NBVAL_CHECK_OUTPUT`` printed exactly its stored output.
+error, and every cell tagged ``nbval-check-output`` printed exactly its stored output.
 
 The cache, not the build's ``_build/jupyter_execute`` folder, is read because on a
 cache hit myst-nb writes the notebook as it read it there, committed outputs and all.
@@ -34,7 +34,7 @@ EXECUTION_CACHE = ROOT / "_build" / "quick" / "_build" / ".jupyter_cache"
 EXECUTED = os.environ.get("VAE_BOOK_EXECUTED")
 REQUIRE = os.environ.get("VAE_BOOK_REQUIRE_EXECUTED", "") not in ("", "0", "false", "no")
 CHAPTERS = sorted(p for p in (ROOT / "book").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
-CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
+CHECKED_TAG = "nbval-check-output"
 SANITIZE_PATTERNS = get_sanitize_patterns((ROOT / "tests" / "nbval_sanitize.cfg").read_text())
 
 
@@ -102,7 +102,7 @@ def test_every_cell_ran_and_checked_cells_match_their_reference(chapter):
             continue
         errors = [o for o in ran["outputs"] if o["output_type"] == "error"]
         assert not errors, f"cell {index} raised {errors[0]['ename']}: {errors[0]['evalue']}"
-        if CHECK_MARKER in "".join(reference["source"]):
+        if CHECKED_TAG in reference["metadata"].get("tags", []):
             assert comparable(ran["outputs"]) == comparable(reference["outputs"]), (
                 f"cell {index} printed other output than its reference; if the change is intended, "
                 f"run scripts/refresh_notebooks.py {chapter.relative_to(ROOT)}"

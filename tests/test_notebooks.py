@@ -11,7 +11,11 @@ pytestmark = pytest.mark.backend_independent
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted(p for p in (ROOT / "book").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
-CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
+CHECKED_TAG = "nbval-check-output"  # nbval compares such a cell's output with the stored one
+
+
+def is_checked(cell: dict) -> bool:
+    return CHECKED_TAG in cell.get("metadata", {}).get("tags", [])
 
 
 def code_cells(path: Path) -> list[dict]:
@@ -27,7 +31,7 @@ def test_the_book_has_chapters():
 def test_only_checked_cells_store_outputs(path):
     """Stored outputs would go stale: only nbval's reference outputs are kept."""
     for index, cell in enumerate(code_cells(path)):
-        if CHECK_MARKER not in "".join(cell["source"]):
+        if not is_checked(cell):
             assert cell["outputs"] == [], f"cell {index} stores outputs"
 
 
@@ -35,7 +39,7 @@ def test_only_checked_cells_store_outputs(path):
 def test_checked_cells_have_a_reference_output(path):
     """A checked cell with nothing stored would compare against nothing."""
     for index, cell in enumerate(code_cells(path)):
-        if CHECK_MARKER in "".join(cell["source"]):
+        if is_checked(cell):
             assert cell["outputs"], f"cell {index} is checked but stores no output"
             assert cell["execution_count"] is not None, f"cell {index}: nbval treats it as unrun"
 

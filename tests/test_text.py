@@ -26,6 +26,7 @@ from snippets.chapters.text import (
     build_char_language_model,
     build_text_decoder,
     build_text_encoder,
+    budget_findings,
     build_text_vae,
     comparison_table,
     compile_text_model,
@@ -321,6 +322,22 @@ def test_findings_pair_runs_seed_by_seed_and_count_the_verdicts():
     assert values["n_collapsed"] == 2 and values["collapse_finding"].startswith("all 2 VAEs have collapsed")
     table = comparison_table(runs, reference="lm")
     assert list(table.index) == ["lm", "worse", "noisy"] and table.iloc[0, 1] == "0.00 ± 0.00"
+
+
+def test_a_budget_check_names_the_differences_that_change_sign_when_training_doubles():
+    runs = {"no remedy": fake_runs(nll=(10.0, 10.0, 10.0)), "warm-up": fake_runs(nll=(9.0, 9.5, 9.2)),
+            "language model": fake_runs(nll=(12.0, 12.0, 12.0), kl=(0.0, 0.0, 0.0))}
+    doubled = {"no remedy": fake_runs(nll=(10.0,), kl=(0.1,)), "warm-up": fake_runs(nll=(13.0,), kl=(0.2,)),
+               "language model": fake_runs(nll=(12.0,), kl=(0.0,))}
+    result = budget_findings(runs, doubled, baseline="no remedy", reference="language model")
+    # Checked: no remedy's NLL against the language model; warm-up's KL and NLL against no
+    # remedy and its NLL against the language model; the language model's NLL against no remedy.
+    assert result == {
+        "budget_checked": 5, "budget_kept": 3,
+        "budget_changed": "warm-up against no remedy (NLL); warm-up against language model (NLL)"}
+    with pytest.raises(ValueError, match="doubled must hold the variants"):
+        budget_findings(runs, {"no remedy": doubled["no remedy"]}, baseline="no remedy",
+                        reference="language model")
 
 
 def test_the_collapse_findings_follow_the_kl_against_one_bit():

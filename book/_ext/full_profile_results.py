@@ -60,13 +60,13 @@ HEADLINES = {
         "",
     ),
     "book/applications/conditional.ipynb": (
-        "marginal −IWAE, CVAE minus VAE",
+        "marginal −IWAE, VAE minus CVAE",
         "{marginal_difference:.1f} ± {marginal_difference_se:.1f} nats",
         "",
     ),
     "book/applications/recommendation.ipynb": (
         "test NDCG@100, Mult-VAE minus {rec_baseline}",
-        "{rec_difference:+.3f} ({rec_verdict})",
+        "{rec_difference:+.3f} ({rec_verdict}; detectable ± {rec_detectable:.3f})",
         "",
     ),
 }

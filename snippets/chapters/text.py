@@ -30,6 +30,7 @@ from scipy.special import softmax
 
 from snippets.callbacks import KLWarmup
 from snippets.chapters.comparison import (
+    budget_check,
     detectable_difference,
     direction,
     paired_difference,
@@ -970,6 +971,48 @@ def findings(
     values["n_collapsed"] = len(collapsed)
     values["collapse_finding"] = collapse_finding(collapsed, len(verdicts))
     return values
+
+
+def budget_findings(
+    runs: Mapping[str, VariantRuns],
+    doubled: Mapping[str, VariantRuns],
+    *,
+    baseline: str,
+    reference: str,
+) -> dict[str, int | str]:
+    """Whether the paired differences of :func:`findings` keep their sign when training
+    is doubled, for one seed.
+
+    ``doubled`` holds the variants of ``runs`` trained once more, with the first seed
+    of ``runs`` and twice the epochs. For each difference :func:`findings` states
+    (every variant's NLL against ``baseline`` and ``reference``, every VAE's KL
+    against ``baseline``) the first seed's value at both budgets goes through
+    :func:`snippets.chapters.comparison.budget_check`. Returns ``budget_checked``,
+    ``budget_kept`` (how many keep their sign) and ``budget_changed``, a clause
+    naming those that change sign ("none" when all keep it).
+    """
+    if set(doubled) != set(runs):
+        raise ValueError(
+            f"doubled must hold the variants of runs, {sorted(runs)}; got "
+            f"{sorted(doubled)}"
+        )
+    changed, checked = [], 0
+    for name in runs:
+        for metric, other in (("kl", baseline), ("nll", baseline), ("nll", reference)):
+            if other == name or (metric == "kl" and reference in (name, other)):
+                continue
+            at_budget, at_double = (
+                arms[name].per_seed(metric)[0] - arms[other].per_seed(metric)[0]
+                for arms in (runs, doubled)
+            )
+            checked += 1
+            if budget_check(at_budget, at_double)["_word"] == "changes sign":
+                changed.append(f"{name} against {other} ({metric.upper()})")
+    return {
+        "budget_checked": checked,
+        "budget_kept": checked - len(changed),
+        "budget_changed": "; ".join(changed) or "none",
+    }
 
 
 COLLAPSE_NATS = float(np.log(2.0))
