@@ -996,21 +996,22 @@ def budget_findings(
             f"doubled must hold the variants of runs, {sorted(runs)}; got "
             f"{sorted(doubled)}"
         )
-    changed, checked = [], 0
+    changed, seen = [], set()
     for name in runs:
         for metric, other in (("kl", baseline), ("nll", baseline), ("nll", reference)):
-            if other == name or (metric == "kl" and reference in (name, other)):
+            pair = (metric, frozenset((name, other)))
+            if other == name or pair in seen or (metric == "kl" and reference == name):
                 continue
+            seen.add(pair)
             at_budget, at_double = (
                 arms[name].per_seed(metric)[0] - arms[other].per_seed(metric)[0]
                 for arms in (runs, doubled)
             )
-            checked += 1
             if budget_check(at_budget, at_double)["_word"] == "changes sign":
                 changed.append(f"{name} against {other} ({metric.upper()})")
     return {
-        "budget_checked": checked,
-        "budget_kept": checked - len(changed),
+        "budget_checked": len(seen),
+        "budget_kept": len(seen) - len(changed),
         "budget_changed": "; ".join(changed) or "none",
     }
 
