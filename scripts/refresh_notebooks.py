@@ -3,8 +3,8 @@
 Chapters are committed without outputs: the book build executes them, so a
 stored figure can never go stale. The exception is a cell tagged
 ``nbval-check-output`` (in its metadata, out of the reader's sight): nbval compares
-its fresh output with the stored one, so that output is kept, as produced by the quick profile on the offline data
-(the environment ``make test`` uses).
+its fresh output with the stored one, so that output is kept, as produced by the
+quick profile on the offline data (the environment ``make test`` uses).
 
 Usage: python scripts/refresh_notebooks.py book/path/chapter.ipynb [...]
 """
