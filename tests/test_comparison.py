@@ -138,6 +138,15 @@ def test_an_arm_run_with_fewer_seeds_pairs_with_the_others_on_the_seeds_it_share
     assert comparison.difference(0, "costly", "loss").mean == pytest.approx(-2.5)
 
 
+def test_arms_without_a_shared_seed_cannot_be_paired():
+    comparison = compare_over_seeds(
+        lambda arm, seed, first: ((arm, seed), _History(seed)),
+        lambda arm, model: {"loss": float(model[1])}, ["a", "b"], [0, 1],
+        arm_seeds={"a": [0], "b": [1]})
+    with pytest.raises(ValueError, match="'a' and 'b' share no seed"):
+        comparison.difference("a", "b", "loss")
+
+
 @pytest.mark.parametrize(
     "arm_seeds, message",
     [({"other": [5]}, "not one of"), ({1: [6]}, "subset of seeds"), ({1: []}, "seeds"),
@@ -187,6 +196,9 @@ def test_more_seeds_detect_smaller_differences_and_one_run_detects_none():
     (2.0, 7.0, "keeps its sign"),
     (-3.0, 0.5, "changes sign"),
     (4.0, -0.1, "changes sign"),
+    # A count that does not change at one budget has no sign to keep.
+    (-5.0, 0.0, "is zero at one budget"),
+    (0.0, 0.0, "is zero at both budgets"),
 ])
 def test_a_budget_check_says_whether_doubling_training_keeps_the_ranking(base, doubled, word):
     assert budget_check(base, doubled) == {"_base": base, "_doubled": doubled, "_word": word}

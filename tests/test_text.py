@@ -19,6 +19,7 @@ from snippets.chapters.text import (
     TextScores,
     TextVAE,
     TextVariant,
+    UNSETTLED,
     UnknownCharacterError,
     VariantRuns,
     WordData,
@@ -324,8 +325,25 @@ def test_findings_pair_runs_seed_by_seed_and_count_the_verdicts():
     assert list(table.index) == ["lm", "worse", "noisy"] and table.iloc[0, 1] == "0.00 ± 0.00"
 
 
+def test_a_clear_verdict_that_turns_when_training_doubles_is_marked_and_not_counted():
+    runs = {
+        "lm": fake_runs(nll=(15.0, 15.2, 15.1), kl=(0.0, 0.0, 0.0)),
+        "worse": fake_runs(nll=(15.5, 15.7, 15.6)),
+        "better": fake_runs(nll=(14.5, 14.7, 14.6)),
+    }
+    # Trained twice as long (first seed), "worse" ends below the language model.
+    doubled = {"lm": fake_runs(nll=(15.0,), kl=(0.0,)), "worse": fake_runs(nll=(14.8,), kl=(0.1,)),
+               "better": fake_runs(nll=(14.4,), kl=(0.1,))}
+    values = findings(runs, baseline="better", reference="lm", doubled=doubled)
+    assert values["nll_worse_vs_lm_word"] == "clearly higher" + UNSETTLED
+    assert values["nll_better_vs_lm_word"] == "clearly lower"
+    assert (values["vaes_higher"], values["vaes_level"], values["vaes_lower"]) == (0, 1, 1)
+    with pytest.raises(ValueError, match="doubled must hold the variants"):
+        findings(runs, baseline="better", reference="lm", doubled={"lm": doubled["lm"]})
+
+
 def test_a_budget_check_names_the_differences_that_change_sign_when_training_doubles():
-    runs = {"no remedy": fake_runs(nll=(10.0, 10.0, 10.0)), "warm-up": fake_runs(nll=(9.0, 9.5, 9.2)),
+    runs = {"no remedy": fake_runs(nll=(10.0, 10.0, 10.0)), "warm-up": fake_runs(nll=(9.0, 9.5, 9.2), kl=(0.3, 0.2, 0.3)),
             "language model": fake_runs(nll=(12.0, 12.0, 12.0), kl=(0.0, 0.0, 0.0))}
     doubled = {"no remedy": fake_runs(nll=(10.0,), kl=(0.1,)), "warm-up": fake_runs(nll=(13.0,), kl=(0.2,)),
                "language model": fake_runs(nll=(12.0,), kl=(0.0,))}

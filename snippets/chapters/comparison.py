@@ -5,7 +5,8 @@ A conclusion such as "A's error is lower than B's" is drawn from several runs, o
 seed, in which A and B saw the same data. The difference per seed, averaged, with its
 standard error across seeds, says how far apart they are and how sure we are; the
 sentence of the chapter then takes its verb from that difference, not from the writer.
-:func:`compare_over_seeds` runs such an experiment: every arm with every seed.
+:func:`compare_over_seeds` runs such an experiment: every arm with every seed, or a
+costly arm with a subset of them.
 """
 
 from __future__ import annotations
@@ -139,6 +140,10 @@ class SeedComparison:
         """``arm`` minus ``baseline`` in score ``name``, paired on the seeds both ran
         with, and its standard error."""
         shared = [s for s in self.seeds_of(arm) if s in self.seeds_of(baseline)]
+        if not shared:
+            raise ValueError(
+                f"arms {arm!r} and {baseline!r} share no seed, so they cannot be paired"
+            )
         a, b = (
             self.scores[side][name][[self.seeds_of(side).index(s) for s in shared]]
             for side in (arm, baseline)
@@ -215,19 +220,20 @@ def budget_check(at_budget: float, at_double_budget: float) -> dict[str, float |
     the suffix of its glue name.
 
     ``"_base"`` and ``"_doubled"`` are the two differences (the same arms, the same
-    seed); ``"_word"`` is ``"keeps its sign"`` when both lie on the same side of zero
-    and ``"changes sign"`` otherwise. A ranking that changes sign when training is
-    doubled belongs to the training length, not to the models. One seed speaks to the
-    direction only: how much the difference moved is not resolved by it.
+    seed); ``"_word"`` is ``"keeps its sign"`` when both lie on the same side of zero,
+    ``"changes sign"`` when they lie on opposite sides, and ``"is zero at one budget"``
+    or ``"is zero at both budgets"`` for a difference of exactly zero (a count, say).
+    A ranking that changes sign when training is doubled belongs to the training
+    length, not to the models. One seed speaks to the direction only: how much the
+    difference moved is not resolved by it.
     """
     base = check_number(at_budget, "at_budget")
     doubled = check_number(at_double_budget, "at_double_budget")
-    same_side = math.copysign(1.0, base) == math.copysign(1.0, doubled)
-    return {
-        "_base": base,
-        "_doubled": doubled,
-        "_word": "keeps its sign" if same_side else "changes sign",
-    }
+    if base == 0.0 or doubled == 0.0:
+        word = "is zero at both budgets" if base == doubled else "is zero at one budget"
+    else:
+        word = "keeps its sign" if (base > 0) == (doubled > 0) else "changes sign"
+    return {"_base": base, "_doubled": doubled, "_word": word}
 
 
 def _check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:

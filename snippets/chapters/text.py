@@ -906,6 +906,7 @@ def findings(
     baseline: str,
     reference: str,
     confidence: float = 0.95,
+    doubled: Mapping[str, VariantRuns] | None = None,
 ) -> dict[str, float | int | str]:
     """The numbers and words a chapter's sentences are built from, keyed by
     :func:`glue_key` names.
@@ -926,11 +927,23 @@ def findings(
     ``baseline``. ``n_collapsed`` counts the VAEs whose mean KL is under
     :data:`COLLAPSE_NATS`, and ``collapse_finding`` says so in words
     (:func:`collapse_finding`).
+
+    With ``doubled`` (the variants trained again with the first seed and twice the
+    epochs, as for :func:`budget_findings`), a "clearly" verdict whose first-seed
+    difference does not keep its sign at twice the training gets
+    :data:`UNSETTLED` appended, and is then counted in ``vaes_level``, not as
+    higher or lower: a ranking that turns when training doubles belongs to the
+    training length.
     """
     if baseline not in runs or reference not in runs:
         raise KeyError(
             f"baseline and reference must be among {sorted(runs)}, got {baseline!r} "
             f"and {reference!r}"
+        )
+    if doubled is not None and set(doubled) != set(runs):
+        raise ValueError(
+            f"doubled must hold the variants of runs, {sorted(runs)}; got "
+            f"{sorted(doubled)}"
         )
     values: dict[str, float | int | str] = {}
     for name, result in runs.items():
@@ -943,6 +956,11 @@ def findings(
                 tag = f"{metric}_{glue_key(name)}_vs_{glue_key(other)}"
                 pair = result.per_seed(metric), runs[other].per_seed(metric)
                 values.update(_paired_findings(tag, *pair, confidence))
+                clear = values[f"{tag}_word"].startswith("clearly")
+                if clear and doubled is not None and not _keeps_sign(
+                    runs, doubled, name, other, metric
+                ):
+                    values[f"{tag}_word"] += UNSETTLED
     verdicts = [
         values[f"nll_{glue_key(name)}_vs_{glue_key(reference)}_word"]
         for name in runs
@@ -973,6 +991,26 @@ def findings(
     return values
 
 
+UNSETTLED = " at this training length, but not when it doubles"
+
+
+def _keeps_sign(
+    runs: Mapping[str, VariantRuns],
+    doubled: Mapping[str, VariantRuns],
+    name: str,
+    other: str,
+    metric: str,
+) -> bool:
+    """Whether the first seed's ``metric`` of ``name`` minus ``other`` keeps its sign
+    (or stays exactly zero) from ``runs`` to ``doubled``."""
+    at_budget, at_double = (
+        arms[name].per_seed(metric)[0] - arms[other].per_seed(metric)[0]
+        for arms in (runs, doubled)
+    )
+    word = budget_check(at_budget, at_double)["_word"]
+    return word in ("keeps its sign", "is zero at both budgets")
+
+
 def budget_findings(
     runs: Mapping[str, VariantRuns],
     doubled: Mapping[str, VariantRuns],
@@ -988,8 +1026,8 @@ def budget_findings(
     (every variant's NLL against ``baseline`` and ``reference``, every VAE's KL
     against ``baseline``) the first seed's value at both budgets goes through
     :func:`snippets.chapters.comparison.budget_check`. Returns ``budget_checked``,
-    ``budget_kept`` (how many keep their sign) and ``budget_changed``, a clause
-    naming those that change sign ("none" when all keep it).
+    ``budget_kept`` (how many keep their sign, or stay exactly zero) and
+    ``budget_changed``, a clause naming the others ("none" when all keep it).
     """
     if set(doubled) != set(runs):
         raise ValueError(
@@ -1003,11 +1041,7 @@ def budget_findings(
             if other == name or pair in seen or (metric == "kl" and reference == name):
                 continue
             seen.add(pair)
-            at_budget, at_double = (
-                arms[name].per_seed(metric)[0] - arms[other].per_seed(metric)[0]
-                for arms in (runs, doubled)
-            )
-            if budget_check(at_budget, at_double)["_word"] == "changes sign":
+            if not _keeps_sign(runs, doubled, name, other, metric):
                 changed.append(f"{name} against {other} ({metric.upper()})")
     return {
         "budget_checked": len(seen),

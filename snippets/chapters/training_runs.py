@@ -239,7 +239,7 @@ class Race(NamedTuple):
     ``runs.scores[recipe]`` holds, per seed, ``valid_neg_iwae`` (which chooses),
     ``test_neg_iwae`` with ``test_neg_iwae_se`` and ``test_neg_elbo_k`` (which
     report), and ``seconds_per_epoch``. ``chosen`` is the recipe with the lowest mean
-    ``valid_neg_iwae`` over the seeds.
+    ``valid_neg_iwae`` over its own seeds (``runs.seeds_of(recipe)``).
     """
 
     runs: SeedComparison
