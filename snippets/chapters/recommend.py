@@ -30,6 +30,7 @@ import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -351,35 +352,12 @@ class MultRun:
 
 
 def train_mult_model(
-    train: np.ndarray,
-    validation: HeldOutUsers,
-    *,
-    beta: float | None,
-    seed: int,
-    hidden_units: Sequence[int] = (600,),
-    latent_dim: int = 200,
-    max_epochs: int = 200,
-    patience: int = 10,
-    warmup_epochs: int = 20,
-    batch_size: int = 100,
-    learning_rate: float = 1e-3,
+    train: np.ndarray, validation: HeldOutUsers, **settings: Any
 ) -> MultRun:
     """Train Mult-VAE on ``train`` ``(n_users, n_items)``, Mult-DAE if ``beta`` is None,
-    until the ``validation`` users' NDCG@100 stops rising (:func:`fit_mult_model`,
-    whose arguments these are), and say how the training ended."""
-    model, history = fit_mult_model(
-        train,
-        validation,
-        beta=beta,
-        seed=seed,
-        hidden_units=tuple(hidden_units),
-        latent_dim=latent_dim,
-        max_epochs=max_epochs,
-        patience=patience,
-        warmup_epochs=warmup_epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-    )
+    until the ``validation`` users' NDCG@100 stops rising, and say how the training
+    ended. ``settings`` are :func:`fit_mult_model`'s keyword arguments."""
+    model, history = fit_mult_model(train, validation, **settings)
     record = history.params[RANKING_RECORD]
     return MultRun(
         model=model,
