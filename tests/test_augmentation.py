@@ -5,8 +5,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression
 
 from snippets.chapters.augmentation import (
+    REGULARIZATION_GRID,
     DENOISERS,
     AugmentationTrial,
     FILTER_CANDIDATES,
@@ -18,6 +20,7 @@ from snippets.chapters.augmentation import (
     choose_filter_parameters,
     classifier_accuracy,
     code_classifier_accuracy,
+    fit_classifier,
     corrupt,
     denoising_pairs,
     denoising_trial,
@@ -245,7 +248,8 @@ def test_augmentation_trial_reports_every_arm_and_the_digits_they_trained_on(mni
     unlabelled = small(VAE)
     trial = augmentation_trial(mnist_small.x_train, mnist_small.y_train, mnist_small.x_test,
                                mnist_small.y_test, n_per_class=3, n_generated_per_class=2,
-                               repeats=2, epochs=1, hidden_units=(16,), unlabelled_vae=unlabelled)
+                               repeats=2, epochs=1, hidden_units=(16,), unlabelled_vae=unlabelled,
+                               validation=(mnist_small.x_valid, mnist_small.y_valid))
     assert isinstance(trial, AugmentationTrial)
     assert set(trial.accuracy) == {"real only", "real + generated means", "real + generated samples",
                                    "codes of a VAE of all digits (M1)"}
@@ -266,6 +270,21 @@ def test_codes_of_a_vae_trained_without_labels_classify_well_above_chance(mnist_
     vae.fit(np.tile(mnist_small.x_train, (4, 1)), epochs=3, batch_size=100, verbose=0)
     x_few, y_few = few_labelled(mnist_small.x_train, mnist_small.y_train, 10, seed=0)
     assert code_classifier_accuracy(vae, x_few, y_few, mnist_small.x_test, mnist_small.y_test) > 0.4
+
+
+def test_the_classifier_penalty_is_the_one_that_scores_best_on_validation_digits(mnist_small):
+    x_few, y_few = few_labelled(mnist_small.x_train, mnist_small.y_train, 5, seed=0)
+    validation = (mnist_small.x_valid, mnist_small.y_valid)
+    chosen = fit_classifier(x_few, y_few, validation)
+    scores = {c: LogisticRegression(C=c, max_iter=1000).fit(x_few, y_few).score(*validation)
+              for c in REGULARIZATION_GRID}
+    assert chosen.C in REGULARIZATION_GRID
+    assert chosen.score(*validation) == pytest.approx(max(scores.values()))
+    # ties go to the strongest penalty
+    assert chosen.C == min(c for c, score in scores.items() if score == max(scores.values()))
+    assert fit_classifier(x_few, y_few).C == 1.0
+    with pytest.raises(ValueError, match="validation must be a pair"):
+        fit_classifier(x_few, y_few, (mnist_small.x_valid, mnist_small.y_valid[:-1]))
 
 
 def test_classifier_beats_chance_on_real_digits(mnist_small):

@@ -7,7 +7,9 @@ import pytest
 from scipy import stats
 
 from snippets.chapters.comparison import (
+    UNSETTLED,
     budget_check,
+    budget_checked_direction,
     compare_over_seeds,
     detectable_difference,
     direction,
@@ -202,6 +204,24 @@ def test_more_seeds_detect_smaller_differences_and_one_run_detects_none():
 ])
 def test_a_budget_check_says_whether_doubling_training_keeps_the_ranking(base, doubled, word):
     assert budget_check(base, doubled) == {"_base": base, "_doubled": doubled, "_word": word}
+
+
+WORDS = dict(below="lower", above="higher", level="level with")
+CLEARLY_HIGHER = MeanWithError(mean=5.0, standard_error=0.5, n=5)
+LEVEL = MeanWithError(mean=0.5, standard_error=1.0, n=5)
+
+
+@pytest.mark.parametrize("estimate, check, word", [
+    # a clear verdict that holds when training doubles stands as it is
+    (CLEARLY_HIGHER, budget_check(4.0, 6.0), "higher"),
+    # one that turns belongs to the training length, and says so
+    (CLEARLY_HIGHER, budget_check(4.0, -1.0), "higher" + UNSETTLED),
+    (CLEARLY_HIGHER, budget_check(4.0, 0.0), "higher" + UNSETTLED),
+    # a level verdict allows a difference that turns
+    (LEVEL, budget_check(1.0, -1.0), "level with"),
+])
+def test_a_clear_verdict_that_turns_when_training_doubles_is_marked(estimate, check, word):
+    assert budget_checked_direction(estimate, check, **WORDS) == word
 
 
 @pytest.mark.parametrize("arguments, name", [

@@ -236,6 +236,38 @@ def budget_check(at_budget: float, at_double_budget: float) -> dict[str, float |
     return {"_base": base, "_doubled": doubled, "_word": word}
 
 
+UNSETTLED = " at this training length, but not when it doubles"
+
+
+def budget_checked_direction(
+    estimate: MeanWithError,
+    check: Mapping[str, float | str],
+    *,
+    below: str,
+    above: str,
+    level: str,
+    confidence: float = 0.95,
+) -> str:
+    """:func:`direction` of a paired difference over seeds, held to its
+    :func:`budget_check`.
+
+    A clear verdict (``below`` or ``above``) whose first-seed difference does not keep
+    its sign when training doubles gets :data:`UNSETTLED` appended: such a ranking
+    belongs to the training length, not to the models. ``level`` needs no check; a
+    difference that turns when training doubles is what it allows.
+    """
+    word = direction(
+        estimate, below=below, above=above, level=level, confidence=confidence
+    )
+    if word != level and check["_word"] not in KEPT:
+        word += UNSETTLED
+    return word
+
+
+KEPT = ("keeps its sign", "is zero at both budgets")
+"""The :func:`budget_check` words under which a first-seed difference did not turn."""
+
+
 def _check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
     seeds = tuple(seeds)
     if not seeds or len(set(seeds)) != len(seeds):

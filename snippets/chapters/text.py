@@ -30,6 +30,8 @@ from scipy.special import softmax
 
 from snippets.callbacks import KLWarmup
 from snippets.chapters.comparison import (
+    KEPT,
+    UNSETTLED,
     budget_check,
     detectable_difference,
     direction,
@@ -991,9 +993,6 @@ def findings(
     return values
 
 
-UNSETTLED = " at this training length, but not when it doubles"
-
-
 def _keeps_sign(
     runs: Mapping[str, VariantRuns],
     doubled: Mapping[str, VariantRuns],
@@ -1007,8 +1006,7 @@ def _keeps_sign(
         arms[name].per_seed(metric)[0] - arms[other].per_seed(metric)[0]
         for arms in (runs, doubled)
     )
-    word = budget_check(at_budget, at_double)["_word"]
-    return word in ("keeps its sign", "is zero at both budgets")
+    return budget_check(at_budget, at_double)["_word"] in KEPT
 
 
 def budget_findings(
