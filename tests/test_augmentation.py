@@ -34,9 +34,6 @@ from snippets.chapters.augmentation import (
     nl_means_images,
     plot_accuracy_per_seed,
     plot_mse_per_noise_level,
-    plot_validation_loss,
-    stopping_statement,
-    stopping_summary,
 )
 from snippets.chapters.stopping import StoppingRule, TrainingRecord
 from snippets.chapters.conditional import build_conditional_vae
@@ -201,27 +198,6 @@ def test_denoising_trial_scores_every_method_under_both_corruptions(mnist_small)
     summary = error_summary([trial, trial])
     assert summary["noise"]["median filter"].mean == trial.errors["noise"]["median filter"]
     assert summary["noise"]["median filter"].standard_error == 0.0
-
-
-def test_stopping_summary_takes_medians_over_seeds_and_counts_capped_runs():
-    def trial(epochs, best, capped):
-        record = TrainingRecord(epochs, best, capped, tuple(range(epochs, 0, -1)))
-        return DenoisingTrial({}, {}, {"denoising VAE": record})
-    summary = stopping_summary([trial(5, 3, False), trial(9, 9, True), trial(7, 5, False)])
-    assert summary == {"denoising VAE": {"median": 7.0, "median_best": 5.0, "capped": 1, "runs": 3}}
-    with pytest.raises(ValueError, match="trials must hold at least one"):
-        stopping_summary([])
-    assert stopping_statement(summary, 9).startswith("1 of the 3 runs reached the cap of 9 epochs")
-    uncapped = {"denoising VAE": {**summary["denoising VAE"], "capped": 0}}
-    assert stopping_statement(uncapped, 9).startswith("none of the 3 runs reached the cap")
-
-
-def test_validation_loss_figure_draws_each_curve_and_circles_the_kept_epoch():
-    training = {"denoising VAE": TrainingRecord(4, 2, False, (90.0, 80.0, 81.0, 82.0))}
-    (ax,) = plot_validation_loss(training).axes
-    curve, kept = ax.lines
-    assert np.array_equal(curve.get_ydata(), [90.0, 80.0, 81.0, 82.0])
-    assert list(kept.get_xdata()) == [2] and list(kept.get_ydata()) == [80.0]
 
 
 def test_mse_per_noise_level_reports_the_input_and_every_model(mnist_small):

@@ -235,3 +235,14 @@ def test_fit_with_strategy_trains_a_vae_under_a_one_device_strategy(mnist_small)
     )
     assert vae.latent_dim == 2 and len(history["loss"]) == 2
     assert np.all(np.isfinite(negative_elbo_per_epoch(history)))
+
+
+def test_the_noise_seed_defaults_to_the_seed_and_another_one_moves_the_run(mnist_small):
+    import tensorflow as tf
+
+    strategy, x = tf.distribute.OneDeviceStrategy("/cpu:0"), mnist_small.x_train[:128]
+    runs = [fit_with_strategy(strategy, x, epochs=1, global_batch_size=64, noise_seed=noise)
+            for noise in (None, 0, 1)]
+    elbo = [negative_elbo_per_epoch(history) for _, history in runs]
+    assert np.array_equal(elbo[0], elbo[1])  # noise_seed defaults to seed
+    assert not np.array_equal(elbo[0], elbo[2])

@@ -19,6 +19,9 @@ from snippets.chapters.stopping import (
     TrainingRecord,
     fit_until_stopped,
     hold_back,
+    plot_validation_loss,
+    stopping_statement,
+    stopping_summary,
     training_record,
 )
 from snippets.data import binarize
@@ -48,6 +51,9 @@ def cache_folder(tmp_path):
         (dict(max_epochs=2, patience=0), "patience"),
         (dict(max_epochs=2, min_delta=-1.0), "min_delta"),
         (dict(max_epochs=2, held_back=1.0), "held_back"),
+        (dict(max_epochs=2, start_from_epoch=2), "start_from_epoch"),
+        (dict(max_epochs=2, start_from_epoch=-1), "start_from_epoch"),
+        (dict(max_epochs=2, start_from_epoch=0.5), "start_from_epoch"),
     ],
 )
 def test_stopping_rule_rejects_bad_settings_by_name(kwargs, message):
@@ -70,6 +76,18 @@ def test_an_early_stopped_network_keeps_the_weights_of_its_best_epoch(split):
     )
     restored = autoencoder.evaluate(held, batch_size=50, verbose=0)
     assert restored == pytest.approx(record.val_loss[0], rel=1e-4)
+
+
+def test_the_epochs_before_start_from_epoch_are_not_watched(split):
+    """A rule that would stop after the second epoch, told to watch from the fourth,
+    keeps the fourth epoch's weights and stops after the fifth."""
+    fitted, held = split
+    rule = dataclasses.replace(STOP_AFTER_THE_SECOND, start_from_epoch=3)
+    _, history = fit_autoencoder(
+        fitted, epochs=rule.max_epochs, validation_data=held, stopping=rule, **SMALL
+    )
+    record = training_record(history)
+    assert (record.epochs, record.best_epoch, record.capped) == (5, 4, False)
 
 
 def test_a_run_that_never_meets_the_rule_is_capped(split):
@@ -161,3 +179,25 @@ def test_a_history_trained_without_a_rule_has_no_record(split):
     history = fit_until_stopped(small_autoencoder(), fitted, stopping=None, epochs=1)
     with pytest.raises(ValueError, match="holds no early-stopping outcome"):
         training_record(history)
+
+
+def test_stopping_summary_takes_medians_over_seeds_and_counts_capped_runs():
+    def record(epochs, best, capped):
+        return TrainingRecord(epochs, best, capped, tuple(range(epochs, 0, -1)))
+    runs = [record(5, 3, False), record(9, 9, True), record(7, 5, False)]
+    summary = stopping_summary({"denoising VAE": runs})
+    assert summary == {"denoising VAE": {"median": 7.0, "median_best": 5.0, "capped": 1, "runs": 3}}
+    for empty in ({}, {"denoising VAE": []}):
+        with pytest.raises(ValueError, match="records must hold at least one"):
+            stopping_summary(empty)
+    assert stopping_statement(summary, 9).startswith("1 of the 3 runs reached the cap of 9 epochs")
+    uncapped = {"denoising VAE": {**summary["denoising VAE"], "capped": 0}}
+    assert stopping_statement(uncapped, 9).startswith("none of the 3 runs reached the cap")
+
+
+def test_validation_loss_figure_draws_each_curve_and_circles_the_kept_epoch():
+    training = {"denoising VAE": TrainingRecord(4, 2, False, (90.0, 80.0, 81.0, 82.0))}
+    (ax,) = plot_validation_loss(training).axes
+    curve, kept = ax.lines
+    assert np.array_equal(curve.get_ydata(), [90.0, 80.0, 81.0, 82.0])
+    assert list(kept.get_xdata()) == [2] and list(kept.get_ydata()) == [80.0]

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import pytest
 
+from snippets.chapters.stopping import StoppingRule, hold_back
 from snippets.chapters.text import (
     END,
     PAD,
@@ -19,7 +20,6 @@ from snippets.chapters.text import (
     TextScores,
     TextVAE,
     TextVariant,
-    UNSETTLED,
     UnknownCharacterError,
     VariantRuns,
     WordData,
@@ -27,7 +27,6 @@ from snippets.chapters.text import (
     build_char_language_model,
     build_text_decoder,
     build_text_encoder,
-    budget_findings,
     build_text_vae,
     comparison_table,
     compile_text_model,
@@ -37,6 +36,7 @@ from snippets.chapters.text import (
     frequent_words,
     load_words,
     plot_text_runs,
+    ragged_mean,
     restart,
     run_text_variants,
     shift_right,
@@ -174,7 +174,7 @@ def test_text_networks_map_token_ids_to_codes_and_codes_to_next_character_logits
 def fake_runs(nll=(15.0, 15.2, 15.1), kl=(0.1, 0.2, 0.3)) -> VariantRuns:
     """Runs of a variant over three seeds, without a model."""
     scores = [TextScores(nll=n, kl=k, active_units=2) for n, k in zip(nll, kl)]
-    return VariantRuns(scores=scores, histories=[{"kl": [0.5, float(k)]} for k in kl], model=None)
+    return VariantRuns(scores=scores, histories=[{"kl": [0.5, float(k)]} for k in kl], records=[], model=None)
 
 
 def test_the_bowman_decoder_reads_the_code_only_through_its_initial_state():
@@ -246,14 +246,16 @@ def test_the_language_model_learns_and_its_words_are_a_distribution(tmp_path):
 def warmup_runs(vocabulary):
     x = vocabulary.encode(frequent_words(120))
     variant = TextVariant(warmup=True, word_dropout=0.25)
-    options = dict(epochs=3, warmup_epochs=2, units=8, latent_dim=3, k=4, batch_size=40)
+    options = dict(stopping=StoppingRule(max_epochs=3, patience=1, min_delta=0.0, start_from_epoch=2),
+                   warmup_epochs=2, units=8, latent_dim=3, k=4, batch_size=40)
     return run_text_variants({"both": variant}, vocabulary, x, x[:30], seeds=[1, 2], **options)["both"]
 
 
 def test_variants_sharing_a_compiled_model_give_the_runs_they_give_alone(vocabulary):
     """Sharing the traced training step changes nothing: each variant keeps its own rate, weights and scores."""
     x = vocabulary.encode(frequent_words(80))
-    options = dict(seeds=[3], epochs=2, warmup_epochs=1, units=6, latent_dim=2, k=3, batch_size=40)
+    options = dict(seeds=[3], stopping=StoppingRule(max_epochs=2, start_from_epoch=1), warmup_epochs=1,
+                   units=6, latent_dim=2, k=3, batch_size=40)
     variants = {"plain": TextVariant(), "dropout": TextVariant(word_dropout=0.4), "warm": TextVariant(warmup=True)}
     shared = run_text_variants(variants, vocabulary, x, x[:20], **options)
     alone = run_text_variants({"dropout": variants["dropout"]}, vocabulary, x, x[:20], **options)["dropout"]
@@ -325,37 +327,38 @@ def test_findings_pair_runs_seed_by_seed_and_count_the_verdicts():
     assert list(table.index) == ["lm", "worse", "noisy"] and table.iloc[0, 1] == "0.00 ± 0.00"
 
 
-def test_a_clear_verdict_that_turns_when_training_doubles_is_marked_and_not_counted():
-    runs = {
-        "lm": fake_runs(nll=(15.0, 15.2, 15.1), kl=(0.0, 0.0, 0.0)),
-        "worse": fake_runs(nll=(15.5, 15.7, 15.6)),
-        "better": fake_runs(nll=(14.5, 14.7, 14.6)),
-    }
-    # Trained twice as long (first seed), "worse" ends below the language model.
-    doubled = {"lm": fake_runs(nll=(15.0,), kl=(0.0,)), "worse": fake_runs(nll=(14.8,), kl=(0.1,)),
-               "better": fake_runs(nll=(14.4,), kl=(0.1,))}
-    values = findings(runs, baseline="better", reference="lm", doubled=doubled)
-    assert values["nll_worse_vs_lm_word"] == "clearly higher" + UNSETTLED
-    assert values["nll_better_vs_lm_word"] == "clearly lower"
-    assert (values["vaes_higher"], values["vaes_level"], values["vaes_lower"]) == (0, 1, 1)
-    with pytest.raises(ValueError, match="doubled must hold the variants"):
-        findings(runs, baseline="better", reference="lm", doubled={"lm": doubled["lm"]})
+def test_each_text_run_keeps_the_weights_of_its_best_held_back_epoch_after_the_warm_up(vocabulary):
+    x = vocabulary.encode(frequent_words(120))
+    rule = StoppingRule(max_epochs=5, patience=1, min_delta=0.0, held_back=0.2, start_from_epoch=2)
+    # the language model, whose held-back loss is exact: the restored weights reproduce it
+    runs = run_text_variants({"lm": TextVariant(latent=False)}, vocabulary, x, x[:20], seeds=[0, 1],
+                             stopping=rule, warmup_epochs=2, units=6, latent_dim=2, k=3, batch_size=40)["lm"]
+    assert len(runs.records) == len(runs.histories) == 2
+    for record, history in zip(runs.records, runs.histories):
+        assert rule.start_from_epoch < record.best_epoch <= record.epochs <= rule.max_epochs
+        assert record.val_loss == pytest.approx(history["val_loss"])
+    # the last seed's model holds the weights of its best epoch
+    _, held = hold_back(x, rule.held_back, seed=1)
+    runs.model.compile(optimizer="adam")
+    assert runs.model.evaluate(held, batch_size=40, verbose=0) == pytest.approx(
+        runs.records[-1].val_loss[runs.records[-1].best_epoch - 1], rel=1e-4)
 
 
-def test_a_budget_check_names_the_differences_that_change_sign_when_training_doubles():
-    runs = {"no remedy": fake_runs(nll=(10.0, 10.0, 10.0)), "warm-up": fake_runs(nll=(9.0, 9.5, 9.2), kl=(0.3, 0.2, 0.3)),
-            "language model": fake_runs(nll=(12.0, 12.0, 12.0), kl=(0.0, 0.0, 0.0))}
-    doubled = {"no remedy": fake_runs(nll=(10.0,), kl=(0.1,)), "warm-up": fake_runs(nll=(13.0,), kl=(0.2,)),
-               "language model": fake_runs(nll=(12.0,), kl=(0.0,))}
-    result = budget_findings(runs, doubled, baseline="no remedy", reference="language model")
-    # Checked once each: no remedy's NLL against the language model; warm-up's KL and NLL
-    # against no remedy and its NLL against the language model.
-    assert result == {
-        "budget_checked": 4, "budget_kept": 2,
-        "budget_changed": "warm-up against no remedy (NLL); warm-up against language model (NLL)"}
-    with pytest.raises(ValueError, match="doubled must hold the variants"):
-        budget_findings(runs, {"no remedy": doubled["no remedy"]}, baseline="no remedy",
-                        reference="language model")
+@pytest.mark.parametrize(("stopping", "error", "name"), [
+    (StoppingRule(max_epochs=3, start_from_epoch=1), ValueError, "start_from_epoch"),
+    (None, TypeError, "stopping"),
+])
+def test_the_comparison_refuses_a_rule_that_would_watch_the_warm_up(vocabulary, stopping, error, name):
+    x = vocabulary.encode(frequent_words(40))
+    with pytest.raises(error, match=name):
+        run_text_variants({"plain": TextVariant()}, vocabulary, x, x, seeds=[0], stopping=stopping,
+                          warmup_epochs=2)
+
+
+def test_a_ragged_mean_averages_each_epoch_over_the_runs_that_reached_it():
+    assert np.allclose(ragged_mean([[1.0, 2.0, 3.0], [3.0, 4.0]]), [2.0, 3.0, 3.0])
+    with pytest.raises(ValueError, match="curves"):
+        ragged_mean([[1.0], []])
 
 
 def test_the_collapse_findings_follow_the_kl_against_one_bit():
@@ -367,7 +370,7 @@ def test_the_collapse_findings_follow_the_kl_against_one_bit():
 
 
 def test_the_runs_figure_shows_every_seed_and_a_curve_per_model_with_a_kl():
-    runs = {"vae": fake_runs(), "lm": VariantRuns(fake_runs().scores, [{"loss": [1.0, 0.5]}] * 3, None)}
+    runs = {"vae": fake_runs(), "lm": VariantRuns(fake_runs().scores, [{"loss": [1.0, 0.5]}] * 3, [], None)}
     curves, scatter = plot_text_runs(runs, warmup_epochs=1).axes
     assert len(curves.lines) == 2  # the VAE's KL and the end of the warm-up
     assert [len(points.get_offsets()) for points in scatter.collections] == [3, 3]

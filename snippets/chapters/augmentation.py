@@ -401,67 +401,6 @@ def denoising_trial(
     return DenoisingTrial(models, errors, training)
 
 
-def stopping_summary(
-    trials: Sequence[DenoisingTrial],
-) -> dict[str, dict[str, float | int]]:
-    """How each model's training ended over the trials (seeds): ``median`` of the
-    epochs it ran, ``median_best`` of the epochs whose weights it kept, ``capped``
-    (how many runs met no stopping rule before their cap) and ``runs``."""
-    if not trials:
-        raise ValueError("trials must hold at least one DenoisingTrial")
-    summary = {}
-    for model in trials[0].training:
-        records = [trial.training[model] for trial in trials]
-        summary[model] = {
-            "median": float(np.median([record.epochs for record in records])),
-            "median_best": float(np.median([record.best_epoch for record in records])),
-            "capped": sum(record.capped for record in records),
-            "runs": len(records),
-        }
-    return summary
-
-
-def stopping_statement(
-    summary: Mapping[str, Mapping[str, float | int]], max_epochs: int
-) -> str:
-    """Markdown: how many runs of :func:`stopping_summary`'s ``summary`` reached the
-    cap of ``max_epochs`` before the stopping rule ended them, and what that means."""
-    capped = sum(int(entry["capped"]) for entry in summary.values())
-    runs = sum(int(entry["runs"]) for entry in summary.values())
-    if capped == 0:
-        return (
-            f"none of the {runs} runs reached the cap of {max_epochs} epochs: each "
-            "stopped because its held-back loss gained less than the stopping margin"
-        )
-    return (
-        f"{capped} of the {runs} runs reached the cap of {max_epochs} epochs before "
-        "the rule stopped them: those networks were still improving, and their "
-        "errors are those of a training budget"
-    )
-
-
-def plot_validation_loss(training: Mapping[str, TrainingRecord]) -> Figure:
-    """Each model's loss on its held-back digits per epoch, the epoch whose weights
-    it kept circled."""
-    fig = page_figure(3.4)
-    ax = fig.subplots()
-    for name, record in training.items():
-        epochs = np.arange(1, record.epochs + 1)
-        line = ax.plot(epochs, record.val_loss, marker=".", label=name)[0]
-        ax.plot(
-            record.best_epoch,
-            record.val_loss[record.best_epoch - 1],
-            marker="o",
-            markersize=10,
-            fillstyle="none",
-            color=line.get_color(),
-        )
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("held-back loss (nats per digit)")
-    ax.legend()
-    return fig
-
-
 def error_summary(
     trials: Sequence[DenoisingTrial],
 ) -> dict[str, dict[str, MeanWithError]]:

@@ -90,6 +90,7 @@ def fit_with_strategy(
     seed: int = 0,
     hidden_units: Sequence[int] = (64,),
     learning_rate: float = 1e-3,
+    noise_seed: int | None = None,
 ) -> tuple[VAE, dict]:
     """Build, compile and train a 2-d VAE under ``strategy``; return it and its history.
 
@@ -100,7 +101,9 @@ def fit_with_strategy(
     the same batches. Use ``tf.distribute.OneDeviceStrategy`` for the
     single-device reference: Keras reads one batch ahead to build a model
     under any explicit strategy, which advances the shuffle order, so both
-    runs must take the same code path to see the same order.
+    runs must take the same code path to see the same order. ``noise_seed`` (``seed``
+    by default) seeds only the draws of the codes, ``z = mu + sigma * eps``: two runs
+    that differ in it alone show how far the noise moves a training run.
     """
     epochs = check_positive_int(epochs, "epochs")
     keras.utils.set_random_seed(seed)
@@ -108,7 +111,7 @@ def fit_with_strategy(
         vae = VAE(
             build_dense_encoder(hidden_units=hidden_units),
             build_dense_decoder(hidden_units=hidden_units),
-            seed=seed,
+            seed=seed if noise_seed is None else noise_seed,
         )
         vae.compile(optimizer=keras.optimizers.Adam(learning_rate))
     history = vae.fit(

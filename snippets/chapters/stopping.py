@@ -13,13 +13,15 @@ from one that was loaded.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import keras
 import numpy as np
+from matplotlib.figure import Figure
 
 from snippets.callbacks import NonFiniteLossGuard
+from snippets.chapters.plotting import page_figure
 from snippets.validation import check_array, check_number, check_positive_int
 
 # The key in History.params under which fit_until_stopped records the rule's outcome.
@@ -33,7 +35,9 @@ class StoppingRule:
     A share ``held_back`` of the training examples is kept out of fitting
     (:func:`hold_back`); training stops once the loss on them has not fallen by more
     than ``min_delta`` below its best for ``patience`` epochs, or after ``max_epochs``,
-    and the weights of the best epoch are kept. The best epoch is Keras's: the last
+    and the weights of the best epoch are kept. The first ``start_from_epoch`` epochs
+    are not watched: during a KL warm-up the loss is not yet the objective the model is
+    judged by, and its best epoch must come after. The best epoch is Keras's: the last
     one whose loss fell below the best before it by more than ``min_delta``, which
     with ``min_delta > 0`` need not be the one with the lowest loss.
     """
@@ -42,9 +46,20 @@ class StoppingRule:
     patience: int = 2
     min_delta: float = 1.0
     held_back: float = 0.1
+    start_from_epoch: int = 0
 
     def __post_init__(self) -> None:
         check_positive_int(self.max_epochs, "max_epochs")
+        start = self.start_from_epoch
+        if (
+            isinstance(start, bool)
+            or not isinstance(start, (int, np.integer))
+            or not 0 <= start < self.max_epochs
+        ):
+            raise ValueError(
+                "start_from_epoch must be an integer from 0 to max_epochs - 1 = "
+                f"{self.max_epochs - 1}, so that some epoch is watched; got {start!r}"
+            )
         check_positive_int(self.patience, "patience")
         check_number(self.min_delta, "min_delta", low=0.0)
         check_number(
@@ -64,6 +79,7 @@ class StoppingRule:
             min_delta=self.min_delta,
             mode="min",
             restore_best_weights=True,
+            start_from_epoch=self.start_from_epoch,
         )
 
 
@@ -175,3 +191,68 @@ def training_record(history: keras.callbacks.History) -> TrainingRecord:
         capped=outcome["stopped_epoch"] == 0,
         val_loss=val_loss,
     )
+
+
+def stopping_summary(
+    records: Mapping[str, Sequence[TrainingRecord]],
+) -> dict[str, dict[str, float | int]]:
+    """How each model's training ended over its runs (seeds), from ``{model: its
+    runs' records}``: ``median`` of the epochs it ran, ``median_best`` of the epochs
+    whose weights it kept, ``capped`` (how many runs met no stopping rule before their
+    cap) and ``runs``."""
+    if not records or not all(records.values()):
+        raise ValueError(
+            "records must hold at least one TrainingRecord for every model"
+        )
+    return {
+        model: {
+            "median": float(np.median([record.epochs for record in runs])),
+            "median_best": float(np.median([record.best_epoch for record in runs])),
+            "capped": sum(record.capped for record in runs),
+            "runs": len(runs),
+        }
+        for model, runs in records.items()
+    }
+
+
+def stopping_statement(
+    summary: Mapping[str, Mapping[str, float | int]], max_epochs: int
+) -> str:
+    """Markdown: how many runs of :func:`stopping_summary`'s ``summary`` reached the
+    cap of ``max_epochs`` before the stopping rule ended them, and what that means."""
+    capped = sum(int(entry["capped"]) for entry in summary.values())
+    runs = sum(int(entry["runs"]) for entry in summary.values())
+    if capped == 0:
+        return (
+            f"none of the {runs} runs reached the cap of {max_epochs} epochs: each "
+            "stopped because its held-back loss gained less than the stopping margin"
+        )
+    return (
+        f"{capped} of the {runs} runs reached the cap of {max_epochs} epochs before "
+        "the rule stopped them: those networks were still improving, and their "
+        "results are those of a training budget"
+    )
+
+
+def plot_validation_loss(
+    training: Mapping[str, TrainingRecord], unit: str = "digit"
+) -> Figure:
+    """Each model's loss on its held-back examples per epoch, the epoch whose weights
+    it kept circled; ``unit`` names what the loss is per."""
+    fig = page_figure(3.4)
+    ax = fig.subplots()
+    for name, record in training.items():
+        epochs = np.arange(1, record.epochs + 1)
+        line = ax.plot(epochs, record.val_loss, marker=".", label=name)[0]
+        ax.plot(
+            record.best_epoch,
+            record.val_loss[record.best_epoch - 1],
+            marker="o",
+            markersize=10,
+            fillstyle="none",
+            color=line.get_color(),
+        )
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"held-back loss (nats per {unit})")
+    ax.legend()
+    return fig

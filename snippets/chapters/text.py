@@ -30,14 +30,18 @@ from scipy.special import softmax
 
 from snippets.callbacks import KLWarmup
 from snippets.chapters.comparison import (
-    KEPT,
-    UNSETTLED,
-    budget_check,
     detectable_difference,
     direction,
     paired_difference,
 )
 from snippets.chapters.diagnostics import unit_activity
+from snippets.chapters.stopping import (
+    StoppingRule,
+    TrainingRecord,
+    fit_until_stopped,
+    hold_back,
+    training_record,
+)
 from snippets.evaluation import (
     DEFAULT_BATCH_SIZE,
     LogWeightSummary,
@@ -677,11 +681,13 @@ class TextScores:
 
 @dataclass(frozen=True)
 class VariantRuns:
-    """A variant trained once per seed: scores and training histories in seed order, the
-    last seed's model."""
+    """A variant trained once per seed: scores, training histories and where each run's
+    training ended (:class:`snippets.chapters.stopping.TrainingRecord`), in seed order,
+    and the last seed's model."""
 
     scores: list[TextScores]
     histories: list[dict[str, list[float]]]
+    records: list[TrainingRecord]
     model: TextModel
 
     def per_seed(self, metric: str) -> np.ndarray:
@@ -777,7 +783,7 @@ def run_text_variants(
     x_test: np.ndarray,
     *,
     seeds: Sequence[int],
-    epochs: int,
+    stopping: StoppingRule,
     warmup_epochs: int,
     units: int = 48,
     latent_dim: int = 16,
@@ -786,26 +792,37 @@ def run_text_variants(
     learning_rate: float = 1e-2,
     jit_compile: bool | str | None = None,
 ) -> dict[str, VariantRuns]:
-    """Train each variant once per seed on ``x_train`` and score each run on ``x_test``
-    (token ids).
+    """Train each variant once per seed until ``stopping`` ends it, and score each run
+    on ``x_test`` (token ids).
 
-    Each seed sets Keras's global seed and trains for ``epochs`` with Adam
-    from its own initial weights; a warm-up raises ``beta`` at every step from 0
-    to 1 over the steps of the first ``warmup_epochs`` epochs, so the epochs after it
-    train the ELBO itself. A VAE's
-    held-out bound uses ``k`` codes per word (:func:`score_text_model`).
-    Variants of one :attr:`TextVariant.architecture` share one compiled
-    model, which :func:`restart` puts, for each run, in the state a model of
-    that variant built anew would start from (weights, KL weight, word-dropout
-    rate): only the tracing of the training step is shared. Each result's
-    ``model`` is a separate copy of its variant's last run. ``jit_compile`` is
-    :func:`compile_text_model`'s.
+    Each seed sets Keras's global seed, holds back its own share
+    ``stopping.held_back`` of ``x_train`` (:func:`snippets.chapters.stopping.hold_back`)
+    and trains on the rest with Adam from its own initial weights, until the loss on
+    the held-back words stops improving or ``stopping.max_epochs`` have run; the
+    weights of the best epoch are kept (:func:`fit_until_stopped`). A warm-up raises
+    ``beta`` at every step from 0 to 1 over the steps of the first ``warmup_epochs``
+    epochs, so ``stopping.start_from_epoch`` must be at least ``warmup_epochs``: the
+    rule watches only losses of the ELBO itself. A VAE's held-out bound uses ``k``
+    codes per word (:func:`score_text_model`). Variants of one
+    :attr:`TextVariant.architecture` share one compiled model, which :func:`restart`
+    puts, for each run, in the state a model of that variant built anew would start
+    from (weights, KL weight, word-dropout rate): only the tracing of the training step
+    is shared. Each result's ``model`` is a separate copy of its variant's last run.
+    ``jit_compile`` is :func:`compile_text_model`'s.
     """
     seeds = [int(seed) for seed in seeds]
     if not seeds:
         raise ValueError("seeds must name at least one seed")
-    epochs = check_positive_int(epochs, "epochs")
+    if not isinstance(stopping, StoppingRule):
+        raise TypeError(
+            f"stopping must be a StoppingRule, got {type(stopping).__name__}"
+        )
     warmup_epochs = check_positive_int(warmup_epochs, "warmup_epochs")
+    if stopping.start_from_epoch < warmup_epochs:
+        raise ValueError(
+            f"stopping.start_from_epoch={stopping.start_from_epoch} would watch the "
+            f"warm-up's losses; it must be at least warmup_epochs={warmup_epochs}"
+        )
     batch_size = check_positive_int(batch_size, "batch_size")
     sizes = dict(units=units, latent_dim=latent_dim)
     compiled: dict[tuple[bool, bool], tuple[TextModel, list[np.ndarray]]] = {}
@@ -820,27 +837,33 @@ def run_text_variants(
                 jit_compile=jit_compile,
             )
         model, optimizer_start = compiled[variant.architecture]
-        warmup_steps = warmup_epochs * math.ceil(len(x_train) / batch_size)
-        callbacks = [KLWarmup(warmup_steps=warmup_steps)] if variant.warmup else []
-        scores, histories = [], []
+        scores, histories, records = [], [], []
         for seed in seeds:
+            x_fit, x_held = hold_back(x_train, stopping.held_back, seed=seed)
+            warmup_steps = warmup_epochs * math.ceil(len(x_fit) / batch_size)
+            warmup = [KLWarmup(warmup_steps=warmup_steps)] if variant.warmup else []
             keras.utils.set_random_seed(seed)
             restart(
                 model, variant.build(vocabulary, **sizes, seed=seed), optimizer_start
             )
-            history = model.fit(
-                x_train,
-                epochs=epochs,
+            history = fit_until_stopped(
+                model,
+                x_fit,
+                stopping=stopping,
+                epochs=stopping.max_epochs,
+                validation_data=x_held,
+                callbacks=warmup,
                 batch_size=batch_size,
-                callbacks=callbacks,
-                verbose=0,
             )
             histories.append(history.history)
+            records.append(training_record(history))
             scores.append(score_text_model(model, x_test, k=k, seed=seed))
         trained = variant.build(vocabulary, **sizes, seed=seeds[-1])
         for target, source in zip(trained.variables, model.variables, strict=True):
             target.assign(source)
-        runs[name] = VariantRuns(scores=scores, histories=histories, model=trained)
+        runs[name] = VariantRuns(
+            scores=scores, histories=histories, records=records, model=trained
+        )
     return runs
 
 
@@ -908,7 +931,6 @@ def findings(
     baseline: str,
     reference: str,
     confidence: float = 0.95,
-    doubled: Mapping[str, VariantRuns] | None = None,
 ) -> dict[str, float | int | str]:
     """The numbers and words a chapter's sentences are built from, keyed by
     :func:`glue_key` names.
@@ -929,23 +951,11 @@ def findings(
     ``baseline``. ``n_collapsed`` counts the VAEs whose mean KL is under
     :data:`COLLAPSE_NATS`, and ``collapse_finding`` says so in words
     (:func:`collapse_finding`).
-
-    With ``doubled`` (the variants trained again with the first seed and twice the
-    epochs, as for :func:`budget_findings`), a "clearly" verdict whose first-seed
-    difference does not keep its sign at twice the training gets
-    :data:`UNSETTLED` appended, and is then counted in ``vaes_level``, not as
-    higher or lower: a ranking that turns when training doubles belongs to the
-    training length.
     """
     if baseline not in runs or reference not in runs:
         raise KeyError(
             f"baseline and reference must be among {sorted(runs)}, got {baseline!r} "
             f"and {reference!r}"
-        )
-    if doubled is not None and set(doubled) != set(runs):
-        raise ValueError(
-            f"doubled must hold the variants of runs, {sorted(runs)}; got "
-            f"{sorted(doubled)}"
         )
     values: dict[str, float | int | str] = {}
     for name, result in runs.items():
@@ -958,11 +968,6 @@ def findings(
                 tag = f"{metric}_{glue_key(name)}_vs_{glue_key(other)}"
                 pair = result.per_seed(metric), runs[other].per_seed(metric)
                 values.update(_paired_findings(tag, *pair, confidence))
-                clear = values[f"{tag}_word"].startswith("clearly")
-                if clear and doubled is not None and not _keeps_sign(
-                    runs, doubled, name, other, metric
-                ):
-                    values[f"{tag}_word"] += UNSETTLED
     verdicts = [
         values[f"nll_{glue_key(name)}_vs_{glue_key(reference)}_word"]
         for name in runs
@@ -991,61 +996,6 @@ def findings(
     values["n_collapsed"] = len(collapsed)
     values["collapse_finding"] = collapse_finding(collapsed, len(verdicts))
     return values
-
-
-def _keeps_sign(
-    runs: Mapping[str, VariantRuns],
-    doubled: Mapping[str, VariantRuns],
-    name: str,
-    other: str,
-    metric: str,
-) -> bool:
-    """Whether the first seed's ``metric`` of ``name`` minus ``other`` keeps its sign
-    (or stays exactly zero) from ``runs`` to ``doubled``."""
-    at_budget, at_double = (
-        arms[name].per_seed(metric)[0] - arms[other].per_seed(metric)[0]
-        for arms in (runs, doubled)
-    )
-    return budget_check(at_budget, at_double)["_word"] in KEPT
-
-
-def budget_findings(
-    runs: Mapping[str, VariantRuns],
-    doubled: Mapping[str, VariantRuns],
-    *,
-    baseline: str,
-    reference: str,
-) -> dict[str, int | str]:
-    """Whether the paired differences of :func:`findings` keep their sign when training
-    is doubled, for one seed.
-
-    ``doubled`` holds the variants of ``runs`` trained once more, with the first seed
-    of ``runs`` and twice the epochs. For each difference :func:`findings` states
-    (every variant's NLL against ``baseline`` and ``reference``, every VAE's KL
-    against ``baseline``) the first seed's value at both budgets goes through
-    :func:`snippets.chapters.comparison.budget_check`. Returns ``budget_checked``,
-    ``budget_kept`` (how many keep their sign, or stay exactly zero) and
-    ``budget_changed``, a clause naming the others ("none" when all keep it).
-    """
-    if set(doubled) != set(runs):
-        raise ValueError(
-            f"doubled must hold the variants of runs, {sorted(runs)}; got "
-            f"{sorted(doubled)}"
-        )
-    changed, seen = [], set()
-    for name in runs:
-        for metric, other in (("kl", baseline), ("nll", baseline), ("nll", reference)):
-            pair = (metric, frozenset((name, other)))
-            if other == name or pair in seen or (metric == "kl" and reference == name):
-                continue
-            seen.add(pair)
-            if not _keeps_sign(runs, doubled, name, other, metric):
-                changed.append(f"{name} against {other} ({metric.upper()})")
-    return {
-        "budget_checked": len(seen),
-        "budget_kept": len(seen) - len(changed),
-        "budget_changed": "; ".join(changed) or "none",
-    }
 
 
 COLLAPSE_NATS = float(np.log(2.0))
@@ -1099,11 +1049,22 @@ def code_use_finding(kl: float) -> str:
     )
 
 
+def ragged_mean(curves: Sequence[Sequence[float]]) -> np.ndarray:
+    """Mean per epoch of curves of different lengths (runs stopped at different
+    epochs): ``(longest,)``, each epoch averaged over the runs that reached it."""
+    if not curves or not all(len(curve) for curve in curves):
+        raise ValueError("curves must hold at least one curve, none of them empty")
+    padded = np.full((len(curves), max(map(len, curves))), np.nan)
+    for row, curve in zip(padded, curves):
+        row[: len(curve)] = curve
+    return np.nanmean(padded, axis=0)
+
+
 def plot_text_runs(
     runs: Mapping[str, VariantRuns], *, warmup_epochs: int | None = None
 ) -> Figure:
-    """Left: each VAE's training KL per epoch, mean over seeds; right: each run's
-    held-out NLL against its KL.
+    """Left: each VAE's training KL per epoch, mean over the seeds that ran it
+    (:func:`ragged_mean`); right: each run's held-out NLL against its KL.
 
     A dotted line marks the epoch where a warm-up reaches ``beta = 1``; a
     model without a KL (the language model) appears on the right only, at
@@ -1113,7 +1074,7 @@ def plot_text_runs(
     curves, scatter = fig.subplots(1, 2)
     for index, (name, result) in enumerate(runs.items()):
         if "kl" in result.histories[0]:
-            kl = np.mean([history["kl"] for history in result.histories], axis=0)
+            kl = ragged_mean([history["kl"] for history in result.histories])
             curves.plot(
                 np.arange(1, len(kl) + 1),
                 kl,
