@@ -259,8 +259,10 @@ def test_the_classifier_penalty_is_the_one_that_scores_best_on_validation_digits
     # ties go to the strongest penalty
     assert chosen.C == min(c for c, score in scores.items() if score == max(scores.values()))
     assert fit_classifier(x_few, y_few).C == 1.0
-    with pytest.raises(ValueError, match="validation must be a pair"):
+    with pytest.raises(ValueError, match=r"validation must hold as many images as labels, got images of shape \(\d+, 784\)"):
         fit_classifier(x_few, y_few, (mnist_small.x_valid, mnist_small.y_valid[:-1]))
+    with pytest.raises(ValueError, match="validation must be a pair"):
+        fit_classifier(x_few, y_few, mnist_small.x_valid)
 
 
 def test_classifier_beats_chance_on_real_digits(mnist_small):

@@ -212,16 +212,26 @@ LEVEL = MeanWithError(mean=0.5, standard_error=1.0, n=5)
 
 
 @pytest.mark.parametrize("estimate, check, word", [
-    # a clear verdict that holds when training doubles stands as it is
+    # a clear verdict that the doubled run shares stands as it is
     (CLEARLY_HIGHER, budget_check(4.0, 6.0), "higher"),
-    # one that turns belongs to the training length, and says so
+    # one that the doubled run does not share belongs to the training length, and says so
     (CLEARLY_HIGHER, budget_check(4.0, -1.0), "higher" + UNSETTLED),
     (CLEARLY_HIGHER, budget_check(4.0, 0.0), "higher" + UNSETTLED),
+    # what counts is the doubled run's side of zero, not whether the first seed turned
+    (CLEARLY_HIGHER, budget_check(-0.4, 1.0), "higher"),
+    (CLEARLY_HIGHER, budget_check(-0.4, -0.8), "higher" + UNSETTLED),
+    (MeanWithError(mean=-5.0, standard_error=0.5, n=5), budget_check(-1.0, -2.0), "lower"),
     # a level verdict allows a difference that turns
     (LEVEL, budget_check(1.0, -1.0), "level with"),
 ])
 def test_a_clear_verdict_that_turns_when_training_doubles_is_marked(estimate, check, word):
     assert budget_checked_direction(estimate, check, **WORDS) == word
+
+
+@pytest.mark.parametrize("check", [{}, {"_doubled": "x"}, None, {"_doubled": True}])
+def test_a_budget_checked_verdict_names_a_bad_check(check):
+    with pytest.raises(ValueError, match="check must be the result of budget_check"):
+        budget_checked_direction(CLEARLY_HIGHER, check, **WORDS)
 
 
 @pytest.mark.parametrize("arguments, name", [

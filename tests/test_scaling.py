@@ -246,3 +246,5 @@ def test_the_noise_seed_defaults_to_the_seed_and_another_one_moves_the_run(mnist
     elbo = [negative_elbo_per_epoch(history) for _, history in runs]
     assert np.array_equal(elbo[0], elbo[1])  # noise_seed defaults to seed
     assert not np.array_equal(elbo[0], elbo[2])
+    with pytest.raises(ValueError, match="noise_seed must be a non-negative integer or None"):
+        fit_with_strategy(strategy, x, epochs=1, global_batch_size=64, noise_seed=-1)

@@ -186,13 +186,18 @@ def test_stopping_summary_takes_medians_over_seeds_and_counts_capped_runs():
         return TrainingRecord(epochs, best, capped, tuple(range(epochs, 0, -1)))
     runs = [record(5, 3, False), record(9, 9, True), record(7, 5, False)]
     summary = stopping_summary({"denoising VAE": runs})
-    assert summary == {"denoising VAE": {"median": 7.0, "median_best": 5.0, "capped": 1, "runs": 3}}
+    assert summary == {"denoising VAE": {"median": 7.0, "low": 5, "high": 9, "median_best": 5.0,
+                                         "capped": 1, "runs": 3}}
     for empty in ({}, {"denoising VAE": []}):
         with pytest.raises(ValueError, match="records must hold at least one"):
             stopping_summary(empty)
     assert stopping_statement(summary, 9).startswith("1 of the 3 runs reached the cap of 9 epochs")
     uncapped = {"denoising VAE": {**summary["denoising VAE"], "capped": 0}}
     assert stopping_statement(uncapped, 9).startswith("none of the 3 runs reached the cap")
+    assert stopping_statement(uncapped, 9, stopped_because="its NDCG stopped rising").endswith(
+        "each stopped because its NDCG stopped rising")
+    with pytest.raises(ValueError, match="max_epochs must be"):
+        stopping_statement(summary, 0)
 
 
 def test_validation_loss_figure_draws_each_curve_and_circles_the_kept_epoch():

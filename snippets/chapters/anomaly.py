@@ -88,6 +88,7 @@ from snippets.applications.anomaly import (
     standard_normal_draws,
     validation_threshold,
 )
+from snippets.chapters import stopping as stopping_rules
 from snippets.chapters.cache import cached_training
 from snippets.chapters.comparison import detectable_difference, direction
 from snippets.chapters.diagnostics import fit_dense_vae
@@ -583,19 +584,13 @@ class ProtocolResult:
         return [records[model] for records in self.training.values()]
 
     def stopping_summary(self, model: str) -> dict[str, float | int]:
-        """How ``model``'s runs ended: ``median``, ``low`` and ``high`` of the epochs
+        """How ``model``'s runs ended
+        (:func:`snippets.chapters.stopping.stopping_summary` of its
+        :meth:`training_records`): ``median``, ``low`` and ``high`` of the epochs
         they ran, ``median_best`` of the epochs whose weights they kept, ``capped``
         (how many ran ``stopping.max_epochs`` without stopping) and ``runs``."""
-        records = self.training_records(model)
-        epochs = np.array([record.epochs for record in records])
-        return {
-            "median": float(np.median(epochs)),
-            "low": int(epochs.min()),
-            "high": int(epochs.max()),
-            "median_best": float(np.median([record.best_epoch for record in records])),
-            "capped": sum(record.capped for record in records),
-            "runs": len(records),
-        }
+        records = {model: self.training_records(model)}
+        return stopping_rules.stopping_summary(records)[model]
 
     @property
     def seeds(self) -> list[int]:
@@ -853,20 +848,10 @@ def not_above_chance(result: ProtocolResult) -> list[str]:
 
 def stopping_statement(result: ProtocolResult) -> str:
     """Markdown: how many network runs reached the epoch cap before the stopping
-    rule ended them, and what that means for their numbers."""
-    capped = sum(result.stopping_summary(model)["capped"] for model in LEARNED_MODELS)
-    runs = sum(result.stopping_summary(model)["runs"] for model in LEARNED_MODELS)
-    cap = result.stopping.max_epochs
-    if capped == 0:
-        return (
-            f"none of the {runs} runs reached the cap of {cap} epochs: each stopped "
-            "because its held-back loss gained less than the stopping margin"
-        )
-    return (
-        f"{capped} of the {runs} runs reached the cap of {cap} epochs before the "
-        "rule stopped them: those networks were still improving, and their "
-        "numbers are those of a training budget, not of a converged model"
-    )
+    rule ended them, and what that means for their numbers
+    (:func:`snippets.chapters.stopping.stopping_statement`)."""
+    summary = {model: result.stopping_summary(model) for model in LEARNED_MODELS}
+    return stopping_rules.stopping_statement(summary, result.stopping.max_epochs)
 
 
 def false_alarm_spread(

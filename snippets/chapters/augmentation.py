@@ -507,6 +507,20 @@ scikit-learn's default, ``C = 1``, to a tenfold weaker one."""
 Labelled = tuple[np.ndarray, np.ndarray]
 
 
+def _check_labelled(pair: object, name: str) -> None:
+    """Raise unless ``pair`` is ``(images, labels)`` with as many images as labels."""
+    if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+        raise ValueError(
+            f"{name} must be a pair (images, labels), got {type(pair).__name__}"
+        )
+    images, labels = (np.asarray(part) for part in pair)
+    if images.ndim < 1 or labels.ndim != 1 or len(images) != len(labels):
+        raise ValueError(
+            f"{name} must hold as many images as labels, got images of shape "
+            f"{images.shape} and labels of shape {labels.shape}"
+        )
+
+
 def fit_classifier(
     x_train: np.ndarray, y_train: np.ndarray, validation: Labelled | None = None
 ) -> LogisticRegression:
@@ -518,13 +532,8 @@ def fit_classifier(
     problems are small (hundreds of rows), so BLAS runs on one thread: more threads only
     contend, and on a busy machine slow the fit tenfold.
     """
-    if validation is not None and (
-        len(validation) != 2 or len(validation[0]) != len(validation[1])
-    ):
-        raise ValueError(
-            "validation must be a pair (x_valid, y_valid) of as many images as labels, "
-            f"got {type(validation).__name__} of length {len(validation)}"
-        )
+    if validation is not None:
+        _check_labelled(validation, "validation")
     grid = REGULARIZATION_GRID if validation is not None else (1.0,)
     with threadpool_limits(limits=1, user_api="blas"):
         fits = [
@@ -564,9 +573,11 @@ def code_classifier_accuracy(
 
     The M1 model of Kingma et al. (2014): a VAE trained on many *unlabelled*
     digits, then a classifier on the posterior means ``E[z|x]`` of the few
-    labelled ones. The digits are binarised once (``seed``) before encoding,
-    as the VAE saw binary digits in training; each set draws its coin flips
-    from a stream of its own.
+    labelled ones. The digits are binarised once before encoding, as the VAE
+    saw binary digits in training, each set with a stream of its own (``seed``,
+    ``seed + 1`` and, for ``validation``, ``seed + 2``). With ``validation``
+    ``(x_valid, y_valid)``, the classifier's ``C`` is chosen on its codes
+    (:func:`fit_classifier`).
     """
     images = (x_train, x_test) + (() if validation is None else (validation[0],))
     codes = [
@@ -615,13 +626,18 @@ def augmentation_trial(
     the decoder's Bernoulli. With ``unlabelled_vae``, a VAE trained on all of
     ``x`` without labels, a fourth arm classifies its codes
     (:func:`code_classifier_accuracy`). With ``validation``, labelled digits
-    ``(x_valid, y_valid)`` apart from ``x``, every arm's classifier has its ``C`` chosen
-    on them (:func:`fit_classifier`). The CVAE sees the labelled digits
+    ``(x_valid, y_valid)`` apart from ``x``, ``n_per_class`` of each class are drawn
+    from them with ``seed``, a labelled set as small as the training one, and every
+    arm's classifier has its ``C`` chosen on those (:func:`fit_classifier`). The CVAE
+    sees the labelled digits
     ``repeats`` times per epoch: on a hundred digits an epoch is a handful of
     steps, and Keras's per-epoch overhead would dominate the training time.
     """
     repeats = check_positive_int(repeats, "repeats")
     x_few, y_few = few_labelled(x, y, n_per_class, seed)
+    if validation is not None:
+        _check_labelled(validation, "validation")
+        validation = few_labelled(*validation, n_per_class, seed)
     model, _ = train_conditional_vae(
         np.tile(x_few, (repeats, 1)),
         np.tile(y_few, repeats),

@@ -251,21 +251,23 @@ def budget_checked_direction(
     """:func:`direction` of a paired difference over seeds, held to its
     :func:`budget_check`.
 
-    A clear verdict (``below`` or ``above``) whose first-seed difference does not keep
-    its sign when training doubles gets :data:`UNSETTLED` appended: such a ranking
-    belongs to the training length, not to the models. ``level`` needs no check; a
-    difference that turns when training doubles is what it allows.
+    A clear verdict (``below`` or ``above``) stands when the difference trained twice
+    as long (``check["_doubled"]``, one seed) lies on the verdict's side of zero; else
+    it gets :data:`UNSETTLED` appended: such a ranking belongs to the training length,
+    not to the models. ``level`` needs no check.
     """
+    doubled = check.get("_doubled") if isinstance(check, Mapping) else None
+    if isinstance(doubled, bool) or not isinstance(doubled, (int, float)):
+        raise ValueError(
+            "check must be the result of budget_check, with a number under "
+            f"'_doubled'; got {check!r}"
+        )
     word = direction(
         estimate, below=below, above=above, level=level, confidence=confidence
     )
-    if word != level and check["_word"] not in KEPT:
-        word += UNSETTLED
-    return word
-
-
-KEPT = ("keeps its sign", "is zero at both budgets")
-"""The :func:`budget_check` words under which a first-seed difference did not turn."""
+    if word == level or (doubled < 0 if word == below else doubled > 0):
+        return word
+    return word + UNSETTLED
 
 
 def _check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:

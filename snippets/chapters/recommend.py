@@ -44,6 +44,7 @@ from snippets.chapters.comparison import (
     independent_errors,
 )
 from snippets.callbacks import KLWarmup
+from snippets.chapters import stopping as stopping_rules
 from snippets.chapters.cache import cached_training
 from snippets.chapters.plotting import page_figure
 from snippets.data import DOWNLOAD_TIMEOUT_S, _socket_timeout
@@ -444,37 +445,23 @@ def fit_mult_model(
 
 
 def stopping_summary(runs: Sequence[MultRun]) -> dict[str, float | int]:
-    """How ``runs`` ended: ``median``, ``low`` and ``high`` of the epochs they ran,
-    ``median_best`` of the epochs whose weights they kept, ``capped`` (how many
-    reached the epoch cap first) and ``runs``."""
+    """How ``runs`` ended (:func:`snippets.chapters.stopping.stopping_summary` of one
+    model): ``median``, ``low`` and ``high`` of the epochs they ran, ``median_best`` of
+    the epochs whose weights they kept, ``capped`` (how many reached the epoch cap
+    first) and ``runs``."""
     if not runs:
         raise ValueError("runs must hold at least one training run")
-    epochs = np.array([run.epochs for run in runs])
-    return {
-        "median": float(np.median(epochs)),
-        "low": int(epochs.min()),
-        "high": int(epochs.max()),
-        "median_best": float(np.median([run.best_epoch for run in runs])),
-        "capped": sum(run.capped for run in runs),
-        "runs": len(runs),
-    }
+    return stopping_rules.stopping_summary({"runs": runs})["runs"]
 
 
 def stopping_statement(runs: Sequence[MultRun], max_epochs: int) -> str:
     """Markdown: how many of ``runs`` reached the cap of ``max_epochs`` epochs before
-    their validation NDCG@100 stopped rising, and what that means for their numbers."""
-    max_epochs = check_positive_int(max_epochs, "max_epochs")
-    summary = stopping_summary(runs)
-    if summary["capped"] == 0:
-        return (
-            f"none of the {summary['runs']} runs reached the cap of {max_epochs} "
-            "epochs: each stopped because its validation NDCG@100 had stopped rising"
-        )
-    return (
-        f"{summary['capped']} of the {summary['runs']} runs reached the cap of "
-        f"{max_epochs} epochs before their validation NDCG@100 stopped rising: those "
-        "networks were still improving, and their numbers are those of a training "
-        "budget, not of a converged model"
+    their validation NDCG@100 stopped rising, and what that means for their numbers
+    (:func:`snippets.chapters.stopping.stopping_statement`)."""
+    return stopping_rules.stopping_statement(
+        {"runs": stopping_summary(runs)},
+        max_epochs,
+        stopped_because="its validation NDCG@100 had stopped rising",
     )
 
 

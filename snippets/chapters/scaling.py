@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder
-from snippets.validation import check_images, check_positive_int
+from snippets.validation import check_images, check_positive_int, check_seed
 
 # The backends that implement ``keras.distribution``, as the Keras documentation states
 # them ("The distribution API is only implemented for the JAX backend for now",
@@ -106,6 +106,7 @@ def fit_with_strategy(
     that differ in it alone show how far the noise moves a training run.
     """
     epochs = check_positive_int(epochs, "epochs")
+    noise_seed = check_seed(noise_seed, "noise_seed", allow_none=True)
     keras.utils.set_random_seed(seed)
     with strategy.scope():
         vae = VAE(

@@ -197,40 +197,48 @@ def stopping_summary(
     records: Mapping[str, Sequence[TrainingRecord]],
 ) -> dict[str, dict[str, float | int]]:
     """How each model's training ended over its runs (seeds), from ``{model: its
-    runs' records}``: ``median`` of the epochs it ran, ``median_best`` of the epochs
-    whose weights it kept, ``capped`` (how many runs met no stopping rule before their
-    cap) and ``runs``."""
+    runs' records}`` (:class:`TrainingRecord`, or anything with its ``epochs``,
+    ``best_epoch`` and ``capped``): ``median``, ``low`` and ``high`` of the epochs it
+    ran, ``median_best`` of the epochs whose weights it kept, ``capped`` (how many runs
+    met no stopping rule before their cap) and ``runs``."""
     if not records or not all(records.values()):
         raise ValueError(
             "records must hold at least one TrainingRecord for every model"
         )
-    return {
-        model: {
-            "median": float(np.median([record.epochs for record in runs])),
+    summary = {}
+    for model, runs in records.items():
+        epochs = np.array([record.epochs for record in runs])
+        summary[model] = {
+            "median": float(np.median(epochs)),
+            "low": int(epochs.min()),
+            "high": int(epochs.max()),
             "median_best": float(np.median([record.best_epoch for record in runs])),
             "capped": sum(record.capped for record in runs),
             "runs": len(runs),
         }
-        for model, runs in records.items()
-    }
+    return summary
 
 
 def stopping_statement(
-    summary: Mapping[str, Mapping[str, float | int]], max_epochs: int
+    summary: Mapping[str, Mapping[str, float | int]],
+    max_epochs: int,
+    stopped_because: str = "its held-back loss gained less than the stopping margin",
 ) -> str:
     """Markdown: how many runs of :func:`stopping_summary`'s ``summary`` reached the
-    cap of ``max_epochs`` before the stopping rule ended them, and what that means."""
+    cap of ``max_epochs`` before the stopping rule ended them, and what that means;
+    ``stopped_because`` says what ends a run that the rule stops."""
+    max_epochs = check_positive_int(max_epochs, "max_epochs")
     capped = sum(int(entry["capped"]) for entry in summary.values())
     runs = sum(int(entry["runs"]) for entry in summary.values())
     if capped == 0:
         return (
             f"none of the {runs} runs reached the cap of {max_epochs} epochs: each "
-            "stopped because its held-back loss gained less than the stopping margin"
+            f"stopped because {stopped_because}"
         )
     return (
         f"{capped} of the {runs} runs reached the cap of {max_epochs} epochs before "
         "the rule stopped them: those networks were still improving, and their "
-        "results are those of a training budget"
+        "numbers are those of a training budget, not of a converged model"
     )
 
 
