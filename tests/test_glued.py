@@ -35,11 +35,19 @@ def displayed(function, *args, **kwargs) -> list[tuple[dict, dict]]:
     return [(output.data, output.metadata) for output in captured.outputs]
 
 
-@pytest.mark.parametrize("value", [3.25, 60000, "a word", np.float32(0.5)])
+@pytest.mark.parametrize("value", [3.25, 60000, "a word"])
 @pytest.mark.parametrize("display", [False, True])
 def test_glue_makes_the_same_mime_bundle_and_metadata_as_myst_nb(value, display):
     assert displayed(glue, "name", value, display=display) == displayed(myst_nb.glue, "name", value,
                                                                         display=display)
+
+
+@pytest.mark.parametrize("value, number", [(np.float64(72.125), 72.125), (np.int64(7), 7),
+                                           (np.float32(0.5), 0.5)])
+def test_a_numpy_scalar_is_glued_as_the_number_a_format_spec_can_read(value, number):
+    assert displayed(glue, "name", value) == displayed(myst_nb.glue, "name", number)
+    (data, _), = displayed(glue, "name", value)
+    assert float(data["text/plain"]) == number
 
 
 def test_summary_shows_each_value_glued_since_the_last_summary_once():

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import myst_nb
+import numpy as np
 import pandas as pd
 from IPython.display import display
 
@@ -35,7 +36,14 @@ _pending: list[Glued] = []
 
 def glue(name: str, variable: Any, display: bool = True) -> None:
     """:func:`myst_nb.glue` (same arguments, same output), remembering the value for
-    :func:`show_glued`."""
+    :func:`show_glued`.
+
+    A NumPy scalar is glued as the Python number it holds: its text form under NumPy 2,
+    ``np.float64(72.1)``, is not a number that a ``{glue:text}`name:.1f``` role can
+    format.
+    """
+    if isinstance(variable, np.generic):
+        variable = variable.item()
     myst_nb.glue(name, variable, display=display)
     _pending.append(Glued(name, variable, display))
 
