@@ -1044,8 +1044,8 @@ def code_use_finding(kl: float) -> str:
         )
     return (
         "its KL, an upper bound on what its code carries, is above one bit per word, "
-        "so the code may steer what it writes; the strings decoded from different "
-        "codes below show how much it does"
+        "so the code may steer what it writes; the strings it decodes from different "
+        "codes show how much it does"
     )
 
 
