@@ -34,10 +34,13 @@ from snippets.chapters.text import (
     collapse_finding,
     findings,
     frequent_words,
+    gain_finding,
     load_words,
+    plot_kl_per_unit,
     plot_text_runs,
     ragged_mean,
     restart,
+    warmup_end,
     run_text_variants,
     shift_right,
     text_log_weight_statistics,
@@ -146,7 +149,8 @@ def test_text_vae_generates_only_vocabulary_strings_and_reloads_identically(voca
         (lambda: word_novelty([], [], []), ValueError, "generated"),
         (lambda: build_text_vae(CharVocabulary(max_length=4), latent_dim=2).encode(np.full((1, 5), 99)),
          ValueError, r"x must hold values in \[0, \d+\]"),
-        (lambda: TextVariant(latent=False, warmup=True), ValueError, "language model"),
+        (lambda: TextVariant(latent=False, warmup_epochs=2), ValueError, "language model"),
+        (lambda: TextVariant(warmup_epochs=-1), ValueError, "warmup_epochs"),
         (lambda: TextVariant(word_dropout=1.5), ValueError, "word_dropout"),
         (lambda: text_log_weight_statistics(build_text_vae(CharVocabulary(max_length=4), latent_dim=2),
                                             np.full((1, 5), 4), 0), ValueError, "k"),
@@ -245,18 +249,18 @@ def test_the_language_model_learns_and_its_words_are_a_distribution(tmp_path):
 @pytest.fixture(scope="module")
 def warmup_runs(vocabulary):
     x = vocabulary.encode(frequent_words(120))
-    variant = TextVariant(warmup=True, word_dropout=0.25)
-    options = dict(stopping=StoppingRule(max_epochs=3, patience=1, min_delta=0.0, start_from_epoch=2),
-                   warmup_epochs=2, units=8, latent_dim=3, k=4, batch_size=40)
+    variant = TextVariant(warmup_epochs=2, word_dropout=0.25)
+    options = dict(stopping=StoppingRule(max_epochs=3, patience=1, min_delta=0.0, start_from_epoch=1),
+                   units=8, latent_dim=3, k=4, batch_size=40)
     return run_text_variants({"both": variant}, vocabulary, x, x[:30], seeds=[1, 2], **options)["both"]
 
 
 def test_variants_sharing_a_compiled_model_give_the_runs_they_give_alone(vocabulary):
     """Sharing the traced training step changes nothing: each variant keeps its own rate, weights and scores."""
     x = vocabulary.encode(frequent_words(80))
-    options = dict(seeds=[3], stopping=StoppingRule(max_epochs=2, start_from_epoch=1), warmup_epochs=1,
+    options = dict(seeds=[3], stopping=StoppingRule(max_epochs=2, start_from_epoch=1),
                    units=6, latent_dim=2, k=3, batch_size=40)
-    variants = {"plain": TextVariant(), "dropout": TextVariant(word_dropout=0.4), "warm": TextVariant(warmup=True)}
+    variants = {"plain": TextVariant(), "dropout": TextVariant(word_dropout=0.4), "warm": TextVariant(warmup_epochs=1)}
     shared = run_text_variants(variants, vocabulary, x, x[:20], **options)
     alone = run_text_variants({"dropout": variants["dropout"]}, vocabulary, x, x[:20], **options)["dropout"]
     assert shared["dropout"].scores == alone.scores and shared["dropout"].histories == alone.histories
@@ -277,7 +281,7 @@ def test_the_comparison_compiles_its_training_step_with_xla_except_under_pytorch
 
 def test_restart_puts_a_trained_model_back_in_the_state_of_a_fresh_one(vocabulary):
     """Weights, KL weight and the random layers' seed states are the fresh model's; the optimizer starts over."""
-    variant = TextVariant(warmup=True, word_dropout=0.25)
+    variant = TextVariant(warmup_epochs=1, word_dropout=0.25)
     model = variant.build(vocabulary, units=8, latent_dim=3, seed=0)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     model.optimizer.build(model.trainable_variables)
@@ -300,10 +304,19 @@ def test_each_seed_gives_its_own_run(warmup_runs):
     assert all(np.isfinite(score.nll) and score.kl >= 0 for score in warmup_runs.scores)
 
 
+def test_the_kl_per_unit_adds_up_to_the_kl_and_is_sorted_from_the_largest(warmup_runs):
+    for score in warmup_runs.scores:
+        assert len(score.kl_per_unit) == 3 and min(score.kl_per_unit) >= 0
+        assert sum(score.kl_per_unit) == pytest.approx(score.kl)
+    per_unit = warmup_runs.kl_per_unit()
+    assert per_unit.shape == (2, 3) and np.all(np.diff(per_unit, axis=1) <= 0)
+
+
 def test_the_warm_up_rises_at_every_step_and_the_epochs_after_it_train_at_beta_one(warmup_runs):
     """3 steps an epoch, a warm-up of 2 epochs: beta = t / 6 at step t, logged at each epoch's last step."""
     for history in warmup_runs.histories:
         assert np.allclose(history["beta"], [2 / 6, 5 / 6, 1.0])
+        assert warmup_end(history) == 2
     assert float(keras.ops.convert_to_numpy(warmup_runs.model.beta)) == 1.0
     assert float(keras.ops.convert_to_numpy(TextVariant().build(CharVocabulary(), units=4, latent_dim=2).beta)) == 1.0
 
@@ -332,7 +345,7 @@ def test_each_text_run_keeps_the_weights_of_its_best_held_back_epoch_after_the_w
     rule = StoppingRule(max_epochs=5, patience=1, min_delta=0.0, held_back=0.2, start_from_epoch=2)
     # the language model, whose held-back loss is exact: the restored weights reproduce it
     runs = run_text_variants({"lm": TextVariant(latent=False)}, vocabulary, x, x[:20], seeds=[0, 1],
-                             stopping=rule, warmup_epochs=2, units=6, latent_dim=2, k=3, batch_size=40)["lm"]
+                             stopping=rule, units=6, latent_dim=2, k=3, batch_size=40)["lm"]
     assert len(runs.records) == len(runs.histories) == 2
     for record, history in zip(runs.records, runs.histories):
         assert rule.start_from_epoch < record.best_epoch <= record.epochs <= rule.max_epochs
@@ -345,14 +358,26 @@ def test_each_text_run_keeps_the_weights_of_its_best_held_back_epoch_after_the_w
 
 
 @pytest.mark.parametrize(("stopping", "error", "name"), [
-    (StoppingRule(max_epochs=3, start_from_epoch=1), ValueError, "start_from_epoch"),
+    (StoppingRule(max_epochs=2), ValueError, "max_epochs=2 leaves no epoch after the warm-up of 2 epochs"),
     (None, TypeError, "stopping"),
 ])
-def test_the_comparison_refuses_a_rule_that_would_watch_the_warm_up(vocabulary, stopping, error, name):
+def test_the_comparison_refuses_a_rule_with_no_epoch_after_a_warm_up(vocabulary, stopping, error, name):
     x = vocabulary.encode(frequent_words(40))
     with pytest.raises(error, match=name):
-        run_text_variants({"plain": TextVariant()}, vocabulary, x, x, seeds=[0], stopping=stopping,
-                          warmup_epochs=2)
+        run_text_variants({"plain": TextVariant(), "warm": TextVariant(warmup_epochs=2)}, vocabulary, x, x,
+                          seeds=[0], stopping=stopping)
+
+
+def test_a_longer_warm_up_is_watched_only_after_it_ends(vocabulary):
+    """The rule starts at epoch 1 for every model, and after its own warm-up for a model with a longer one."""
+    x = vocabulary.encode(frequent_words(80))
+    rule = StoppingRule(max_epochs=4, patience=1, min_delta=100.0, start_from_epoch=1)
+    variants = {"plain": TextVariant(), "long": TextVariant(warmup_epochs=3)}
+    runs = run_text_variants(variants, vocabulary, x, x[:20], seeds=[0], stopping=rule, units=6, latent_dim=2,
+                             k=3, batch_size=40)
+    # a margin no epoch can beat: each run stops one epoch after the first it watches
+    assert [runs[name].records[0].epochs for name in variants] == [3, 4]
+    assert [runs[name].records[0].best_epoch for name in variants] == [2, 4]
 
 
 def test_a_ragged_mean_averages_each_epoch_over_the_runs_that_reached_it():
@@ -370,7 +395,38 @@ def test_the_collapse_findings_follow_the_kl_against_one_bit():
 
 
 def test_the_runs_figure_shows_every_seed_and_a_curve_per_model_with_a_kl():
-    runs = {"vae": fake_runs(), "lm": VariantRuns(fake_runs().scores, [{"loss": [1.0, 0.5]}] * 3, [], None)}
-    curves, scatter = plot_text_runs(runs, warmup_epochs=1).axes
-    assert len(curves.lines) == 2  # the VAE's KL and the end of the warm-up
-    assert [len(points.get_offsets()) for points in scatter.collections] == [3, 3]
+    warm = VariantRuns(fake_runs().scores, [{"kl": [0.5, 0.2, 0.1], "beta": [0.5, 1.0, 1.0]}] * 3, [], None)
+    runs = {"vae": fake_runs(), "warm": warm, "lm": VariantRuns(fake_runs().scores, [{"loss": [1.0, 0.5]}] * 3, [], None)}
+    curves, scatter = plot_text_runs(runs).axes
+    assert len(curves.lines) == 3  # two VAEs' KL and the end of the one warm-up
+    assert [len(points.get_offsets()) for points in scatter.collections] == [3, 3, 3]
+
+
+def test_a_warm_up_lasts_the_epochs_before_the_first_that_ends_at_beta_one():
+    assert warmup_end({"beta": [0.25, 0.75, 1.0, 1.0]}) == 2 and warmup_end({"loss": [1.0]}) is None
+    with pytest.raises(ValueError, match="never reaches 1"):
+        warmup_end({"beta": [0.5]})
+
+
+def test_the_kl_per_unit_figure_has_a_curve_per_vae():
+    scores = [TextScores(nll=15.0, kl=0.3, active_units=1, kl_per_unit=(0.1, 0.2)) for _ in range(2)]
+    runs = {"vae": VariantRuns(scores, [], [], None), "lm": fake_runs()}
+    (ax,) = plot_kl_per_unit(runs).axes
+    assert len(ax.lines) == 1 and np.allclose(ax.lines[0].get_ydata(), [0.2, 0.1])
+
+
+def test_a_gain_over_the_language_model_is_weighed_against_the_kl():
+    """Clearly below the language model on every seed: a gain above the KL points to the regularisation."""
+    runs = {
+        "lm": fake_runs(nll=(15.0, 15.2, 15.1), kl=(0.0, 0.0, 0.0)),
+        "small kl": fake_runs(nll=(14.5, 14.7, 14.6), kl=(0.1, 0.1, 0.1)),
+        "large kl": fake_runs(nll=(14.9, 15.1, 15.0), kl=(2.0, 2.0, 2.0)),
+        "level": fake_runs(nll=(14.0, 16.0, 15.1)),
+    }
+    finding = gain_finding(runs, reference="lm")
+    assert finding.startswith("“small kl” gains 0.50 nats per word with a KL of 0.10, more than")
+    assert "“large kl” gains 0.10 nats per word with a KL of 2.00, so its code could carry" in finding
+    assert "level" not in finding
+    assert gain_finding({"lm": runs["lm"], "level": runs["level"]}, reference="lm").startswith("no VAE")
+    with pytest.raises(KeyError, match="reference"):
+        gain_finding(runs, reference="none")

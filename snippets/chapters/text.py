@@ -19,6 +19,7 @@ import math
 import re
 import textwrap
 from collections.abc import Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass
 
 import keras
@@ -34,7 +35,8 @@ from snippets.chapters.comparison import (
     direction,
     paired_difference,
 )
-from snippets.chapters.diagnostics import unit_activity
+from snippets.chapters.diagnostics import kl_per_dimension, unit_activity
+from snippets.chapters.plotting import page_figure
 from snippets.chapters.stopping import (
     StoppingRule,
     TrainingRecord,
@@ -609,8 +611,8 @@ class TextVariant:
     language model.
 
     ``code_at_every_step`` says where the VAE's code enters its decoder
-    (:func:`build_text_decoder`); ``warmup`` raises ``beta`` linearly at every step,
-    from 0 at the first step to 1 after ``warmup_epochs`` epochs
+    (:func:`build_text_decoder`); a ``warmup_epochs`` above 0 raises ``beta``
+    linearly at every step, from 0 at the first step to 1 after that many epochs
     (:class:`snippets.KLWarmup` with ``warmup_steps``), else ``beta = 1`` throughout;
     ``word_dropout`` is the rate of :class:`WordDropout`.
     ``latent=False`` is the decoder-only :class:`CharLanguageModel`, which has none of
@@ -619,7 +621,7 @@ class TextVariant:
 
     latent: bool = True
     code_at_every_step: bool = False
-    warmup: bool = False
+    warmup_epochs: int = 0
     word_dropout: float = 0.0
 
     @property
@@ -632,12 +634,14 @@ class TextVariant:
         check_number(
             self.word_dropout, "word_dropout", low=0.0, high=1.0, high_open=True
         )
+        if self.warmup_epochs:
+            check_positive_int(self.warmup_epochs, "warmup_epochs")
         if not self.latent and (
-            self.code_at_every_step or self.warmup or self.word_dropout
+            self.code_at_every_step or self.warmup_epochs or self.word_dropout
         ):
             raise ValueError(
-                "a language model (latent=False) has no code: "
-                "code_at_every_step, warmup and word_dropout must keep their defaults"
+                "a language model (latent=False) has no code: code_at_every_step, "
+                "warmup_epochs and word_dropout must keep their defaults"
             )
 
     def build(
@@ -656,7 +660,7 @@ class TextVariant:
             vocabulary,
             units=units,
             latent_dim=latent_dim,
-            beta=0.0 if self.warmup else 1.0,
+            beta=0.0 if self.warmup_epochs else 1.0,
             word_dropout=self.word_dropout,
             code_at_every_step=self.code_at_every_step,
             seed=seed,
@@ -671,12 +675,15 @@ class TextScores:
     importance-weighted bound's (an upper bound on it) for a VAE. ``kl`` is
     ``KL(q(z|x) || p(z))`` in nats and ``active_units`` the number of latent
     units whose posterior mean varies across words by more than
-    :data:`ACTIVITY_THRESHOLD`; both are 0 for the language model.
+    :data:`ACTIVITY_THRESHOLD`; both are 0 for the language model. ``kl_per_unit``
+    ``(latent_dim,)`` splits ``kl`` over the latent units (the posterior is
+    diagonal, so they add up to it); empty for the language model.
     """
 
     nll: float
     kl: float
     active_units: int
+    kl_per_unit: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -705,6 +712,11 @@ class VariantRuns:
         """Mean and standard error over seeds of :meth:`per_seed`."""
         return mean_and_standard_error(self.per_seed(metric))
 
+    def kl_per_unit(self) -> np.ndarray:
+        """Each seed's KL per latent unit, sorted from the largest:
+        ``(n_seeds, latent_dim)`` nats per word."""
+        return -np.sort(-np.array([score.kl_per_unit for score in self.scores]), axis=1)
+
 
 def score_text_model(model: TextModel, tokens, *, k: int, seed: int = 0) -> TextScores:
     """:class:`TextScores` of ``model`` on ids ``(n, sequence_length)``; a VAE's bound
@@ -715,8 +727,13 @@ def score_text_model(model: TextModel, tokens, *, k: int, seed: int = 0) -> Text
         )
     iwae = text_log_weight_statistics(model, tokens, k, seed=seed).iwae
     active = int(np.sum(unit_activity(model.encode(tokens)) > ACTIVITY_THRESHOLD))
-    kl = float(model.kl_per_word(tokens).mean())
-    return TextScores(nll=float(-iwae.mean()), kl=kl, active_units=active)
+    kl_per_unit = kl_per_dimension(model, tokens)
+    return TextScores(
+        nll=float(-iwae.mean()),
+        kl=float(kl_per_unit.sum()),
+        active_units=active,
+        kl_per_unit=tuple(float(value) for value in kl_per_unit),
+    )
 
 
 def restart(
@@ -784,7 +801,6 @@ def run_text_variants(
     *,
     seeds: Sequence[int],
     stopping: StoppingRule,
-    warmup_epochs: int,
     units: int = 48,
     latent_dim: int = 16,
     k: int = 100,
@@ -799,11 +815,12 @@ def run_text_variants(
     ``stopping.held_back`` of ``x_train`` (:func:`snippets.chapters.stopping.hold_back`)
     and trains on the rest with Adam from its own initial weights, until the loss on
     the held-back words stops improving or ``stopping.max_epochs`` have run; the
-    weights of the best epoch are kept (:func:`fit_until_stopped`). A warm-up raises
-    ``beta`` at every step from 0 to 1 over the steps of the first ``warmup_epochs``
-    epochs, so ``stopping.start_from_epoch`` must be at least ``warmup_epochs``: the
-    rule watches only losses of the ELBO itself. A VAE's held-out bound uses ``k``
-    codes per word (:func:`score_text_model`). Variants of one
+    weights of the best epoch are kept (:func:`fit_until_stopped`). A variant's
+    warm-up raises ``beta`` at every step from 0 to 1 over the steps of its first
+    ``warmup_epochs`` epochs, and the rule watches it only after them (from epoch
+    ``max(stopping.start_from_epoch, warmup_epochs)``), so that it judges losses of
+    the ELBO itself; ``stopping.max_epochs`` must exceed every warm-up. A VAE's
+    held-out bound uses ``k`` codes per word (:func:`score_text_model`). Variants of one
     :attr:`TextVariant.architecture` share one compiled model, which :func:`restart`
     puts, for each run, in the state a model of that variant built anew would start
     from (weights, KL weight, word-dropout rate): only the tracing of the training step
@@ -817,12 +834,13 @@ def run_text_variants(
         raise TypeError(
             f"stopping must be a StoppingRule, got {type(stopping).__name__}"
         )
-    warmup_epochs = check_positive_int(warmup_epochs, "warmup_epochs")
-    if stopping.start_from_epoch < warmup_epochs:
-        raise ValueError(
-            f"stopping.start_from_epoch={stopping.start_from_epoch} would watch the "
-            f"warm-up's losses; it must be at least warmup_epochs={warmup_epochs}"
-        )
+    for name, variant in variants.items():
+        if variant.warmup_epochs >= stopping.max_epochs:
+            raise ValueError(
+                f"stopping.max_epochs={stopping.max_epochs} leaves no epoch after the "
+                f"warm-up of {variant.warmup_epochs} epochs of variant {name!r} to "
+                "watch; it must exceed every variant's warmup_epochs"
+            )
     batch_size = check_positive_int(batch_size, "batch_size")
     sizes = dict(units=units, latent_dim=latent_dim)
     compiled: dict[tuple[bool, bool], tuple[TextModel, list[np.ndarray]]] = {}
@@ -837,11 +855,15 @@ def run_text_variants(
                 jit_compile=jit_compile,
             )
         model, optimizer_start = compiled[variant.architecture]
+        watched = dataclasses.replace(
+            stopping,
+            start_from_epoch=max(stopping.start_from_epoch, variant.warmup_epochs),
+        )
         scores, histories, records = [], [], []
         for seed in seeds:
             x_fit, x_held = hold_back(x_train, stopping.held_back, seed=seed)
-            warmup_steps = warmup_epochs * math.ceil(len(x_fit) / batch_size)
-            warmup = [KLWarmup(warmup_steps=warmup_steps)] if variant.warmup else []
+            steps = variant.warmup_epochs * math.ceil(len(x_fit) / batch_size)
+            warmup = [KLWarmup(warmup_steps=steps)] if variant.warmup_epochs else []
             keras.utils.set_random_seed(seed)
             restart(
                 model, variant.build(vocabulary, **sizes, seed=seed), optimizer_start
@@ -849,7 +871,7 @@ def run_text_variants(
             history = fit_until_stopped(
                 model,
                 x_fit,
-                stopping=stopping,
+                stopping=watched,
                 epochs=stopping.max_epochs,
                 validation_data=x_held,
                 callbacks=warmup,
@@ -1049,6 +1071,49 @@ def code_use_finding(kl: float) -> str:
     )
 
 
+def gain_finding(
+    runs: Mapping[str, VariantRuns], *, reference: str, confidence: float = 0.95
+) -> str:
+    """A clause on each VAE whose held-out bound is clearly below ``reference``'s
+    exact ``-log p(x)`` (the language model): its gain in nats per word against its
+    mean KL, which bounds what its code carries. A gain above the KL points to the
+    regularisation of sampling the code; one below it leaves the two causes apart
+    untold."""
+    if reference not in runs:
+        raise KeyError(f"reference must be among {sorted(runs)}, got {reference!r}")
+    clauses = []
+    for name, result in runs.items():
+        if name == reference:
+            continue
+        change = paired_difference(
+            result.per_seed("nll"), runs[reference].per_seed("nll")
+        )
+        word = direction(
+            change, below="lower", above="higher", level="", confidence=confidence
+        )
+        if word != "lower":
+            continue
+        gain, kl = -change.mean, result.summary("kl").mean
+        clause = f"“{name}” gains {gain:.2f} nats per word with a KL of {kl:.2f}"
+        if gain > kl:
+            clause += (
+                ", more than its code carries on average, which points to the "
+                "regularisation"
+            )
+        else:
+            clause += (
+                ", so its code could carry the whole gain and this comparison cannot "
+                "tell the code from the regularisation"
+            )
+        clauses.append(clause)
+    if not clauses:
+        return (
+            "no VAE predicts held-out words clearly better than the language model, "
+            "so there is no gain to explain"
+        )
+    return "; ".join(clauses)
+
+
 def ragged_mean(curves: Sequence[Sequence[float]]) -> np.ndarray:
     """Mean per epoch of curves of different lengths (runs stopped at different
     epochs): ``(longest,)``, each epoch averaged over the runs that reached it."""
@@ -1060,15 +1125,26 @@ def ragged_mean(curves: Sequence[Sequence[float]]) -> np.ndarray:
     return np.nanmean(padded, axis=0)
 
 
-def plot_text_runs(
-    runs: Mapping[str, VariantRuns], *, warmup_epochs: int | None = None
-) -> Figure:
+def warmup_end(history: Mapping[str, Sequence[float]]) -> int | None:
+    """How many epochs a run's warm-up lasted: those before the first epoch that ended
+    with the KL weight ``beta`` at 1 (``KLWarmup`` logs it at each epoch's last step,
+    so a warm-up of ``n`` epochs logs 1 first in epoch ``n + 1``); ``None`` for a run
+    without a warm-up (no ``beta`` in its history)."""
+    if "beta" not in history:
+        return None
+    reached = np.flatnonzero(np.asarray(history["beta"]) >= 1.0)
+    if not len(reached):
+        raise ValueError("the history's beta never reaches 1: its warm-up did not end")
+    return int(reached[0])
+
+
+def plot_text_runs(runs: Mapping[str, VariantRuns]) -> Figure:
     """Left: each VAE's training KL per epoch, mean over the seeds that ran it
     (:func:`ragged_mean`); right: each run's held-out NLL against its KL.
 
-    A dotted line marks the epoch where a warm-up reaches ``beta = 1``; a
-    model without a KL (the language model) appears on the right only, at
-    KL 0. A variant has the same colour in both panels.
+    A dotted line in a variant's colour marks the epoch where its warm-up reaches
+    ``beta = 1`` (:func:`warmup_end`); a model without a KL (the language model)
+    appears on the right only, at KL 0. A variant has the same colour in both panels.
     """
     fig = Figure(figsize=(10.5, 3.6), layout="constrained")
     curves, scatter = fig.subplots(1, 2)
@@ -1082,12 +1158,12 @@ def plot_text_runs(
                 markersize=3,
                 color=f"C{index}",
             )
+        end = warmup_end(result.histories[0])
+        if end is not None:
+            curves.axvline(end, color=f"C{index}", linestyle=":")
         scatter.scatter(
             result.per_seed("kl"), result.per_seed("nll"), color=f"C{index}", label=name
         )
-    if warmup_epochs is not None:
-        curves.axvline(warmup_epochs, color="grey", linestyle=":", label="β reaches 1")
-        curves.legend(fontsize="small")
     curves.set(
         xlabel="epoch",
         ylabel="KL per word, training (nats)",
@@ -1099,4 +1175,26 @@ def plot_text_runs(
     )
     scatter.set_title("every run")
     scatter.legend(fontsize="small")
+    return fig
+
+
+def plot_kl_per_unit(runs: Mapping[str, VariantRuns]) -> Figure:
+    """Each VAE's KL per latent unit on held-out words, the units sorted from the
+    largest in every run and then averaged over the seeds; the language model, which
+    has no units, is left out."""
+    fig = page_figure(3.4)
+    ax = fig.subplots()
+    for index, (name, result) in enumerate(runs.items()):
+        if not result.scores[0].kl_per_unit:
+            continue
+        kl = result.kl_per_unit().mean(axis=0)
+        ax.plot(
+            np.arange(1, len(kl) + 1), kl, marker="o", color=f"C{index}", label=name
+        )
+    ax.set(
+        xlabel="latent unit, from the one with the largest KL",
+        ylabel="KL per held-out word (nats)",
+        yscale="log",
+    )
+    ax.legend(fontsize="small")
     return fig
