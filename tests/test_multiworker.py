@@ -33,6 +33,7 @@ from snippets.chapters.multiworker import (
     process_share,
     read_job,
     run_local_job,
+    worker_loss_agreement,
 )
 from snippets.chapters.scaling import max_relative_difference
 
@@ -203,3 +204,13 @@ def test_a_reader_never_writes_the_backup(tmp_path):
 def test_bad_arguments_raise_named_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_the_workers_logged_losses_are_called_identical_only_when_they_are():
+    same = [{"1": {"loss": 2.5}, "2": {"loss": 2.0}}] * 2
+    assert worker_loss_agreement(same) == "are identical"
+    apart = [same[0], {"1": {"loss": 2.5}, "2": {"loss": 2.003}}]
+    assert worker_loss_agreement(apart) == "differ by at most 3.0e-03 nats"
+    for logs in ([same[0]], [same[0], {"1": {"loss": 2.5}}]):
+        with pytest.raises(ValueError, match="logs must hold two or more workers"):
+            worker_loss_agreement(logs)

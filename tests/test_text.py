@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import json
 import re
 
 import keras
 import numpy as np
 import pytest
 
+from snippets.chapters.cache import use_model_cache
 from snippets.chapters.stopping import StoppingRule, hold_back
 from snippets.chapters.text import (
     END,
@@ -19,6 +21,7 @@ from snippets.chapters.text import (
     CharVocabulary,
     TextScores,
     TextVAE,
+    KL_FLOOR,
     TextVariant,
     UnknownCharacterError,
     VariantRuns,
@@ -40,7 +43,6 @@ from snippets.chapters.text import (
     plot_text_runs,
     ragged_mean,
     restart,
-    warmup_end,
     run_text_variants,
     shift_right,
     text_log_weight_statistics,
@@ -129,7 +131,6 @@ def test_text_vae_generates_only_vocabulary_strings_and_reloads_identically(voca
     restored = keras.saving.load_model(path, safe_mode=True)
     assert isinstance(restored, TextVAE) and restored.word_dropout.rate == 0.25
     assert np.array_equal(restored.encode(x[:20]), model.encode(x[:20]))
-    assert np.array_equal(restored.kl_per_word(x[:20]), model.kl_per_word(x[:20]))
     assert np.array_equal(restored.decode(z), model.decode(z))
     assert np.array_equal(model.decode(z), model.sample_tokens(z, temperature=0.0))
 
@@ -150,7 +151,8 @@ def test_text_vae_generates_only_vocabulary_strings_and_reloads_identically(voca
         (lambda: build_text_vae(CharVocabulary(max_length=4), latent_dim=2).encode(np.full((1, 5), 99)),
          ValueError, r"x must hold values in \[0, \d+\]"),
         (lambda: TextVariant(latent=False, warmup_epochs=2), ValueError, "language model"),
-        (lambda: TextVariant(warmup_epochs=-1), ValueError, "warmup_epochs"),
+        (lambda: TextVariant(warmup_epochs=-1), ValueError, "warmup_epochs must be an integer >= 0"),
+        (lambda: TextVariant(warmup_epochs=2.0), ValueError, "warmup_epochs must be an integer >= 0"),
         (lambda: TextVariant(word_dropout=1.5), ValueError, "word_dropout"),
         (lambda: text_log_weight_statistics(build_text_vae(CharVocabulary(max_length=4), latent_dim=2),
                                             np.full((1, 5), 4), 0), ValueError, "k"),
@@ -250,7 +252,7 @@ def test_the_language_model_learns_and_its_words_are_a_distribution(tmp_path):
 def warmup_runs(vocabulary):
     x = vocabulary.encode(frequent_words(120))
     variant = TextVariant(warmup_epochs=2, word_dropout=0.25)
-    options = dict(stopping=StoppingRule(max_epochs=3, patience=1, min_delta=0.0, start_from_epoch=1),
+    options = dict(stopping=StoppingRule(max_epochs=4, patience=1, min_delta=0.0, start_from_epoch=1),
                    units=8, latent_dim=3, k=4, batch_size=40)
     return run_text_variants({"both": variant}, vocabulary, x, x[:30], seeds=[1, 2], **options)["both"]
 
@@ -258,7 +260,7 @@ def warmup_runs(vocabulary):
 def test_variants_sharing_a_compiled_model_give_the_runs_they_give_alone(vocabulary):
     """Sharing the traced training step changes nothing: each variant keeps its own rate, weights and scores."""
     x = vocabulary.encode(frequent_words(80))
-    options = dict(seeds=[3], stopping=StoppingRule(max_epochs=2, start_from_epoch=1),
+    options = dict(seeds=[3], stopping=StoppingRule(max_epochs=4, patience=1, start_from_epoch=1),
                    units=6, latent_dim=2, k=3, batch_size=40)
     variants = {"plain": TextVariant(), "dropout": TextVariant(word_dropout=0.4), "warm": TextVariant(warmup_epochs=1)}
     shared = run_text_variants(variants, vocabulary, x, x[:20], **options)
@@ -271,6 +273,23 @@ def test_variants_sharing_a_compiled_model_give_the_runs_they_give_alone(vocabul
     assert [float(as_numpy(m.word_dropout.hidden_share)) for m in models] == pytest.approx([0.0, 0.4, 0.0])
     assert all(np.array_equal(as_numpy(a), as_numpy(b)) for a, b in zip(shared["dropout"].model.variables,
                                                                        alone.model.variables))
+
+
+def test_runs_loaded_from_the_model_cache_score_and_stop_as_the_trained_ones(vocabulary, tmp_path):
+    x = vocabulary.encode(frequent_words(80))
+    options = dict(seeds=[0, 1], stopping=StoppingRule(max_epochs=3, patience=1, start_from_epoch=1),
+                   units=6, latent_dim=2, k=3, batch_size=40)
+    variants = {"warm": TextVariant(warmup_epochs=1, word_dropout=0.2), "lm": TextVariant(latent=False)}
+    use_model_cache(tmp_path)
+    try:
+        trained = run_text_variants(variants, vocabulary, x, x[:20], **options)
+        loaded = run_text_variants(variants, vocabulary, x, x[:20], **options)
+    finally:
+        use_model_cache(None)
+    assert json.loads((tmp_path / "counts.json").read_text()) == {"trained": 4, "loaded": 4}
+    for name in variants:
+        assert loaded[name].scores == trained[name].scores and loaded[name].records == trained[name].records
+        assert type(loaded[name].model) is type(trained[name].model)
 
 
 def test_the_comparison_compiles_its_training_step_with_xla_except_under_pytorch(vocabulary):
@@ -315,8 +334,8 @@ def test_the_kl_per_unit_adds_up_to_the_kl_and_is_sorted_from_the_largest(warmup
 def test_the_warm_up_rises_at_every_step_and_the_epochs_after_it_train_at_beta_one(warmup_runs):
     """3 steps an epoch, a warm-up of 2 epochs: beta = t / 6 at step t, logged at each epoch's last step."""
     for history in warmup_runs.histories:
-        assert np.allclose(history["beta"], [2 / 6, 5 / 6, 1.0])
-        assert warmup_end(history) == 2
+        assert np.allclose(history["beta"][:3], [2 / 6, 5 / 6, 1.0]) and set(history["beta"][2:]) == {1.0}
+    assert warmup_runs.warmup_epochs == 2
     assert float(keras.ops.convert_to_numpy(warmup_runs.model.beta)) == 1.0
     assert float(keras.ops.convert_to_numpy(TextVariant().build(CharVocabulary(), units=4, latent_dim=2).beta)) == 1.0
 
@@ -358,10 +377,10 @@ def test_each_text_run_keeps_the_weights_of_its_best_held_back_epoch_after_the_w
 
 
 @pytest.mark.parametrize(("stopping", "error", "name"), [
-    (StoppingRule(max_epochs=2), ValueError, "max_epochs=2 leaves no epoch after the warm-up of 2 epochs"),
+    (StoppingRule(max_epochs=4, patience=2), ValueError, "max_epochs=4 leaves variant 'warm', watched after epoch 2"),
     (None, TypeError, "stopping"),
 ])
-def test_the_comparison_refuses_a_rule_with_no_epoch_after_a_warm_up(vocabulary, stopping, error, name):
+def test_the_comparison_refuses_a_rule_that_could_not_stop_after_a_warm_up(vocabulary, stopping, error, name):
     x = vocabulary.encode(frequent_words(40))
     with pytest.raises(error, match=name):
         run_text_variants({"plain": TextVariant(), "warm": TextVariant(warmup_epochs=2)}, vocabulary, x, x,
@@ -371,12 +390,12 @@ def test_the_comparison_refuses_a_rule_with_no_epoch_after_a_warm_up(vocabulary,
 def test_a_longer_warm_up_is_watched_only_after_it_ends(vocabulary):
     """The rule starts at epoch 1 for every model, and after its own warm-up for a model with a longer one."""
     x = vocabulary.encode(frequent_words(80))
-    rule = StoppingRule(max_epochs=4, patience=1, min_delta=100.0, start_from_epoch=1)
+    rule = StoppingRule(max_epochs=5, patience=1, min_delta=100.0, start_from_epoch=1)
     variants = {"plain": TextVariant(), "long": TextVariant(warmup_epochs=3)}
     runs = run_text_variants(variants, vocabulary, x, x[:20], seeds=[0], stopping=rule, units=6, latent_dim=2,
                              k=3, batch_size=40)
     # a margin no epoch can beat: each run stops one epoch after the first it watches
-    assert [runs[name].records[0].epochs for name in variants] == [3, 4]
+    assert [runs[name].records[0].epochs for name in variants] == [3, 5]
     assert [runs[name].records[0].best_epoch for name in variants] == [2, 4]
 
 
@@ -395,37 +414,34 @@ def test_the_collapse_findings_follow_the_kl_against_one_bit():
 
 
 def test_the_runs_figure_shows_every_seed_and_a_curve_per_model_with_a_kl():
-    warm = VariantRuns(fake_runs().scores, [{"kl": [0.5, 0.2, 0.1], "beta": [0.5, 1.0, 1.0]}] * 3, [], None)
-    runs = {"vae": fake_runs(), "warm": warm, "lm": VariantRuns(fake_runs().scores, [{"loss": [1.0, 0.5]}] * 3, [], None)}
+    warm = VariantRuns(fake_runs().scores, [{"kl": [0.5, 0.2, 0.1]}] * 3, [], None, warmup_epochs=1)
+    runs = {"vae": fake_runs(), "warm": warm, "also warm": warm,
+            "lm": VariantRuns(fake_runs().scores, [{"loss": [1.0, 0.5]}] * 3, [], None)}
     curves, scatter = plot_text_runs(runs).axes
-    assert len(curves.lines) == 3  # two VAEs' KL and the end of the one warm-up
-    assert [len(points.get_offsets()) for points in scatter.collections] == [3, 3, 3]
-
-
-def test_a_warm_up_lasts_the_epochs_before_the_first_that_ends_at_beta_one():
-    assert warmup_end({"beta": [0.25, 0.75, 1.0, 1.0]}) == 2 and warmup_end({"loss": [1.0]}) is None
-    with pytest.raises(ValueError, match="never reaches 1"):
-        warmup_end({"beta": [0.5]})
+    assert len(curves.lines) == 4  # three VAEs' KL and one line for their one warm-up length
+    assert [len(points.get_offsets()) for points in scatter.collections] == [3, 3, 3, 3]
 
 
 def test_the_kl_per_unit_figure_has_a_curve_per_vae():
-    scores = [TextScores(nll=15.0, kl=0.3, active_units=1, kl_per_unit=(0.1, 0.2)) for _ in range(2)]
+    scores = [TextScores(nll=15.0, kl=0.3, active_units=1, kl_per_unit=(0.1, 0.2, -1e-9)) for _ in range(2)]
     runs = {"vae": VariantRuns(scores, [], [], None), "lm": fake_runs()}
     (ax,) = plot_kl_per_unit(runs).axes
-    assert len(ax.lines) == 1 and np.allclose(ax.lines[0].get_ydata(), [0.2, 0.1])
+    assert len(ax.lines) == 1 and np.allclose(ax.lines[0].get_ydata(), [0.2, 0.1, KL_FLOOR])
 
 
 def test_a_gain_over_the_language_model_is_weighed_against_the_kl():
-    """Clearly below the language model on every seed: a gain above the KL points to the regularisation."""
+    """Clearly below the language model on every seed; only a gain clearly above the KL points to the regularisation."""
     runs = {
         "lm": fake_runs(nll=(15.0, 15.2, 15.1), kl=(0.0, 0.0, 0.0)),
-        "small kl": fake_runs(nll=(14.5, 14.7, 14.6), kl=(0.1, 0.1, 0.1)),
-        "large kl": fake_runs(nll=(14.9, 15.1, 15.0), kl=(2.0, 2.0, 2.0)),
+        "small kl": fake_runs(nll=(14.5, 14.7, 14.6), kl=(0.1, 0.11, 0.09)),
+        "large kl": fake_runs(nll=(14.9, 15.1, 15.0), kl=(2.0, 2.1, 1.9)),
+        "as large": fake_runs(nll=(14.5, 14.7, 14.6), kl=(0.3, 0.5, 0.7)),
         "level": fake_runs(nll=(14.0, 16.0, 15.1)),
     }
     finding = gain_finding(runs, reference="lm")
-    assert finding.startswith("“small kl” gains 0.50 nats per word with a KL of 0.10, more than")
-    assert "“large kl” gains 0.10 nats per word with a KL of 2.00, so its code could carry" in finding
+    assert finding.startswith("“small kl” gains 0.50 nats per word with a KL of 0.100 nats, clearly more than")
+    assert "“large kl” gains 0.10 nats per word with a KL of 2.000 nats, not clearly more" in finding
+    assert "“as large” gains 0.50 nats per word with a KL of 0.500 nats, not clearly more" in finding
     assert "level" not in finding
     assert gain_finding({"lm": runs["lm"], "level": runs["level"]}, reference="lm").startswith("no VAE")
     with pytest.raises(KeyError, match="reference"):

@@ -451,6 +451,23 @@ def read_job(output_dir: str | Path) -> dict:
     }
 
 
+def worker_loss_agreement(logs: Sequence[dict]) -> str:
+    """How the workers' logged losses compare, given :func:`read_job`'s ``logs``
+    (per worker, ``{epoch: logs}``): "are identical" when every epoch's loss is the
+    same number in every worker's log, else "differ by at most" the largest gap."""
+    if len(logs) < 2 or any(set(log) != set(logs[0]) for log in logs):
+        raise ValueError(
+            "logs must hold two or more workers' logs of the same epochs, got "
+            f"{len(logs)} with epochs {[sorted(log) for log in logs]}"
+        )
+    gap = max(
+        abs(log[epoch]["loss"] - logs[0][epoch]["loss"])
+        for log in logs[1:]
+        for epoch in logs[0]
+    )
+    return "are identical" if gap == 0 else f"differ by at most {gap:.1e} nats"
+
+
 def run_local_job(engine: str, workers: int, output_dir: str | Path, **options) -> dict:
     """Run :func:`launch_command` to the end; return :func:`read_job` of its folder."""
     done = subprocess.run(

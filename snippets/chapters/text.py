@@ -15,11 +15,12 @@ package's bundled lists, read offline.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 import re
 import textwrap
 from collections.abc import Mapping, Sequence
-import dataclasses
 from dataclasses import dataclass
 
 import keras
@@ -30,6 +31,7 @@ from matplotlib.figure import Figure
 from scipy.special import softmax
 
 from snippets.callbacks import KLWarmup
+from snippets.chapters.cache import cached_training
 from snippets.chapters.comparison import (
     detectable_difference,
     direction,
@@ -52,10 +54,7 @@ from snippets.evaluation import (
     summarize_log_weights,
 )
 from snippets.likelihoods import Categorical
-from snippets.losses import (
-    diagonal_gaussian_log_density,
-    gaussian_kl_to_standard_normal,
-)
+from snippets.losses import diagonal_gaussian_log_density
 from snippets.models import VAE, predict_in_batches, share_per_replica
 from snippets.validation import check_array, check_number, check_positive_int
 
@@ -363,13 +362,6 @@ class TextVAE(VAE):
             np.float64
         )
 
-    def kl_per_word(self, tokens) -> np.ndarray:
-        """``KL(q(z|x) || N(0, I))`` of each word in nats: ``(n,)``."""
-        z_mean, z_log_var = predict_in_batches(
-            self.encoder, self.check_examples(tokens, "tokens")
-        )
-        return ops.convert_to_numpy(gaussian_kl_to_standard_normal(z_mean, z_log_var))
-
     def decode(self, z, condition=None) -> np.ndarray:
         """The most likely word for each code, greedily: token ids
         ``(n, sequence_length)``."""
@@ -634,8 +626,15 @@ class TextVariant:
         check_number(
             self.word_dropout, "word_dropout", low=0.0, high=1.0, high_open=True
         )
-        if self.warmup_epochs:
-            check_positive_int(self.warmup_epochs, "warmup_epochs")
+        if (
+            isinstance(self.warmup_epochs, bool)
+            or not isinstance(self.warmup_epochs, (int, np.integer))
+            or self.warmup_epochs < 0
+        ):
+            raise ValueError(
+                "warmup_epochs must be an integer >= 0 (0: no warm-up), got "
+                f"{self.warmup_epochs!r}"
+            )
         if not self.latent and (
             self.code_at_every_step or self.warmup_epochs or self.word_dropout
         ):
@@ -690,12 +689,13 @@ class TextScores:
 class VariantRuns:
     """A variant trained once per seed: scores, training histories and where each run's
     training ended (:class:`snippets.chapters.stopping.TrainingRecord`), in seed order,
-    and the last seed's model."""
+    the last seed's model, and the variant's :attr:`TextVariant.warmup_epochs`."""
 
     scores: list[TextScores]
     histories: list[dict[str, list[float]]]
     records: list[TrainingRecord]
     model: TextModel
+    warmup_epochs: int = 0
 
     def per_seed(self, metric: str) -> np.ndarray:
         """``metric`` (``"nll"``, ``"kl"`` or ``"active_units"``) of each seed:
@@ -819,12 +819,14 @@ def run_text_variants(
     warm-up raises ``beta`` at every step from 0 to 1 over the steps of its first
     ``warmup_epochs`` epochs, and the rule watches it only after them (from epoch
     ``max(stopping.start_from_epoch, warmup_epochs)``), so that it judges losses of
-    the ELBO itself; ``stopping.max_epochs`` must exceed every warm-up. A VAE's
-    held-out bound uses ``k`` codes per word (:func:`score_text_model`). Variants of one
-    :attr:`TextVariant.architecture` share one compiled model, which :func:`restart`
-    puts, for each run, in the state a model of that variant built anew would start
-    from (weights, KL weight, word-dropout rate): only the tracing of the training step
-    is shared. Each result's ``model`` is a separate copy of its variant's last run.
+    the ELBO itself; ``stopping.max_epochs`` must leave every variant more than
+    ``stopping.patience`` watched epochs, or none could stop before the cap. A VAE's
+    held-out bound uses ``k`` codes per word (:func:`score_text_model`). Each run is
+    :func:`train_text_run`, which the model cache can load instead of training.
+    Variants of one :attr:`TextVariant.architecture` share one compiled model, which
+    :func:`restart` puts, for each run, in the state a model of that variant built anew
+    would start from (weights, KL weight, word-dropout rate): only the tracing of the
+    training step is shared. Each result's ``model`` is its variant's last run.
     ``jit_compile`` is :func:`compile_text_model`'s.
     """
     seeds = [int(seed) for seed in seeds]
@@ -835,58 +837,132 @@ def run_text_variants(
             f"stopping must be a StoppingRule, got {type(stopping).__name__}"
         )
     for name, variant in variants.items():
-        if variant.warmup_epochs >= stopping.max_epochs:
+        first = max(stopping.start_from_epoch, variant.warmup_epochs)
+        if stopping.max_epochs - first <= stopping.patience:
             raise ValueError(
-                f"stopping.max_epochs={stopping.max_epochs} leaves no epoch after the "
-                f"warm-up of {variant.warmup_epochs} epochs of variant {name!r} to "
-                "watch; it must exceed every variant's warmup_epochs"
+                f"stopping.max_epochs={stopping.max_epochs} leaves variant {name!r}, "
+                f"watched after epoch {first}, too few epochs to stop in; it must "
+                f"exceed {first} + patience = {first + stopping.patience}"
             )
     batch_size = check_positive_int(batch_size, "batch_size")
-    sizes = dict(units=units, latent_dim=latent_dim)
-    compiled: dict[tuple[bool, bool], tuple[TextModel, list[np.ndarray]]] = {}
     runs = {}
     for name, variant in variants.items():
-        if variant.architecture not in compiled:
-            compiled[variant.architecture] = compile_text_model(
+        models, histories = [], []
+        for seed in seeds:
+            x_fit, x_held = hold_back(x_train, stopping.held_back, seed=seed)
+            model, history = train_text_run(
                 variant,
-                vocabulary,
-                **sizes,
+                x_fit,
+                x_held,
+                seed=seed,
+                alphabet=vocabulary.alphabet,
+                max_length=vocabulary.max_length,
+                stopping=stopping,
+                units=units,
+                latent_dim=latent_dim,
+                batch_size=batch_size,
                 learning_rate=learning_rate,
                 jit_compile=jit_compile,
             )
-        model, optimizer_start = compiled[variant.architecture]
-        watched = dataclasses.replace(
-            stopping,
-            start_from_epoch=max(stopping.start_from_epoch, variant.warmup_epochs),
-        )
-        scores, histories, records = [], [], []
-        for seed in seeds:
-            x_fit, x_held = hold_back(x_train, stopping.held_back, seed=seed)
-            steps = variant.warmup_epochs * math.ceil(len(x_fit) / batch_size)
-            warmup = [KLWarmup(warmup_steps=steps)] if variant.warmup_epochs else []
-            keras.utils.set_random_seed(seed)
-            restart(
-                model, variant.build(vocabulary, **sizes, seed=seed), optimizer_start
-            )
-            history = fit_until_stopped(
-                model,
-                x_fit,
-                stopping=watched,
-                epochs=stopping.max_epochs,
-                validation_data=x_held,
-                callbacks=warmup,
-                batch_size=batch_size,
-            )
-            histories.append(history.history)
-            records.append(training_record(history))
-            scores.append(score_text_model(model, x_test, k=k, seed=seed))
-        trained = variant.build(vocabulary, **sizes, seed=seeds[-1])
-        for target, source in zip(trained.variables, model.variables, strict=True):
-            target.assign(source)
+            models.append(model)
+            histories.append(history)
         runs[name] = VariantRuns(
-            scores=scores, histories=histories, records=records, model=trained
+            scores=[
+                score_text_model(model, x_test, k=k, seed=seed)
+                for model, seed in zip(models, seeds)
+            ],
+            histories=[history.history for history in histories],
+            records=[training_record(history) for history in histories],
+            model=models[-1],
+            warmup_epochs=variant.warmup_epochs,
         )
     return runs
+
+
+@cached_training
+def train_text_run(
+    variant: TextVariant,
+    x_fit: np.ndarray,
+    x_held: np.ndarray,
+    *,
+    seed: int,
+    alphabet: str,
+    max_length: int,
+    stopping: StoppingRule,
+    units: int,
+    latent_dim: int,
+    batch_size: int,
+    learning_rate: float,
+    jit_compile: bool | str | None,
+) -> tuple[TextModel, keras.callbacks.History]:
+    """One run of :func:`run_text_variants`: ``variant`` trained from ``seed`` on the
+    ids ``x_fit`` ``(n, sequence_length)`` until ``stopping``, watched on ``x_held``
+    after the warm-up, ends it; the model (a fresh copy, with the kept epoch's weights)
+    and its ``History``.
+
+    The training runs on the compiled model that every variant of its
+    :attr:`TextVariant.architecture` and settings shares in this process
+    (:func:`shared_text_model`), put back by :func:`restart` to the state of a model
+    built anew from ``seed``; sharing it saves only the tracing, so the key of the
+    model cache (:func:`snippets.chapters.cache.cached_training`) need not name it.
+    """
+    vocabulary = CharVocabulary(alphabet, max_length=max_length)
+    sizes = dict(units=units, latent_dim=latent_dim)
+    model, optimizer_start = shared_text_model(
+        variant.architecture,
+        alphabet,
+        max_length,
+        learning_rate=learning_rate,
+        jit_compile=jit_compile,
+        **sizes,
+    )
+    watched = dataclasses.replace(
+        stopping,
+        start_from_epoch=max(stopping.start_from_epoch, variant.warmup_epochs),
+    )
+    steps = variant.warmup_epochs * math.ceil(len(x_fit) / batch_size)
+    warmup = [KLWarmup(warmup_steps=steps)] if variant.warmup_epochs else []
+    keras.utils.set_random_seed(seed)
+    restart(model, variant.build(vocabulary, **sizes, seed=seed), optimizer_start)
+    history = fit_until_stopped(
+        model,
+        x_fit,
+        stopping=watched,
+        epochs=stopping.max_epochs,
+        validation_data=x_held,
+        callbacks=warmup,
+        batch_size=batch_size,
+    )
+    trained = variant.build(vocabulary, **sizes, seed=seed)
+    trained(np.full((1, vocabulary.sequence_length), PAD, np.int32))  # built to save
+    for target, source in zip(trained.variables, model.variables, strict=True):
+        target.assign(source)
+    return trained, history
+
+
+@functools.cache
+def shared_text_model(
+    architecture: tuple[bool, bool],
+    alphabet: str,
+    max_length: int,
+    *,
+    units: int,
+    latent_dim: int,
+    learning_rate: float,
+    jit_compile: bool | str | None,
+) -> tuple[TextModel, list[np.ndarray]]:
+    """The compiled model that the runs of every variant with this ``architecture``
+    (``(latent, code_at_every_step)``) and these settings share in one process:
+    :func:`compile_text_model`'s result, built once."""
+    latent, code_at_every_step = architecture
+    return compile_text_model(
+        TextVariant(latent=latent, code_at_every_step=code_at_every_step),
+        CharVocabulary(alphabet, max_length=max_length),
+        units=units,
+        latent_dim=latent_dim,
+        learning_rate=learning_rate,
+        jit_compile=jit_compile,
+    )
 
 
 def _format(value: MeanWithError, digits: int) -> str:
@@ -1076,34 +1152,49 @@ def gain_finding(
 ) -> str:
     """A clause on each VAE whose held-out bound is clearly below ``reference``'s
     exact ``-log p(x)`` (the language model): its gain in nats per word against its
-    mean KL, which bounds what its code carries. A gain above the KL points to the
-    regularisation of sampling the code; one below it leaves the two causes apart
-    untold."""
+    mean KL, which bounds what its code carries (the mean KL is at least the mutual
+    information ``I(x; z)``). Only a gain clearly above the KL, seed by seed
+    (:func:`snippets.chapters.comparison.direction`), points to the regularisation of
+    sampling the code; otherwise the code could carry the whole gain."""
     if reference not in runs:
         raise KeyError(f"reference must be among {sorted(runs)}, got {reference!r}")
+    baseline = runs[reference].per_seed("nll")
     clauses = []
     for name, result in runs.items():
         if name == reference:
             continue
-        change = paired_difference(
-            result.per_seed("nll"), runs[reference].per_seed("nll")
+        gain = baseline - result.per_seed("nll")
+        gain_word = direction(
+            mean_and_standard_error(gain),
+            below="",
+            above="clear",
+            level="",
+            confidence=confidence,
         )
-        word = direction(
-            change, below="lower", above="higher", level="", confidence=confidence
-        )
-        if word != "lower":
+        if not gain_word:
             continue
-        gain, kl = -change.mean, result.summary("kl").mean
-        clause = f"“{name}” gains {gain:.2f} nats per word with a KL of {kl:.2f}"
-        if gain > kl:
+        kl = result.per_seed("kl")
+        beyond = direction(
+            paired_difference(gain, kl),
+            below="",
+            above="beyond",
+            level="",
+            confidence=confidence,
+        )
+        clause = (
+            f"“{name}” gains {gain.mean():.2f} nats per word with a KL of "
+            f"{kl.mean():.3f} nats"
+        )
+        if beyond:
             clause += (
-                ", more than its code carries on average, which points to the "
-                "regularisation"
+                ", clearly more than its code carries on average, which points to "
+                "the regularisation"
             )
         else:
             clause += (
-                ", so its code could carry the whole gain and this comparison cannot "
-                "tell the code from the regularisation"
+                ", not clearly more than its KL, so its code could carry the whole "
+                "gain and this comparison cannot tell the code from the "
+                "regularisation"
             )
         clauses.append(clause)
     if not clauses:
@@ -1125,26 +1216,13 @@ def ragged_mean(curves: Sequence[Sequence[float]]) -> np.ndarray:
     return np.nanmean(padded, axis=0)
 
 
-def warmup_end(history: Mapping[str, Sequence[float]]) -> int | None:
-    """How many epochs a run's warm-up lasted: those before the first epoch that ended
-    with the KL weight ``beta`` at 1 (``KLWarmup`` logs it at each epoch's last step,
-    so a warm-up of ``n`` epochs logs 1 first in epoch ``n + 1``); ``None`` for a run
-    without a warm-up (no ``beta`` in its history)."""
-    if "beta" not in history:
-        return None
-    reached = np.flatnonzero(np.asarray(history["beta"]) >= 1.0)
-    if not len(reached):
-        raise ValueError("the history's beta never reaches 1: its warm-up did not end")
-    return int(reached[0])
-
-
 def plot_text_runs(runs: Mapping[str, VariantRuns]) -> Figure:
     """Left: each VAE's training KL per epoch, mean over the seeds that ran it
     (:func:`ragged_mean`); right: each run's held-out NLL against its KL.
 
-    A dotted line in a variant's colour marks the epoch where its warm-up reaches
-    ``beta = 1`` (:func:`warmup_end`); a model without a KL (the language model)
-    appears on the right only, at KL 0. A variant has the same colour in both panels.
+    A dotted line marks the end of each warm-up's last epoch, after which
+    ``beta = 1``; a model without a KL (the language model) appears on the right only,
+    at KL 0. A variant has the same colour in both panels.
     """
     fig = Figure(figsize=(10.5, 3.6), layout="constrained")
     curves, scatter = fig.subplots(1, 2)
@@ -1158,9 +1236,6 @@ def plot_text_runs(runs: Mapping[str, VariantRuns]) -> Figure:
                 markersize=3,
                 color=f"C{index}",
             )
-        end = warmup_end(result.histories[0])
-        if end is not None:
-            curves.axvline(end, color=f"C{index}", linestyle=":")
         scatter.scatter(
             result.per_seed("kl"), result.per_seed("nll"), color=f"C{index}", label=name
         )
@@ -1169,6 +1244,12 @@ def plot_text_runs(runs: Mapping[str, VariantRuns]) -> Figure:
         ylabel="KL per word, training (nats)",
         title="training KL, mean over seeds",
     )
+    warmups = sorted({result.warmup_epochs for result in runs.values()} - {0})
+    for epoch in warmups:
+        label = "β reaches 1" if epoch == warmups[0] else None
+        curves.axvline(epoch, color="grey", linestyle=":", label=label)
+    if warmups:
+        curves.legend(fontsize="small")
     scatter.set(
         xlabel="KL per held-out word (nats)",
         ylabel="−log p(x) per held-out word (nats)",
@@ -1176,6 +1257,10 @@ def plot_text_runs(runs: Mapping[str, VariantRuns]) -> Figure:
     scatter.set_title("every run")
     scatter.legend(fontsize="small")
     return fig
+
+
+KL_FLOOR = 1e-5
+"""The least KL per unit :func:`plot_kl_per_unit` draws on its logarithmic axis."""
 
 
 def plot_kl_per_unit(runs: Mapping[str, VariantRuns]) -> Figure:
@@ -1187,7 +1272,8 @@ def plot_kl_per_unit(runs: Mapping[str, VariantRuns]) -> Figure:
     for index, (name, result) in enumerate(runs.items()):
         if not result.scores[0].kl_per_unit:
             continue
-        kl = result.kl_per_unit().mean(axis=0)
+        # float32 rounding can leave an unused unit's KL at or just below 0
+        kl = np.clip(result.kl_per_unit().mean(axis=0), KL_FLOOR, None)
         ax.plot(
             np.arange(1, len(kl) + 1), kl, marker="o", color=f"C{index}", label=name
         )
