@@ -21,7 +21,6 @@ from snippets.chapters.text import (
     CharVocabulary,
     TextScores,
     TextVAE,
-    KL_FLOOR,
     TextVariant,
     UnknownCharacterError,
     VariantRuns,
@@ -31,22 +30,27 @@ from snippets.chapters.text import (
     build_text_decoder,
     build_text_encoder,
     build_text_vae,
-    comparison_table,
     compile_text_model,
+    frequent_words,
+    load_words,
+    restart,
+    run_text_variants,
+    shared_text_model,
+    shift_right,
+    text_log_weight_statistics,
+    train_text_run,
+    word_novelty,
+)
+from snippets.chapters.text_report import (
+    KL_FLOOR,
     code_use_finding,
     collapse_finding,
+    comparison_table,
     findings,
-    frequent_words,
     gain_finding,
-    load_words,
     plot_kl_per_unit,
     plot_text_runs,
     ragged_mean,
-    restart,
-    run_text_variants,
-    shift_right,
-    text_log_weight_statistics,
-    word_novelty,
 )
 
 WORDS = ["the", "cat", "sat", "on", "a", "mat", "zebra", "quizzical"]
@@ -264,6 +268,7 @@ def test_variants_sharing_a_compiled_model_give_the_runs_they_give_alone(vocabul
                    units=6, latent_dim=2, k=3, batch_size=40)
     variants = {"plain": TextVariant(), "dropout": TextVariant(word_dropout=0.4), "warm": TextVariant(warmup_epochs=1)}
     shared = run_text_variants(variants, vocabulary, x, x[:20], **options)
+    shared_text_model.cache_clear()  # the run alone compiles its model afresh
     alone = run_text_variants({"dropout": variants["dropout"]}, vocabulary, x, x[:20], **options)["dropout"]
     assert shared["dropout"].scores == alone.scores and shared["dropout"].histories == alone.histories
     assert shared["plain"].scores != shared["dropout"].scores
@@ -376,8 +381,25 @@ def test_each_text_run_keeps_the_weights_of_its_best_held_back_epoch_after_the_w
         runs.records[-1].val_loss[runs.records[-1].best_epoch - 1], rel=1e-4)
 
 
+def test_a_single_run_names_its_bad_arguments(vocabulary):
+    x = vocabulary.encode(frequent_words(40))
+    options = dict(seed=0, alphabet=vocabulary.alphabet, max_length=vocabulary.max_length,
+                   stopping=StoppingRule(max_epochs=3, patience=1), units=4, latent_dim=2, batch_size=20,
+                   learning_rate=1e-2, jit_compile=None)
+    for call, error, match in [
+        (lambda: train_text_run("plain", x, x, **options), TypeError, "variant must be a TextVariant"),
+        (lambda: train_text_run(TextVariant(), x[:0], x, **options), ValueError, "x_fit"),
+        (lambda: train_text_run(TextVariant(), x, x[:, :4], **options), ValueError, "x_held"),
+        (lambda: train_text_run(TextVariant(), x, x, **{**options, "batch_size": 0}), ValueError, "batch_size"),
+        (lambda: run_text_variants({"plain": TextVariant()}, object(), x, x, seeds=[0],
+                                   stopping=options["stopping"]), TypeError, "vocabulary must be a CharVocabulary"),
+    ]:
+        with pytest.raises(error, match=match):
+            call()
+
+
 @pytest.mark.parametrize(("stopping", "error", "name"), [
-    (StoppingRule(max_epochs=4, patience=2), ValueError, "max_epochs=4 leaves variant 'warm', watched after epoch 2"),
+    (StoppingRule(max_epochs=4, patience=2), ValueError, "max_epochs=4 leaves 'warm', watched after epoch 2"),
     (None, TypeError, "stopping"),
 ])
 def test_the_comparison_refuses_a_rule_that_could_not_stop_after_a_warm_up(vocabulary, stopping, error, name):
