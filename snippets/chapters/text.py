@@ -349,7 +349,17 @@ class TextVAE(VAE):
         tokens = self.check_examples(tokens, "tokens")
         z = check_array(z, "z", (self.latent_dim,)).astype(np.float32)
         inputs = [ops.convert_to_numpy(shift_right(tokens)), z]
-        logits = predict_in_batches(self.decoder, inputs, batch_size=DEFAULT_BATCH_SIZE)
+        # The bound decodes k codes of every word: Keras's compiled predict step,
+        # traced once for each batch shape, runs the recurrent decoder about four
+        # times faster than direct calls on a CPU.
+        logits = np.concatenate(
+            [
+                self.decoder.predict_on_batch(
+                    [array[start : start + DEFAULT_BATCH_SIZE] for array in inputs]
+                )
+                for start in range(0, len(z), DEFAULT_BATCH_SIZE)
+            ]
+        ).astype(np.float32)
         return ops.convert_to_numpy(self.likelihood.log_prob(tokens, logits)).astype(
             np.float64
         )
