@@ -52,9 +52,11 @@ CORE_LAZY_THIRD_PARTY = {
 ENVIRONMENT_READERS = {
     # The one place the chapters read their configuration (profile, data source).
     "snippets/chapters/config.py",
-    # Passes the environment on, unchanged but for a few variables, to the
-    # subprocess it starts (the JAX data-parallel run).
+    # Sets TF_CONFIG, which MultiWorkerMirroredStrategy reads.
     "snippets/chapters/scaling.py",
+    # Passes the environment on, unchanged but for a few variables, to the
+    # subprocesses it starts (workers, their launcher, the JAX data-parallel run).
+    "snippets/chapters/multiworker.py",
 }
 # The only module of snippets/ allowed a Lambda layer: the deliberately broken code
 # a chapter saves and fails to reload.
@@ -366,7 +368,7 @@ def test_core_never_calls_set_random_seed():
 
 def test_the_core_and_the_chapter_code_read_no_environment_but_the_allow_listed_modules():
     """The library is configured by its arguments: across snippets/ (the core included), only
-    ENVIRONMENT_READERS (snippets/chapters/config.py, scaling.py) touch os.environ."""
+    ENVIRONMENT_READERS (config.py, scaling.py, multiworker.py) touch os.environ."""
     findings = []
     for path in package_modules():
         if rel(path) in ENVIRONMENT_READERS:

@@ -19,6 +19,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -214,3 +215,26 @@ def test_the_workers_logged_losses_are_called_identical_only_when_they_are():
     for logs in ([same[0]], [same[0], {"1": {"loss": 2.5}}]):
         with pytest.raises(ValueError, match="logs must hold two or more workers"):
             worker_loss_agreement(logs)
+
+
+def test_the_local_launcher_runs_on_numpy_and_never_imports_tensorflow(
+    monkeypatch, tmp_path
+):
+    """The launcher only starts and watches the workers: ``run_local_job`` starts it on
+    Keras's NumPy backend, under which its module imports no TensorFlow."""
+    started = {}
+
+    def record_launch(command, **options):
+        started.update(options["env"])
+        return subprocess.CompletedProcess(command, 1, "", "launch recorded")
+
+    monkeypatch.setattr(subprocess, "run", record_launch)
+    with pytest.raises(RuntimeError, match="launch recorded"):
+        run_local_job("tensorflow", 2, tmp_path)
+    monkeypatch.undo()
+    assert started["KERAS_BACKEND"] == "numpy"
+    probe = "import sys, snippets.chapters.multiworker; print('tensorflow' in sys.modules)"
+    imported = subprocess.run(
+        [sys.executable, "-c", probe], env=started, capture_output=True, text=True
+    )
+    assert imported.stdout.strip() == "False", imported.stderr[-2000:]

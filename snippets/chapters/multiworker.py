@@ -350,6 +350,15 @@ def _batches(x, global_batch_size, epochs, seed, n_processes, index, engine):
     return dataset.prefetch(2)
 
 
+def backend_environment(backend: str, **variables: str) -> dict[str, str]:
+    """This process's environment with ``KERAS_BACKEND=backend`` and ``variables`` set.
+
+    Keras reads its backend, and XLA its flags, when they start, so a run on
+    another backend or device count is a new process with this environment.
+    """
+    return {**os.environ, "KERAS_BACKEND": backend, **variables}
+
+
 def local_cluster(n_workers: int, port: int) -> list[str]:
     """``localhost`` addresses of ``n_workers`` workers, on ports from ``port`` up."""
     n_workers = check_positive_int(n_workers, "n_workers")
@@ -469,11 +478,16 @@ def worker_loss_agreement(logs: Sequence[dict]) -> str:
 
 
 def run_local_job(engine: str, workers: int, output_dir: str | Path, **options) -> dict:
-    """Run :func:`launch_command` to the end; return :func:`read_job` of its folder."""
+    """Run :func:`launch_command` to the end; return :func:`read_job` of its folder.
+
+    The launcher only starts and watches the workers, so it runs on Keras's NumPy
+    backend and never loads TensorFlow, which would take as much memory as a worker.
+    """
     done = subprocess.run(
         launch_command(engine, workers, output_dir, **options),
         capture_output=True,
         text=True,
+        env=backend_environment("numpy"),
     )
     if done.returncode != 0:
         raise RuntimeError(
@@ -537,8 +551,6 @@ def launch(arguments: argparse.Namespace) -> int:
     worker process ids) and returns ``0`` on success, else the failing exit code.
     """
     cluster = local_cluster(arguments.workers, arguments.port)
-    from snippets.chapters.scaling import backend_environment
-
     environment = backend_environment(arguments.engine)
     output_dir = Path(arguments.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

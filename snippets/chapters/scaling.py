@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from snippets.chapters.multiworker import backend_environment
 from snippets.models import VAE, build_dense_decoder, build_dense_encoder
 from snippets.validation import check_images, check_positive_int, check_seed
 
@@ -185,15 +186,6 @@ def multi_worker_strategy(
     """
     os.environ["TF_CONFIG"] = tf_config(workers, index)
     return tf.distribute.MultiWorkerMirroredStrategy()
-
-
-def backend_environment(backend: str, **variables: str) -> dict[str, str]:
-    """This process's environment with ``KERAS_BACKEND=backend`` and ``variables`` set.
-
-    Keras reads its backend, and XLA its flags, when they start, so a run on
-    another backend or device count is a new process with this environment.
-    """
-    return {**os.environ, "KERAS_BACKEND": backend, **variables}
 
 
 def loss_under_policy(
