@@ -17,8 +17,11 @@ VAE's own likelihood ``p(x|z)``. Two estimates of ``log p(x)`` follow:
 
 Everything is per example, in nats. The weights are computed in chunks of
 examples and of samples and combined with a stable log-sum-exp, so ``k`` in
-the thousands fits in memory. Time grows with the ``n * k`` codes decoded, so
-an estimate refuses more than ``max_codes`` of them (``MAX_DECODED_CODES``,
+the thousands fits in memory: a chunk decodes at most ``batch_size`` codes, and
+fewer where a layer of the decoder, such as a convolutional decoder's feature
+maps, would otherwise output more than ``MAX_BATCH_VALUES`` values
+(``2**24``, 64 MB in float32) for the chunk. Time grows with the ``n * k`` codes
+decoded, so an estimate refuses more than ``max_codes`` of them (``MAX_DECODED_CODES``,
 ``10**8``, by default: on a CPU the book's dense decoder takes minutes per
 ``10**7`` codes), rather than run for hours.
 """
@@ -29,6 +32,7 @@ import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -38,6 +42,7 @@ from snippets.validation import check_array, check_positive_int, check_seed
 
 DEFAULT_BATCH_SIZE = 4096
 MAX_DECODED_CODES = 10**8
+MAX_BATCH_VALUES = 2**24
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,28 @@ def _log_weight_chunks(
         yield log_importance_weights(vae, x, z_mean, z_log_var, epsilon)
 
 
+def codes_per_batch(decoder: keras.Model, batch_size: int) -> int:
+    """How many codes :func:`log_weight_statistics` decodes at once: ``batch_size``,
+    or fewer, so that no layer of ``decoder`` outputs more than
+    ``MAX_BATCH_VALUES`` values for them, and at least one.
+
+    A dense decoder's widest output is usually its image, so ``batch_size``
+    codes; a convolutional one's feature maps (``28 x 28 x 32`` values per code
+    in keras.io's) would otherwise take gigabytes for a few thousand codes. A
+    decoder whose layers have no symbolic outputs (a subclassed model) decodes
+    ``batch_size`` codes.
+    """
+    try:
+        widest = max(
+            math.prod(tensor.shape[1:])
+            for layer in decoder.layers
+            for tensor in keras.tree.flatten(layer.output)
+        )
+    except (AttributeError, ValueError, TypeError):  # no symbolic outputs to read
+        return batch_size
+    return max(1, min(batch_size, MAX_BATCH_VALUES // widest))
+
+
 def log_weight_statistics(
     vae: VAE,
     x,
@@ -154,8 +181,10 @@ def log_weight_statistics(
         seed: example ``i`` draws its noise from ``np.random.default_rng([seed, i])``,
             so its estimate depends neither on ``batch_size`` nor on the other
             examples, and ``k = 10`` uses the first ten of the draws ``k = 100`` uses.
-        batch_size: at most this many codes are decoded at once; memory grows
-            with ``batch_size * input_size``, not with ``k``.
+        batch_size: at most this many codes are decoded at once, fewer where a
+            layer of the decoder would output more than ``MAX_BATCH_VALUES``
+            values for them (:func:`codes_per_batch`); memory does not grow
+            with ``k``.
         max_codes: the most codes ``n * k`` the call may decode; time grows
             with them, so more raise ``ValueError`` before any is decoded.
 
@@ -187,8 +216,9 @@ def log_weight_statistics(
             f"codes, over the bound max_codes={max_codes:.3g} (time grows with k * "
             "n): lower k, pass fewer examples, or raise max_codes"
         )
-    sample_chunk = min(k, batch_size)
-    example_chunk = max(1, batch_size // sample_chunk)
+    codes = codes_per_batch(vae.decoder, batch_size)
+    sample_chunk = min(k, codes)
+    example_chunk = max(1, codes // sample_chunk)
     z_mean, z_log_var = predict_in_batches(vae.encoder, x)
     parts = []
     for start in range(0, len(x), example_chunk):

@@ -13,8 +13,11 @@ from scipy.special import logsumexp
 from snippets.chapters.plotting import plot_bounds_by_k
 from snippets.chapters.theory import gaussian_log_density, random_linear_gaussian_model
 from snippets.data import binarize
+from snippets.conv import build_conv_decoder
 from snippets.evaluation import (
+    MAX_BATCH_VALUES,
     LogWeightSummary,
+    codes_per_batch,
     MeanWithError,
     elbo_estimate,
     iwae_bound,
@@ -90,6 +93,18 @@ def test_estimates_do_not_depend_on_the_batch_size(trained):
     large = log_weight_statistics(vae, x[:12], k=20, seed=3)
     assert np.allclose(small.iwae, large.iwae, atol=1e-3)
     assert np.allclose(small.elbo, large.elbo, atol=1e-3)
+
+
+def test_a_decoded_batch_keeps_every_layer_output_under_the_value_bound():
+    """A dense decoder whose widest output is its image decodes ``batch_size`` codes; a
+    convolutional one fewer, so that its feature maps stay under MAX_BATCH_VALUES."""
+    dense, conv = build_dense_decoder(2, hidden_units=(64,)), build_conv_decoder(2)
+    assert codes_per_batch(dense, 4096) == 4096
+    codes = codes_per_batch(conv, 4096)
+    widest = max(math.prod(layer.output.shape[1:]) for layer in conv.layers)
+    assert widest > 784
+    assert codes * widest <= MAX_BATCH_VALUES < (codes + 1) * widest
+    assert codes_per_batch(conv, 10) == 10
 
 
 def test_when_q_is_the_true_posterior_every_k_gives_log_p_x(mnist_small):

@@ -233,7 +233,9 @@ def test_the_local_launcher_runs_on_numpy_and_never_imports_tensorflow(
         run_local_job("tensorflow", 2, tmp_path)
     monkeypatch.undo()
     assert started["KERAS_BACKEND"] == "numpy"
-    probe = "import sys, snippets.chapters.multiworker; print('tensorflow' in sys.modules)"
+    probe = (
+        "import sys, snippets.chapters.multiworker; print('tensorflow' in sys.modules)"
+    )
     imported = subprocess.run(
         [sys.executable, "-c", probe], env=started, capture_output=True, text=True
     )
