@@ -54,7 +54,8 @@ class KLWarmup(keras.callbacks.Callback):
     ``KLWarmup(warmup_steps=n)``: at gradient step ``t`` (from 0, counted over the
     epochs of one ``fit``, ``initial_epoch`` included)
     ``beta = final_beta * min(1, t / n)``: exactly 0 at the first step and a little
-    higher at every step after it, the schedule of Bowman et al. (2016). It needs
+    higher at every step after it; Bowman et al. (2016) also raise ``beta`` at every
+    step, along an S-shaped curve rather than a line. It needs
     the number of steps per epoch, which ``fit`` knows for arrays, sized datasets,
     or ``steps_per_epoch``.
 

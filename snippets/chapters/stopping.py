@@ -222,7 +222,9 @@ def stopping_summary(
 def stopping_statement(
     summary: Mapping[str, Mapping[str, float | int]],
     max_epochs: int,
-    stopped_because: str = "its held-back loss gained less than the stopping margin",
+    stopped_because: str = (
+        "its held-back loss stopped improving by more than the stopping margin"
+    ),
 ) -> str:
     """Markdown: how many runs of :func:`stopping_summary`'s ``summary`` reached the
     cap of ``max_epochs`` before the stopping rule ended them, and what that means;
