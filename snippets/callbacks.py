@@ -55,9 +55,9 @@ class KLWarmup(keras.callbacks.Callback):
     epochs of one ``fit``, ``initial_epoch`` included)
     ``beta = final_beta * min(1, t / n)``: exactly 0 at the first step and a little
     higher at every step after it; Bowman et al. (2016) also raise ``beta`` at every
-    step, along an S-shaped curve rather than a line. It needs
-    the number of steps per epoch, which ``fit`` knows for arrays, sized datasets,
-    or ``steps_per_epoch``.
+    step, along an S-shaped curve rather than a line. The callback needs the
+    number of steps per epoch, which ``fit`` knows for arrays, sized datasets, or
+    ``steps_per_epoch``.
 
     Down-weighting the KL term early lets the decoder learn to use the code
     before the KL pulls every posterior onto the prior, a common remedy for

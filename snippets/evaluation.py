@@ -18,9 +18,9 @@ VAE's own likelihood ``p(x|z)``. Two estimates of ``log p(x)`` follow:
 Everything is per example, in nats. The weights are computed in chunks of
 examples and of samples and combined with a stable log-sum-exp, so ``k`` in
 the thousands fits in memory: a chunk decodes at most ``batch_size`` codes, and
-fewer where a layer of the decoder, such as a convolutional decoder's feature
-maps, would otherwise output more than ``MAX_BATCH_VALUES`` values
-(``2**24``, 64 MB in float32) for the chunk. Time grows with the ``n * k`` codes
+fewer where a layer's output, such as a convolutional decoder's feature maps,
+would otherwise hold more than ``MAX_BATCH_VALUES`` values (``2**24``, 64 MB in
+float32) for the chunk. Time grows with the ``n * k`` codes
 decoded, so an estimate refuses more than ``max_codes`` of them (``MAX_DECODED_CODES``,
 ``10**8``, by default: on a CPU the book's dense decoder takes minutes per
 ``10**7`` codes), rather than run for hours.
@@ -146,19 +146,27 @@ def codes_per_batch(decoder: keras.Model, batch_size: int) -> int:
 
     A dense decoder's widest output is usually its image, so ``batch_size``
     codes; a convolutional one's feature maps (``28 x 28 x 32`` values per code
-    in keras.io's) would otherwise take gigabytes for a few thousand codes. A
-    decoder whose layers have no symbolic outputs (a subclassed model) decodes
+    in keras.io's) would otherwise take more than a gigabyte for a few thousand
+    codes. The layers of nested models count too. A decoder whose layer output
+    sizes are not all known (a subclassed model, or an unknown dimension) decodes
     ``batch_size`` codes.
     """
     try:
         widest = max(
             math.prod(tensor.shape[1:])
-            for layer in decoder.layers
+            for layer in _nested_layers(decoder)
             for tensor in keras.tree.flatten(layer.output)
         )
-    except (AttributeError, ValueError, TypeError):  # no symbolic outputs to read
+    except (AttributeError, ValueError, TypeError):  # sizes that cannot be read
         return batch_size
     return max(1, min(batch_size, MAX_BATCH_VALUES // widest))
+
+
+def _nested_layers(model: keras.Model) -> Iterator[keras.layers.Layer]:
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _nested_layers(layer)
 
 
 def log_weight_statistics(
@@ -193,7 +201,8 @@ def log_weight_statistics(
 
     With ``Gaussian(variance=None)`` the
     variance is calibrated on each decoded batch, as in training, so the
-    numbers then depend on ``batch_size``: fix the variance for a proper density.
+    numbers then depend on how many codes a batch decodes (``batch_size`` and
+    :func:`codes_per_batch`): fix the variance for a proper density.
     """
     if (
         not isinstance(vae, VAE)

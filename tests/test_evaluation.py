@@ -10,15 +10,16 @@ import pytest
 from matplotlib.figure import Figure
 from scipy.special import logsumexp
 
+from snippets import evaluation
 from snippets.chapters.plotting import plot_bounds_by_k
 from snippets.chapters.theory import gaussian_log_density, random_linear_gaussian_model
+from snippets.conv import build_conv_decoder, build_conv_encoder
 from snippets.data import binarize
-from snippets.conv import build_conv_decoder
 from snippets.evaluation import (
     MAX_BATCH_VALUES,
     LogWeightSummary,
-    codes_per_batch,
     MeanWithError,
+    codes_per_batch,
     elbo_estimate,
     iwae_bound,
     log_importance_weights,
@@ -95,16 +96,40 @@ def test_estimates_do_not_depend_on_the_batch_size(trained):
     assert np.allclose(small.elbo, large.elbo, atol=1e-3)
 
 
-def test_a_decoded_batch_keeps_every_layer_output_under_the_value_bound():
-    """A dense decoder whose widest output is its image decodes ``batch_size`` codes; a
-    convolutional one fewer, so that its feature maps stay under MAX_BATCH_VALUES."""
-    dense, conv = build_dense_decoder(2, hidden_units=(64,)), build_conv_decoder(2)
-    assert codes_per_batch(dense, 4096) == 4096
-    codes = codes_per_batch(conv, 4096)
-    widest = max(math.prod(layer.output.shape[1:]) for layer in conv.layers)
+def test_a_decoded_batch_keeps_every_layer_output_under_the_value_bound(monkeypatch):
+    """log_weight_statistics decodes a convolutional decoder's codes in batches whose
+    feature maps hold at most MAX_BATCH_VALUES values, where a dense decoder, no
+    layer of which is wider than its image, keeps ``batch_size``; a decoder whose
+    layer outputs are unknown (a subclassed model) keeps ``batch_size`` too."""
+    conv = VAE(build_conv_encoder(2), build_conv_decoder(2), seed=0)
+    widest = max(math.prod(layer.output.shape[1:]) for layer in conv.decoder.layers)
     assert widest > 784
-    assert codes * widest <= MAX_BATCH_VALUES < (codes + 1) * widest
-    assert codes_per_batch(conv, 10) == 10
+    decoded = []
+
+    def recording(vae, x, z_mean, z_log_var, epsilon):
+        decoded.append(epsilon.shape[0] * epsilon.shape[1])
+        return log_importance_weights(vae, x, z_mean, z_log_var, epsilon)
+
+    monkeypatch.setattr(evaluation, "log_importance_weights", recording)
+    images = np.zeros((3, 28, 28, 1), np.float32)
+    log_weight_statistics(conv, images, k=1000, batch_size=4096)
+    assert sum(decoded) == 3 * 1000
+    assert max(decoded) * widest <= MAX_BATCH_VALUES < 4096 * widest
+    assert max(decoded) == codes_per_batch(conv.decoder, 4096)
+    dense = build_dense_decoder(2, hidden_units=(64,))
+    assert codes_per_batch(dense, 4096) == 4096
+
+    class Subclassed(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.logits = keras.layers.Dense(784)
+
+        def call(self, z):
+            return self.logits(z)
+
+    subclassed = Subclassed()
+    subclassed(np.zeros((1, 2), np.float32))
+    assert codes_per_batch(subclassed, 100) == 100
 
 
 def test_when_q_is_the_true_posterior_every_k_gives_log_p_x(mnist_small):

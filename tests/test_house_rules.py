@@ -54,8 +54,9 @@ ENVIRONMENT_READERS = {
     "snippets/chapters/config.py",
     # Sets TF_CONFIG, which MultiWorkerMirroredStrategy reads.
     "snippets/chapters/scaling.py",
-    # Passes the environment on, unchanged but for a few variables, to the
-    # subprocesses it starts (workers, their launcher, the JAX data-parallel run).
+    # Builds the environment of the subprocesses the chapters start, unchanged but
+    # for a few variables: the launcher and its workers here, scaling.py's JAX
+    # data- and model-parallel runs.
     "snippets/chapters/multiworker.py",
 }
 # The only module of snippets/ allowed a Lambda layer: the deliberately broken code

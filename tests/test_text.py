@@ -162,6 +162,8 @@ def test_text_vae_generates_only_vocabulary_strings_and_reloads_identically(voca
                                             np.full((1, 5), 4), 0), ValueError, "k"),
         (lambda: build_char_language_model(CharVocabulary(max_length=4), units=4).log_likelihood(np.full((1, 5), 99)),
          ValueError, "tokens"),
+        (lambda: build_text_vae(CharVocabulary(max_length=4), latent_dim=2).log_likelihood(
+            np.full((3, 5), 4), np.zeros((1, 2))), ValueError, "tokens has 3, z has 1"),
         (lambda: fake_runs().per_seed("bleu"), ValueError, "metric"),
         (lambda: findings({"a": fake_runs()}, baseline="a", reference="lm"), KeyError, "reference"),
         (lambda: comparison_table({"a": fake_runs()}, reference="lm"), KeyError, "reference"),

@@ -48,7 +48,12 @@ from snippets.evaluation import (
 from snippets.likelihoods import Categorical
 from snippets.losses import diagonal_gaussian_log_density
 from snippets.models import VAE, predict_in_batches, share_per_replica
-from snippets.validation import check_array, check_number, check_positive_int
+from snippets.validation import (
+    check_array,
+    check_number,
+    check_positive_int,
+    check_same_length,
+)
 
 PAD, START, END, UNK = 0, 1, 2, 3
 SPECIAL_TOKENS = ("<pad>", "<start>", "<end>", "<unk>")
@@ -348,10 +353,11 @@ class TextVAE(VAE):
         """
         tokens = self.check_examples(tokens, "tokens")
         z = check_array(z, "z", (self.latent_dim,)).astype(np.float32)
+        check_same_length({"tokens": tokens, "z": z})
         inputs = [ops.convert_to_numpy(shift_right(tokens)), z]
-        # The bound decodes k codes of every word: Keras's compiled predict step,
-        # traced once for each batch shape, runs the recurrent decoder about four
-        # times faster than direct calls on a CPU.
+        # The bound decodes k codes of every word: under TensorFlow and JAX, Keras's
+        # compiled predict step runs the recurrent decoder about four times faster
+        # than direct calls on a CPU.
         logits = np.concatenate(
             [
                 self.decoder.predict_on_batch(
